@@ -1,0 +1,47 @@
+/** The message we deliver, and its translation into SendGrid's v3 mail/send request. */
+import helpers from '@sendgrid/helpers';
+import type { MailDataRequired } from '@sendgrid/mail';
+
+export interface MailAttachment {
+  filename: string;
+  type: string;
+  /** Base64. */
+  content: string;
+}
+
+export interface OutgoingMessage {
+  /** The window key (or a notice key): names the outbox folder and goes into custom_args. */
+  key: string;
+  kind: 'digest' | 'failure';
+  from: string;
+  to: string[];
+  subject: string;
+  html: string;
+  text: string;
+  /** Idempotency marker and other tracking values, sent as SendGrid custom_args. */
+  customArgs: Record<string, string>;
+  attachments?: MailAttachment[];
+}
+
+export function toMailData(message: OutgoingMessage): MailDataRequired {
+  const data: MailDataRequired = {
+    from: message.from,
+    to: message.to,
+    subject: message.subject,
+    text: message.text,
+    html: message.html,
+    customArgs: message.customArgs,
+    categories: ['lastpass-audit-digest', message.kind],
+    // A security digest must not be rewritten by click tracking (links would point at SendGrid).
+    trackingSettings: { clickTracking: { enable: false, enableText: false }, openTracking: { enable: false } },
+  };
+  if (message.attachments && message.attachments.length > 0) {
+    data.attachments = message.attachments.map((a) => ({ ...a, disposition: 'attachment' }));
+  }
+  return data;
+}
+
+/** The exact JSON body @sendgrid/mail sends to POST /v3/mail/send for this message. */
+export function toSendGridRequestBody(message: OutgoingMessage): unknown {
+  return helpers.classes.Mail.create(toMailData(message)).toJSON();
+}

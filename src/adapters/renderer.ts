@@ -1,0 +1,271 @@
+/**
+ * The Handlebars renderer: turns a DigestModel or FailureNoticeModel into the HTML and plain-text parts
+ * of an email. Two isolated Handlebars environments (HTML and text) so partials and escaping never mix;
+ * every template in strict mode, so a field the model lacks is an error rather than a silent blank.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Handlebars from 'handlebars';
+import type { DigestModel, FailureNoticeModel } from '../core/digest-model-types.js';
+import { describeError, RenderError } from '../errors.js';
+
+export interface RenderedMessage {
+  html: string;
+  text: string;
+}
+
+export interface Renderer {
+  renderDigest(model: DigestModel): RenderedMessage;
+  renderFailure(model: FailureNoticeModel): RenderedMessage;
+}
+
+export interface RendererOptions {
+  /** The directory holding `digest.html.hbs` and friends; found by walking up from this module when absent. */
+  templatesDir?: string;
+}
+
+type HandlebarsEnv = typeof Handlebars;
+type Template = (context: unknown) => string;
+type Flavour = 'html' | 'text';
+
+const TEMPLATE_FILES = {
+  digestHtml: 'digest.html.hbs',
+  digestText: 'digest.txt.hbs',
+  failureHtml: 'failure.html.hbs',
+  failureText: 'failure.txt.hbs',
+} as const;
+
+/** Walks up from this module's directory to the first one holding `templates/digest.html.hbs`. */
+export function findTemplatesDir(start: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = start;
+  for (;;) {
+    const candidate = join(dir, 'templates');
+    if (existsSync(join(candidate, TEMPLATE_FILES.digestHtml))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new RenderError(
+        `Cannot find the templates directory (templates/${TEMPLATE_FILES.digestHtml}) above ${start}: ` +
+          'install the package with its templates/ folder, or pass templatesDir to createRenderer',
+      );
+    }
+    dir = parent;
+  }
+}
+
+export function createRenderer(options: RendererOptions = {}): Renderer {
+  const dir = options.templatesDir ?? findTemplatesDir();
+  const html = createEnvironment('html');
+  const text = createEnvironment('text');
+  registerPartials(dir, html, text);
+
+  const templates = {
+    digestHtml: compileFile(html, dir, TEMPLATE_FILES.digestHtml, 'html'),
+    digestText: compileFile(text, dir, TEMPLATE_FILES.digestText, 'text'),
+    failureHtml: compileFile(html, dir, TEMPLATE_FILES.failureHtml, 'html'),
+    failureText: compileFile(text, dir, TEMPLATE_FILES.failureText, 'text'),
+  };
+
+  return {
+    renderDigest(model) {
+      return {
+        html: run(templates.digestHtml, TEMPLATE_FILES.digestHtml, sanitiseStrings(model)),
+        text: run(templates.digestText, TEMPLATE_FILES.digestText, sanitiseStrings(model)),
+      };
+    },
+    renderFailure(model) {
+      return {
+        html: run(templates.failureHtml, TEMPLATE_FILES.failureHtml, sanitiseStrings(model)),
+        text: run(templates.failureText, TEMPLATE_FILES.failureText, sanitiseStrings(model)),
+      };
+    },
+  };
+}
+
+function run(template: Template, name: string, model: unknown): string {
+  try {
+    return template(model);
+  } catch (error) {
+    throw new RenderError(
+      `Rendering ${name} failed: ${describeError(error)}. ` +
+        'The view model does not match the template (a bug, not a data problem): report it with the window key',
+      { cause: error },
+    );
+  }
+}
+
+function compileFile(env: HandlebarsEnv, dir: string, file: string, flavour: Flavour): Template {
+  const source = readTemplate(join(dir, file));
+  return compileSource(env, source, file, flavour);
+}
+
+function compileSource(env: HandlebarsEnv, source: string, file: string, flavour: Flavour): Template {
+  try {
+    // compile() is lazy; parse() now so a syntax error surfaces at start-up, not at the first report.
+    env.parse(source);
+    return env.compile(source, { strict: true, noEscape: flavour === 'text', preventIndent: flavour === 'text' });
+  } catch (error) {
+    throw new RenderError(`Template ${file} does not compile: ${describeError(error)}`, { cause: error });
+  }
+}
+
+function readTemplate(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new RenderError(`Cannot read template ${path}: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** `partials/<name>.html.hbs` goes to the HTML environment and `partials/<name>.txt.hbs` to the text one, as `<name>`. */
+function registerPartials(dir: string, html: HandlebarsEnv, text: HandlebarsEnv): void {
+  const partialsDir = join(dir, 'partials');
+  if (!existsSync(partialsDir)) return;
+  for (const file of readdirSync(partialsDir).sort()) {
+    const match = /^([a-z0-9-]+)\.(html|txt)\.hbs$/.exec(file);
+    if (!match) continue;
+    const [, name, ext] = match;
+    if (name === undefined) continue;
+    const flavour: Flavour = ext === 'html' ? 'html' : 'text';
+    const env = flavour === 'html' ? html : text;
+    const template = compileSource(env, readTemplate(join(partialsDir, file)), `partials/${file}`, flavour);
+    env.registerPartial(name, template);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Model sanitising. Escaping is Handlebars' job in HTML; this only neutralises characters that could
+// forge lines in the text part (newlines, tabs, other controls) or visually spoof a value in either part
+// (bidirectional overrides). Line breaks become spaces; other such characters become U+FFFD so tampering
+// stays visible. Keys are preserved, so strict mode still sees exactly the fields the model has.
+
+const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
+// eslint-disable-next-line no-control-regex
+const INVISIBLE_CONTROLS = /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+export function sanitiseText(value: string): string {
+  return value.replace(LINE_BREAKS, ' ').replace(INVISIBLE_CONTROLS, '\uFFFD');
+}
+
+function sanitiseStrings<T>(value: T): T {
+  return sanitiseValue(value) as T;
+}
+
+function sanitiseValue(value: unknown): unknown {
+  if (typeof value === 'string') return sanitiseText(value);
+  if (Array.isArray(value)) return value.map((item: unknown) => sanitiseValue(item));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = sanitiseValue(item);
+    return out;
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers. Each returns plain strings; the HTML environment escapes them like any other value.
+
+interface Palette {
+  /** Strong colour: text of counts, tile borders. */
+  fg: string;
+  /** Badge background. */
+  bg: string;
+  /** Badge text. */
+  ink: string;
+  label: string;
+}
+
+const SEVERITY: Record<string, Palette> = {
+  high: { fg: '#b91c1c', bg: '#fee2e2', ink: '#991b1b', label: 'High' },
+  medium: { fg: '#b45309', bg: '#fef3c7', ink: '#92400e', label: 'Medium' },
+  low: { fg: '#1d4ed8', bg: '#dbeafe', ink: '#1e40af', label: 'Low' },
+  info: { fg: '#4b5563', bg: '#f3f4f6', ink: '#374151', label: 'Info' },
+};
+const UNKNOWN: Palette = { fg: '#4b5563', bg: '#f3f4f6', ink: '#374151', label: 'Unknown' };
+
+const VERDICT: Record<string, { bg: string; label: string }> = {
+  attention: { bg: '#b91c1c', label: 'Needs attention' },
+  review: { bg: '#b45309', label: 'Review' },
+  quiet: { bg: '#15803d', label: 'Quiet' },
+};
+
+function palette(severity: unknown): Palette {
+  return (typeof severity === 'string' ? SEVERITY[severity] : undefined) ?? UNKNOWN;
+}
+
+const NUMBER = new Intl.NumberFormat('en-US');
+
+function createEnvironment(flavour: Flavour): HandlebarsEnv {
+  const env = Handlebars.create();
+  env.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  env.registerHelper('gt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a > b);
+  env.registerHelper('severityColor', (s: unknown) => palette(s).fg);
+  env.registerHelper('severityBg', (s: unknown) => palette(s).bg);
+  env.registerHelper('severityInk', (s: unknown) => palette(s).ink);
+  env.registerHelper('severityLabel', (s: unknown) => palette(s).label);
+  env.registerHelper('verdictColor', (v: unknown) => (typeof v === 'string' ? VERDICT[v]?.bg : undefined) ?? UNKNOWN.fg);
+  env.registerHelper(
+    'verdictLabel',
+    (v: unknown) => (typeof v === 'string' ? VERDICT[v]?.label : undefined) ?? 'Unknown',
+  );
+  env.registerHelper('num', (n: unknown) => (typeof n === 'number' ? NUMBER.format(n) : String(n)));
+  /** `{{plural count "event"}}` → "event"/"events"; `{{plural count "entry" "entries"}}`. */
+  env.registerHelper('plural', (...args: unknown[]) => {
+    const [count, singular, pluralForm] = args;
+    const one = typeof singular === 'string' ? singular : '';
+    const many = typeof pluralForm === 'string' ? pluralForm : `${one}s`;
+    return count === 1 ? one : many;
+  });
+  /** `(concat "times in " window.zone)`: joins its arguments (for partial parameters). */
+  env.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''));
+  env.registerHelper('upper', (s: unknown) => String(s).toUpperCase());
+  if (flavour === 'text') {
+    /** `{{pad value 8}}` pads on the right, `{{padStart value 8}}` on the left, to a column width (never truncates). */
+    env.registerHelper('pad', (s: unknown, width: unknown) => String(s).padEnd(typeof width === 'number' ? width : 0));
+    env.registerHelper('padStart', (s: unknown, width: unknown) =>
+      String(s).padStart(typeof width === 'number' ? width : 0),
+    );
+    /** `{{#wrap width=80 indent=4}}…{{/wrap}}`: one logical line, word-wrapped with a hanging indent. */
+    env.registerHelper('wrap', function (this: unknown, options: Handlebars.HelperOptions) {
+      const hash = options.hash as Record<string, unknown>;
+      const width = typeof hash['width'] === 'number' ? hash['width'] : 80;
+      const indent = typeof hash['indent'] === 'number' ? hash['indent'] : 4;
+      return wrapLine(options.fn(this).replace(/\s*\n\s*/g, ' ').trimEnd(), width, indent);
+    });
+  }
+  return env;
+}
+
+/**
+ * Greedy word wrap of one line to `width` columns; continuation lines start at column `indent`. Leading
+ * and inner spacing is kept (for aligned columns); words longer than the room left are hard-split.
+ */
+export function wrapLine(line: string, width: number, indent: number): string {
+  const pad = ' '.repeat(indent);
+  const lines: string[] = [];
+  const lead = /^ */.exec(line)?.[0] ?? '';
+  let current = lead;
+  const room = (): number => width - (lines.length === 0 ? 0 : indent);
+  const flush = (): void => {
+    lines.push(current.trimEnd());
+    current = '';
+  };
+  for (const token of line.slice(lead.length).split(/( +)/)) {
+    if (token === '') continue;
+    if (token.startsWith(' ')) {
+      if (current.trim() !== '') current += token;
+      continue;
+    }
+    let word = token;
+    if (current.length + word.length > room() && current.trim() !== '') flush();
+    while (word.length > room() - current.length) {
+      const take = Math.max(1, room() - current.length);
+      current += word.slice(0, take);
+      word = word.slice(take);
+      flush();
+    }
+    current += word;
+  }
+  if (current !== '' || lines.length === 0) lines.push(current.trimEnd());
+  return lines.map((l, i) => (i === 0 ? l : pad + l)).join('\n');
+}

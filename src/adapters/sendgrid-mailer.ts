@@ -1,0 +1,159 @@
+/**
+ * Delivery through the real @sendgrid/mail client. SendGrid's own errors (ResponseError, axios errors)
+ * carry the request configuration, including the `Authorization: Bearer <key>` header, so they are never
+ * logged or rethrown: they are translated into an UpstreamError that holds only SendGrid's messages.
+ */
+import { Client } from '@sendgrid/client';
+import { MailService } from '@sendgrid/mail';
+import { UpstreamError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { redactUrl } from './lastpass-client.js';
+import { toMailData, type OutgoingMessage } from './mail-message.js';
+import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy, type Sleep } from './retry.js';
+
+export interface DeliveryResult {
+  /** SendGrid's x-message-id, or null for the outbox. */
+  messageId: string | null;
+  /** Where it went: "sendgrid" or the outbox folder. */
+  destination: string;
+}
+
+export interface Mailer {
+  send(message: OutgoingMessage, options?: { deadline?: number }): Promise<DeliveryResult>;
+}
+
+export interface SendGridMailerOptions {
+  apiKey: string;
+  apiUrl: string;
+  logger: Logger;
+  timeoutMs?: number;
+  sleep?: Sleep;
+  now?: () => number;
+  retryPolicy?: RetryPolicy;
+}
+
+interface SendGridErrorShape {
+  code?: unknown;
+  message?: unknown;
+  response?: { headers?: Record<string, unknown>; body?: unknown; status?: unknown };
+}
+
+/** SendGrid's own error texts from a response body ({ errors: [{ message, field }] }). */
+function sendGridMessages(body: unknown): string[] {
+  if (typeof body === 'string') {
+    try {
+      return sendGridMessages(JSON.parse(body));
+    } catch {
+      return body.trim() ? [body.trim().slice(0, 200)] : [];
+    }
+  }
+  if (body && typeof body === 'object' && Array.isArray((body as { errors?: unknown }).errors)) {
+    return ((body as { errors: unknown[] }).errors)
+      .map((e) => {
+        if (!e || typeof e !== 'object') return '';
+        const m = (e as { message?: unknown }).message;
+        const f = (e as { field?: unknown }).field;
+        return typeof m === 'string' ? (typeof f === 'string' && f ? `${m} (field ${f})` : m) : '';
+      })
+      .filter(Boolean);
+  }
+  return [];
+}
+
+function adviceFor(status: number, messages: string[]): string {
+  const all = messages.join(' ').toLowerCase();
+  if (all.includes('verified sender') || all.includes('sender identity')) {
+    return 'verify REPORT_FROM as a sender in SendGrid (Settings > Sender Authentication) or use an address of an authenticated domain';
+  }
+  if (status === 401) return 'check SENDGRID_API_KEY: the key is wrong or was deleted';
+  if (status === 403) return 'check that SENDGRID_API_KEY has the "Mail Send" permission and that the account may send';
+  if (status === 413) return 'the message is too large for SendGrid';
+  return 'check the SendGrid settings';
+}
+
+/** Translates anything @sendgrid/mail throws into an UpstreamError without its request config. */
+export function translateSendGridError(error: unknown, url: string): UpstreamError {
+  const e = (error ?? {}) as SendGridErrorShape;
+  const status = typeof e.code === 'number' ? e.code : null;
+  if (status !== null && e.response) {
+    const messages = sendGridMessages(e.response.body);
+    const retryable = status === 429 || status >= 500;
+    const headers = e.response.headers ?? {};
+    const ra = headers['retry-after'];
+    const retryAfter = typeof ra === 'string' || typeof ra === 'number' ? Number(ra) : Number.NaN;
+    const text = messages.length ? messages.join('; ') : `HTTP ${status}`;
+    return new UpstreamError(
+      retryable
+        ? `SendGrid answered HTTP ${status}${status === 429 ? ' (rate limited)' : ''}: ${text}.`
+        : `SendGrid refused the message (HTTP ${status}): ${text}. Next: ${adviceFor(status, messages)}.`,
+      {
+        service: 'sendgrid',
+        status,
+        url,
+        retryable,
+        retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : null,
+      },
+    );
+  }
+  const code = typeof e.code === 'string' ? e.code : '';
+  const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
+  return new UpstreamError(
+    timedOut ? 'SendGrid did not answer in time.' : `Could not reach SendGrid at ${url}${code ? ` (${code})` : ''}.`,
+    { service: 'sendgrid', url, retryable: true },
+  );
+}
+
+function headerValue(headers: unknown, name: string): string | null {
+  if (!headers || typeof headers !== 'object') return null;
+  const h = headers as Record<string, unknown> & { get?: (n: string) => unknown };
+  const v = typeof h.get === 'function' ? h.get(name) : h[name];
+  return typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : null;
+}
+
+export function createSendGridClient(options: { apiKey: string; apiUrl: string; timeoutMs?: number }): Client {
+  const client = new Client();
+  client.setApiKey(options.apiKey);
+  // setApiKey resets baseUrl to the region default: set ours afterwards.
+  client.setDefaultRequest('baseUrl', `${options.apiUrl.replace(/\/+$/, '')}/`);
+  client.setDefaultRequest('timeout' as never, (options.timeoutMs ?? 30_000) as never);
+  return client;
+}
+
+export function createSendGridMailer(options: SendGridMailerOptions): Mailer {
+  const client = createSendGridClient(options);
+  const mail = new MailService();
+  mail.setClient(client);
+  const url = redactUrl(`${options.apiUrl.replace(/\/+$/, '')}/v3/mail/send`);
+  const now = options.now ?? Date.now;
+  return {
+    async send(message, sendOptions) {
+      const data = toMailData(message);
+      const [response] = await withRetry(
+        async () => {
+          try {
+            return await mail.send(data);
+          } catch (error) {
+            throw translateSendGridError(error, url);
+          }
+        },
+        {
+          policy: options.retryPolicy ?? DEFAULT_RETRY_POLICY,
+          sleep: options.sleep ?? realSleep,
+          logger: options.logger,
+          now,
+          ...(sendOptions?.deadline === undefined ? {} : { deadline: sendOptions.deadline }),
+        },
+        { service: 'sendgrid', what: 'mail.send' },
+      );
+      const messageId = headerValue(response.headers, 'x-message-id');
+      options.logger.info('sendgrid.accepted', {
+        key: message.key,
+        kind: message.kind,
+        status: response.statusCode,
+        messageId,
+        recipients: message.to.length,
+      });
+      return { messageId, destination: 'sendgrid' };
+    },
+  };
+}

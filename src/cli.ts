@@ -1,0 +1,264 @@
+#!/usr/bin/env node
+/**
+ * The command line, and the only module that touches `process`: argv, env (and .env), signals, exit codes.
+ * It wires the real adapters and hands them to the orchestrator.
+ *   exit 0: success · 1: the run failed (upstream, delivery, storage) · 2: bad usage or configuration
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs, parseEnv } from 'node:util';
+import { createLastPassClient } from './adapters/lastpass-client.js';
+import { createOutboxMailer } from './adapters/outbox-mailer.js';
+import { createRenderer } from './adapters/renderer.js';
+import { createSendGridMailer, type Mailer } from './adapters/sendgrid-mailer.js';
+import { runChecks } from './check.js';
+import { loadConfig, secretVariants, type Config, type Env } from './config/load-config.js';
+import { runDemo } from './demo.js';
+import { ConfigError, describeError } from './errors.js';
+import { createLogger, createRedactor, type Logger, type LogLevel } from './logger.js';
+import { runReport, type RunDeps, type RunOutcome } from './run-report.js';
+import { createStore } from './store/create-store.js';
+import type { Store } from './store/store.js';
+import { VERSION } from './version.js';
+import { createWorker } from './worker.js';
+
+const USAGE = `lastpass-audit-digest ${VERSION}
+
+Usage:
+  lastpass-audit-digest worker                       run on REPORT_SCHEDULE until stopped (SIGTERM/SIGINT)
+  lastpass-audit-digest run [--from ISO] [--to ISO] [--dry-run] [--force]
+                                                     report what is due now (or the given window)
+  lastpass-audit-digest demo                         the whole pipeline offline against a simulator
+  lastpass-audit-digest check                        validate config and reach LastPass and SendGrid
+
+Configuration comes from environment variables (and ./.env); see README.md.
+Exit codes: 0 success, 1 the run failed, 2 bad usage or configuration.`;
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+function readEnv(): Env {
+  const path = resolve('.env');
+  let fromFile: Record<string, string> = {};
+  if (existsSync(path)) fromFile = parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
+  // Real environment variables (Replit Secrets) win over .env.
+  return { ...fromFile, ...process.env };
+}
+
+function makeLogger(level: LogLevel, secrets: readonly string[]): Logger {
+  return createLogger({
+    level,
+    redact: createRedactor(secretVariants(secrets)),
+    write: (line) => process.stderr.write(`${line}\n`),
+  });
+}
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function parseInstant(value: string | undefined, flag: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    throw new ConfigError([`${flag} "${value}" is not an ISO-8601 time: use e.g. 2025-03-09T07:00:00Z (or a date, 2025-03-09, meaning midnight UTC).`]);
+  }
+  return d;
+}
+
+function buildDeps(config: Config, logger: Logger, store: Store, dryRun: boolean): RunDeps {
+  const outbox = createOutboxMailer({ dataDir: config.dataDir, logger });
+  const mailer: Mailer =
+    config.sendgrid.apiKey && !dryRun
+      ? createSendGridMailer({ apiKey: config.sendgrid.apiKey, apiUrl: config.sendgrid.apiUrl, logger })
+      : outbox;
+  return {
+    config,
+    store,
+    lastpass: createLastPassClient({ ...config.lastpass, logger }),
+    mailer,
+    outbox,
+    renderer: createRenderer(),
+    logger,
+    now: () => new Date(),
+    version: VERSION,
+    owner: `${hostname()}:${process.pid}`,
+  };
+}
+
+function reportOutcome(outcome: RunOutcome): number {
+  for (const w of outcome.windows) {
+    const span = `${w.window.start.toISOString()} → ${w.window.end.toISOString()}`;
+    if (w.status === 'failed') print(`FAILED   ${span}: ${w.error ?? 'unknown error'}`);
+    else if (w.status === 'already-delivered') print(`skipped  ${span}: already delivered (use --force to send it again)`);
+    else print(`${w.status === 'dry-run' ? 'dry run ' : 'sent    '} ${span}: ${w.subject ?? ''}${w.destination && w.destination !== 'sendgrid' ? `\n         ${w.destination}` : w.messageId ? ` (message id ${w.messageId})` : ''}`);
+  }
+  if (outcome.status === 'locked') {
+    print('Another run holds the lock (a worker or another `run` on the same store); nothing was done.');
+    return EXIT_FAILED;
+  }
+  if (outcome.status === 'nothing-due') print('Nothing is due: the last delivered window ends now.');
+  return outcome.status === 'failed' ? EXIT_FAILED : EXIT_OK;
+}
+
+async function commandRun(args: string[], env: Env): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const dryRun = values['dry-run'] ?? false;
+  const from = parseInstant(values.from, '--from');
+  const to = parseInstant(values.to, '--to');
+  if (from && to && from >= to) throw new ConfigError(['--from must be before --to.']);
+  const { config, warnings } = loadConfig(env, { dryRun });
+  const logger = makeLogger(config.logLevel, config.secrets);
+  for (const w of warnings) logger.warn('config.warning', { warning: w });
+  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  try {
+    await store.init();
+    const outcome = await runReport(buildDeps(config, logger, store, dryRun), {
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
+      dryRun,
+      force: values.force ?? false,
+    });
+    return reportOutcome(outcome);
+  } finally {
+    await store.close();
+  }
+}
+
+async function commandWorker(env: Env): Promise<number> {
+  const { config, warnings } = loadConfig(env);
+  const logger = makeLogger(config.logLevel, config.secrets);
+  for (const w of warnings) logger.warn('config.warning', { warning: w });
+  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  await store.init();
+  const deps = buildDeps(config, logger, store, false);
+  const worker = createWorker({
+    schedule: config.report.schedule,
+    timeZone: config.report.timeZone,
+    logger,
+    runDue: (deadline) => runReport(deps, deadline === undefined ? {} : { deadline }),
+    readCursor: async () => {
+      const state = await store.readState();
+      return state.cursor ? new Date(state.cursor) : null;
+    },
+  });
+  await worker.start();
+  return new Promise<number>((resolvePromise) => {
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('worker.stopping', { signal });
+      void worker
+        .stop(30_000)
+        .then(async (finished) => {
+          if (!finished) logger.warn('worker.stopped_with_run_in_flight', {});
+          await store.close();
+          logger.info('worker.stopped', { signal });
+          resolvePromise(EXIT_OK);
+        })
+        .catch((error: unknown) => {
+          logger.error('worker.stop_failed', { error: describeError(error) });
+          resolvePromise(EXIT_FAILED);
+        });
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}
+
+async function commandDemo(env: Env): Promise<number> {
+  const level = (env.LOG_LEVEL?.trim().toLowerCase() as LogLevel | undefined) ?? 'warn';
+  const logger = makeLogger(['debug', 'info', 'warn', 'error'].includes(level) ? level : 'warn', []);
+  const dataDir = env.DATA_DIR?.trim() || './data';
+  print('Starting the embedded LastPass simulator and running the real pipeline against it…');
+  const result = await runDemo({ dataDir, logger, now: () => new Date(), renderer: createRenderer(), version: VERSION });
+  const code = reportOutcome(result.outcome);
+  print(`\n${result.eventsServed.toLocaleString('en-US')} events served by the simulator over ${result.requests} requests; planted incidents: ${result.planted.map((p) => p.id).join(', ')}.`);
+  if (result.digestPath) {
+    print(`\nDigest written to the outbox:\n  ${resolve(result.digestPath)}\n  ${resolve(result.digestPath.replace(/message\.html$/, 'message.txt'))}\n  ${resolve(result.digestPath.replace(/message\.html$/, 'sendgrid-request.json'))}`);
+  }
+  return code;
+}
+
+async function commandCheck(env: Env): Promise<number> {
+  const { config, warnings } = loadConfig(env);
+  const logger = makeLogger('error', config.secrets);
+  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  try {
+    const lines = await runChecks({
+      config,
+      lastpass: createLastPassClient({ ...config.lastpass, logger, retryPolicy: { retries: 1, baseDelayMs: 1000, maxDelayMs: 2000, maxRetryAfterMs: 5000 } }),
+      store,
+      now: () => new Date(),
+      warnings,
+    });
+    const redact = createRedactor(secretVariants(config.secrets));
+    for (const l of lines) print(redact(`${l.ok ? 'ok  ' : 'FAIL'} ${l.name.padEnd(9)} ${l.detail}`));
+    return lines.every((l) => l.ok) ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const env = readEnv();
+  try {
+    switch (command) {
+      case 'run':
+        return await commandRun(rest, env);
+      case 'worker':
+        return await commandWorker(env);
+      case 'demo':
+        return await commandDemo(env);
+      case 'check':
+        return await commandCheck(env);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        print(USAGE);
+        return command === undefined ? EXIT_USAGE : EXIT_OK;
+      case '--version':
+      case 'version':
+        print(VERSION);
+        return EXIT_OK;
+      default:
+        process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
+        return EXIT_USAGE;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof TypeError && 'code' in error && String((error as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+      return EXIT_USAGE;
+    }
+    const secrets = (() => {
+      try {
+        return loadConfig(env, { dryRun: true }).config.secrets;
+      } catch {
+        return [env.LASTPASS_API_KEY, env.LASTPASS_PROVISIONING_HASH, env.SENDGRID_API_KEY].filter((s): s is string => !!s);
+      }
+    })();
+    process.stderr.write(`${createRedactor(secretVariants(secrets))(`Error: ${describeError(error)}`)}\n`);
+    return EXIT_FAILED;
+  }
+}
+
+// Exit explicitly: keep-alive sockets of the HTTP clients must not hold a finished command open.
+process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,97 @@
+/**
+ * The shared contract of the detections that span events (and days). Each detector sees every event of
+ * the window once, with its classification, keeps only what it needs, and at the end returns findings
+ * that say why they fired. Pure: history and thresholds come in as values.
+ */
+import type { Classification } from '../classify.js';
+import type { AuditEvent, Severity } from '../types.js';
+
+export interface Finding {
+  /** The detector that fired, e.g. "failed-signin-burst". */
+  detector: string;
+  severity: Severity;
+  /** Short title: "Failed sign-in burst, then a successful sign-in". */
+  title: string;
+  /** Who or what it is about: a user, an IP, an API caller. */
+  subject: string;
+  /** Why it fired, with the numbers: "12 failures in 8 min from 203.0.113.9, then a successful sign-in 5 s later". */
+  reason: string;
+  /** The time of the latest event involved (epoch ms). */
+  at: number;
+  /** How many events it rests on. */
+  events: number;
+}
+
+/** What each user did on earlier delivered days: the basis of "new source" and "unusual volume". */
+export interface UserHistory {
+  /** IP → last day (YYYY-MM-DD, UTC) it was seen signing in for this user. */
+  ips: Record<string, string>;
+  /** Day (YYYY-MM-DD) → vault deletions and changes that day. */
+  vaultChanges: Record<string, number>;
+}
+
+export interface HistorySnapshot {
+  /** Normalised username (trimmed, lower case) → history. */
+  users: Record<string, UserHistory>;
+  /** Days (YYYY-MM-DD) that delivered runs contributed, newest last. */
+  days: string[];
+}
+
+export interface DetectionThresholds {
+  /** Failed sign-in burst: at least this many failures of one user … */
+  burstFailures: number;
+  /** … within this many minutes. */
+  burstMinutes: number;
+  /** A successful sign-in this soon after a burst's last failure escalates it to high. */
+  burstSuccessMinutes: number;
+  /** Password spraying: one IP failing against at least this many distinct users … */
+  sprayUsers: number;
+  /** … within this many minutes. */
+  sprayMinutes: number;
+  /** New source: an IP not seen for the user in this many days. */
+  newSourceDays: number;
+  /** Unusual volume: at least this many vault deletions/changes by one user in the window … */
+  volumeMinimum: number;
+  /** … and at least this multiple of the user's median on earlier days … */
+  volumeFactor: number;
+  /** … with at least this many earlier days of history. */
+  volumeMinDays: number;
+}
+
+export const DEFAULT_THRESHOLDS: DetectionThresholds = {
+  burstFailures: 5,
+  burstMinutes: 10,
+  burstSuccessMinutes: 30,
+  sprayUsers: 10,
+  sprayMinutes: 60,
+  newSourceDays: 30,
+  volumeMinimum: 20,
+  volumeFactor: 3,
+  volumeMinDays: 5,
+};
+
+export interface DetectionContext {
+  thresholds: DetectionThresholds;
+  history: HistorySnapshot;
+  windowStart: number;
+  windowEnd: number;
+  apiUser: string;
+}
+
+export interface Detector {
+  readonly id: string;
+  observe(event: AuditEvent, classification: Classification): void;
+  finish(ctx: DetectionContext): Finding[];
+}
+
+export const userKey = (username: string): string => username.trim().toLowerCase();
+
+/** "8 min", "45 s", "2 h 5 min" */
+export function formatSpan(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+}

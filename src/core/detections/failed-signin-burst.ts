@@ -1,0 +1,95 @@
+/**
+ * Failed sign-in bursts per user: at least `burstFailures` failures within `burstMinutes`. A successful
+ * sign-in of that user within `burstSuccessMinutes` after the burst escalates it to high (the guess may
+ * have worked); without one it is medium.
+ */
+import type { Classification } from '../classify.js';
+import type { AuditEvent } from '../types.js';
+import { formatSpan, userKey, type Detector, type Finding } from './detection.js';
+
+const FAILURE = /fail/i;
+
+export function isFailedSignIn(c: Classification, action: string): boolean {
+  return c.kind === 'known' && c.category === 'Sign-in' && FAILURE.test(action) && !/admin console/i.test(action);
+}
+
+export function isSuccessfulSignIn(c: Classification): boolean {
+  return c.kind === 'known' && c.category === 'Sign-in' && c.severity === 'info';
+}
+
+interface Attempt {
+  at: number;
+  ip: string;
+}
+
+export function createFailedSigninBurstDetector(): Detector {
+  const failures = new Map<string, { name: string; attempts: Attempt[] }>();
+  const successes = new Map<string, Attempt[]>();
+  return {
+    id: 'failed-signin-burst',
+    observe(event: AuditEvent, c: Classification) {
+      if (isFailedSignIn(c, event.action)) {
+        const key = userKey(event.username);
+        let entry = failures.get(key);
+        if (!entry) failures.set(key, (entry = { name: event.username.trim(), attempts: [] }));
+        entry.attempts.push({ at: event.at, ip: event.ip });
+      } else if (isSuccessfulSignIn(c)) {
+        const key = userKey(event.username);
+        let list = successes.get(key);
+        if (!list) successes.set(key, (list = []));
+        list.push({ at: event.at, ip: event.ip });
+      }
+    },
+    finish(ctx) {
+      const { burstFailures, burstMinutes, burstSuccessMinutes } = ctx.thresholds;
+      const span = burstMinutes * 60_000;
+      const findings: Finding[] = [];
+      for (const [key, { name, attempts }] of failures) {
+        if (attempts.length < burstFailures) continue;
+        attempts.sort((a, b) => a.at - b.at);
+        // Maximal bursts: grow a run while each new failure keeps ≥ burstFailures within `span`.
+        let i = 0;
+        while (i + burstFailures - 1 < attempts.length) {
+          if (attempts[i + burstFailures - 1]!.at - attempts[i]!.at > span) {
+            i++;
+            continue;
+          }
+          let j = i + burstFailures - 1;
+          while (j + 1 < attempts.length && attempts[j + 1]!.at - attempts[j + 2 - burstFailures]!.at <= span) j++;
+          const burst = attempts.slice(i, j + 1);
+          const first = burst[0]!;
+          const last = burst.at(-1)!;
+          const ips = [...new Set(burst.map((a) => a.ip).filter(Boolean))];
+          const from = ips.length === 1 ? `from ${ips[0]}` : `from ${ips.length} IPs`;
+          const success = (successes.get(key) ?? [])
+            .filter((s) => s.at >= last.at && s.at - last.at <= burstSuccessMinutes * 60_000)
+            .sort((a, b) => a.at - b.at)[0];
+          const base = `${burst.length} failed sign-ins in ${formatSpan(last.at - first.at)} ${from}`;
+          findings.push(
+            success
+              ? {
+                  detector: 'failed-signin-burst',
+                  severity: 'high',
+                  title: 'Failed sign-in burst, then a successful sign-in',
+                  subject: name,
+                  reason: `${base}, then a successful sign-in ${formatSpan(success.at - last.at)} later${success.ip ? ` from ${success.ip}` : ''}`,
+                  at: success.at,
+                  events: burst.length + 1,
+                }
+              : {
+                  detector: 'failed-signin-burst',
+                  severity: 'medium',
+                  title: 'Failed sign-in burst',
+                  subject: name,
+                  reason: `${base}, no successful sign-in within ${burstSuccessMinutes} min after`,
+                  at: last.at,
+                  events: burst.length,
+                },
+          );
+          i = j + 1;
+        }
+      }
+      return findings;
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Privilege and policy changes grouped as "who changed what": admin grants and revocations, policy
+ * additions, edits and deletions (policy name parsed from Data), MFA removals, master password resets,
+ * and shared-folder permission grants with Admin:yes.
+ */
+import type { Classification } from '../classify.js';
+import { normaliseActionName } from '../catalogue.js';
+import type { AuditEvent, Severity } from '../types.js';
+import type { Detector, Finding } from './detection.js';
+
+type Kind = 'grant' | 'revoke' | 'policy-delete' | 'policy-change' | 'folder-admin' | 'mfa-off' | 'mp-reset';
+
+const ACTIONS: Record<string, Kind> = {
+  'make admin': 'grant',
+  'made admin': 'grant',
+  'remove admin': 'revoke',
+  'removed admin': 'revoke',
+  'delete policy': 'policy-delete',
+  'add policy': 'policy-change',
+  'edit policy': 'policy-change',
+  'update policy users': 'policy-change',
+  'master password reset by super admin': 'mp-reset',
+  'reset master password': 'mp-reset',
+};
+
+/** "Password length New value: 8" → { name: "Password length", value: "8" } */
+export function parsePolicy(data: string): { name: string; value: string | null } {
+  const m = /^(.*?)\s+New value:\s*(.*)$/i.exec(data.trim());
+  return m ? { name: m[1]!.trim(), value: m[2]!.trim() } : { name: data.trim(), value: null };
+}
+
+/** "'Finance' 'eve@example.org' 'Read only:no Admin:yes Hide PW:no'" → folder, member */
+export function parseFolderPermission(data: string): { folder: string; member: string } | null {
+  const parts = [...data.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
+  return parts.length >= 2 ? { folder: parts[0]!, member: parts[1]! } : null;
+}
+
+function describe(kind: Kind, e: AuditEvent): string {
+  const target = e.data.trim();
+  switch (kind) {
+    case 'grant':
+      return `made ${target || 'someone'} an admin`;
+    case 'revoke':
+      return `removed admin rights from ${target || 'someone'}`;
+    case 'policy-delete':
+      return `deleted policy "${parsePolicy(e.data).name}"`;
+    case 'policy-change': {
+      const p = parsePolicy(e.data);
+      const verb = normaliseActionName(e.action) === 'add policy' ? 'added' : 'changed';
+      return `${verb} policy "${p.name}"${p.value !== null ? ` to "${p.value}"` : ''}`;
+    }
+    case 'folder-admin': {
+      const f = parseFolderPermission(e.data);
+      return f ? `gave ${f.member} Admin:yes on shared folder "${f.folder}"` : `granted Admin:yes on a shared folder (${target})`;
+    }
+    case 'mfa-off':
+      return `${e.action.trim()}`;
+    case 'mp-reset':
+      return `reset the master password of ${target || 'a user'}`;
+  }
+}
+
+const KIND_SEVERITY: Record<Kind, Severity> = {
+  grant: 'high',
+  revoke: 'medium',
+  'policy-delete': 'high',
+  'policy-change': 'medium',
+  'folder-admin': 'high',
+  'mfa-off': 'high',
+  'mp-reset': 'high',
+};
+
+export function createPrivilegeChangesDetector(): Detector {
+  const byActor = new Map<string, { changes: { kind: Kind; text: string; at: number }[] }>();
+  return {
+    id: 'privilege-changes',
+    observe(event: AuditEvent, c: Classification) {
+      if (c.kind !== 'known') return;
+      const name = normaliseActionName(event.action);
+      let kind: Kind | undefined = ACTIONS[name];
+      if (!kind && c.category === 'Shared folders' && c.severity === 'high') kind = 'folder-admin';
+      if (!kind && c.category === 'MFA' && c.severity === 'high') kind = 'mfa-off';
+      if (!kind) return;
+      const actor = event.username.trim() || '(unknown)';
+      let entry = byActor.get(actor);
+      if (!entry) byActor.set(actor, (entry = { changes: [] }));
+      entry.changes.push({ kind, text: describe(kind, event), at: event.at });
+    },
+    finish() {
+      const findings: Finding[] = [];
+      for (const [actor, { changes }] of byActor) {
+        changes.sort((a, b) => a.at - b.at);
+        const severity: Severity = changes.some((ch) => KIND_SEVERITY[ch.kind] === 'high') ? 'high' : 'medium';
+        const texts = [...new Set(changes.map((ch) => ch.text))];
+        const shown = texts.slice(0, 6).join('; ') + (texts.length > 6 ? `; and ${texts.length - 6} more` : '');
+        findings.push({
+          detector: 'privilege-changes',
+          severity,
+          title: changes.length === 1 ? 'Privilege or policy change' : `${changes.length} privilege or policy changes`,
+          subject: actor,
+          reason: `${actor} ${shown}`,
+          at: changes.at(-1)!.at,
+          events: changes.length,
+        });
+      }
+      return findings;
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Unusual volume of vault deletions and changes by one user, against that user's own earlier days:
+ * fires when the window's count is at least `volumeMinimum` and at least `volumeFactor` × the user's median
+ * over the days of history (days without activity count as 0), given `volumeMinDays` days of history.
+ */
+import type { Classification } from '../classify.js';
+import { normaliseActionName } from '../catalogue.js';
+import type { AuditEvent } from '../types.js';
+import { userKey, type Detector, type Finding } from './detection.js';
+
+export const VAULT_CHANGE_ACTIONS: ReadonlySet<string> = new Set([
+  'deleted sites',
+  'site deleted',
+  'site changed',
+  'password changed',
+  'username changed',
+  'delete shared sites',
+  'edit secure note',
+]);
+
+export function isVaultChange(event: AuditEvent, c: Classification): boolean {
+  return c.kind === 'known' && VAULT_CHANGE_ACTIONS.has(normaliseActionName(event.action));
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function createUnusualVolumeDetector(): Detector {
+  const counts = new Map<string, { name: string; count: number; last: number }>();
+  return {
+    id: 'unusual-volume',
+    observe(event: AuditEvent, c: Classification) {
+      if (!isVaultChange(event, c)) return;
+      const key = userKey(event.username);
+      let entry = counts.get(key);
+      if (!entry) counts.set(key, (entry = { name: event.username.trim(), count: 0, last: 0 }));
+      entry.count++;
+      entry.last = Math.max(entry.last, event.at);
+    },
+    finish(ctx) {
+      const { volumeMinimum, volumeFactor, volumeMinDays } = ctx.thresholds;
+      const days = ctx.history.days;
+      if (days.length < volumeMinDays) return [];
+      const findings: Finding[] = [];
+      for (const [key, { name, count, last }] of counts) {
+        if (count < volumeMinimum) continue;
+        const daily = ctx.history.users[key]?.vaultChanges ?? {};
+        const med = median(days.map((d) => daily[d] ?? 0));
+        if (count < volumeFactor * med) continue;
+        findings.push({
+          detector: 'unusual-volume',
+          severity: 'medium',
+          title: 'Unusual volume of vault deletions and changes',
+          subject: name,
+          reason: `${count} vault deletions/changes in this window against a median of ${med} a day over the previous ${days.length} days`,
+          at: last,
+          events: count,
+        });
+      }
+      return findings;
+    },
+  };
+}

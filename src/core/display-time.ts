@@ -1,0 +1,36 @@
+/** Times as the digest shows them: in REPORT_TIMEZONE, with the zone named. */
+import { formatWall } from './wall-time.js';
+
+/** "2025-03-09 17:05" (minutes) in the zone. */
+export function formatLocalMinute(at: number, timeZone: string): string {
+  return formatWall(at, timeZone).slice(0, 16);
+}
+
+/** "2025-03-09 17:05:31" in the zone. */
+export function formatLocalSecond(at: number, timeZone: string): string {
+  return formatWall(at, timeZone);
+}
+
+/** "2025-03-09T07:00:00Z" */
+export function formatUtc(at: number): string {
+  return new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** "24 hours", "3 days 2 hours", "45 minutes" */
+export function formatDuration(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  const mins = minutes % 60;
+  const parts: string[] = [];
+  if (days) parts.push(`${days} day${days === 1 ? '' : 's'}`);
+  if (hours) parts.push(`${hours} hour${hours === 1 ? '' : 's'}`);
+  if (mins && days === 0) parts.push(`${mins} minute${mins === 1 ? '' : 's'}`);
+  if (parts.length === 0) return days === 0 && hours === 0 ? '0 minutes' : parts.join(' ');
+  // Whole days read better as hours up to 48 h ("24 hours", "36 hours").
+  if (minutes % 60 === 0 && minutes <= 48 * 60) return `${minutes / 60} hours`;
+  return parts.join(' ');
+}
+
+const integer = new Intl.NumberFormat('en-US');
+export const formatCount = (n: number): string => integer.format(n);

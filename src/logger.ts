@@ -1,0 +1,62 @@
+/**
+ * Structured logs: one JSON object per line, a static message and fields.
+ * Every string that goes out passes through the redactor, so a secret that slipped into a field or an
+ * error message is replaced by "[redacted]".
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Replaces every occurrence of each secret (at least 4 characters long) by "[redacted]". */
+export function createRedactor(secrets: readonly (string | undefined)[]): (text: string) => string {
+  const list = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4))].sort(
+    (a, b) => b.length - a.length,
+  );
+  if (list.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const secret of list) if (out.includes(secret)) out = out.split(secret).join('[redacted]');
+    return out;
+  };
+}
+
+export function createLogger(
+  options: {
+    level?: LogLevel;
+    write?: (line: string) => void;
+    redact?: (text: string) => string;
+    now?: () => Date;
+  } = {},
+): Logger {
+  const min = ORDER[options.level ?? 'info'];
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const redact = options.redact ?? ((t: string) => t);
+  const now = options.now ?? (() => new Date());
+  const emit = (level: LogLevel, message: string, fields?: LogFields) => {
+    if (ORDER[level] < min) return;
+    const record = { time: now().toISOString(), level, msg: message, ...fields };
+    write(redact(JSON.stringify(record, errorReplacer)));
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+  };
+}
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,0 +1,376 @@
+/**
+ * The orchestrator: one call walks the whole pipeline for what is due (or for an explicit window).
+ * config ─▶ window ─▶ fetch ─▶ normalise ─▶ analyse ─▶ digest model ─▶ render ─▶ deliver ─▶ record
+ * The scheduler and the CLI only call `runReport`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Config } from './config/load-config.js';
+import { createAnalysis, type AnalysisResult } from './core/analysis.js';
+import { buildDigestModel, buildFailureModel } from './core/digest-model.js';
+import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
+import { formatDuration, formatUtc } from './core/display-time.js';
+import type { ReportWindow, WallRange } from './core/types.js';
+import { createWallResolver, wallBoundary, wallMinusOneSecond } from './core/wall-time.js';
+import { planDueWindows, windowKey } from './core/window-plan.js';
+import type { LastPassClient } from './adapters/lastpass-client.js';
+import type { OutgoingMessage } from './adapters/mail-message.js';
+import type { Mailer } from './adapters/sendgrid-mailer.js';
+import { AuthorizationError, DigestError, UpstreamError, describeError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { DeliveredWindow, DeliverySummary, Store } from './store/store.js';
+
+export interface Renderer {
+  renderDigest(model: DigestModel): { html: string; text: string };
+  renderFailure(model: FailureNoticeModel): { html: string; text: string };
+}
+
+export interface RunDeps {
+  config: Pick<Config, 'lastpass' | 'report'>;
+  store: Store;
+  lastpass: LastPassClient;
+  /** Where real deliveries go (SendGrid, or the outbox in the demo). */
+  mailer: Mailer;
+  /** Where dry runs go. */
+  outbox: Mailer;
+  renderer: Renderer;
+  logger: Logger;
+  now: () => Date;
+  version: string;
+  /** Who holds the run lock (for the lock file and logs). */
+  owner?: string;
+}
+
+export interface RunOptions {
+  from?: Date;
+  to?: Date;
+  dryRun?: boolean;
+  force?: boolean;
+  /** Epoch ms after which retries give up (the worker passes the next scheduled run). */
+  deadline?: number;
+}
+
+export type WindowStatus = 'delivered' | 'dry-run' | 'failed' | 'already-delivered';
+
+export interface WindowResult {
+  key: string;
+  window: ReportWindow;
+  status: WindowStatus;
+  /** The outbox file or "sendgrid". */
+  destination?: string;
+  messageId?: string | null;
+  subject?: string;
+  eventsReviewed?: number;
+  error?: string;
+}
+
+export interface RunOutcome {
+  status: 'ok' | 'nothing-due' | 'locked' | 'failed';
+  windows: WindowResult[];
+  skipped: ReportWindow | null;
+}
+
+export async function runReport(deps: RunDeps, options: RunOptions = {}): Promise<RunOutcome> {
+  const { store, logger } = deps;
+  const lock = await store.tryLock(deps.owner ?? `run-${randomUUID()}`);
+  if (!lock) {
+    logger.warn('run.locked', { store: store.kind });
+    return { status: 'locked', windows: [], skipped: null };
+  }
+  try {
+    return await runLocked(deps, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome> {
+  const { store, logger } = deps;
+  const state = await store.readState();
+  const now = deps.now();
+  let windows: ReportWindow[];
+  let skipped: ReportWindow | null = null;
+
+  if (options.from || options.to) {
+    const end = options.to ?? now;
+    const start = options.from ?? new Date(end.getTime() - 86_400_000);
+    windows = [{ start, end }];
+  } else {
+    const plan = planDueWindows({
+      cursor: state.cursor ? new Date(state.cursor) : null,
+      now,
+      maxCatchupDays: deps.config.report.maxCatchupDays,
+    });
+    windows = plan.windows;
+    skipped = plan.skipped;
+    if (windows.length === 0) {
+      logger.info('run.nothing_due', { cursor: state.cursor });
+      return { status: 'nothing-due', windows: [], skipped: null };
+    }
+    if (skipped) {
+      logger.error('run.coverage_skipped', {
+        from: skipped.start.toISOString(),
+        to: skipped.end.toISOString(),
+        maxCatchupDays: deps.config.report.maxCatchupDays,
+      });
+    }
+  }
+
+  const results: WindowResult[] = [];
+  for (const [i, window] of windows.entries()) {
+    const key = windowKey(window);
+    const already = state.delivered.find((d) => d.key === key);
+    if (already && !options.force) {
+      logger.info('run.already_delivered', { key, deliveredAt: already.deliveredAt, messageId: already.messageId });
+      results.push({ key, window, status: 'already-delivered', messageId: already.messageId });
+      continue;
+    }
+    const notices: string[] = [];
+    if (i === 0 && skipped) {
+      notices.push(
+        `Coverage gap: ${formatUtc(skipped.start.getTime())} to ${formatUtc(skipped.end.getTime())} (${formatDuration(skipped.end.getTime() - skipped.start.getTime())}) was NOT reviewed: the worker was down longer than REPORT_MAX_CATCHUP_DAYS=${deps.config.report.maxCatchupDays}. Review it with: lastpass-audit-digest run --from ${skipped.start.toISOString()} --to ${skipped.end.toISOString()}`,
+      );
+    }
+    const pending = state.pendingDelivery;
+    const retryOfUnknown = pending !== null && pending.key === key && !options.dryRun;
+    if (retryOfUnknown) {
+      notices.push(
+        `Possible duplicate: a send of this digest started at ${pending.startedAt} and its outcome was not recorded (the worker stopped mid-send). It is sent again with the same marker ${pending.marker}; if you already have it, ignore one.`,
+      );
+    }
+    if (already && options.force) notices.push(`Re-sent on request (--force); first delivered ${already.deliveredAt}.`);
+    const result = await processWindow(deps, options, window, {
+      key,
+      notices,
+      marker: retryOfUnknown ? pending.marker : `${key}.${randomUUID().slice(0, 8)}`,
+      attempt: retryOfUnknown ? pending.attempt + 1 : 1,
+      consecutiveFailures: state.consecutiveFailures,
+    });
+    results.push(result);
+    if (result.status === 'failed') {
+      // Later windows wait: coverage stays contiguous, and the next run starts from this one again.
+      return { status: 'failed', windows: results, skipped };
+    }
+  }
+  return { status: 'ok', windows: results, skipped };
+}
+
+/** The wall-clock range to ask LastPass for, or null when the window holds no wall time of its own. */
+export function requestRange(window: ReportWindow, lastpassTimeZone: string): WallRange | null {
+  const from = wallBoundary(window.start.getTime(), lastpassTimeZone);
+  const to = wallMinusOneSecond(wallBoundary(window.end.getTime(), lastpassTimeZone));
+  return from <= to ? { from, to } : null;
+}
+
+interface WindowContext {
+  key: string;
+  notices: string[];
+  marker: string;
+  attempt: number;
+  consecutiveFailures: number;
+}
+
+async function processWindow(
+  deps: RunDeps,
+  options: RunOptions,
+  window: ReportWindow,
+  ctx: WindowContext,
+): Promise<WindowResult> {
+  const { logger, config } = deps;
+  const key = ctx.key;
+  const dryRun = options.dryRun ?? false;
+  const started = Date.now();
+  logger.info('run.window_start', { key, start: window.start.toISOString(), end: window.end.toISOString(), dryRun });
+
+  // 1. Fetch and analyse, page by page. Any failure here means no digest for this window.
+  let analysis: AnalysisResult;
+  let requested: WallRange | null;
+  let requests = 0;
+  let pages = 0;
+  let html: string;
+  let text: string;
+  let model: DigestModel;
+  try {
+    requested = requestRange(window, config.lastpass.timeZone);
+    const acc = createAnalysis({
+      apiUser: config.lastpass.apiUser,
+      windowStart: window.start.getTime(),
+      windowEnd: window.end.getTime(),
+    });
+    if (requested) {
+      const resolve = createWallResolver(config.lastpass.timeZone);
+      const stats = await deps.lastpass.fetchRange(
+        requested,
+        (rows) => {
+          for (const row of rows) {
+            const at = resolve(row.Time);
+            if (Number.isNaN(at)) {
+              throw new UpstreamError(`LastPass sent an event with an unreadable Time "${row.Time.slice(0, 40)}".`, {
+                service: 'lastpass',
+                url: '',
+                retryable: false,
+              });
+            }
+            acc.add({ at, wall: row.Time, username: row.Username, ip: row.IP_Address, action: row.Action.trim(), data: row.Data });
+          }
+        },
+        options.deadline === undefined ? {} : { deadline: options.deadline },
+      );
+      requests = stats.requests;
+      pages = stats.pages;
+      logger.info('lastpass.fetched', { key, requests: stats.requests, pages: stats.pages, events: stats.events, retries: stats.retries });
+    }
+    analysis = acc.result();
+    model = buildDigestModel(analysis, {
+      window,
+      requested,
+      requests,
+      pages,
+      reportTimeZone: config.report.timeZone,
+      lastpassTimeZone: config.lastpass.timeZone,
+      version: deps.version,
+      generatedAt: deps.now(),
+    });
+    model.notices = ctx.notices;
+    ({ html, text } = deps.renderer.renderDigest(model));
+  } catch (error) {
+    return fail(deps, options, window, ctx, 'The events of this window could not be fetched completely, so no digest was built.', error);
+  }
+
+  // 2. Deliver. Intent first, so a crash mid-send is known at the next start.
+  const message: OutgoingMessage = {
+    key,
+    kind: 'digest',
+    from: config.report.from,
+    to: config.report.to,
+    subject: model.subject,
+    html,
+    text,
+    customArgs: { digest_window: key, digest_marker: ctx.marker, digest_attempt: String(ctx.attempt) },
+  };
+  if (dryRun) {
+    const out = await deps.outbox.send(message);
+    logger.info('run.window_dry_run', { key, destination: out.destination, eventsReviewed: analysis.eventsReviewed });
+    return { key, window, status: 'dry-run', destination: out.destination, subject: model.subject, eventsReviewed: analysis.eventsReviewed };
+  }
+  try {
+    await deps.store.beginDelivery({
+      key,
+      start: window.start.toISOString(),
+      end: window.end.toISOString(),
+      marker: ctx.marker,
+      startedAt: deps.now().toISOString(),
+      attempt: ctx.attempt,
+    });
+    const sent = await deps.mailer.send(message, options.deadline === undefined ? {} : { deadline: options.deadline });
+    const delivered: DeliveredWindow = {
+      key,
+      start: window.start.toISOString(),
+      end: window.end.toISOString(),
+      deliveredAt: deps.now().toISOString(),
+      messageId: sent.messageId,
+      marker: ctx.marker,
+      summary: summarise(analysis),
+    };
+    await deps.store.completeDelivery(delivered);
+    logger.info('run.window_delivered', {
+      key,
+      destination: sent.destination,
+      messageId: sent.messageId,
+      eventsReviewed: analysis.eventsReviewed,
+      high: analysis.bySeverity.high,
+      medium: analysis.bySeverity.medium,
+      ms: Date.now() - started,
+    });
+    return {
+      key,
+      window,
+      status: 'delivered',
+      destination: sent.destination,
+      messageId: sent.messageId,
+      subject: model.subject,
+      eventsReviewed: analysis.eventsReviewed,
+    };
+  } catch (error) {
+    return fail(deps, options, window, ctx, 'The digest was built but could not be delivered.', error);
+  }
+}
+
+export function summarise(analysis: AnalysisResult): DeliverySummary {
+  const byCategory: Record<string, number> = {};
+  for (const [category, c] of analysis.byCategory) byCategory[category] = c.high + c.medium + c.low;
+  return { eventsReviewed: analysis.eventsReviewed, ...analysis.bySeverity, byCategory };
+}
+
+function adviceFor(error: unknown): string {
+  if (error instanceof AuthorizationError) {
+    return 'Check LASTPASS_ACCOUNT_NUMBER and LASTPASS_API_KEY (Admin Console > Advanced > Enterprise API). If the secret was regenerated, update the secret and restart the worker. The window will be reported at the next run.';
+  }
+  if (error instanceof UpstreamError && error.service === 'sendgrid') {
+    return 'Fix the SendGrid problem above; the window stays due and is reported at the next run.';
+  }
+  return 'Nothing is lost: the window stays due and the worker retries at the next run. Run "lastpass-audit-digest check" to test both APIs now.';
+}
+
+async function fail(
+  deps: RunDeps,
+  options: RunOptions,
+  window: ReportWindow,
+  ctx: WindowContext,
+  what: string,
+  error: unknown,
+): Promise<WindowResult> {
+  const { logger, config } = deps;
+  const message = describeError(error);
+  logger.error('run.window_failed', {
+    key: ctx.key,
+    error: message,
+    errorName: error instanceof Error ? error.name : typeof error,
+    service: error instanceof UpstreamError ? error.service : undefined,
+    status: error instanceof UpstreamError ? error.status : undefined,
+  });
+  if (!(error instanceof DigestError)) {
+    // Unexpected (a bug, not an upstream problem): keep the stack in the log, it holds no secret.
+    logger.error('run.unexpected_error', { stack: error instanceof Error ? error.stack : String(error) });
+  }
+  const failures = ctx.consecutiveFailures + 1;
+  if (!options.dryRun) {
+    try {
+      await deps.store.recordFailure({
+        key: ctx.key,
+        start: window.start.toISOString(),
+        end: window.end.toISOString(),
+        at: deps.now().toISOString(),
+        message,
+      });
+    } catch (storeError) {
+      logger.error('store.record_failure_failed', { error: describeError(storeError) });
+    }
+  }
+  try {
+    const notice = buildFailureModel({
+      window,
+      what,
+      error: message,
+      advice: adviceFor(error),
+      consecutiveFailures: failures,
+      reportTimeZone: config.report.timeZone,
+      version: deps.version,
+      generatedAt: deps.now(),
+    });
+    const { html, text } = deps.renderer.renderFailure(notice);
+    const target = options.dryRun ? deps.outbox : deps.mailer;
+    await target.send({
+      key: `${ctx.key}.failed-${failures}`,
+      kind: 'failure',
+      from: config.report.from,
+      to: config.report.to,
+      subject: notice.subject,
+      html,
+      text,
+      customArgs: { digest_window: ctx.key, digest_failure: String(failures) },
+    });
+  } catch (noticeError) {
+    logger.error('run.failure_notice_failed', { key: ctx.key, error: describeError(noticeError) });
+  }
+  return { key: ctx.key, window, status: 'failed', error: message };
+}

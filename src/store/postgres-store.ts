@@ -1,0 +1,415 @@
+/**
+ * The store in PostgreSQL (DATABASE_URL), in its own schema (default `lastpass_audit_digest`).
+ * - `init()` applies the versioned migrations of postgres-migrations.ts in one transaction guarded by a
+ *   transaction-level advisory lock, so two processes starting at once are safe.
+ * - Every operation runs in an explicit transaction; each state change is one transaction. Parameterised
+ *   statements are only ever sent inside a transaction (see test/support/postgres.ts: PGlite's wire
+ *   server multiplexes connections and keeps a transaction's statements together, not a lone
+ *   Parse/Bind/Execute sequence).
+ * - `tryLock` is a session-level advisory lock on a dedicated pooled connection held until release.
+ * TLS follows the URL's `sslmode` (pg handles it). The URL is never logged: `description` names host,
+ * port, database and schema only.
+ */
+import pg from 'pg';
+import type { PoolClient, PoolConfig } from 'pg';
+import { describeError, StorageError } from '../errors.js';
+import { createRedactor, silentLogger, type Logger } from '../logger.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './postgres-migrations.js';
+import {
+  DELIVERED_HISTORY_LIMIT,
+  nextCursor,
+  normaliseDelivered,
+  normaliseFailure,
+  normaliseIntent,
+  type DeliveredWindow,
+  type DeliveryIntent,
+  type DeliverySummary,
+  type FailureRecord,
+  type LockHandle,
+  type RunState,
+  type Store,
+} from './store.js';
+
+export const DEFAULT_POSTGRES_SCHEMA = 'lastpass_audit_digest';
+
+/** pg_advisory_xact_lock key serialising migrations (any schema): 'LPAD' then 1. */
+export const MIGRATION_LOCK_KEY = '5498966905332957185'; // 0x4C504144_00000001
+/** First half of the two-int run-lock key ('LPAD'); the second half is derived from the schema name. */
+export const RUN_LOCK_NAMESPACE = 0x4c504144;
+
+export interface PostgresStoreOptions {
+  connectionString: string;
+  schema?: string;
+  now?: () => Date;
+  logger?: Logger;
+  /** Pool size (default 10, at least 2): a held run lock occupies one connection until released. */
+  maxConnections?: number;
+  /** How long to wait for a connection before failing (default 10 s). */
+  connectionTimeoutMillis?: number;
+}
+
+interface RunStateRow {
+  cursor: Date | null;
+  consecutive_failures: number;
+  last_failure: unknown;
+  last_success_at: Date | null;
+  pending_delivery: unknown;
+}
+
+interface DeliveredRow {
+  key: string;
+  start: Date;
+  end: Date;
+  delivered_at: Date;
+  message_id: string | null;
+  marker: string;
+  summary: unknown;
+}
+
+export function createPostgresStore(options: PostgresStoreOptions): Store {
+  const schema = options.schema ?? DEFAULT_POSTGRES_SCHEMA;
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    throw new StorageError(
+      `Invalid PostgreSQL schema name ${JSON.stringify(schema)}: use letters, digits and underscores (at most 63, not starting with a digit)`,
+    );
+  }
+  const maxConnections = options.maxConnections ?? 10;
+  if (!Number.isInteger(maxConnections) || maxConnections < 2) {
+    throw new StorageError(`PostgreSQL store: maxConnections must be an integer of at least 2 (a held run lock keeps one connection), got ${maxConnections}`);
+  }
+  const now = options.now ?? (() => new Date());
+  const logger = options.logger ?? silentLogger;
+  const target = describeTarget(options.connectionString);
+  const description = `postgres ${target} (schema ${schema})`;
+  const redact = createRedactor([passwordOf(options.connectionString), options.connectionString]);
+  const q = pg.escapeIdentifier(schema);
+  const runLockKey = fnv1a32(schema);
+
+  const config: PoolConfig = {
+    connectionString: options.connectionString,
+    max: maxConnections,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
+    application_name: 'lastpass-audit-digest',
+  };
+  const pool = new pg.Pool(config);
+  // An idle client losing its connection must not crash the process; the next checkout reconnects.
+  pool.on('error', (error) => logger.warn('store.postgres_idle_client_error', { error: redact(describeError(error)) }));
+
+  const runLocks = new Set<LockHandle>();
+  let closed = false;
+
+  function fail(action: string, error: unknown): StorageError {
+    if (error instanceof StorageError) return error;
+    const code = pgCode(error);
+    const message = redact(describeError(error));
+    let hint = '';
+    if (code === '42P01' || code === '3F000') hint = ': the store is not set up; run `lastpass-audit-digest check` (it runs init)';
+    else if (code === '28P01' || code === '28000') hint = ': PostgreSQL rejected the credentials; check DATABASE_URL';
+    else if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EAI_AGAIN' || /timeout/i.test(message)) {
+      hint = ': PostgreSQL is unreachable; check DATABASE_URL and that the database is running';
+    } else if (code === '42501') hint = ': the database user lacks a privilege on the schema';
+    return new StorageError(`PostgreSQL store (${description}) could not ${action}: ${message}${code ? ` [${code}]` : ''}${hint}`);
+  }
+
+  async function checkout(action: string): Promise<PoolClient> {
+    if (closed) throw new StorageError(`PostgreSQL store (${description}) is closed; cannot ${action}`);
+    try {
+      return await pool.connect();
+    } catch (error) {
+      throw fail(action, error);
+    }
+  }
+
+  async function transaction<T>(
+    action: string,
+    begin: string,
+    work: (client: PoolClient) => Promise<T>,
+  ): Promise<T> {
+    const client = await checkout(action);
+    let broken: Error | undefined;
+    try {
+      await client.query(begin);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      }
+      throw fail(action, error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async function lockRunState(client: PoolClient): Promise<RunStateRow> {
+    const result = await client.query<RunStateRow>(
+      `SELECT cursor, consecutive_failures, last_failure, last_success_at, pending_delivery FROM ${q}.run_state WHERE id = 1 FOR UPDATE`,
+    );
+    const row = result.rows[0];
+    if (!row) throw new StorageError(`PostgreSQL store (${description}): the run_state row is missing; run init again`);
+    return row;
+  }
+
+  const store: Store = {
+    kind: 'postgres',
+    description,
+
+    async init() {
+      await transaction('apply migrations', 'BEGIN', async (client) => {
+        await client.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+        const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+        if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${q}`);
+        await client.query(`SET LOCAL search_path TO ${q}`);
+        await client.query(
+          'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+        );
+        const applied = new Set(
+          (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+        );
+        const newest = Math.max(0, ...applied);
+        if (newest > LATEST_SCHEMA_VERSION) {
+          throw new StorageError(
+            `PostgreSQL store (${description}) has schema version ${newest}, newer than this build knows (${LATEST_SCHEMA_VERSION}): upgrade lastpass-audit-digest`,
+          );
+        }
+        for (const migration of MIGRATIONS) {
+          if (applied.has(migration.version)) continue;
+          await client.query(migration.sql);
+          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+          logger.info('store.migration_applied', { schema, version: migration.version, name: migration.name });
+        }
+      });
+    },
+
+    async schemaVersion() {
+      return transaction('read the schema version', 'BEGIN READ ONLY', async (client) => {
+        const table = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`${q}.schema_migrations`]);
+        if (!table.rows[0]?.t) return 0;
+        const result = await client.query<{ v: number }>(`SELECT coalesce(max(version), 0)::integer AS v FROM ${q}.schema_migrations`);
+        return result.rows[0]?.v ?? 0;
+      });
+    },
+
+    async readState() {
+      return transaction('read the run state', 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
+        const state = await client.query<RunStateRow>(
+          `SELECT cursor, consecutive_failures, last_failure, last_success_at, pending_delivery FROM ${q}.run_state WHERE id = 1`,
+        );
+        const row = state.rows[0];
+        if (!row) throw new StorageError(`PostgreSQL store (${description}): the run_state row is missing; run init again`);
+        const delivered = await client.query<DeliveredRow>(
+          `SELECT key, start, "end", delivered_at, message_id, marker, summary FROM ${q}.delivered_windows
+           ORDER BY "end" DESC, delivered_at DESC, key COLLATE "C" DESC LIMIT ${DELIVERED_HISTORY_LIMIT}`,
+        );
+        const result: RunState = {
+          cursor: iso(row.cursor),
+          delivered: delivered.rows.reverse().map(toDelivered),
+          pendingDelivery: toIntent(row.pending_delivery),
+          consecutiveFailures: row.consecutive_failures,
+          lastFailure: toFailure(row.last_failure),
+          lastSuccessAt: iso(row.last_success_at),
+        };
+        return result;
+      });
+    },
+
+    async beginDelivery(input: DeliveryIntent) {
+      const intent = normaliseIntent(input);
+      await transaction('record the delivery intent', 'BEGIN', async (client) => {
+        await lockRunState(client);
+        await client.query(`UPDATE ${q}.run_state SET pending_delivery = $1::jsonb, updated_at = now() WHERE id = 1`, [
+          JSON.stringify(intent),
+        ]);
+      });
+    },
+
+    async completeDelivery(input: DeliveredWindow) {
+      const d = normaliseDelivered(input);
+      await transaction('record the delivered window', 'BEGIN', async (client) => {
+        const row = await lockRunState(client);
+        const cursor = nextCursor(iso(row.cursor), d);
+        await client.query(
+          `INSERT INTO ${q}.delivered_windows (key, start, "end", delivered_at, message_id, marker, summary)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+           ON CONFLICT (key) DO UPDATE SET start = EXCLUDED.start, "end" = EXCLUDED."end", delivered_at = EXCLUDED.delivered_at,
+             message_id = EXCLUDED.message_id, marker = EXCLUDED.marker, summary = EXCLUDED.summary`,
+          [d.key, d.start, d.end, d.deliveredAt, d.messageId, d.marker, JSON.stringify(d.summary)],
+        );
+        await client.query(
+          `UPDATE ${q}.run_state SET cursor = $1, consecutive_failures = 0, last_success_at = $2, updated_at = now(),
+             pending_delivery = CASE WHEN pending_delivery ->> 'key' = $3 THEN NULL ELSE pending_delivery END
+           WHERE id = 1`,
+          [cursor, now().toISOString(), d.key],
+        );
+      });
+    },
+
+    async recordFailure(input: FailureRecord) {
+      const failure = normaliseFailure(input);
+      await transaction('record the failure', 'BEGIN', async (client) => {
+        await lockRunState(client);
+        await client.query(
+          `UPDATE ${q}.run_state SET consecutive_failures = consecutive_failures + 1, last_failure = $1::jsonb, updated_at = now() WHERE id = 1`,
+          [JSON.stringify(failure)],
+        );
+      });
+    },
+
+    async tryLock(owner: string) {
+      const client = await checkout('take the run lock');
+      const onError = (error: Error) =>
+        logger.error('store.run_lock_connection_lost', { owner, error: redact(describeError(error)) });
+      client.on('error', onError);
+      let locked = false;
+      try {
+        const result = await client.query<{ locked: boolean }>(
+          `SELECT pg_try_advisory_lock(${RUN_LOCK_NAMESPACE}, ${runLockKey}) AS locked`,
+        );
+        locked = result.rows[0]?.locked === true;
+      } catch (error) {
+        client.off('error', onError);
+        client.release(error instanceof Error ? error : true);
+        throw fail('take the run lock', error);
+      }
+      if (!locked) {
+        client.off('error', onError);
+        client.release();
+        return null;
+      }
+      let released = false;
+      const handle: LockHandle = {
+        async release() {
+          if (released) return;
+          released = true;
+          runLocks.delete(handle);
+          try {
+            await client.query(`SELECT pg_advisory_unlock(${RUN_LOCK_NAMESPACE}, ${runLockKey})`);
+            client.off('error', onError);
+            client.release();
+          } catch (error) {
+            // The session is unusable; destroying it ends the session, which frees the lock anyway.
+            client.off('error', onError);
+            client.release(error instanceof Error ? error : true);
+            logger.warn('store.run_lock_release_failed', { owner, error: redact(describeError(error)) });
+          }
+        },
+      };
+      runLocks.add(handle);
+      return handle;
+    },
+
+    async close() {
+      if (closed) return;
+      for (const handle of [...runLocks]) await handle.release();
+      closed = true;
+      await pool.end();
+    },
+  };
+  return store;
+}
+
+function iso(value: Date | null): string | null {
+  return value === null ? null : value.toISOString();
+}
+
+function toDelivered(row: DeliveredRow): DeliveredWindow {
+  return {
+    key: row.key,
+    start: row.start.toISOString(),
+    end: row.end.toISOString(),
+    deliveredAt: row.delivered_at.toISOString(),
+    messageId: row.message_id,
+    marker: row.marker,
+    summary: toSummary(row.summary),
+  };
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function text(r: Record<string, unknown>, name: string): string {
+  const v = r[name];
+  return typeof v === 'string' ? v : '';
+}
+
+function num(r: Record<string, unknown>, name: string): number {
+  const v = r[name];
+  return typeof v === 'number' ? v : 0;
+}
+
+function toSummary(value: unknown): DeliverySummary {
+  const r = record(value);
+  const byCategory: Record<string, number> = {};
+  for (const [name, n] of Object.entries(record(r.byCategory))) if (typeof n === 'number') byCategory[name] = n;
+  return {
+    eventsReviewed: num(r, 'eventsReviewed'),
+    high: num(r, 'high'),
+    medium: num(r, 'medium'),
+    low: num(r, 'low'),
+    info: num(r, 'info'),
+    byCategory,
+  };
+}
+
+function toIntent(value: unknown): DeliveryIntent | null {
+  if (value === null || value === undefined) return null;
+  const r = record(value);
+  return {
+    key: text(r, 'key'),
+    start: text(r, 'start'),
+    end: text(r, 'end'),
+    marker: text(r, 'marker'),
+    startedAt: text(r, 'startedAt'),
+    attempt: num(r, 'attempt'),
+  };
+}
+
+function toFailure(value: unknown): FailureRecord | null {
+  if (value === null || value === undefined) return null;
+  const r = record(value);
+  return { key: text(r, 'key'), start: text(r, 'start'), end: text(r, 'end'), at: text(r, 'at'), message: text(r, 'message') };
+}
+
+function pgCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+/** `host:port/database`, for logs; never the user or password. */
+export function describeTarget(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    const host = url.hostname || url.searchParams.get('host') || 'localhost';
+    const port = url.port || '5432';
+    const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || '(default database)';
+    return `${host}:${port}/${database}`;
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
+function passwordOf(connectionString: string): string | undefined {
+  try {
+    const password = new URL(connectionString).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** FNV-1a 32-bit hash of the schema name, as a signed int4 for pg_try_advisory_lock(int, int). */
+function fnv1a32(value: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(value)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createWallResolver,
+  formatWall,
+  resolveWall,
+  wallBoundary,
+  wallMinusOneSecond,
+} from '../src/core/wall-time.js';
+import { requestRange } from '../src/run-report.js';
+
+const NY = 'America/New_York';
+const iso = (s: string) => Date.parse(s);
+
+describe('wall-clock times in America/New_York', () => {
+  it.each([
+    // ordinary winter and summer times
+    ['2025-01-15 12:00:00', '2025-01-15T17:00:00Z', 'exact'],
+    ['2025-07-04 09:30:15', '2025-07-04T13:30:15Z', 'exact'],
+    // spring forward 2025-03-09: 02:00-02:59 does not exist; mapped with the offset before the gap
+    ['2025-03-09 01:59:59', '2025-03-09T06:59:59Z', 'exact'],
+    ['2025-03-09 02:30:00', '2025-03-09T07:30:00Z', 'skipped'],
+    ['2025-03-09 03:00:00', '2025-03-09T07:00:00Z', 'exact'],
+    // fall back 2025-11-02: 01:00-01:59 happens twice; the earlier (EDT) instant is chosen
+    ['2025-11-02 00:59:59', '2025-11-02T04:59:59Z', 'exact'],
+    ['2025-11-02 01:30:00', '2025-11-02T05:30:00Z', 'repeated'],
+    ['2025-11-02 02:00:00', '2025-11-02T07:00:00Z', 'exact'],
+  ])('%s resolves to %s (%s)', (wall, instant, resolution) => {
+    expect(resolveWall(wall, NY)).toEqual({ at: iso(instant), resolution });
+    expect(createWallResolver(NY)(wall)).toBe(iso(instant));
+  });
+
+  it('rejects malformed and impossible wall times', () => {
+    for (const bad of ['2025-02-30 10:00:00', '2025-03-09T10:00:00', '2025-03-09 24:00:00', '', '2025-03-09 10:00']) {
+      expect(resolveWall(bad, NY)).toBeNull();
+      expect(createWallResolver(NY)(bad)).toBeNaN();
+    }
+  });
+
+  it('the cached resolver agrees with the exact one every minute across both transition days', () => {
+    const resolver = createWallResolver(NY);
+    for (const day of ['2025-03-08T00:00:00Z', '2025-11-01T00:00:00Z']) {
+      const start = iso(day);
+      for (let t = start; t < start + 3 * 86_400_000; t += 60_000 + 7_000) {
+        const wall = formatWall(t, NY);
+        expect(resolver(wall)).toBe(resolveWall(wall, NY)!.at);
+      }
+    }
+  });
+
+  it('formats instants back to wall time, both passes of the repeated hour showing the same string', () => {
+    expect(formatWall(iso('2025-11-02T05:30:00Z'), NY)).toBe('2025-11-02 01:30:00');
+    expect(formatWall(iso('2025-11-02T06:30:00Z'), NY)).toBe('2025-11-02 01:30:00');
+    expect(formatWall(iso('2025-03-09T07:00:00Z'), NY)).toBe('2025-03-09 03:00:00');
+  });
+});
+
+describe('window boundaries in wall-clock terms', () => {
+  it('is the plain wall time away from transitions, rounded up to the second', () => {
+    expect(wallBoundary(iso('2025-06-01T11:00:00Z'), NY)).toBe('2025-06-01 07:00:00');
+    expect(wallBoundary(iso('2025-06-01T11:00:00.001Z'), NY)).toBe('2025-06-01 07:00:01');
+  });
+
+  it('inside the second pass of the repeated hour it is the end of the repeated range', () => {
+    // 06:30Z is 01:30 EST, a wall time already shown at 05:30Z (01:30 EDT).
+    expect(wallBoundary(iso('2025-11-02T06:30:00Z'), NY)).toBe('2025-11-02 02:00:00');
+    expect(wallBoundary(iso('2025-11-02T05:30:00Z'), NY)).toBe('2025-11-02 01:30:00');
+    expect(wallBoundary(iso('2025-11-02T07:00:00Z'), NY)).toBe('2025-11-02 02:00:00');
+  });
+
+  it('consecutive windows never overlap or leave a gap in wall-clock terms, hour by hour across both DST days', () => {
+    for (const day of ['2025-03-08T20:00:00Z', '2025-11-01T20:00:00Z']) {
+      let previousTo: string | null = null;
+      for (let h = 0; h < 24; h++) {
+        const start = new Date(iso(day) + h * 3_600_000);
+        const end = new Date(start.getTime() + 3_600_000);
+        const range = requestRange({ start, end }, NY);
+        if (range === null) continue; // a window wholly inside an already-covered repeated hour
+        if (previousTo !== null) expect(wallMinusOneSecond(range.from)).toBe(previousTo);
+        previousTo = range.to;
+      }
+    }
+  });
+
+  it('a window lying wholly in the second pass of the repeated hour asks for nothing', () => {
+    const range = requestRange({ start: new Date('2025-11-02T06:10:00Z'), end: new Date('2025-11-02T06:50:00Z') }, NY);
+    expect(range).toBeNull();
+  });
+
+  it('a daily window across spring-forward is 23 wall hours long and across fall-back 25', () => {
+    expect(requestRange({ start: new Date('2025-03-09T05:00:00Z'), end: new Date('2025-03-10T04:00:00Z') }, NY)).toEqual({
+      from: '2025-03-09 00:00:00',
+      to: '2025-03-09 23:59:59',
+    });
+    expect(requestRange({ start: new Date('2025-11-02T04:00:00Z'), end: new Date('2025-11-03T05:00:00Z') }, NY)).toEqual({
+      from: '2025-11-02 00:00:00',
+      to: '2025-11-02 23:59:59',
+    });
+  });
+});
