@@ -10,6 +10,8 @@ import { resolve } from 'node:path';
 import { parseArgs, parseEnv } from 'node:util';
 import { createLastPassClient } from './adapters/lastpass-client.js';
 import { createOutboxMailer } from './adapters/outbox-mailer.js';
+import { createHeartbeat } from './adapters/heartbeat.js';
+import { startHealthServer, type HealthServer } from './adapters/health-server.js';
 import { createRenderer } from './adapters/renderer.js';
 import { createSendGridMailer, type Mailer } from './adapters/sendgrid-mailer.js';
 import { runChecks } from './check.js';
@@ -31,6 +33,7 @@ Usage:
                                                      report what is due now (or the given window)
   lastpass-audit-digest demo                         the whole pipeline offline against a simulator
   lastpass-audit-digest check                        validate config and reach LastPass and SendGrid
+  lastpass-audit-digest migrate                      create or upgrade the store's schema (also done at start-up)
 
 Configuration comes from environment variables (and ./.env); see README.md.
 Exit codes: 0 success, 1 the run failed, 2 bad usage or configuration.`;
@@ -69,6 +72,7 @@ function parseInstant(value: string | undefined, flag: string): Date | undefined
 }
 
 function buildDeps(config: Config, logger: Logger, store: Store, dryRun: boolean): RunDeps {
+  const checkpoint = crashCheckpoint();
   const outbox = createOutboxMailer({ dataDir: config.dataDir, logger });
   const mailer: Mailer =
     config.sendgrid.apiKey && !dryRun
@@ -85,6 +89,21 @@ function buildDeps(config: Config, logger: Logger, store: Store, dryRun: boolean
     now: () => new Date(),
     version: VERSION,
     owner: `${hostname()}:${process.pid}`,
+    ...(checkpoint ? { checkpoint } : {}),
+  };
+}
+
+/**
+ * Fault injection for the crash tests: LAD_CRASH_AT=<step>[#n] kills this process with SIGKILL the n-th
+ * time (default first) the run reaches that step. Never set in production.
+ */
+function crashCheckpoint(): ((name: string) => void) | null {
+  const spec = process.env.LAD_CRASH_AT;
+  if (!spec) return null;
+  const [step, nth] = spec.split('#');
+  let seen = 0;
+  return (name) => {
+    if (name === step && ++seen === Number(nth ?? '1')) process.kill(process.pid, 'SIGKILL');
   };
 }
 
@@ -136,23 +155,62 @@ async function commandRun(args: string[], env: Env): Promise<number> {
   }
 }
 
+/** Deployments whose disk does not survive a republish, where state must live in DATABASE_URL. */
+function ephemeralDiskWarning(env: Env, config: Config): string | null {
+  if (config.databaseUrl || env.REPLIT_DEPLOYMENT !== '1') return null;
+  return `DATA_DIR (${config.dataDir}) is on the deployment's own disk, which Replit replaces at every republish or restart onto a new container: the worker would forget what it delivered (and re-send or skip windows). Add a PostgreSQL database (Tools > Database) so that DATABASE_URL is set.`;
+}
+
 async function commandWorker(env: Env): Promise<number> {
   const { config, warnings } = loadConfig(env);
   const logger = makeLogger(config.logLevel, config.secrets);
   for (const w of warnings) logger.warn('config.warning', { warning: w });
+  const ephemeral = ephemeralDiskWarning(env, config);
+  if (ephemeral) logger.error('storage.ephemeral_disk', { warning: ephemeral });
   const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
   await store.init();
   const deps = buildDeps(config, logger, store, false);
+  const heartbeat = config.worker.heartbeatUrl ? createHeartbeat({ url: config.worker.heartbeatUrl, logger }) : null;
   const worker = createWorker({
     schedule: config.report.schedule,
     timeZone: config.report.timeZone,
     logger,
-    runDue: (deadline) => runReport(deps, deadline === undefined ? {} : { deadline }),
+    retryDelaysMs: config.worker.retryDelaysMs,
+    runDue: async (deadline) => {
+      const outcome = await runReport(deps, deadline === undefined ? {} : { deadline });
+      if (heartbeat && outcome.status !== 'locked') {
+        const failed = outcome.windows.find((w) => w.status === 'failed');
+        await heartbeat.ping(
+          outcome.status === 'failed' ? 'fail' : 'success',
+          failed ? `window ${failed.key} failed: ${failed.error ?? ''}` : `${outcome.status}: ${outcome.windows.length} window(s)`,
+        );
+      }
+      return outcome;
+    },
     readCursor: async () => {
       const state = await store.readState();
       return state.cursor ? new Date(state.cursor) : null;
     },
   });
+  let health: HealthServer | null = null;
+  if (config.worker.port !== null) {
+    health = await startHealthServer({
+      port: config.worker.port,
+      status: async () => {
+        const state = await store.readState();
+        return {
+          status: state.consecutiveFailures > 0 ? 'failing' : 'ok',
+          lastSuccessAt: state.lastSuccessAt,
+          coveredUntil: state.cursor,
+          nextRun: worker.nextRun()?.toISOString() ?? null,
+          consecutiveFailures: state.consecutiveFailures,
+          running: worker.busy(),
+          version: VERSION,
+        };
+      },
+    });
+    logger.info('health.listening', { port: health.port, path: '/healthz' });
+  }
   await worker.start();
   return new Promise<number>((resolvePromise) => {
     let stopping = false;
@@ -164,6 +222,7 @@ async function commandWorker(env: Env): Promise<number> {
         .stop(30_000)
         .then(async (finished) => {
           if (!finished) logger.warn('worker.stopped_with_run_in_flight', {});
+          await health?.close();
           await store.close();
           logger.info('worker.stopped', { signal });
           resolvePromise(EXIT_OK);
@@ -176,6 +235,22 @@ async function commandWorker(env: Env): Promise<number> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+}
+
+async function commandMigrate(env: Env): Promise<number> {
+  // Only the storage settings matter here: no LastPass or SendGrid configuration is needed.
+  const dataDir = env.DATA_DIR?.trim() || './data';
+  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError(['DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db).']);
+  const logger = makeLogger('info', databaseUrl ? [databaseUrl] : []);
+  const store = createStore({ dataDir, databaseUrl, logger });
+  try {
+    await store.init();
+    print(`${store.description}: schema version ${await store.schemaVersion()}`);
+    return EXIT_OK;
+  } finally {
+    await store.close();
+  }
 }
 
 async function commandDemo(env: Env): Promise<number> {
@@ -204,6 +279,8 @@ async function commandCheck(env: Env): Promise<number> {
       now: () => new Date(),
       warnings,
     });
+    const ephemeral = ephemeralDiskWarning(env, config);
+    if (ephemeral) lines.push({ name: 'storage', ok: false, detail: ephemeral });
     const redact = createRedactor(secretVariants(config.secrets));
     for (const l of lines) print(redact(`${l.ok ? 'ok  ' : 'FAIL'} ${l.name.padEnd(9)} ${l.detail}`));
     return lines.every((l) => l.ok) ? EXIT_OK : EXIT_FAILED;
@@ -225,6 +302,8 @@ export async function main(argv: string[]): Promise<number> {
         return await commandDemo(env);
       case 'check':
         return await commandCheck(env);
+      case 'migrate':
+        return await commandMigrate(env);
       case undefined:
       case 'help':
       case '--help':

@@ -10,7 +10,13 @@ import { createOutboxMailer } from './adapters/outbox-mailer.js';
 import type { Config } from './config/load-config.js';
 import { DEFAULTS } from './config/load-config.js';
 import type { Logger } from './logger.js';
-import { runReport, type Renderer, type RunOutcome } from './run-report.js';
+import { createAnalysis } from './core/analysis.js';
+import { windowLabel } from './core/digest-model.js';
+import type { RawEvent } from './core/types.js';
+import { createWallResolver } from './core/wall-time.js';
+import { windowKey } from './core/window-plan.js';
+import { runReport, summarise, type Renderer, type RunOutcome } from './run-report.js';
+import type { Store } from './store/store.js';
 import { generateDemoDay, type PlantedIncident } from './simulator/demo-day.js';
 import { createLastPassSimulator } from './simulator/lastpass-simulator.js';
 import { createFileStore } from './store/file-store.js';
@@ -52,6 +58,7 @@ export async function runDemo(deps: {
   const store = createFileStore({ dir: folder });
   try {
     await store.init();
+    await seedEarlierDays(store, end, lastpassTimeZone, deps.reportTimeZone ?? DEFAULTS.REPORT_TIMEZONE, deps.benignCount ?? 30_000);
     const config: Pick<Config, 'lastpass' | 'report'> = {
       lastpass: {
         accountNumber: DEMO_ACCOUNT,
@@ -97,5 +104,44 @@ export async function runDemo(deps: {
   } finally {
     await store.close();
     await simulator.close();
+  }
+}
+
+/**
+ * Gives the demo a past: a week of earlier delivered days (same users, same usual IPs), so that trends
+ * have a baseline and "new source" knows each user's usual IPs. The planted sign-in from a new IP is left
+ * out of the past, so that it is new today.
+ */
+async function seedEarlierDays(store: Store, end: Date, lastpassTimeZone: string, reportTimeZone: string, benignCount: number): Promise<void> {
+  const resolve = createWallResolver(lastpassTimeZone);
+  for (let d = 7; d >= 1; d--) {
+    const dayEnd = new Date(end.getTime() - d * 86_400_000);
+    const window = { start: new Date(dayEnd.getTime() - 86_400_000), end: dayEnd };
+    const day = generateDemoDay({ end: dayEnd, hours: 24, timeZone: lastpassTimeZone, benignCount });
+    const exclude = new Set<RawEvent>(day.planted.filter((p) => p.id === 'new-ip').flatMap((p) => p.events));
+    const analysis = createAnalysis({
+      apiUser: DEFAULTS.LASTPASS_API_USER,
+      windowStart: window.start.getTime(),
+      windowEnd: window.end.getTime(),
+      detectors: [],
+    });
+    for (const e of day.events) {
+      if (exclude.has(e)) continue;
+      analysis.add({ at: resolve(e.Time), wall: e.Time, username: e.Username, ip: e.IP_Address, action: e.Action.trim(), data: e.Data });
+    }
+    const result = analysis.result();
+    const key = windowKey(window);
+    await store.completeDelivery(
+      {
+        key,
+        start: window.start.toISOString(),
+        end: window.end.toISOString(),
+        deliveredAt: window.end.toISOString(),
+        messageId: null,
+        marker: `${key}.demo-seed`,
+        summary: summarise(result),
+      },
+      { windowKey: key, day: windowLabel(window, reportTimeZone), users: result.history },
+    );
   }
 }

@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load-config.js';
 import { createAnalysis, type AnalysisResult } from './core/analysis.js';
-import { buildDigestModel, buildFailureModel } from './core/digest-model.js';
+import { buildDigestModel, buildFailureModel, DEFAULT_CAPS, windowLabel, type DigestCaps, type PriorDay } from './core/digest-model.js';
+import { eventsToCsv, eventsToJson } from './core/event-export.js';
+import type { MailAttachment } from './adapters/mail-message.js';
 import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
 import { formatDuration, formatUtc } from './core/display-time.js';
 import type { ReportWindow, WallRange } from './core/types.js';
@@ -38,6 +40,11 @@ export interface RunDeps {
   version: string;
   /** Who holds the run lock (for the lock file and logs). */
   owner?: string;
+  /**
+   * Called at each named step of a run (fault injection for the crash tests: the CLI kills the process
+   * at a chosen step when LAD_CRASH_AT names it). A no-op by default.
+   */
+  checkpoint?: (name: string) => void;
 }
 
 export interface RunOptions {
@@ -53,6 +60,8 @@ export type WindowStatus = 'delivered' | 'dry-run' | 'failed' | 'already-deliver
 
 export interface WindowResult {
   key: string;
+  /** The record written for a delivered window (feeds the trends of the next window in a catch-up). */
+  delivered?: DeliveredWindow;
   window: ReportWindow;
   status: WindowStatus;
   /** The outbox file or "sendgrid". */
@@ -85,6 +94,7 @@ export async function runReport(deps: RunDeps, options: RunOptions = {}): Promis
 
 async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome> {
   const { store, logger } = deps;
+  deps.checkpoint?.('run.locked');
   const state = await store.readState();
   const now = deps.now();
   let windows: ReportWindow[];
@@ -140,12 +150,17 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
     if (already && options.force) notices.push(`Re-sent on request (--force); first delivered ${already.deliveredAt}.`);
     const result = await processWindow(deps, options, window, {
       key,
+      prior: state.delivered.map((d) => ({ end: d.end, byCategory: d.summary.byCategory })),
       notices,
       marker: retryOfUnknown ? pending.marker : `${key}.${randomUUID().slice(0, 8)}`,
       attempt: retryOfUnknown ? pending.attempt + 1 : 1,
       consecutiveFailures: state.consecutiveFailures,
+      coveredUntil: state.cursor,
+      // The digest that states a skipped span accounts for it in the state, so the cursor moves past it.
+      recordStart: i === 0 && skipped ? skipped.start : window.start,
     });
     results.push(result);
+    if (result.delivered) state.delivered.push(result.delivered);
     if (result.status === 'failed') {
       // Later windows wait: coverage stays contiguous, and the next run starts from this one again.
       return { status: 'failed', windows: results, skipped };
@@ -163,6 +178,10 @@ export function requestRange(window: ReportWindow, lastpassTimeZone: string): Wa
 
 interface WindowContext {
   key: string;
+  prior: PriorDay[];
+  recordStart: Date;
+  /** End of the delivered coverage before this run (null before the first delivery). */
+  coveredUntil: string | null;
   notices: string[];
   marker: string;
   attempt: number;
@@ -189,18 +208,22 @@ async function processWindow(
   let html: string;
   let text: string;
   let model: DigestModel;
+  let attachments: MailAttachment[] = [];
   try {
     requested = requestRange(window, config.lastpass.timeZone);
     const acc = createAnalysis({
       apiUser: config.lastpass.apiUser,
       windowStart: window.start.getTime(),
       windowEnd: window.end.getTime(),
+      history: await deps.store.readHistory(),
     });
     if (requested) {
       const resolve = createWallResolver(config.lastpass.timeZone);
+      let pageNumber = 0;
       const stats = await deps.lastpass.fetchRange(
         requested,
         (rows) => {
+          deps.checkpoint?.(`fetch.page.${++pageNumber}`);
           for (const row of rows) {
             const at = resolve(row.Time);
             if (Number.isNaN(at)) {
@@ -220,7 +243,17 @@ async function processWindow(
       logger.info('lastpass.fetched', { key, requests: stats.requests, pages: stats.pages, events: stats.events, retries: stats.retries });
     }
     analysis = acc.result();
-    model = buildDigestModel(analysis, {
+    const label = windowLabel(window, config.report.timeZone);
+    // Every security-relevant event, then the unrecognised ones (they may matter: nobody has rated them yet).
+    const exported = [...analysis.relevant, ...analysis.unrecognisedRows];
+    if (exported.length > 0) {
+      const name = `lastpass-security-events-${label}`;
+      attachments = [
+        { filename: `${name}.csv`, type: 'text/csv', content: Buffer.from(eventsToCsv(exported, config.report.timeZone)).toString('base64') },
+        { filename: `${name}.json`, type: 'application/json', content: Buffer.from(eventsToJson(exported)).toString('base64') },
+      ];
+    }
+    const context = {
       window,
       requested,
       requests,
@@ -229,9 +262,15 @@ async function processWindow(
       lastpassTimeZone: config.lastpass.timeZone,
       version: deps.version,
       generatedAt: deps.now(),
-    });
-    model.notices = ctx.notices;
-    ({ html, text } = deps.renderer.renderDigest(model));
+      prior: ctx.prior,
+      attachments: attachments.length ? { csv: attachments[0]!.filename, json: attachments[1]!.filename } : null,
+    };
+    deps.checkpoint?.('analysis.done');
+    ({ model, html, text } = renderWithinBudget(deps.renderer, (caps) => {
+      const m = buildDigestModel(analysis, context, caps);
+      m.notices = ctx.notices;
+      return m;
+    }));
   } catch (error) {
     return fail(deps, options, window, ctx, 'The events of this window could not be fetched completely, so no digest was built.', error);
   }
@@ -246,6 +285,7 @@ async function processWindow(
     html,
     text,
     customArgs: { digest_window: key, digest_marker: ctx.marker, digest_attempt: String(ctx.attempt) },
+    attachments,
   };
   if (dryRun) {
     const out = await deps.outbox.send(message);
@@ -253,6 +293,7 @@ async function processWindow(
     return { key, window, status: 'dry-run', destination: out.destination, subject: model.subject, eventsReviewed: analysis.eventsReviewed };
   }
   try {
+    deps.checkpoint?.('render.done');
     await deps.store.beginDelivery({
       key,
       start: window.start.toISOString(),
@@ -261,17 +302,24 @@ async function processWindow(
       startedAt: deps.now().toISOString(),
       attempt: ctx.attempt,
     });
+    deps.checkpoint?.('delivery.intent_recorded');
     const sent = await deps.mailer.send(message, options.deadline === undefined ? {} : { deadline: options.deadline });
+    deps.checkpoint?.('delivery.sent');
     const delivered: DeliveredWindow = {
       key,
-      start: window.start.toISOString(),
+      start: ctx.recordStart.toISOString(),
       end: window.end.toISOString(),
       deliveredAt: deps.now().toISOString(),
       messageId: sent.messageId,
       marker: ctx.marker,
       summary: summarise(analysis),
     };
-    await deps.store.completeDelivery(delivered);
+    await deps.store.completeDelivery(delivered, {
+      windowKey: key,
+      day: windowLabel(window, config.report.timeZone),
+      users: analysis.history,
+    });
+    deps.checkpoint?.('delivery.recorded');
     logger.info('run.window_delivered', {
       key,
       destination: sent.destination,
@@ -283,6 +331,7 @@ async function processWindow(
     });
     return {
       key,
+      delivered,
       window,
       status: 'delivered',
       destination: sent.destination,
@@ -291,7 +340,38 @@ async function processWindow(
       eventsReviewed: analysis.eventsReviewed,
     };
   } catch (error) {
+    if (error instanceof UpstreamError && error.service === 'sendgrid' && !error.retryable) {
+      // SendGrid refused it: it was definitely not sent, so the next attempt is no "possible duplicate".
+      await deps.store.abandonDelivery(key).catch((e: unknown) => logger.error('store.abandon_failed', { error: describeError(e) }));
+    }
     return fail(deps, options, window, ctx, 'The digest was built but could not be delivered.', error);
+  }
+}
+
+/** Gmail clips HTML parts above ~102 KB: stay under this, whatever the volume. */
+export const HTML_BUDGET_BYTES = 100_000;
+
+/**
+ * Renders the digest, and while the HTML part is over budget, halves the row caps and renders again.
+ * The counts always cover everything; the attachments hold every event.
+ */
+export function renderWithinBudget(
+  renderer: Renderer,
+  build: (caps: DigestCaps) => DigestModel,
+  budget = HTML_BUDGET_BYTES,
+): { model: DigestModel; html: string; text: string } {
+  let caps = { ...DEFAULT_CAPS };
+  for (let attempt = 0; ; attempt++) {
+    const model = build(caps);
+    const { html, text } = renderer.renderDigest(model);
+    if (Buffer.byteLength(html) <= budget || attempt >= 6) return { model, html, text };
+    caps = {
+      detections: Math.max(5, caps.detections >> 1),
+      findings: Math.max(5, caps.findings >> 1),
+      low: Math.max(3, caps.low >> 1),
+      unrecognised: Math.max(5, caps.unrecognised >> 1),
+      text: Math.max(80, caps.text >> 1),
+    };
   }
 }
 
@@ -349,6 +429,8 @@ async function fail(
   try {
     const notice = buildFailureModel({
       window,
+      coveredUntil: ctx.coveredUntil,
+      now: deps.now(),
       what,
       error: message,
       advice: adviceFor(error),

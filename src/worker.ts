@@ -18,6 +18,12 @@ export interface WorkerOptions {
   now?: () => Date;
   /** End of the last delivered window, to decide whether a scheduled time was missed while down. */
   readCursor?: () => Promise<Date | null>;
+  /**
+   * After a failed run, try again after these delays (one after the other) as long as the retry starts
+   * well before the next scheduled run, so a transient outage at 07:00 still yields a digest that morning.
+   */
+  retryDelaysMs?: readonly number[];
+  setTimer?: (fn: () => void, ms: number) => { cancel(): void };
 }
 
 export interface Worker {
@@ -45,6 +51,33 @@ export function createWorker(options: WorkerOptions): Worker {
   const now = options.now ?? (() => new Date());
   let task: ScheduledTask | null = null;
   let inFlight: Promise<RunOutcome | null> | null = null;
+  let retryIndex = 0;
+  let retryTimer: { cancel(): void } | null = null;
+  let stopped = false;
+  const setTimer =
+    options.setTimer ??
+    ((fn: () => void, ms: number) => {
+      const t = setTimeout(fn, ms);
+      return { cancel: () => clearTimeout(t) };
+    });
+
+  const scheduleRetry = () => {
+    const delays = options.retryDelaysMs ?? [];
+    const delay = delays[retryIndex];
+    const next = task?.getNextRun() ?? null;
+    if (stopped || delay === undefined) return;
+    if (next && now().getTime() + delay > next.getTime() - 5 * 60_000) {
+      logger.warn('worker.retry_not_scheduled', { reason: 'the next scheduled run comes first', nextRun: next.toISOString() });
+      return;
+    }
+    retryIndex++;
+    logger.warn('worker.retry_scheduled', { inMs: delay, attempt: retryIndex, at: new Date(now().getTime() + delay).toISOString() });
+    retryTimer?.cancel();
+    retryTimer = setTimer(() => {
+      retryTimer = null;
+      void tick('retry');
+    }, delay);
+  };
 
   const tick = (reason: string): Promise<RunOutcome | null> => {
     if (inFlight) {
@@ -66,6 +99,10 @@ export function createWorker(options: WorkerOptions): Worker {
       .finally(() => {
         inFlight = null;
       });
+    void inFlight.then((outcome) => {
+      if (outcome === null || outcome.status === 'failed') scheduleRetry();
+      else if (outcome.status !== 'locked') retryIndex = 0;
+    });
     return inFlight;
   };
 
@@ -92,6 +129,9 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     },
     async stop(graceMs) {
+      stopped = true;
+      retryTimer?.cancel();
+      retryTimer = null;
       if (task) {
         await task.stop();
         await task.destroy();

@@ -235,7 +235,10 @@ describe('runReport', () => {
     const outcome = await runReport(d, { dryRun: true });
     expect(outcome.windows[0]!.status).toBe('dry-run');
     const folder = join(dir, 'outbox', outcome.windows[0]!.key);
-    expect((await readdir(folder)).sort()).toEqual(['message.html', 'message.txt', 'sendgrid-request.json']);
+    const files = (await readdir(folder)).sort();
+    expect(files.filter((f) => !f.startsWith('lastpass-security-events-'))).toEqual(['message.html', 'message.txt', 'sendgrid-request.json']);
+    // The full event lists are written next to it, as attached.
+    expect(files.filter((f) => f.startsWith('lastpass-security-events-')).map((f) => f.split('.').pop())).toEqual(['csv', 'json']);
     const request = JSON.parse(await readFile(join(folder, 'sendgrid-request.json'), 'utf8')) as MailBody;
     expect(request.subject).toMatch(/^LastPass security digest/);
     expect(request.personalizations[0]!.to).toHaveLength(2);

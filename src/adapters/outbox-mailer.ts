@@ -28,6 +28,9 @@ export function createOutboxMailer(options: { dataDir: string; logger: Logger })
       await writeFileAtomic(join(folder, 'message.html'), message.html);
       await writeFileAtomic(join(folder, 'message.txt'), message.text);
       await writeFileAtomic(join(folder, 'sendgrid-request.json'), `${JSON.stringify(toSendGridRequestBody(message), null, 2)}\n`);
+      for (const a of message.attachments ?? []) {
+        await writeFileAtomic(join(folder, a.filename.replace(/[^A-Za-z0-9._-]/g, '_')), Buffer.from(a.content, 'base64'));
+      }
       options.logger.info('outbox.written', { key: message.key, kind: message.kind, folder });
       return { messageId: null, destination: join(folder, 'message.html') };
     },

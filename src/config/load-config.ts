@@ -30,6 +30,13 @@ export interface Config {
     timeZone: string;
     maxCatchupDays: number;
   };
+  worker: {
+    /** Delays of the retries after a failed run, within the day. */
+    retryDelaysMs: number[];
+    heartbeatUrl: string | null;
+    /** Serve GET /healthz on this port (only when PORT is set). */
+    port: number | null;
+  };
   dataDir: string;
   databaseUrl: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -54,6 +61,7 @@ export const DEFAULTS = {
   REPORT_MAX_CATCHUP_DAYS: '7',
   DATA_DIR: './data',
   LOG_LEVEL: 'info',
+  REPORT_RETRY_MINUTES: '10,30,60,120',
 } as const;
 
 const EMAIL_RE = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
@@ -73,13 +81,15 @@ function clean(env: Env, name: string): string | undefined {
   return t === '' ? undefined : t;
 }
 
-function checkUrl(value: string, name: string, problems: string[]): string {
+function checkUrl(value: string, name: string, problems: string[], example?: string): string {
   try {
     const u = new URL(value);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('protocol');
     return value.replace(/\/+$/, '');
   } catch {
-    problems.push(`${name} is not an http(s) URL ("${value}"): set it to a full URL such as ${name === 'LASTPASS_API_URL' ? DEFAULTS.LASTPASS_API_URL : DEFAULTS.SENDGRID_API_URL}, or unset it for the default.`);
+    // The heartbeat URL is a capability: never echo it.
+    const shown = name === 'HEARTBEAT_URL' ? '' : ` ("${value}")`;
+    problems.push(`${name} is not an http(s) URL${shown}: set it to a full URL such as ${example ?? (name === 'LASTPASS_API_URL' ? DEFAULTS.LASTPASS_API_URL : DEFAULTS.SENDGRID_API_URL)}, or unset it${example ? '' : ' for the default'}.`);
     return value;
   }
 }
@@ -178,6 +188,31 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
   }
   const maxCatchupDays = checkInt(env, 'REPORT_MAX_CATCHUP_DAYS', DEFAULTS.REPORT_MAX_CATCHUP_DAYS, 1, 90, problems);
 
+  // --- Worker
+  const retryRaw = clean(env, 'REPORT_RETRY_MINUTES') ?? DEFAULTS.REPORT_RETRY_MINUTES;
+  const retryDelaysMs: number[] = [];
+  if (retryRaw.toLowerCase() !== 'off') {
+    for (const part of retryRaw.split(',').map((p) => p.trim())) {
+      const n = Number(part);
+      if (!/^\d+$/.test(part) || n < 1 || n > 720) {
+        problems.push(`REPORT_RETRY_MINUTES must be comma-separated minutes from 1 to 720, or "off" (got "${retryRaw}"): e.g. "${DEFAULTS.REPORT_RETRY_MINUTES}".`);
+        break;
+      }
+      retryDelaysMs.push(n * 60_000);
+    }
+  }
+  const heartbeatUrl = clean(env, 'HEARTBEAT_URL') ?? null;
+  if (heartbeatUrl) checkUrl(heartbeatUrl, 'HEARTBEAT_URL', problems, 'https://hc-ping.com/<your-check-uuid>');
+  const portRaw = clean(env, 'PORT');
+  let port: number | null = null;
+  if (portRaw !== undefined) {
+    port = Number(portRaw);
+    if (!/^\d+$/.test(portRaw) || port < 1 || port > 65_535) {
+      problems.push(`PORT must be a TCP port number (got "${portRaw}"): unset it to serve no health endpoint.`);
+      port = null;
+    }
+  }
+
   // --- Storage
   const dataDir = clean(env, 'DATA_DIR') ?? DEFAULTS.DATA_DIR;
   const databaseUrl = clean(env, 'DATABASE_URL') ?? null;
@@ -191,7 +226,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
 
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const secrets = [apiSecret, sgKey, ...databasePasswords(databaseUrl), clean(env, 'EVIDENCE_SIGNING_KEY')].filter(
+  // The heartbeat URL is a capability (anyone holding it can fake the pings): treat it as a secret too.
+  const secrets = [apiSecret, sgKey, ...databasePasswords(databaseUrl), clean(env, 'EVIDENCE_SIGNING_KEY'), heartbeatUrl ?? undefined].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
   return {
@@ -206,6 +242,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
       },
       sendgrid: { apiKey: sgKey, apiUrl: sgUrl },
       report: { from: from!, to, schedule, timeZone: reportZone, maxCatchupDays },
+      worker: { retryDelaysMs, heartbeatUrl, port },
       dataDir,
       databaseUrl,
       logLevel: logLevel as Config['logLevel'],

@@ -1,10 +1,22 @@
 /**
  * The streaming analysis of one window: events go in one at a time as pages arrive; only what the digest
- * needs is kept (counts, the security-relevant events, unrecognised names with a sample). Benign events
- * cost a counter increment, so memory does not grow with them.
+ * and the detections need is kept (counts, the security-relevant events, unrecognised names with a sample,
+ * per-user sign-in IPs and vault-change counts). Benign events cost a few counter increments, so memory
+ * does not grow with them.
  */
 import { createClassifier } from './classify.js';
 import type { CatalogueEntry } from './catalogue.js';
+import { createAllDetectors } from './detections/all-detectors.js';
+import {
+  DEFAULT_THRESHOLDS,
+  userKey,
+  type DetectionThresholds,
+  type Detector,
+  type Finding,
+  type HistorySnapshot,
+} from './detections/detection.js';
+import { isFailedSignIn, isSuccessfulSignIn } from './detections/failed-signin-burst.js';
+import { isVaultChange } from './detections/unusual-volume.js';
 import { SEVERITIES, type AuditEvent, type Category, type ClassifiedEvent, type Severity } from './types.js';
 
 export type SeverityCounts = Record<Severity, number>;
@@ -15,6 +27,14 @@ export interface UnrecognisedName {
   sample: string;
 }
 
+/** A security-relevant event, with whether a detection already reports it. */
+export interface RelevantEvent extends ClassifiedEvent {
+  /** The detector whose finding includes this event, if any. */
+  claimedBy?: string;
+  /** Why the catalogue rates it (high/medium), for a single-event finding. */
+  why?: string;
+}
+
 export interface AnalysisResult {
   /** Every row of the window except this worker's own API rows. */
   eventsReviewed: number;
@@ -22,12 +42,18 @@ export interface AnalysisResult {
   bySeverity: SeverityCounts;
   byCategory: Map<Category, SeverityCounts>;
   /** Events of severity low or above, newest first. */
-  relevant: ClassifiedEvent[];
+  relevant: RelevantEvent[];
   /** Actions the catalogue does not know, most frequent first. */
   unrecognised: UnrecognisedName[];
   unrecognisedEvents: number;
-  /** Events per hour of the window (index 0 = the hour starting at window start), for charts. */
+  /** The unrecognised events themselves, for the attachments (at most UNRECOGNISED_ROWS_KEPT). */
+  unrecognisedRows: ClassifiedEvent[];
+  /** Events per hour of the window (index 0 = the hour starting at window start), for the chart. */
   hourly: { total: number[]; failures: number[] };
+  /** Detections that span events, high first, newest first. */
+  findings: Finding[];
+  /** What this window adds to the per-user history (applied only when the digest is delivered). */
+  history: Record<string, { ips: string[]; vaultChanges: number }>;
 }
 
 export interface Analysis {
@@ -35,21 +61,32 @@ export interface Analysis {
   result(): AnalysisResult;
 }
 
+/** Unrecognised events kept for the attachments: a renamed high-volume action must not grow memory without bound. */
+export const UNRECOGNISED_ROWS_KEPT = 5_000;
+
 export const zeroCounts = (): SeverityCounts => ({ high: 0, medium: 0, low: 0, info: 0 });
+
+export const EMPTY_HISTORY: HistorySnapshot = { users: {}, days: [] };
 
 export function createAnalysis(options: {
   apiUser: string;
   windowStart: number;
   windowEnd: number;
   catalogue?: readonly CatalogueEntry[];
+  history?: HistorySnapshot;
+  thresholds?: DetectionThresholds;
+  detectors?: Detector[];
 }): Analysis {
   const classify = createClassifier(
     options.catalogue ? { apiUser: options.apiUser, catalogue: options.catalogue } : { apiUser: options.apiUser },
   );
+  const detectors = options.detectors ?? createAllDetectors();
   const bySeverity = zeroCounts();
   const byCategory = new Map<Category, SeverityCounts>();
-  const relevant: ClassifiedEvent[] = [];
+  const relevant: RelevantEvent[] = [];
   const unrecognised = new Map<string, UnrecognisedName>();
+  const unrecognisedRows: ClassifiedEvent[] = [];
+  const history = new Map<string, { ips: Set<string>; vaultChanges: number }>();
   const hours = Math.max(1, Math.ceil((options.windowEnd - options.windowStart) / 3_600_000));
   const hourlyTotal = new Array<number>(hours).fill(0);
   const hourlyFailures = new Array<number>(hours).fill(0);
@@ -58,6 +95,12 @@ export function createAnalysis(options: {
   let unrecognisedEvents = 0;
 
   const hourOf = (at: number) => Math.min(hours - 1, Math.max(0, Math.floor((at - options.windowStart) / 3_600_000)));
+  const historyOf = (username: string) => {
+    const key = userKey(username);
+    let h = history.get(key);
+    if (!h) history.set(key, (h = { ips: new Set(), vaultChanges: 0 }));
+    return h;
+  };
 
   return {
     add(event) {
@@ -75,21 +118,45 @@ export function createAnalysis(options: {
         const seen = unrecognised.get(key);
         if (seen) seen.count++;
         else unrecognised.set(key, { action: key, count: 1, sample: event.data });
+        if (unrecognisedRows.length < UNRECOGNISED_ROWS_KEPT) {
+          unrecognisedRows.push({ ...event, category: 'Unrecognised', severity: 'info', note: 'action name not in the catalogue' });
+        }
         return;
       }
       bySeverity[c.severity]++;
       let cat = byCategory.get(c.category);
       if (!cat) byCategory.set(c.category, (cat = zeroCounts()));
       cat[c.severity]++;
-      if (c.category === 'Sign-in' && c.severity === 'low' && /fail/i.test(event.action)) hourlyFailures[h]!++;
+      let claimedBy: string | undefined;
+      for (const d of detectors) if (d.observe(event, c) === true && claimedBy === undefined) claimedBy = d.id;
+      if (c.category === 'Sign-in') {
+        if (isFailedSignIn(c, event.action)) hourlyFailures[h]!++;
+        else if (event.ip && event.username && isSuccessfulSignIn(c)) historyOf(event.username).ips.add(event.ip);
+      } else if (event.username && isVaultChange(event, c)) {
+        historyOf(event.username).vaultChanges++;
+      }
       if (c.severity !== 'info') {
-        const classified: ClassifiedEvent = { ...event, category: c.category, severity: c.severity };
+        const classified: RelevantEvent = { ...event, category: c.category, severity: c.severity };
         if (c.note) classified.note = c.note;
+        if (c.why) classified.why = c.why;
+        if (claimedBy) classified.claimedBy = claimedBy;
         relevant.push(classified);
       }
     },
     result() {
       const sorted = [...relevant].sort((a, b) => b.at - a.at || severityRank(a.severity) - severityRank(b.severity));
+      const ctx = {
+        thresholds: options.thresholds ?? DEFAULT_THRESHOLDS,
+        history: options.history ?? EMPTY_HISTORY,
+        windowStart: options.windowStart,
+        windowEnd: options.windowEnd,
+        apiUser: options.apiUser,
+      };
+      const findings = detectors
+        .flatMap((d) => d.finish(ctx))
+        .sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || b.at - a.at);
+      const contribution: AnalysisResult['history'] = {};
+      for (const [key, h] of history) contribution[key] = { ips: [...h.ips], vaultChanges: h.vaultChanges };
       return {
         eventsReviewed,
         ownApiRows,
@@ -98,7 +165,10 @@ export function createAnalysis(options: {
         relevant: sorted,
         unrecognised: [...unrecognised.values()].sort((a, b) => b.count - a.count || a.action.localeCompare(b.action)),
         unrecognisedEvents,
+        unrecognisedRows: [...unrecognisedRows].sort((a, b) => b.at - a.at),
         hourly: { total: hourlyTotal, failures: hourlyFailures },
+        findings,
+        history: contribution,
       };
     },
   };

@@ -12,6 +12,8 @@ export interface CatalogueEntry {
   category: Category;
   severity: Severity;
   names: readonly string[];
+  /** Why it matters, for high and medium entries: shown as the reason of a single-event finding. */
+  why?: string;
 }
 
 export const CATALOGUE: readonly CatalogueEntry[] = [
@@ -23,7 +25,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     names: ['Log in', 'Login', 'LastPass Login', 'SAML Login', 'Successful authentication', 'Log out', 'Logout'],
   },
   { category: 'Sign-in', severity: 'low', names: ['Login to Admin Console', 'Login Verification Email Sent', 'Destroy All Sessions'] },
-  { category: 'Sign-in', severity: 'medium', names: ['Account Lockout', 'Account locked'] },
+  { category: 'Sign-in', severity: 'medium', names: ['Account Lockout', 'Account locked'], why: 'an account was locked by policy' },
   // MFA (any "Disabled <factor>" is also high: see classify.ts)
   {
     category: 'MFA',
@@ -42,14 +44,16 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
       'Disabled Salesforce Authenticator',
       'Multifactor Disabled',
     ],
+    why: 'a multifactor option was removed',
   },
   { category: 'MFA', severity: 'info', names: ['Multifactor Enabled', 'Enabled Multifactor Authentication'] },
   // Master password
-  { category: 'Master password', severity: 'high', names: ['Master Password Reset by Super Admin', 'Reset master password'] },
+  { category: 'Master password', severity: 'high', names: ['Master Password Reset by Super Admin', 'Reset master password'], why: 'someone else now knows how to open that vault' },
   {
     category: 'Master password',
     severity: 'medium',
     names: ['Master Password Changed', 'master password reverted', 'Change password success', 'Change password failed'],
+    why: 'a master password changed',
   },
   {
     category: 'Master password',
@@ -64,13 +68,14 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     ],
   },
   // Admin rights
-  { category: 'Admin rights', severity: 'high', names: ['Make Admin', 'Made admin'] },
-  { category: 'Admin rights', severity: 'medium', names: ['Remove Admin', 'Removed admin'] },
+  { category: 'Admin rights', severity: 'high', names: ['Make Admin', 'Made admin'], why: 'admin rights were granted' },
+  { category: 'Admin rights', severity: 'medium', names: ['Remove Admin', 'Removed admin'], why: 'admin rights were removed' },
   // Users
   {
     category: 'Users',
     severity: 'high',
     names: ['Employee Account Deleted', 'Remove User From Company', 'Removing user from LastPass Business', 'Deleting user'],
+    why: 'a user was removed',
   },
   {
     category: 'Users',
@@ -83,6 +88,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
       'Reactivated User',
       'Reactivating user',
     ],
+    why: 'a user was deactivated or reactivated',
   },
   {
     category: 'Users',
@@ -100,8 +106,8 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     ],
   },
   // Policies
-  { category: 'Policies', severity: 'high', names: ['Delete Policy'] },
-  { category: 'Policies', severity: 'medium', names: ['Add Policy', 'Edit Policy', 'Update Policy Users'] },
+  { category: 'Policies', severity: 'high', names: ['Delete Policy'], why: 'a security policy was deleted' },
+  { category: 'Policies', severity: 'medium', names: ['Add Policy', 'Edit Policy', 'Update Policy Users'], why: 'a security policy changed' },
   {
     category: 'Policies',
     severity: 'low',
@@ -115,18 +121,19 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     ],
   },
   // API and provisioning
-  { category: 'API and provisioning', severity: 'high', names: ['Enterprise API Secret regenerated', 'SCIM Provisioning Hash Updated'] },
+  { category: 'API and provisioning', severity: 'high', names: ['Enterprise API Secret regenerated', 'SCIM Provisioning Hash Updated'], why: 'the API secret changed: integrations using the old one stop working' },
   {
     category: 'API and provisioning',
     severity: 'medium',
     names: ['Provisioning credential changed', 'Provisioning service added', 'Provisioning service removed'],
+    why: 'provisioning credentials or services changed',
   },
   // API reads: info when ours, high for any other caller (see classify.ts).
   { category: 'API and provisioning', severity: 'high', names: ['Reporting', 'Get User Data', 'Get Shared Folder Data'] },
   { category: 'API and provisioning', severity: 'info', names: ['Provisioning sync happened'] },
   // Vault data
-  { category: 'Vault data', severity: 'high', names: ['Data export', 'Vault export', 'Exported vault'] },
-  { category: 'Vault data', severity: 'medium', names: ['Data printed'] },
+  { category: 'Vault data', severity: 'high', names: ['Data export', 'Vault export', 'Exported vault'], why: 'a whole vault left LastPass' },
+  { category: 'Vault data', severity: 'medium', names: ['Data printed'], why: 'vault data was printed' },
   { category: 'Vault data', severity: 'low', names: ['Data import', 'History Cleared'] },
   // Shared folders (Update Folder Permissions granting Admin:yes is high: see classify.ts)
   {
@@ -139,6 +146,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
       'Delete shared folder',
       'Permanently Deleted Shared Folder',
     ],
+    why: 'shared-folder access changed',
   },
   { category: 'Shared folders', severity: 'low', names: ['Move to Shared Folder', 'Personal Share', 'Delete Shared Sites'] },
   {

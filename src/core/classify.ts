@@ -13,7 +13,7 @@ import type { AuditEvent, Category, Severity } from './types.js';
 
 export type Classification =
   | { kind: 'own-api' }
-  | { kind: 'known'; category: Category; severity: Severity; note: string }
+  | { kind: 'known'; category: Category; severity: Severity; note: string; why?: string }
   | { kind: 'unrecognised' };
 
 const API_DATA_RE = /^initiated by api(?:\s*:\s*(.*))?$/i;
@@ -66,6 +66,8 @@ export function createClassifier(options: {
     if (entry.names.length === 0) {
       return { kind: 'known', category: entry.category, severity: entry.severity, note: 'a multifactor option was disabled' };
     }
-    return { kind: 'known', category: entry.category, severity: entry.severity, note: '' };
+    return entry.why
+      ? { kind: 'known', category: entry.category, severity: entry.severity, note: '', why: entry.why }
+      : { kind: 'known', category: entry.category, severity: entry.severity, note: '' };
   };
 }

@@ -40,6 +40,45 @@ export interface UnrecognisedRow {
   sample: string;
 }
 
+/** A finding: a detection that spans events, or a single high/medium event no detection covers. */
+export interface DetectionRow {
+  severity: Severity;
+  /** "Failed sign-in burst, then a successful sign-in" */
+  title: string;
+  /** Who or what: a user, an IP, an API caller. */
+  subject: string;
+  /** Why it fired, with numbers: "12 failed sign-ins in 8 min from 203.0.113.9, then a successful sign-in 5 s later". */
+  reason: string;
+  /** Time of the latest event involved, in REPORT_TIMEZONE ("2025-03-09 17:05"). */
+  time: string;
+}
+
+/** One hour of the activity chart (24 bars for a day; one per hour of the window). */
+export interface ChartBar {
+  /** Hour label in REPORT_TIMEZONE: "07". */
+  label: string;
+  total: number;
+  failures: number;
+  /** Bar heights in px (0..chart.heightPx), precomputed so the template needs no arithmetic. */
+  totalPx: number;
+  failurePx: number;
+  /** The empty part above the bar: heightPx - totalPx. */
+  restPx: number;
+  /** Tooltip/alt text: "07:00–08:00: 1,234 events, 5 failed sign-ins". */
+  title: string;
+}
+
+export interface TrendRow {
+  category: string;
+  today: number;
+  /** "12" or "–" when there is no earlier day. */
+  yesterday: string;
+  /** 7-day median, "4" or "–". */
+  median: string;
+  /** Today stands out against the median. */
+  standsOut: boolean;
+}
+
 export interface DigestModel {
   kind: 'digest';
   subject: string;
@@ -75,6 +114,29 @@ export interface DigestModel {
     requestedRange: string;
   };
   tiles: SeverityTile[];
+  /** Findings first (detections, then high/medium events no detection covers), capped; see moreDetections. */
+  detections: DetectionRow[];
+  moreDetections: number;
+  /** Number of high and medium findings (the verdict counts these). */
+  findingCount: number;
+  chart: {
+    bars: ChartBar[];
+    /** Height of the chart area in px. */
+    heightPx: number;
+    /** The busiest hour's total, for the axis label. */
+    max: number;
+    maxText: string;
+    /** "Events per hour, Europe/Berlin; failed sign-ins in red". */
+    caption: string;
+  };
+  trends: {
+    /** True until enough delivered days exist: the template shows `note` instead of misleading numbers. */
+    building: boolean;
+    note: string;
+    rows: TrendRow[];
+  };
+  /** Names of the attached files with every security-relevant event ("" when none attached). */
+  attachments: { csv: string; json: string; events: number };
   categories: CategoryRow[];
   /** High and medium events, newest first, capped; see moreFindings. */
   findings: EventRow[];

@@ -1,18 +1,37 @@
 /** Builds the templates' view models from an analysis. Pure: time and versions come in as values. */
-import type { AnalysisResult } from './analysis.js';
+import type { AnalysisResult, RelevantEvent } from './analysis.js';
 import { CATALOGUE_VERSION } from './catalogue.js';
-import type { CategoryRow, DigestModel, EventRow, FailureNoticeModel, SeverityTile } from './digest-model-types.js';
+import type {
+  CategoryRow,
+  ChartBar,
+  DetectionRow,
+  DigestModel,
+  EventRow,
+  FailureNoticeModel,
+  SeverityTile,
+  TrendRow,
+} from './digest-model-types.js';
+import type { Finding } from './detections/detection.js';
 import { formatCount, formatDuration, formatLocalMinute, formatLocalSecond, formatUtc } from './display-time.js';
 import { SEVERITIES, type ClassifiedEvent, type ReportWindow, type Severity, type WallRange } from './types.js';
 import { windowKey } from './window-plan.js';
 
 export interface DigestCaps {
+  detections: number;
   findings: number;
   low: number;
   unrecognised: number;
+  /** Longest text shown in one cell; longer is cut with "…" (the attachments hold it whole). */
+  text: number;
 }
 
-export const DEFAULT_CAPS: DigestCaps = { findings: 50, low: 25, unrecognised: 30 };
+export const DEFAULT_CAPS: DigestCaps = { detections: 40, findings: 40, low: 20, unrecognised: 25, text: 300 };
+
+/** A day's per-category counts from an earlier delivered window, for trends. */
+export interface PriorDay {
+  end: string;
+  byCategory: Record<string, number>;
+}
 
 export interface DigestContext {
   window: ReportWindow;
@@ -23,6 +42,10 @@ export interface DigestContext {
   lastpassTimeZone: string;
   version: string;
   generatedAt: Date;
+  /** Earlier delivered windows (any order), for trends. */
+  prior?: readonly PriorDay[];
+  /** File names of the attached full event lists, or null when nothing is attached. */
+  attachments?: { csv: string; json: string } | null;
 }
 
 const LABEL: Record<Severity, string> = { high: 'High', medium: 'Medium', low: 'Low', info: 'Info' };
@@ -52,31 +75,134 @@ function footer(ctx: Pick<DigestContext, 'window' | 'generatedAt' | 'reportTimeZ
   };
 }
 
-function toRow(e: ClassifiedEvent, timeZone: string): EventRow {
+export function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function toRow(e: ClassifiedEvent, timeZone: string, max: number): EventRow {
   return {
     time: formatLocalSecond(e.at, timeZone),
     severity: e.severity,
     category: e.category,
-    user: e.username,
-    ip: e.ip,
-    action: e.action,
-    detail: e.data,
-    note: e.note ?? '',
+    user: cut(e.username, max),
+    ip: cut(e.ip, max),
+    action: cut(e.action, max),
+    detail: cut(e.data, max),
+    note: cut(e.note ?? '', max),
   };
+}
+
+/** Findings: the detections and the high/medium events that no detection reports. */
+export function collectFindings(analysis: AnalysisResult): Finding[] {
+  const single: Finding[] = analysis.relevant
+    .filter((e: RelevantEvent) => (e.severity === 'high' || e.severity === 'medium') && !e.claimedBy)
+    .map((e) => ({
+      detector: 'event',
+      severity: e.severity,
+      title: e.action,
+      subject: e.username || e.ip || '(no user)',
+      reason: [e.note || e.why || `${e.category}: ${e.severity}`, e.data ? `detail: ${e.data}` : '', e.ip ? `from ${e.ip}` : '']
+        .filter(Boolean)
+        .join('; '),
+      at: e.at,
+      events: 1,
+    }));
+  // By severity; within one severity, detections (which explain more) before single events; newest first.
+  const rank = (f: Finding) => (f.severity === 'high' ? 0 : f.severity === 'medium' ? 2 : 4) + (f.detector === 'event' ? 1 : 0);
+  return [...analysis.findings, ...single].sort((a, b) => rank(a) - rank(b) || b.at - a.at);
+}
+
+const CHART_HEIGHT = 60;
+
+export function buildChart(analysis: AnalysisResult, window: ReportWindow, timeZone: string): DigestModel['chart'] {
+  const { total, failures } = analysis.hourly;
+  // At most 48 bars: longer windows (catch-up) are grouped into equal buckets of whole hours.
+  const size = Math.max(1, Math.ceil(total.length / 48));
+  const buckets: { total: number; failures: number; start: number }[] = [];
+  for (let i = 0; i < total.length; i += size) {
+    let t = 0;
+    let f = 0;
+    for (let j = i; j < Math.min(total.length, i + size); j++) {
+      t += total[j]!;
+      f += failures[j]!;
+    }
+    buckets.push({ total: t, failures: f, start: window.start.getTime() + i * 3_600_000 });
+  }
+  const max = Math.max(0, ...buckets.map((b) => b.total));
+  const bars: ChartBar[] = buckets.map((b) => {
+    const totalPx = max === 0 ? 0 : Math.max(b.total > 0 ? 1 : 0, Math.round((b.total / max) * CHART_HEIGHT));
+    const failurePx = b.total === 0 ? 0 : Math.min(totalPx, Math.max(b.failures > 0 ? 1 : 0, Math.round((b.failures / b.total) * totalPx)));
+    const from = formatLocalMinute(b.start, timeZone).slice(11);
+    const to = formatLocalMinute(b.start + size * 3_600_000, timeZone).slice(11);
+    return {
+      label: from.slice(0, 2),
+      total: b.total,
+      failures: b.failures,
+      totalPx,
+      failurePx,
+      restPx: CHART_HEIGHT - totalPx,
+      title: `${from}–${to}: ${formatCount(b.total)} events, ${formatCount(b.failures)} failed sign-ins`,
+    };
+  });
+  return {
+    bars,
+    heightPx: CHART_HEIGHT,
+    max,
+    maxText: formatCount(max),
+    caption: `Events per ${size === 1 ? 'hour' : `${size} hours`}, ${timeZone}; failed sign-ins in red`,
+  };
+}
+
+/** Per category: this window, the previous delivered window, and the median of the last 7. */
+export function buildTrends(analysis: AnalysisResult, window: ReportWindow, prior: readonly PriorDay[]): DigestModel['trends'] {
+  const earlier = prior
+    .filter((p) => Date.parse(p.end) <= window.start.getTime())
+    .sort((a, b) => Date.parse(a.end) - Date.parse(b.end))
+    .slice(-7);
+  const today: Record<string, number> = {};
+  for (const [category, c] of analysis.byCategory) today[category] = c.high + c.medium + c.low;
+  if (earlier.length < 3) {
+    return {
+      building: true,
+      note: `Trends need 3 earlier delivered days; ${earlier.length === 0 ? 'none yet' : `${earlier.length} so far`}. The baseline is still building.`,
+      rows: [],
+    };
+  }
+  const categories = new Set([...Object.keys(today), ...earlier.flatMap((p) => Object.keys(p.byCategory))]);
+  const rows: TrendRow[] = [];
+  for (const category of categories) {
+    const series = earlier.map((p) => p.byCategory[category] ?? 0);
+    const sorted = [...series].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    const t = today[category] ?? 0;
+    if (t === 0 && series.every((v) => v === 0)) continue;
+    rows.push({
+      category,
+      today: t,
+      yesterday: formatCount(series.at(-1) ?? 0),
+      median: formatCount(median),
+      standsOut: t >= 3 && t >= 2 * Math.max(1, median),
+    });
+  }
+  rows.sort((a, b) => Number(b.standsOut) - Number(a.standsOut) || b.today - a.today || a.category.localeCompare(b.category));
+  return { building: false, note: `Security-relevant events (low and above) per category; median of the last ${earlier.length} delivered days.`, rows };
 }
 
 export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, caps: DigestCaps = DEFAULT_CAPS): DigestModel {
   const { bySeverity } = analysis;
   const reviewed = formatCount(analysis.eventsReviewed);
-  const quiet = bySeverity.high + bySeverity.medium + bySeverity.low === 0;
-  const verdictLevel = bySeverity.high > 0 ? 'attention' : bySeverity.medium > 0 ? 'review' : 'quiet';
-  const attention = bySeverity.high + bySeverity.medium;
+  const quiet = bySeverity.high + bySeverity.medium + bySeverity.low === 0 && analysis.findings.length === 0;
+  const all = collectFindings(analysis);
+  const attentionFindings = all.filter((f) => f.severity === 'high' || f.severity === 'medium');
+  const highFindings = all.filter((f) => f.severity === 'high').length;
+  const verdictLevel = highFindings > 0 ? 'attention' : attentionFindings.length > 0 ? 'review' : 'quiet';
+  const n = attentionFindings.length;
   const verdict = quiet
     ? `Quiet day: no security-relevant events among ${reviewed} events reviewed`
-    : attention > 0
-      ? `${attention === 1 ? '1 event needs' : `${formatCount(attention)} events need`} attention: ${bySeverity.high} high, ${bySeverity.medium} medium` +
-        ` (${formatCount(bySeverity.low)} low) among ${reviewed} events reviewed`
-      : `Nothing high or medium: ${formatCount(bySeverity.low)} low-severity events among ${reviewed} events reviewed`;
+    : n > 0
+      ? `${n === 1 ? '1 finding needs' : `${formatCount(n)} findings need`} attention (${highFindings} high) among ${reviewed} events reviewed`
+      : `Nothing needs attention: ${formatCount(bySeverity.low)} low-severity events among ${reviewed} events reviewed`;
   const label = windowLabel(ctx.window, ctx.reportTimeZone);
   const subject = quiet
     ? `LastPass security digest ${label} — quiet, ${reviewed} events reviewed`
@@ -103,6 +229,14 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
         ? ` (${formatCount(analysis.unrecognisedEvents)} events with names the catalogue does not know are listed below).`
         : '.')
     : '';
+  const max = caps.text;
+  const detections: DetectionRow[] = all.slice(0, caps.detections).map((f) => ({
+    severity: f.severity,
+    title: cut(f.title, max),
+    subject: cut(f.subject, max),
+    reason: cut(f.reason, max * 2),
+    time: formatLocalMinute(f.at, ctx.reportTimeZone),
+  }));
 
   return {
     kind: 'digest',
@@ -123,18 +257,31 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
       requestedRange: ctx.requested ? `${ctx.requested.from} … ${ctx.requested.to}` : 'none (the window lies in a repeated DST hour already covered)',
     },
     tiles,
+    detections,
+    moreDetections: Math.max(0, all.length - caps.detections),
+    findingCount: n,
+    chart: buildChart(analysis, ctx.window, ctx.reportTimeZone),
+    trends: buildTrends(analysis, ctx.window, ctx.prior ?? []),
+    attachments: ctx.attachments
+      ? { csv: ctx.attachments.csv, json: ctx.attachments.json, events: analysis.relevant.length + analysis.unrecognisedRows.length }
+      : { csv: '', json: '', events: 0 },
     categories,
-    findings: highMedium.slice(0, caps.findings).map((e) => toRow(e, ctx.reportTimeZone)),
+    findings: highMedium.slice(0, caps.findings).map((e) => toRow(e, ctx.reportTimeZone, max)),
     moreFindings: Math.max(0, highMedium.length - caps.findings),
-    lowEvents: low.slice(0, caps.low).map((e) => toRow(e, ctx.reportTimeZone)),
+    lowEvents: low.slice(0, caps.low).map((e) => toRow(e, ctx.reportTimeZone, max)),
     moreLowEvents: Math.max(0, low.length - caps.low),
-    unrecognised: analysis.unrecognised.slice(0, caps.unrecognised).map((u) => ({ ...u })),
+    unrecognised: analysis.unrecognised
+      .slice(0, caps.unrecognised)
+      .map((u) => ({ action: cut(u.action, max), count: u.count, sample: cut(u.sample, max) })),
     footer: footer(ctx),
   };
 }
 
 export function buildFailureModel(input: {
   window: ReportWindow;
+  /** End of the delivered coverage, for the escalation after repeated failures. */
+  coveredUntil?: string | null;
+  now?: Date;
   what: string;
   error: string;
   advice: string;
@@ -144,10 +291,22 @@ export function buildFailureModel(input: {
   generatedAt: Date;
 }): FailureNoticeModel {
   const label = windowLabel(input.window, input.reportTimeZone);
+  const n = input.consecutiveFailures;
+  const missing =
+    input.coveredUntil && input.now ? formatDuration(input.now.getTime() - Date.parse(input.coveredUntil)) : null;
+  // After repeated failures the notice escalates: the subject says how long coverage has been missing.
+  const subject =
+    n >= 3
+      ? `FAILED ${n} times in a row: LastPass security digest — no coverage${missing ? ` for ${missing}` : ''} (since ${input.coveredUntil ?? 'the first run'})`
+      : `FAILED: LastPass security digest ${label} — window not reviewed`;
+  const what =
+    n >= 3
+      ? `${input.what} This is failure ${n} in a row: the LastPass audit log has not been reviewed${input.coveredUntil ? ` since ${input.coveredUntil}${missing ? ` (${missing})` : ''}` : ' at all yet'}.`
+      : input.what;
   return {
     kind: 'failure',
-    subject: `FAILED: LastPass security digest ${label} — window not reviewed`,
-    what: input.what,
+    subject,
+    what,
     error: input.error,
     advice: input.advice,
     window: describeWindow(input.window, input.reportTimeZone),

@@ -80,7 +80,11 @@ export interface DetectionContext {
 
 export interface Detector {
   readonly id: string;
-  observe(event: AuditEvent, classification: Classification): void;
+  /**
+   * Sees one event. Returns true when this detector will certainly report the event in one of its
+   * findings (no threshold applies), so the event need not be listed again as a finding of its own.
+   */
+  observe(event: AuditEvent, classification: Classification): boolean | void;
   finish(ctx: DetectionContext): Finding[];
 }
 

@@ -16,13 +16,13 @@ export function createForeignApiCallerDetector(): Detector {
   return {
     id: 'foreign-api-caller',
     observe(event: AuditEvent, c: Classification) {
-      if (c.kind !== 'known' || c.category !== 'API and provisioning') return;
+      if (c.kind !== 'known' || c.category !== 'API and provisioning') return false;
       const name = normaliseActionName(event.action);
       if (SECRET_CHANGES.has(name)) {
         secretChanges.push(event);
-        return;
+        return true;
       }
-      if (!API_READ_ACTIONS.has(name) || c.severity !== 'high') return;
+      if (!API_READ_ACTIONS.has(name) || c.severity !== 'high') return false;
       const m = API_DATA_RE.exec(event.data.trim());
       const caller = m ? (m[1] ?? '').trim() || '(no caller label)' : '(not via the API)';
       let entry = callers.get(caller);
@@ -32,6 +32,7 @@ export function createForeignApiCallerDetector(): Detector {
       if (event.username) entry.admins.add(event.username.trim());
       if (event.ip) entry.ips.add(event.ip);
       entry.last = Math.max(entry.last, event.at);
+      return true;
     },
     finish(ctx) {
       const findings: Finding[] = [];
@@ -41,7 +42,7 @@ export function createForeignApiCallerDetector(): Detector {
           severity: 'high',
           title: 'Another API caller used the Enterprise API secret',
           subject: caller,
-          reason: `${e.calls} call${e.calls === 1 ? '' : 's'} (${[...e.actions].join(', ')}) by "${caller}", not by this worker ("${ctx.apiUser}")${e.ips.size ? ` from ${[...e.ips].slice(0, 3).join(', ')}` : ''}: someone else holds the API secret`,
+          reason: `${e.calls} call${e.calls === 1 ? '' : 's'} (${[...e.actions].sort().join(', ')}) ${caller.startsWith('(') ? caller.slice(1, -1).replace(/^no /, 'without a ') : `by "${caller}"`}, not by this worker ("${ctx.apiUser}")${e.ips.size ? ` from ${[...e.ips].slice(0, 3).join(', ')}` : ''}: someone else holds the API secret`,
           at: e.last,
           events: e.calls,
         });

@@ -53,12 +53,23 @@ function describe(kind: Kind, e: AuditEvent): string {
       const f = parseFolderPermission(e.data);
       return f ? `gave ${f.member} Admin:yes on shared folder "${f.folder}"` : `granted Admin:yes on a shared folder (${target})`;
     }
-    case 'mfa-off':
-      return `${e.action.trim()}`;
+    case 'mfa-off': {
+      return `${e.action.trim().toLowerCase()}${target ? ` (${target})` : ''}`;
+    }
     case 'mp-reset':
       return `reset the master password of ${target || 'a user'}`;
   }
 }
+
+const KIND_TITLE: Record<Kind, string> = {
+  grant: 'Admin rights granted',
+  revoke: 'Admin rights removed',
+  'policy-delete': 'Policy deleted',
+  'policy-change': 'Policy changed',
+  'folder-admin': 'Shared-folder admin rights granted',
+  'mfa-off': 'Multifactor authentication disabled',
+  'mp-reset': 'Master password reset by an admin',
+};
 
 const KIND_SEVERITY: Record<Kind, Severity> = {
   grant: 'high',
@@ -75,16 +86,17 @@ export function createPrivilegeChangesDetector(): Detector {
   return {
     id: 'privilege-changes',
     observe(event: AuditEvent, c: Classification) {
-      if (c.kind !== 'known') return;
+      if (c.kind !== 'known') return false;
       const name = normaliseActionName(event.action);
       let kind: Kind | undefined = ACTIONS[name];
       if (!kind && c.category === 'Shared folders' && c.severity === 'high') kind = 'folder-admin';
       if (!kind && c.category === 'MFA' && c.severity === 'high') kind = 'mfa-off';
-      if (!kind) return;
+      if (!kind) return false;
       const actor = event.username.trim() || '(unknown)';
       let entry = byActor.get(actor);
       if (!entry) byActor.set(actor, (entry = { changes: [] }));
       entry.changes.push({ kind, text: describe(kind, event), at: event.at });
+      return true;
     },
     finish() {
       const findings: Finding[] = [];
@@ -96,7 +108,7 @@ export function createPrivilegeChangesDetector(): Detector {
         findings.push({
           detector: 'privilege-changes',
           severity,
-          title: changes.length === 1 ? 'Privilege or policy change' : `${changes.length} privilege or policy changes`,
+          title: changes.length === 1 ? KIND_TITLE[changes[0]!.kind] : `${changes.length} privilege or policy changes`,
           subject: actor,
           reason: `${actor} ${shown}`,
           at: changes.at(-1)!.at,

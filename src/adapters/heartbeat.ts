@@ -1,0 +1,35 @@
+/**
+ * Dead-man's-switch pings (Healthchecks.io convention, which Cronitor and others accept too): a POST to
+ * HEARTBEAT_URL after every successful run, to HEARTBEAT_URL/fail after a failed one. If the worker dies,
+ * the pings stop and the monitoring service alerts. Failures to ping are logged, never fatal.
+ */
+import type { Logger } from '../logger.js';
+import type { FetchLike } from './lastpass-client.js';
+import { redactUrl } from './lastpass-client.js';
+
+export interface Heartbeat {
+  ping(outcome: 'success' | 'fail', message: string): Promise<void>;
+}
+
+export function createHeartbeat(options: { url: string; logger: Logger; fetch?: FetchLike; timeoutMs?: number }): Heartbeat {
+  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const base = options.url.replace(/\/+$/, '');
+  return {
+    async ping(outcome, message) {
+      const url = outcome === 'success' ? base : `${base}/fail`;
+      try {
+        const res = await fetchImpl(url, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain; charset=utf-8' },
+          body: message.slice(0, 10_000),
+          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        });
+        await res.text();
+        if (!res.ok) options.logger.warn('heartbeat.rejected', { outcome, status: res.status, url: redactUrl(url) });
+        else options.logger.debug('heartbeat.sent', { outcome });
+      } catch (error) {
+        options.logger.warn('heartbeat.unreachable', { outcome, url: redactUrl(url), error: error instanceof Error ? error.message : String(error) });
+      }
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The HTML part stays under Gmail's clipping limit whatever the volume, and the attachments hold every
+ * security-relevant event: 100,000 events, a third of them security-relevant, with long hostile text.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLastPassClient } from '../src/adapters/lastpass-client.js';
+import { createOutboxMailer } from '../src/adapters/outbox-mailer.js';
+import { createRenderer } from '../src/adapters/renderer.js';
+import type { RawEvent } from '../src/core/types.js';
+import { formatWall } from '../src/core/wall-time.js';
+import { runReport, type RunOutcome } from '../src/run-report.js';
+import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
+import { createFileStore } from '../src/store/file-store.js';
+import { recordingLogger } from './support/recording-logger.js';
+
+const NOW = new Date('2025-03-10T07:00:00Z');
+const ACTIONS = ['Make Admin', 'Data export', 'Delete Policy', 'Edit Policy', 'Failed Login Attempt', 'Deactivated User', 'Log in', 'Site Added', 'Form Filled'];
+let dir: string;
+let simulator: LastPassSimulator;
+let outcome: RunOutcome;
+let relevantCount = 0;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lpad-size-'));
+  const events: RawEvent[] = [];
+  const long = '=cmd|' + 'A'.repeat(400) + '<b>x</b>';
+  for (let i = 0; i < 100_000; i++) {
+    const action = ACTIONS[i % ACTIONS.length]!;
+    if (i % ACTIONS.length < 6) relevantCount++;
+    events.push({
+      Time: formatWall(NOW.getTime() - 1000 - Math.floor((i * 86_000_000) / 100_000), 'America/New_York'),
+      Username: `user${i % 3000}-${'x'.repeat(i % 50)}@example.org`,
+      IP_Address: `198.51.100.${i % 250}`,
+      Action: action,
+      Data: i % 7 === 0 ? long : `detail ${i}`,
+    });
+  }
+  simulator = await createLastPassSimulator({ accountNumber: '1', apiSecret: 's3cret-value', events });
+  const logger = recordingLogger();
+  const store = createFileStore({ dir });
+  await store.init();
+  const config = {
+    lastpass: { accountNumber: '1', apiSecret: 's3cret-value', apiUrl: simulator.url, timeZone: 'America/New_York', apiUser: 'lastpass-audit-digest', timeoutMs: 30_000 },
+    report: { from: 'd@example.org', to: ['s@example.org'], schedule: '0 7 * * *', timeZone: 'UTC', maxCatchupDays: 7 },
+  };
+  const outbox = createOutboxMailer({ dataDir: dir, logger });
+  outcome = await runReport(
+    { config, store, lastpass: createLastPassClient({ ...config.lastpass, logger }), mailer: outbox, outbox, renderer: createRenderer(), logger, now: () => NOW, version: 't' },
+    { dryRun: true },
+  );
+  await store.close();
+}, 120_000);
+afterAll(async () => {
+  await simulator.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('size budget at 100,000 events', () => {
+  it('keeps the HTML part under 100 KB and says how many more there are', async () => {
+    expect(outcome.windows[0]!.status).toBe('dry-run');
+    const folder = join(dir, 'outbox', outcome.windows[0]!.key);
+    const html = await readFile(join(folder, 'message.html'), 'utf8');
+    expect(Buffer.byteLength(html)).toBeLessThan(100_000);
+    expect(html).toMatch(/and [\d,]+ more/);
+    expect(html).not.toContain('<b>x</b>');
+  });
+
+  it('attaches every security-relevant event as CSV and JSON, formula cells neutralised', async () => {
+    const folder = join(dir, 'outbox', outcome.windows[0]!.key);
+    const files = await readdir(folder);
+    const csv = await readFile(join(folder, files.find((f) => f.endsWith('.csv'))!), 'utf8');
+    const json = JSON.parse(await readFile(join(folder, files.find((f) => f.startsWith('lastpass-security-events') && f.endsWith('.json'))!), 'utf8')) as { action: string }[];
+    const rows = csv.trimEnd().split('\r\n');
+    expect(rows).toHaveLength(relevantCount + 1);
+    expect(json).toHaveLength(relevantCount);
+    expect(new Set(json.map((e) => e.action))).toEqual(new Set(ACTIONS.slice(0, 6)));
+    expect(csv).toContain(",'=cmd|AAAA");
+    expect(csv).not.toMatch(/,=cmd/);
+  });
+});
