@@ -124,6 +124,107 @@ describe('file store specifics', () => {
     expect(await readdir(dir)).not.toContain('state.json.4242.0b6c1f.tmp');
   });
 
+  describe('history.json', () => {
+    const historyPath = () => join(dir, 'history.json');
+    const statePath = () => join(dir, 'state.json');
+    const contribution = (w: DeliveredWindow, vaultChanges: number) => ({
+      windowKey: w.key,
+      day: w.start.slice(0, 10),
+      users: { alice: { ips: ['198.51.100.1'], vaultChanges } },
+    });
+
+    it('is its own file, written only by a completeDelivery that carries history', async () => {
+      const store = make();
+      await store.init();
+      await store.completeDelivery(window(0));
+      expect((await readdir(dir)).sort()).toEqual(['state.json']);
+
+      await store.completeDelivery(window(1), contribution(window(1), 3));
+      expect((await readdir(dir)).sort()).toEqual(['history.json', 'state.json']);
+      const written = await readFile(historyPath(), 'utf8');
+      expect(JSON.parse(written)).toMatchObject({ version: 1, appliedWindows: [window(1).key], days: ['2025-05-02'] });
+      expect(await readFile(statePath(), 'utf8')).not.toContain('alice');
+
+      await store.beginDelivery({ key: 'k', start: NOW.toISOString(), end: NOW.toISOString(), marker: 'm', startedAt: NOW.toISOString(), attempt: 1 });
+      await store.recordFailure({ key: 'k', start: NOW.toISOString(), end: NOW.toISOString(), at: NOW.toISOString(), message: 'x' });
+      await store.abandonDelivery('k');
+      await store.completeDelivery(window(2));
+      expect(await readFile(historyPath(), 'utf8')).toBe(written);
+    });
+
+    it('a crash between the history write and the state write: the retry records the delivery without counting twice', async () => {
+      const store = make();
+      await store.init();
+      await store.beginDelivery({ key: window(0).key, start: window(0).start, end: window(0).end, marker: 'm-0', startedAt: NOW.toISOString(), attempt: 1 });
+      const stateBefore = await readFile(statePath(), 'utf8');
+      await store.completeDelivery(window(0), contribution(window(0), 3));
+      // The process "died" after history.json was renamed into place but before state.json was.
+      await writeFile(statePath(), stateBefore);
+
+      const restarted = make();
+      await restarted.init();
+      const state = await restarted.readState();
+      expect(state.pendingDelivery?.key).toBe(window(0).key);
+      expect(state.delivered).toEqual([]);
+      expect((await restarted.readHistory()).users.alice?.vaultChanges).toEqual({ '2025-05-01': 3 });
+
+      await restarted.completeDelivery(window(0), contribution(window(0), 3));
+      expect((await restarted.readState()).pendingDelivery).toBeNull();
+      expect((await restarted.readState()).cursor).toBe(window(0).end);
+      expect((await restarted.readHistory()).users.alice?.vaultChanges).toEqual({ '2025-05-01': 3 });
+    });
+
+    it('keeps at most 400 applied window keys in the file', async () => {
+      const store = make();
+      for (let n = 0; n < 402; n += 1) {
+        await store.completeDelivery(window(0), { windowKey: `key-${n}`, day: '2025-05-01', users: {} });
+      }
+      const file = JSON.parse(await readFile(historyPath(), 'utf8')) as { appliedWindows: string[] };
+      expect(file.appliedWindows).toHaveLength(400);
+      expect(file.appliedWindows[0]).toBe('key-2');
+      expect(file.appliedWindows.at(-1)).toBe('key-401');
+    });
+
+    it('a corrupt history.json is a StorageError naming the file, and is never overwritten', async () => {
+      const store = make();
+      await store.completeDelivery(window(0), contribution(window(0), 3));
+      const truncated = (await readFile(historyPath(), 'utf8')).slice(0, 20);
+      await writeFile(historyPath(), truncated);
+
+      await expect(store.readHistory()).rejects.toThrow(/history\.json is not valid JSON.*move it aside/i);
+      await expect(store.init()).rejects.toBeInstanceOf(StorageError);
+      await expect(store.completeDelivery(window(1), contribution(window(1), 1))).rejects.toBeInstanceOf(StorageError);
+      expect(await readFile(historyPath(), 'utf8')).toBe(truncated);
+      expect((await store.readState()).delivered).toHaveLength(1); // the run state is unaffected
+      await store.completeDelivery(window(1)); // and deliveries without history still work
+    });
+
+    it('a history.json of the wrong shape, or from a newer version, says so', async () => {
+      await writeFile(historyPath(), JSON.stringify({ version: 1, appliedWindows: [], days: ['2025-13-01'], users: {} }));
+      await expect(make().readHistory()).rejects.toThrow(/malformed \(days is not a list of YYYY-MM-DD days\)/);
+      await writeFile(historyPath(), JSON.stringify({ version: 1, appliedWindows: [], days: [], users: { a: { ips: {}, vaultChanges: { '2025-05-01': -1 } } } }));
+      await expect(make().readHistory()).rejects.toThrow(/malformed/);
+      await writeFile(historyPath(), JSON.stringify({ version: 7 }));
+      await expect(make().readHistory()).rejects.toThrow(/newer lastpass-audit-digest.*upgrade/);
+    });
+
+    it('a user named "__proto__" is an ordinary user', async () => {
+      const store = make();
+      const users = JSON.parse('{"__proto__": {"ips": ["198.51.100.1"], "vaultChanges": 2}}') as Record<string, { ips: string[]; vaultChanges: number }>;
+      await store.completeDelivery(window(0), { windowKey: window(0).key, day: '2025-05-01', users });
+      const history = await make().readHistory();
+      expect(Object.keys(history.users)).toEqual(['__proto__']);
+      expect(Object.getPrototypeOf(history.users)).toBe(Object.prototype);
+    });
+
+    it('init tidies away a history temp file left by a crash', async () => {
+      const store = make();
+      await writeFile(join(dir, 'history.json.4242.0b6c1f.tmp'), '{"version":1,');
+      await store.init();
+      expect(await readdir(dir)).not.toContain('history.json.4242.0b6c1f.tmp');
+    });
+  });
+
   describe('run lock', () => {
     const lockPath = () => join(dir, 'run.lock');
     const writeLock = (content: Record<string, unknown>) => writeFile(lockPath(), `${JSON.stringify(content)}\n`);

@@ -80,6 +80,34 @@ describe('postgres store specifics', () => {
     }
   });
 
+  it('upgrades a version-1 schema in place: state kept, history tables added', async () => {
+    const schema = randomSchemaName();
+    const { open, cleanup } = makeFactory(schema);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const first = MIGRATIONS.find((m) => m.version === 1);
+      await client.query('BEGIN');
+      await client.query(`CREATE SCHEMA ${pg.escapeIdentifier(schema)}`);
+      await client.query(`SET LOCAL search_path TO ${pg.escapeIdentifier(schema)}`);
+      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      await client.query(first?.sql ?? '');
+      await client.query(`INSERT INTO schema_migrations (version, name) VALUES (1, 'run state and delivered windows')`);
+      await client.query(`UPDATE run_state SET cursor = '2025-05-02T00:00:00Z' WHERE id = 1`);
+      await client.query('COMMIT');
+
+      const store = await open();
+      expect(await store.schemaVersion()).toBe(1);
+      await store.init();
+      expect(await store.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
+      expect((await store.readState()).cursor).toBe('2025-05-02T00:00:00.000Z');
+      expect(await store.readHistory()).toEqual({ users: {}, days: [] });
+    } finally {
+      await client.end();
+      await cleanup();
+    }
+  });
+
   it('reports schema version 0 before init, and a clear StorageError when used uninitialised', async () => {
     const { open, cleanup } = makeFactory(randomSchemaName());
     try {

@@ -11,9 +11,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   emptyRunState,
+  HISTORY_APPLIED_WINDOWS_LIMIT,
+  HISTORY_MAX_IPS_PER_USER,
   type DeliveredWindow,
   type DeliveryIntent,
   type FailureRecord,
+  type HistoryContribution,
   type Store,
 } from '../src/store/store.js';
 
@@ -67,6 +70,21 @@ function intent(startH: number, endH: number, attempt = 1): DeliveryIntent {
 
 function failure(startH: number, endH: number, message: string): FailureRecord {
   return { key: windowKey(startH, endH), start: at(startH), end: at(endH), at: at(endH + 1), message };
+}
+
+/** The day `n` days after 2025-05-01, as YYYY-MM-DD. */
+function day(n: number): string {
+  return new Date(T0 + n * 24 * HOUR).toISOString().slice(0, 10);
+}
+
+function contribution(windowKeyValue: string, dayValue: string, users: HistoryContribution['users']): HistoryContribution {
+  return { windowKey: windowKeyValue, day: dayValue, users };
+}
+
+/** Delivers the n-th daily window (a distinct window key per n) with a contribution for `dayValue`. */
+async function deliverDay(store: Store, n: number, dayValue: string, users: HistoryContribution['users']): Promise<void> {
+  const w = delivered(n * 24, n * 24 + 24);
+  await store.completeDelivery(w, contribution(w.key, dayValue, users));
 }
 
 export function describeStoreContract(
@@ -296,6 +314,206 @@ export function describeStoreContract(
       const taken = await other.tryLock('cli run');
       expect(taken).not.toBeNull();
       await taken?.release();
+    });
+
+    it('abandonDelivery clears the pending intent only when it is that key\'s', async () => {
+      await store.init();
+      await store.abandonDelivery(windowKey(0, 24)); // nothing pending: harmless
+      expect((await store.readState()).pendingDelivery).toBeNull();
+
+      await store.completeDelivery(delivered(0, 24));
+      await store.recordFailure(failure(24, 48, 'SendGrid answered 400'));
+      await store.beginDelivery(intent(24, 48, 2));
+      await store.abandonDelivery(windowKey(0, 24));
+      const untouched = await store.readState();
+      expect(untouched.pendingDelivery).toEqual(intent(24, 48, 2));
+
+      await store.abandonDelivery(windowKey(24, 48));
+      expect(await store.readState()).toEqual({ ...untouched, pendingDelivery: null });
+
+      const restarted = await second();
+      expect((await restarted.readState()).pendingDelivery).toBeNull();
+    });
+
+    it('starts with an empty history', async () => {
+      await store.init();
+      expect(await store.readHistory()).toEqual({ users: {}, days: [] });
+    });
+
+    it('merges history: IP last day is the max, vault counts add up across windows of a day, once per window key', async () => {
+      await store.init();
+      await deliverDay(store, 0, day(0), {
+        alice: { ips: ['198.51.100.1', '198.51.100.2', '198.51.100.1'], vaultChanges: 3 },
+        bob: { ips: [], vaultChanges: 0 }, // nothing to add: not stored
+        carol: { ips: [], vaultChanges: 4 },
+      });
+      await deliverDay(store, 1, day(1), { alice: { ips: ['198.51.100.1'], vaultChanges: 2 } });
+      // A second, different window of the same day adds to that day's count.
+      await store.completeDelivery(delivered(30, 36), contribution('split-window', day(1), { alice: { ips: ['203.0.113.7'], vaultChanges: 5 } }));
+      // A late window for an earlier day never moves an IP's last day backwards.
+      await store.completeDelivery(delivered(-24, 0), contribution('late-window', day(-1), { alice: { ips: ['198.51.100.1'], vaultChanges: 1 } }));
+
+      const expected = {
+        users: {
+          alice: {
+            ips: { '198.51.100.1': day(1), '198.51.100.2': day(0), '203.0.113.7': day(1) },
+            vaultChanges: { [day(-1)]: 1, [day(0)]: 3, [day(1)]: 7 },
+          },
+          carol: { ips: {}, vaultChanges: { [day(0)]: 4 } },
+        },
+        days: [day(-1), day(0), day(1)],
+      };
+      expect(await store.readHistory()).toEqual(expected);
+
+      // --force re-sends of the same window keys: recorded again, history not counted twice.
+      await deliverDay(store, 1, day(1), { alice: { ips: ['198.51.100.9'], vaultChanges: 2 } });
+      await store.completeDelivery(delivered(30, 36), contribution('split-window', day(1), { alice: { ips: [], vaultChanges: 5 } }));
+      expect(await store.readHistory()).toEqual(expected);
+      expect((await store.readState()).delivered.map((d) => d.key)).toContain(windowKey(24, 48));
+    });
+
+    it('completeDelivery without history leaves the history alone', async () => {
+      await store.init();
+      await deliverDay(store, 0, day(0), { alice: { ips: ['198.51.100.1'], vaultChanges: 3 } });
+      const before = await store.readHistory();
+      await store.completeDelivery(delivered(24, 48));
+      await store.completeDelivery(delivered(0, 24)); // the same key again, without history
+      expect(await store.readHistory()).toEqual(before);
+      expect((await store.readState()).cursor).toBe(at(48));
+    });
+
+    it('history and the delivery record land together, and history survives a restart', async () => {
+      await store.init();
+      await store.beginDelivery(intent(0, 24));
+      await deliverDay(store, 0, day(0), { alice: { ips: ['198.51.100.1'], vaultChanges: 3 } });
+      await deliverDay(store, 1, day(1), { bob: { ips: ['2001:db8::1'], vaultChanges: 0 } });
+      const state = await store.readState();
+      expect(state.pendingDelivery).toBeNull();
+      expect(state.cursor).toBe(at(48));
+      const before = await store.readHistory();
+      await store.close();
+
+      const reopened = await second();
+      expect(await reopened.readHistory()).toEqual(before);
+      expect(before).toEqual({
+        users: {
+          alice: { ips: { '198.51.100.1': day(0) }, vaultChanges: { [day(0)]: 3 } },
+          bob: { ips: { '2001:db8::1': day(1) }, vaultChanges: {} },
+        },
+        days: [day(0), day(1)],
+      });
+      // After the restart, the applied keys are still known.
+      await deliverDay(reopened, 0, day(0), { alice: { ips: [], vaultChanges: 3 } });
+      expect(await reopened.readHistory()).toEqual(before);
+    });
+
+    it('retention: days older than 60 days before the newest go, with their IPs, counts and emptied users', async () => {
+      await store.init();
+      await deliverDay(store, 0, day(0), {
+        old: { ips: ['192.0.2.1'], vaultChanges: 9 },
+        mixed: { ips: ['192.0.2.2', '192.0.2.3'], vaultChanges: 1 },
+      });
+      await deliverDay(store, 1, day(1), { mixed: { ips: ['192.0.2.3'], vaultChanges: 2 }, edge: { ips: ['192.0.2.4'], vaultChanges: 0 } });
+      await deliverDay(store, 61, day(61), { fresh: { ips: ['192.0.2.9'], vaultChanges: 1 } });
+
+      // day(61) is the newest: day(1) is exactly 60 days before it and stays; day(0) is older and goes.
+      expect(await store.readHistory()).toEqual({
+        users: {
+          mixed: { ips: { '192.0.2.3': day(1) }, vaultChanges: { [day(1)]: 2 } },
+          edge: { ips: { '192.0.2.4': day(1) }, vaultChanges: {} },
+          fresh: { ips: { '192.0.2.9': day(61) }, vaultChanges: { [day(61)]: 1 } },
+        },
+        days: [day(1), day(61)],
+      });
+
+      // A late window for a day already outside the retention adds nothing.
+      await store.completeDelivery(delivered(-24, 0), contribution('too-old', day(-1), { late: { ips: ['192.0.2.5'], vaultChanges: 4 } }));
+      expect(Object.keys((await store.readHistory()).users).sort()).toEqual(['edge', 'fresh', 'mixed']);
+      expect((await store.readHistory()).days).toEqual([day(1), day(61)]);
+    });
+
+    it(`keeps at most ${HISTORY_MAX_IPS_PER_USER} IPs per user, the most recently seen`, async () => {
+      await store.init();
+      const older = Array.from({ length: 30 }, (_, i) => `10.0.1.${i}`);
+      const newer = Array.from({ length: 30 }, (_, i) => `10.0.2.${i}`);
+      await deliverDay(store, 0, day(0), { dave: { ips: older, vaultChanges: 0 } });
+      await deliverDay(store, 1, day(1), { dave: { ips: newer, vaultChanges: 0 } });
+      let ips = (await store.readHistory()).users.dave?.ips ?? {};
+      expect(Object.keys(ips)).toHaveLength(HISTORY_MAX_IPS_PER_USER);
+      for (const ip of newer) expect(ips[ip]).toBe(day(1));
+      // Ties (the same last day) keep the first IPs in code-unit order.
+      expect(Object.keys(ips).filter((ip) => ips[ip] === day(0)).sort()).toEqual([...older].sort().slice(0, 20));
+
+      // Seeing an old IP again makes it recent; and one contribution with more than the bound is capped too.
+      const burst = Array.from({ length: 60 }, (_, i) => `10.0.3.${String(i).padStart(2, '0')}`);
+      await deliverDay(store, 2, day(2), { dave: { ips: [...burst.slice(0, 49), older[29] as string], vaultChanges: 0 }, erin: { ips: burst, vaultChanges: 0 } });
+      const history = await store.readHistory();
+      ips = history.users.dave?.ips ?? {};
+      expect(Object.keys(ips).sort()).toEqual([...burst.slice(0, 49), older[29] as string].sort());
+      expect(Object.keys(history.users.erin?.ips ?? {}).sort()).toEqual(burst.slice(0, 50));
+    });
+
+    it(`remembers the newest ${HISTORY_APPLIED_WINDOWS_LIMIT} applied window keys`, async () => {
+      await store.init();
+      for (let n = 0; n <= HISTORY_APPLIED_WINDOWS_LIMIT; n += 1) {
+        await store.completeDelivery(delivered(0, 1), contribution(`key-${n}`, day(0), { frank: { ips: [], vaultChanges: 1 } }));
+      }
+      const count = async () => (await store.readHistory()).users.frank?.vaultChanges[day(0)];
+      expect(await count()).toBe(HISTORY_APPLIED_WINDOWS_LIMIT + 1);
+      // key-1 is the oldest of the newest 400: still known, so a re-delivery adds nothing.
+      await store.completeDelivery(delivered(0, 1), contribution('key-1', day(0), { frank: { ips: [], vaultChanges: 1 } }));
+      await store.completeDelivery(delivered(0, 1), contribution(`key-${HISTORY_APPLIED_WINDOWS_LIMIT}`, day(0), { frank: { ips: [], vaultChanges: 1 } }));
+      expect(await count()).toBe(HISTORY_APPLIED_WINDOWS_LIMIT + 1);
+    });
+
+    it('concurrent deliveries with history from two instances all count', async () => {
+      await store.init();
+      const other = await second();
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 === 0 ? store : other).completeDelivery(
+            delivered(0, i + 1),
+            contribution(windowKey(0, i + 1), day(0), { gina: { ips: [`198.51.100.${i}`], vaultChanges: 1 } }),
+          ),
+        ),
+      );
+      const history = await other.readHistory();
+      expect(history.users.gina?.vaultChanges).toEqual({ [day(0)]: 10 });
+      expect(Object.keys(history.users.gina?.ips ?? {})).toHaveLength(10);
+      expect((await store.readState()).delivered).toHaveLength(10);
+    });
+
+    it('a contribution of 20,000 users lands whole', async () => {
+      await store.init();
+      const users: HistoryContribution['users'] = {};
+      for (let i = 0; i < 20_000; i += 1) {
+        users[`user${String(i).padStart(5, '0')}@example.com`] = {
+          ips: [`10.${i % 256}.${Math.floor(i / 256) % 256}.1`, '203.0.113.1'],
+          vaultChanges: i % 3,
+        };
+      }
+      await deliverDay(store, 0, day(0), users);
+      await deliverDay(store, 1, day(1), users);
+      const history = await store.readHistory();
+      const entries = Object.entries(history.users);
+      expect(entries).toHaveLength(20_000);
+      expect(entries.reduce((n, [, u]) => n + Object.keys(u.ips).length, 0)).toBe(40_000);
+      expect(entries.reduce((n, [, u]) => n + Object.values(u.vaultChanges).reduce((a, b) => a + b, 0), 0)).toBe(2 * 19_999);
+      expect(history.users['user00005@example.com']).toEqual({
+        ips: { '10.5.0.1': day(1), '203.0.113.1': day(1) },
+        vaultChanges: { [day(0)]: 2, [day(1)]: 2 },
+      });
+      expect(history.days).toEqual([day(0), day(1)]);
+    });
+
+    it('rejects a contribution whose day is not YYYY-MM-DD, changing nothing', async () => {
+      await store.init();
+      await expect(store.completeDelivery(delivered(0, 24), contribution('bad', '2025-02-30', {}))).rejects.toThrow(/YYYY-MM-DD/);
+      await expect(
+        store.completeDelivery(delivered(0, 24), contribution('bad', day(0), { x: { ips: [], vaultChanges: -1 } })),
+      ).rejects.toThrow(/not a count/);
+      expect(await store.readState()).toEqual(emptyRunState());
+      expect(await store.readHistory()).toEqual({ users: {}, days: [] });
     });
 
     it('init is idempotent and keeps existing state', async () => {

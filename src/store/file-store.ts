@@ -3,6 +3,9 @@
  * - `state.json`: the run state, `{ version, ...RunState }`, replaced atomically (temp file in
  *   the same directory, fsync, rename, fsync of the directory). A file that cannot be read back is an
  *   error, never an empty state.
+ * - `history.json`: the per-user history for the detections, `{ version, appliedWindows, days, users }`,
+ *   replaced the same way, and only by a completeDelivery that carries history (it can be a few MB, so the
+ *   other state changes never rewrite it). See completeDelivery for how it stays atomic with state.json.
  * - `state.lock`: a short-lived write lock (O_EXCL) around every read-modify-write, so two processes
  *   (or two store instances) never lose each other's updates; stale after `staleWriteLockMs`.
  * - `run.lock`: the "one run at a time" lock, `{ pid, hostname, owner, acquiredAt, token }`, taken over
@@ -20,14 +23,21 @@ import { silentLogger, type Logger } from '../logger.js';
 import {
   compareDelivered,
   DELIVERED_HISTORY_LIMIT,
+  emptyHistory,
   emptyRunState,
+  HISTORY_APPLIED_WINDOWS_LIMIT,
+  isHistoryDay,
+  mergeHistory,
   nextCursor,
+  normaliseContribution,
   normaliseDelivered,
   normaliseFailure,
   normaliseIntent,
   type DeliveredWindow,
   type DeliveryIntent,
   type FailureRecord,
+  type HistoryContribution,
+  type HistorySnapshot,
   type LockHandle,
   type RunState,
   type Store,
@@ -37,6 +47,9 @@ import {
 export const FILE_STORE_FORMAT_VERSION = 1;
 
 export const STATE_FILE = 'state.json';
+export const HISTORY_FILE = 'history.json';
+/** The format of history.json this build writes (and the newest it reads). */
+export const HISTORY_FORMAT_VERSION = 1;
 export const STATE_LOCK_FILE = 'state.lock';
 export const RUN_LOCK_FILE = 'run.lock';
 
@@ -105,6 +118,7 @@ export function createFileStore(options: FileStoreOptions): Store {
   const logger = options.logger ?? silentLogger;
 
   const statePath = join(dir, STATE_FILE);
+  const historyPath = join(dir, HISTORY_FILE);
   const writeLockPath = join(dir, STATE_LOCK_FILE);
   const runLockPath = join(dir, RUN_LOCK_FILE);
   const runLocks = new Set<LockHandle>();
@@ -123,8 +137,30 @@ export function createFileStore(options: FileStoreOptions): Store {
   }
 
   async function writeStateFile(state: RunState, lock: HeldLock): Promise<void> {
-    const body = `${JSON.stringify({ version: FILE_STORE_FORMAT_VERSION, ...state }, null, 2)}\n`;
-    const tmp = join(dir, `${STATE_FILE}.${pid}.${randomUUID()}.tmp`);
+    await replaceFile(STATE_FILE, `${JSON.stringify({ version: FILE_STORE_FORMAT_VERSION, ...state }, null, 2)}\n`, lock);
+  }
+
+  async function readHistoryFile(): Promise<HistoryFile> {
+    let raw: string;
+    try {
+      raw = await readFile(historyPath, 'utf8');
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return { appliedWindows: [], history: emptyHistory() };
+      throw fsError('read', historyPath, error);
+    }
+    return decodeHistoryFile(raw, historyPath);
+  }
+
+  async function writeHistoryFile(file: HistoryFile, lock: HeldLock): Promise<void> {
+    // Compact: with 100k users this is a few MB.
+    const body = `${JSON.stringify({ version: HISTORY_FORMAT_VERSION, appliedWindows: file.appliedWindows, ...file.history })}\n`;
+    await replaceFile(HISTORY_FILE, body, lock);
+  }
+
+  /** Atomically replaces `<dir>/<name>`: temp file in the same directory, fsync, rename, fsync of the directory. */
+  async function replaceFile(name: string, body: string, lock: HeldLock): Promise<void> {
+    const target = join(dir, name);
+    const tmp = join(dir, `${name}.${pid}.${randomUUID()}.tmp`);
     try {
       const handle = await open(tmp, 'wx', 0o600);
       try {
@@ -139,11 +175,11 @@ export function createFileStore(options: FileStoreOptions): Store {
           `Lost the write lock ${writeLockPath} (held longer than ${staleWriteLockMs} ms); the update was not written: retry`,
         );
       }
-      await rename(tmp, statePath);
+      await rename(tmp, target);
     } catch (error) {
       await unlink(tmp).catch(() => undefined);
       if (error instanceof StorageError) throw error;
-      throw fsError('write', statePath, error);
+      throw fsError('write', target, error);
     }
     await syncDirectory(dir);
   }
@@ -312,6 +348,7 @@ export function createFileStore(options: FileStoreOptions): Store {
     async init() {
       await ensureDir();
       await readStateFile(); // a corrupt state file fails `check` and start-up, loudly
+      await readHistoryFile(); // and so does a corrupt history file
       // Temp files left by a crash mid-write: nobody writes one without the write lock, so holding it they
       // are all leftovers. They are ignored anyway; this only tidies up.
       await serialise(() =>
@@ -323,7 +360,7 @@ export function createFileStore(options: FileStoreOptions): Store {
             throw fsError('list', dir, error);
           }
           for (const name of names) {
-            if (name.startsWith(`${STATE_FILE}.`) && name.endsWith('.tmp')) {
+            if ((name.startsWith(`${STATE_FILE}.`) || name.startsWith(`${HISTORY_FILE}.`)) && name.endsWith('.tmp')) {
               await unlink(join(dir, name)).catch(() => undefined);
               logger.info('store.temp_file_removed', { file: join(dir, name) });
             }
@@ -345,16 +382,56 @@ export function createFileStore(options: FileStoreOptions): Store {
       await mutate((state) => ({ ...state, pendingDelivery: pending }));
     },
 
-    async completeDelivery(input: DeliveredWindow) {
+    /**
+     * Two files, one atomic step. Under the write lock: history.json is replaced first (with the window key
+     * added to its `appliedWindows`), then state.json. history.json alone decides whether a window's history
+     * was applied. So a crash (or a lost write lock) between the two renames leaves the history applied and
+     * the delivery unrecorded: the pending intent is still there, the run is retried, and the retried
+     * completeDelivery finds the key in `appliedWindows` and only writes state.json, so nothing is counted
+     * twice. The reverse order could record the delivery and lose its history for good. The only effect of
+     * the crash is history for a window whose delivery is not recorded yet, which is true history anyway
+     * (the events happened). Readers never take the lock: each file is replaced by rename, so a reader sees
+     * either version of each, and readHistory may run one step ahead of readState, never behind.
+     */
+    async completeDelivery(input: DeliveredWindow, history?: HistoryContribution) {
       const delivered = normaliseDelivered(input);
-      await mutate((state) => ({
-        cursor: nextCursor(state.cursor, delivered),
-        delivered: boundDelivered([...state.delivered.filter((d) => d.key !== delivered.key), delivered]),
-        pendingDelivery: state.pendingDelivery?.key === delivered.key ? null : state.pendingDelivery,
-        consecutiveFailures: 0,
-        lastFailure: state.lastFailure,
-        lastSuccessAt: now().toISOString(),
-      }));
+      const contribution = history === undefined ? null : normaliseContribution(history);
+      await serialise(() =>
+        withWriteLock(async (lock) => {
+          const { state } = await readStateFile(); // first: a corrupt state.json stops us before history is touched
+          if (contribution !== null) {
+            const current = await readHistoryFile();
+            if (!current.appliedWindows.includes(contribution.windowKey)) {
+              await writeHistoryFile(
+                {
+                  appliedWindows: [...current.appliedWindows, contribution.windowKey].slice(-HISTORY_APPLIED_WINDOWS_LIMIT),
+                  history: mergeHistory(current.history, contribution),
+                },
+                lock,
+              );
+            }
+          }
+          await writeStateFile(
+            {
+              cursor: nextCursor(state.cursor, delivered),
+              delivered: boundDelivered([...state.delivered.filter((d) => d.key !== delivered.key), delivered]),
+              pendingDelivery: state.pendingDelivery?.key === delivered.key ? null : state.pendingDelivery,
+              consecutiveFailures: 0,
+              lastFailure: state.lastFailure,
+              lastSuccessAt: now().toISOString(),
+            },
+            lock,
+          );
+        }),
+      );
+    },
+
+    async abandonDelivery(key: string) {
+      await mutate((state) => (state.pendingDelivery?.key === key ? { ...state, pendingDelivery: null } : state));
+    },
+
+    async readHistory() {
+      return (await readHistoryFile()).history;
     },
 
     async recordFailure(input: FailureRecord) {
@@ -569,6 +646,64 @@ function count(record: Record<string, unknown>, name: string, path: string): num
 function obj(value: unknown, path: string): Record<string, unknown> {
   if (!isRecord(value)) throw new Invalid(`${path === '' ? 'the top level' : path} is not an object`);
   return value;
+}
+
+// ---- decoding history.json ----------------------------------------------------------------------
+
+interface HistoryFile {
+  /** Window keys whose history is merged in, oldest first; the newest HISTORY_APPLIED_WINDOWS_LIMIT. */
+  appliedWindows: string[];
+  history: HistorySnapshot;
+}
+
+function decodeHistoryFile(raw: string, file: string): HistoryFile {
+  const fix = `Move it aside (for example to ${file}.bad) to start the per-user history afresh: the detections that compare with earlier days stay quiet until it builds up again`;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    const what = raw.trim() === '' ? 'is empty' : `is not valid JSON (${describeError(error)})`;
+    throw new StorageError(`The history file ${file} ${what}; it may have been cut short by a crash or edited by hand. ${fix}`);
+  }
+  if (!isRecord(value) || typeof value.version !== 'number' || !Number.isInteger(value.version)) {
+    throw new StorageError(`The history file ${file} has no format version: it is not a lastpass-audit-digest history file. ${fix}`);
+  }
+  if (value.version > HISTORY_FORMAT_VERSION) {
+    throw new StorageError(
+      `The history file ${file} has format version ${value.version}, written by a newer lastpass-audit-digest (this one reads up to ${HISTORY_FORMAT_VERSION}): upgrade this installation`,
+    );
+  }
+  try {
+    return decodeHistory(value);
+  } catch (error) {
+    if (!(error instanceof Invalid)) throw error;
+    throw new StorageError(`The history file ${file} is malformed (${error.message}). ${fix}`);
+  }
+}
+
+function decodeHistory(h: Record<string, unknown>): HistoryFile {
+  const applied = field(h, 'appliedWindows', '');
+  if (!Array.isArray(applied) || !applied.every((k) => typeof k === 'string')) throw new Invalid('appliedWindows is not a list of keys');
+  const days = field(h, 'days', '');
+  if (!Array.isArray(days) || !days.every(isHistoryDay)) throw new Invalid('days is not a list of YYYY-MM-DD days');
+  const usersRaw = obj(field(h, 'users', ''), 'users');
+  // JSON.parse made every user an own property (even "__proto__"); Object.fromEntries keeps it that way.
+  const users = Object.entries(usersRaw).map(([user, value]) => {
+    const path = `users[${JSON.stringify(user)}]`;
+    const u = obj(value, path);
+    const ips = obj(field(u, 'ips', path), `${path}.ips`);
+    for (const [ip, last] of Object.entries(ips)) if (!isHistoryDay(last)) throw new Invalid(`${path}.ips[${JSON.stringify(ip)}] is not a day`);
+    const vault = obj(field(u, 'vaultChanges', path), `${path}.vaultChanges`);
+    for (const day of Object.keys(vault)) {
+      if (!isHistoryDay(day)) throw new Invalid(`${path}.vaultChanges has a key that is not a day`);
+      count(vault, day, `${path}.vaultChanges`);
+    }
+    return [user, { ips: ips as Record<string, string>, vaultChanges: vault as Record<string, number> }] as const;
+  });
+  return {
+    appliedWindows: applied as string[],
+    history: { users: Object.fromEntries(users), days: [...(days as string[])].sort() },
+  };
 }
 
 function decodeRunState(value: unknown): RunState {

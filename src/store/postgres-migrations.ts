@@ -4,7 +4,7 @@
  * set (SET LOCAL) to the store's schema: write table names unqualified.
  *
  * Rules: never edit or reorder a released migration; add a new one with the next version. Later work
- * (per-user history, evidence bundles) goes in new versions.
+ * (evidence bundles, ...) goes in new versions.
  */
 
 export interface Migration {
@@ -39,6 +39,43 @@ export const MIGRATIONS: readonly Migration[] = [
         summary jsonb NOT NULL
       );
       CREATE INDEX delivered_windows_end_idx ON delivered_windows ("end", delivered_at, key);
+    `,
+  },
+  {
+    version: 2,
+    name: 'per-user history for the detections',
+    sql: `
+      -- Days that delivered runs contributed (bounded by HISTORY_RETENTION_DAYS before the newest).
+      CREATE TABLE history_days (
+        day date PRIMARY KEY
+      );
+
+      -- Window keys whose history is merged in (the newest HISTORY_APPLIED_WINDOWS_LIMIT, by seq), so a
+      -- re-delivery of the same window counts once.
+      CREATE TABLE history_windows (
+        window_key text PRIMARY KEY,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX history_windows_seq_idx ON history_windows (seq);
+
+      -- IPs seen signing in per user, with the last day (at most HISTORY_MAX_IPS_PER_USER per user).
+      CREATE TABLE user_ips (
+        user_key text NOT NULL,
+        ip text NOT NULL,
+        last_day date NOT NULL,
+        PRIMARY KEY (user_key, ip)
+      );
+      CREATE INDEX user_ips_last_day_idx ON user_ips (last_day);
+
+      -- Vault deletions and changes per user and day.
+      CREATE TABLE user_vault_changes (
+        user_key text NOT NULL,
+        day date NOT NULL,
+        count integer NOT NULL CHECK (count > 0),
+        PRIMARY KEY (user_key, day)
+      );
+      CREATE INDEX user_vault_changes_day_idx ON user_vault_changes (day);
     `,
   },
 ];

@@ -6,7 +6,27 @@
 
 import { StorageError } from '../errors.js';
 
+import type { HistorySnapshot } from '../core/detections/detection.js';
+
+export type { HistorySnapshot };
+
 export type StoreKind = 'files' | 'postgres';
+
+/**
+ * What one delivered window adds to the per-user history. `day` is the window's day (YYYY-MM-DD).
+ * Merge rules: ips[ip] = max(existing day, day); vaultChanges[day] += count (once per window key);
+ * `day` is added to `days`. Bounds: days older than HISTORY_RETENTION_DAYS before the newest day are
+ * dropped everywhere; at most HISTORY_MAX_IPS_PER_USER IPs per user (the most recently seen kept); users
+ * with nothing left are removed.
+ */
+export interface HistoryContribution {
+  windowKey: string;
+  day: string;
+  users: Record<string, { ips: string[]; vaultChanges: number }>;
+}
+
+export const HISTORY_RETENTION_DAYS = 60;
+export const HISTORY_MAX_IPS_PER_USER = 50;
 
 /** A window that was delivered (or written to the outbox by a non-dry run). ISO-8601 UTC strings. */
 export interface DeliveredWindow {
@@ -82,11 +102,22 @@ export interface Store {
   /**
    * Atomically: record the delivered window, clear the pending intent for its key, reset the failure
    * counter, set lastSuccessAt, and advance `cursor` to `delivered.end` when the window starts at or before
-   * the cursor (or the cursor is null) and ends after it.
+   * the cursor (or the cursor is null) and ends after it. With `history`, merge it into the per-user
+   * history in the same atomic step, once per window key (a re-delivery of the same key does not count twice).
    */
-  completeDelivery(delivered: DeliveredWindow): Promise<void>;
+  completeDelivery(delivered: DeliveredWindow, history?: HistoryContribution): Promise<void>;
   /** Atomically record a failed run: increments consecutiveFailures and sets lastFailure. The cursor does not move. */
   recordFailure(failure: FailureRecord): Promise<void>;
+  /**
+   * Clear the pending intent for `key` (if it is still that key's): the send definitely did not happen
+   * (SendGrid refused it with a 4xx), so the next attempt is not a "possible duplicate".
+   */
+  abandonDelivery(key: string): Promise<void>;
+  /**
+   * Per-user history for the detections, as of the delivered runs so far: IPs seen signing in per user
+   * (with the last day), vault deletions/changes per user and day, and the days contributed. Bounded.
+   */
+  readHistory(): Promise<HistorySnapshot>;
   /**
    * Try to take the cross-process "one run at a time" lock without waiting.
    * Returns null when another process holds it. Files: a lock file with the owner's pid and host,
@@ -186,4 +217,98 @@ export function normaliseFailure(f: FailureRecord): FailureRecord {
     at: instantOf(f.at, 'failure.at'),
     message: f.message,
   };
+}
+
+// ---- per-user history: shared rules (both stores) ---------------------------------------------------
+
+/** How many applied history window keys every store remembers (the newest), so a re-delivery counts once. */
+export const HISTORY_APPLIED_WINDOWS_LIMIT = 400;
+
+type UserHistory = HistorySnapshot['users'][string];
+
+/** A contribution checked and tidied: IPs de-duplicated, users with nothing to add left out. */
+export interface NormalisedContribution {
+  windowKey: string;
+  day: string;
+  users: { user: string; ips: string[]; vaultChanges: number }[];
+}
+
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Whether `value` is a real calendar day written YYYY-MM-DD. */
+export function isHistoryDay(value: unknown): value is string {
+  if (typeof value !== 'string' || !DAY_PATTERN.test(value)) return false;
+  const ms = Date.parse(`${value}T00:00:00.000Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === value;
+}
+
+/** The oldest day kept when `newest` is the newest day: HISTORY_RETENTION_DAYS before it (inclusive). */
+export function historyCutoff(newest: string): string {
+  const ms = Date.parse(`${newest}T00:00:00.000Z`) - HISTORY_RETENTION_DAYS * 86_400_000;
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Input checks for completeDelivery's `history`. Throws StorageError. */
+export function normaliseContribution(c: HistoryContribution): NormalisedContribution {
+  if (typeof c.windowKey !== 'string' || c.windowKey === '') {
+    throw new StorageError('Refusing to store a history contribution without a window key');
+  }
+  if (!isHistoryDay(c.day)) throw new StorageError(`Refusing to store history for day ${JSON.stringify(c.day)}: it is not YYYY-MM-DD`);
+  const users: NormalisedContribution['users'] = [];
+  for (const [user, entry] of Object.entries(c.users)) {
+    const count = entry.vaultChanges;
+    if (!Number.isSafeInteger(count) || count < 0 || count > 2_147_483_647) {
+      throw new StorageError(`Refusing to store history: vaultChanges of ${JSON.stringify(user)} is not a count`);
+    }
+    const ips = [...new Set(entry.ips.filter((ip) => typeof ip === 'string' && ip !== ''))];
+    if (ips.length === 0 && count === 0) continue;
+    users.push({ user, ips, vaultChanges: count });
+  }
+  return { windowKey: c.windowKey, day: c.day, users };
+}
+
+/** IPs ordered as the bound keeps them: most recently seen first, then by IP (code-unit order). */
+function compareIpEntries(a: [string, string], b: [string, string]): number {
+  if (a[1] !== b[1]) return a[1] > b[1] ? -1 : 1;
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/**
+ * The reference merge (HistoryContribution's rules): returns a new snapshot; `snapshot` is not changed.
+ * Users not in the contribution are only pruned by retention. The caller decides "once per window key".
+ */
+export function mergeHistory(snapshot: HistorySnapshot, contribution: NormalisedContribution): HistorySnapshot {
+  const { day } = contribution;
+  const days = [...new Set([...snapshot.days, day])].sort();
+  const newest = days[days.length - 1] as string;
+  const cutoff = historyCutoff(newest);
+  const byUser = new Map(contribution.users.map((u) => [u.user, u]));
+  const users: [string, UserHistory][] = [];
+  const seen = new Set<string>();
+  const build = (user: string, before: UserHistory | undefined) => {
+    const add = byUser.get(user);
+    const ips = new Map<string, string>();
+    for (const [ip, last] of Object.entries(before?.ips ?? {})) if (last >= cutoff) ips.set(ip, last);
+    for (const ip of add?.ips ?? []) {
+      const last = ips.get(ip);
+      if (day >= cutoff && (last === undefined || day > last)) ips.set(ip, day);
+    }
+    let ipEntries = [...ips];
+    if (ipEntries.length > HISTORY_MAX_IPS_PER_USER) ipEntries = ipEntries.sort(compareIpEntries).slice(0, HISTORY_MAX_IPS_PER_USER);
+    const vault = new Map<string, number>();
+    for (const [d, n] of Object.entries(before?.vaultChanges ?? {})) if (d >= cutoff && n > 0) vault.set(d, n);
+    if (add && add.vaultChanges > 0 && day >= cutoff) vault.set(day, (vault.get(day) ?? 0) + add.vaultChanges);
+    if (ipEntries.length === 0 && vault.size === 0) return;
+    users.push([user, { ips: Object.fromEntries(ipEntries), vaultChanges: Object.fromEntries(vault) }]);
+  };
+  for (const [user, before] of Object.entries(snapshot.users)) {
+    seen.add(user);
+    build(user, before);
+  }
+  for (const user of byUser.keys()) if (!seen.has(user)) build(user, undefined);
+  return { users: Object.fromEntries(users), days: days.filter((d) => d >= cutoff) };
+}
+
+export function emptyHistory(): HistorySnapshot {
+  return { users: {}, days: [] };
 }
