@@ -1,9 +1,10 @@
 /**
  * Screenshots rendered emails at desktop and phone widths and reports horizontal overflow.
  *
- *   npx vite-node scripts/screenshot.ts /tmp/digest.html [/tmp/quiet.html ...]
+ *   npx vite-node scripts/screenshot.ts [--max-height=2400] /tmp/digest.html [/tmp/quiet.html ...]
  *
- * For each file it writes `<name>-1024.png` and `<name>-375.png` (full page) next to the HTML, prints
+ * For each file it writes `<name>-1024.png` and `<name>-375.png` (full page, or its top `--max-height`
+ * pixels: the README's docs/demo-digest.png is the 1024 one of the demo digest) next to the HTML, prints
  * one line per width, and exits 1 when any page scrolls horizontally or tries to load anything that is
  * not the file itself (an email must not depend on external resources). Needs a Chromium binary:
  * /usr/bin/chromium by default, or CHROMIUM_PATH.
@@ -42,7 +43,7 @@ async function launchChromium(executablePath: string = chromiumPath()): Promise<
   return chromium.launch({ executablePath, args: CHROMIUM_ARGS });
 }
 
-async function screenshotFile(browser: Browser, file: string, width: number): Promise<PageReport> {
+async function screenshotFile(browser: Browser, file: string, width: number, maxHeight: number): Promise<PageReport> {
   const absolute = resolve(file);
   const url = pathToFileURL(absolute).href;
   const screenshot = `${absolute.replace(/\.html?$/i, '')}-${width}.png`;
@@ -57,12 +58,15 @@ async function screenshotFile(browser: Browser, file: string, width: number): Pr
       return route.abort();
     });
     await page.goto(url, { waitUntil: 'load' });
-    const measured: unknown = await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]');
-    const [scrollWidth, innerWidth] = Array.isArray(measured) ? measured : [];
-    if (typeof scrollWidth !== 'number' || typeof innerWidth !== 'number') {
+    const measured: unknown = await page.evaluate(
+      '[document.documentElement.scrollWidth, window.innerWidth, document.documentElement.scrollHeight]',
+    );
+    const [scrollWidth, innerWidth, scrollHeight] = Array.isArray(measured) ? measured : [];
+    if (typeof scrollWidth !== 'number' || typeof innerWidth !== 'number' || typeof scrollHeight !== 'number') {
       throw new Error(`Could not measure ${file} at ${width}px`);
     }
-    await page.screenshot({ path: screenshot, fullPage: true });
+    const height = Math.min(scrollHeight, maxHeight);
+    await page.screenshot({ path: screenshot, fullPage: true, clip: { x: 0, y: 0, width, height } });
     return {
       file: absolute,
       width,
@@ -77,9 +81,12 @@ async function screenshotFile(browser: Browser, file: string, width: number): Pr
   }
 }
 
-async function main(files: readonly string[]): Promise<number> {
-  if (files.length === 0) {
-    console.error('usage: vite-node scripts/screenshot.ts <file.html> [more.html ...]');
+async function main(args: readonly string[]): Promise<number> {
+  const option = args.find((a) => a.startsWith('--max-height='));
+  const maxHeight = option === undefined ? Number.POSITIVE_INFINITY : Number(option.slice('--max-height='.length));
+  const files = args.filter((a) => !a.startsWith('--'));
+  if (files.length === 0 || !(maxHeight > 0) || args.some((a) => a.startsWith('--') && a !== option)) {
+    console.error('usage: vite-node scripts/screenshot.ts [--max-height=<px>] <file.html> [more.html ...]');
     return 2;
   }
   const missing = files.filter((f) => !existsSync(f));
@@ -97,7 +104,7 @@ async function main(files: readonly string[]): Promise<number> {
   try {
     for (const file of files) {
       for (const width of SCREENSHOT_WIDTHS) {
-        const report = await screenshotFile(browser, file, width);
+        const report = await screenshotFile(browser, file, width, maxHeight);
         const problems = [
           report.overflow ? `HORIZONTAL OVERFLOW (scrollWidth ${report.scrollWidth} > ${report.innerWidth})` : '',
           report.externalRequests.length > 0 ? `EXTERNAL REQUESTS: ${report.externalRequests.join(' ')}` : '',

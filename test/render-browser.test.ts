@@ -7,7 +7,13 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRenderer } from '../src/adapters/renderer.js';
-import { quietDigestModel, sampleDigestModel, sampleFailureModel } from './fixtures/sample-models.js';
+import {
+  chartFrom,
+  quietDigestModel,
+  sampleDigestModel,
+  sampleFailureModel,
+  worstCaseDigestModel,
+} from './fixtures/sample-models.js';
 
 const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -32,9 +38,19 @@ if (!chromiumAvailable && !inCi) {
 }
 
 const renderer = createRenderer();
+/** A catch-up window: 48 bars, the most the model draws. */
+const catchUp = sampleDigestModel({
+  chart: chartFrom(
+    8,
+    Array.from({ length: 48 }, (_, i) => 40 + ((i * 37) % 900)),
+    Array.from({ length: 48 }, (_, i) => (i % 7 === 0 ? 30 : 0)),
+  ),
+});
 const pages: readonly [string, string][] = [
   ['sample digest', renderer.renderDigest(sampleDigestModel()).html],
   ['quiet digest', renderer.renderDigest(quietDigestModel()).html],
+  ['worst-case digest', renderer.renderDigest(worstCaseDigestModel()).html],
+  ['48-bar catch-up digest', renderer.renderDigest(catchUp).html],
   ['failure notice', renderer.renderFailure(sampleFailureModel()).html],
 ];
 
@@ -57,6 +73,50 @@ const MEASURE = `(() => {
   };
 })()`;
 
+interface MeasuredBar {
+  width: number;
+  left: number;
+  right: number;
+  bottom: number;
+  /** Painted height: the grey and red parts. */
+  painted: number;
+  red: number;
+}
+
+interface MeasuredChart {
+  chartWidth: number;
+  cardWidth: number;
+  labelsRight: number;
+  bars: MeasuredBar[];
+}
+
+/** The chart's bar cells as laid out: the cell box, and the heights of its coloured parts. */
+const MEASURE_CHART = `(() => {
+  const chart = document.querySelector('table.lad-chart');
+  const card = document.querySelector('.lad-card');
+  const labels = chart.nextElementSibling;
+  const cells = [...chart.rows[0].cells];
+  const sum = (els) => els.reduce((n, el) => n + el.offsetHeight, 0);
+  return {
+    chartWidth: chart.getBoundingClientRect().width,
+    cardWidth: card.getBoundingClientRect().width,
+    labelsRight: Math.max(...[...labels.querySelectorAll('td')].map((td) => td.getBoundingClientRect().right)),
+    bars: cells.map((td) => {
+      const box = td.getBoundingClientRect();
+      const painted = [...td.querySelectorAll('td[bgcolor]')];
+      const last = painted.at(-1);
+      return {
+        width: box.width,
+        left: box.left,
+        right: box.right,
+        bottom: last ? last.getBoundingClientRect().bottom : box.bottom,
+        painted: sum(painted),
+        red: sum(painted.filter((p) => p.getAttribute('bgcolor') === '#dc2626')),
+      };
+    }),
+  };
+})()`;
+
 describe('rendered email in Chromium', () => {
   it.runIf(!chromiumAvailable && inCi)('has Chromium available (required in CI)', () => {
     expect.fail(`No Chromium at ${CHROMIUM_PATH}: install it in CI (apt-get install -y chromium) or set CHROMIUM_PATH`);
@@ -72,6 +132,18 @@ describe('rendered email in Chromium', () => {
     afterAll(async () => {
       await browser?.close();
     });
+
+    async function measureChart(html: string, width: number): Promise<MeasuredChart> {
+      const context = await browser.newContext({ viewport: { width, height: 800 }, javaScriptEnabled: true });
+      try {
+        const page = await context.newPage();
+        await page.route('**/*', (route) => route.abort());
+        await page.setContent(html, { waitUntil: 'load' });
+        return (await page.evaluate(MEASURE_CHART)) as MeasuredChart;
+      } finally {
+        await context.close();
+      }
+    }
 
     async function measure(html: string, width: number): Promise<{ measured: Measured; external: string[]; dialogs: number }> {
       const context = await browser.newContext({ viewport: { width, height: 800 }, javaScriptEnabled: true });
@@ -110,5 +182,54 @@ describe('rendered email in Chromium', () => {
         });
       }
     }
+
+    for (const width of WIDTHS) {
+      it(`draws the activity chart inside the card at ${width}px, bars of equal width on one baseline`, async () => {
+        const model = sampleDigestModel();
+        const chart = await measureChart(renderer.renderDigest(model).html, width);
+        expect(chart.bars).toHaveLength(24);
+        expect(chart.chartWidth).toBeLessThanOrEqual(chart.cardWidth);
+        const first = chart.bars[0] as MeasuredBar;
+        const last = chart.bars.at(-1) as MeasuredBar;
+        expect(last.right - first.left).toBeLessThanOrEqual(chart.chartWidth + 0.5);
+        expect(chart.labelsRight).toBeLessThanOrEqual(first.left + chart.chartWidth + 0.5);
+        for (const bar of chart.bars) {
+          expect(Math.abs(bar.width - first.width)).toBeLessThanOrEqual(1);
+          expect(bar.width).toBeGreaterThanOrEqual(width === 375 ? 12 : 20);
+          expect(Math.abs(bar.bottom - first.bottom)).toBeLessThanOrEqual(0.5);
+        }
+      });
+    }
+
+    it('draws bar heights in proportion to the hourly totals, failures in red', async () => {
+      const model = sampleDigestModel();
+      const chart = await measureChart(renderer.renderDigest(model).html, 375);
+      const bars = model.chart.bars;
+      const busiest = bars.findIndex((b) => b.total === model.chart.max);
+      const quietest = bars.findIndex((b) => b.total === Math.min(...bars.map((x) => x.total)));
+      const evening = bars.findIndex((b) => b.label === '22');
+      // Each bar is painted exactly as tall as the model says, the busiest one the full chart height.
+      bars.forEach((bar, i) => {
+        expect(chart.bars[i]?.painted).toBe(bar.totalPx);
+        expect(chart.bars[i]?.red).toBe(bar.failurePx);
+      });
+      expect(chart.bars[busiest]?.painted).toBe(model.chart.heightPx);
+      // Relative heights follow the totals (to the pixel rounding).
+      for (const i of [quietest, evening]) {
+        const ratio = (bars[i]?.total ?? 0) / model.chart.max;
+        expect(Math.abs((chart.bars[i]?.painted ?? 0) - ratio * model.chart.heightPx)).toBeLessThanOrEqual(1);
+        expect(chart.bars[i]?.painted).toBeLessThan(chart.bars[busiest]?.painted ?? 0);
+      }
+      // The hour with the sign-in burst shows its failures.
+      const burst = bars.findIndex((b) => b.failures === Math.max(...bars.map((x) => x.failures)));
+      expect(chart.bars[burst]?.red).toBeGreaterThan(0);
+    });
+
+    it('fits 48 bars on a phone', async () => {
+      const chart = await measureChart(renderer.renderDigest(catchUp).html, 375);
+      expect(chart.bars).toHaveLength(48);
+      expect(chart.chartWidth).toBeLessThanOrEqual(chart.cardWidth);
+      for (const bar of chart.bars) expect(bar.width).toBeGreaterThanOrEqual(6);
+    });
   });
 });

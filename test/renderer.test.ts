@@ -3,17 +3,20 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRenderer, findTemplatesDir, wrapLine } from '../src/adapters/renderer.js';
-import type { DigestModel, EventRow } from '../src/core/digest-model-types.js';
+import { chartLabels, createRenderer, findTemplatesDir, HTML_BUDGET_BYTES, wrapLine } from '../src/adapters/renderer.js';
+import type { DetectionRow, DigestModel, EventRow } from '../src/core/digest-model-types.js';
 import { RenderError } from '../src/errors.js';
 import {
   HOSTILE_FORMULA,
   HOSTILE_IMG,
   HOSTILE_SCRIPT_USER,
   LONG_UNBROKEN,
+  chartFrom,
+  maxLengthText,
   quietDigestModel,
   sampleDigestModel,
   sampleFailureModel,
+  worstCaseDigestModel,
 } from './fixtures/sample-models.js';
 
 const TEMPLATES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'templates');
@@ -96,13 +99,21 @@ describe('renderDigest: HTML part', () => {
   it('keeps a 200-character unbroken string whole, in a cell allowed to wrap it anywhere', () => {
     expect(LONG_UNBROKEN).toHaveLength(200);
     expect(html).toContain(escaped(LONG_UNBROKEN));
-    const cell = html.slice(0, html.indexOf(escaped(LONG_UNBROKEN)));
-    const style = cell.slice(cell.lastIndexOf('style="'));
-    expect(style).toMatch(/overflow-wrap:anywhere/);
+    // Wherever it appears (a finding's reason, an event's detail), the enclosing cell may break it anywhere.
+    let from = 0;
+    let seen = 0;
+    for (let at = html.indexOf(escaped(LONG_UNBROKEN)); at >= 0; at = html.indexOf(escaped(LONG_UNBROKEN), from)) {
+      const before = html.slice(0, at);
+      const cell = before.slice(before.lastIndexOf('<td'));
+      expect(cell).toMatch(/^<td[^>]*overflow-wrap:anywhere/);
+      from = at + 1;
+      seen += 1;
+    }
+    expect(seen).toBeGreaterThanOrEqual(2);
   });
 
   it('shows the verdict in a banner coloured by level', () => {
-    expect(html).toContain('30 events need attention: 8 high, 22 medium (39 low) among 18,088 events reviewed');
+    expect(html).toContain('9 findings need attention (4 high) among 18,088 events reviewed');
     expect(html).toContain('background-color:#b91c1c');
     expect(renderer.renderDigest(sampleDigestModel({ verdictLevel: 'review' })).html).toContain('background-color:#b45309');
   });
@@ -157,7 +168,7 @@ describe('renderDigest: HTML part', () => {
     expect(notice).not.toBe('');
     expect(html).toContain('About this digest');
     expect(html).toContain(escaped(notice));
-    expect(html.indexOf(escaped(notice))).toBeLessThan(html.indexOf('Window and coverage'));
+    expect(html.indexOf(escaped(notice))).toBeLessThan(html.indexOf('class="lad-tile"'));
     expect(renderer.renderDigest(quietDigestModel()).html).not.toContain('About this digest');
   });
 
@@ -177,7 +188,7 @@ describe('renderDigest: HTML part', () => {
     expect(quiet).toContain('Quiet day: no security-relevant events among 18,204 events reviewed');
     expect(quiet).toContain('background-color:#15803d');
     // The attestation comes right after the verdict banner, before the counts.
-    expect(quiet.indexOf('Attestation')).toBeLessThan(quiet.indexOf('Window and coverage'));
+    expect(quiet.indexOf('Attestation')).toBeLessThan(quiet.indexOf('class="lad-tile"'));
   });
 
   it('turns line breaks in data into spaces and bidi overrides into a visible replacement character', () => {
@@ -191,13 +202,230 @@ describe('renderDigest: HTML part', () => {
   });
 });
 
+/** The section titles of a rendered HTML digest, in order. */
+function sectionTitles(html: string): string[] {
+  return [...html.matchAll(/<h2[^>]*>([^<]*)/g)].map((m) => (m[1] ?? '').trim());
+}
+
+/** The bar cells of the activity chart: title, and the heights and colours of the stacked parts. */
+function chartBars(html: string): { title: string; parts: { height: number; color: string }[] }[] {
+  const chart = html.slice(html.indexOf('class="lad-chart"'));
+  const row = chart.slice(0, chart.indexOf('</tr>\n</table>'));
+  return [...row.matchAll(/<td valign="bottom" title="([^"]*)"[^>]*><table[^>]*>(.*?)<\/table><\/td>/g)].map((m) => ({
+    title: m[1] ?? '',
+    parts: [...(m[2] ?? '').matchAll(/<td height="(\d+)"(?: bgcolor="(#[0-9a-f]+)")?/g)].map((p) => ({
+      height: Number(p[1]),
+      color: p[2] ?? '',
+    })),
+  }));
+}
+
+describe('renderDigest: findings, activity, trends and attachments (HTML)', () => {
+  const model = sampleDigestModel();
+  const { html } = renderer.renderDigest(model);
+
+  it('puts the findings right after the tiles, then the evidence, activity and trends', () => {
+    expect(sectionTitles(html)).toEqual([
+      'Findings',
+      'High and medium events',
+      'Activity',
+      'Trends',
+      'Low events',
+      'Unrecognised events',
+      'By category',
+      'Window and coverage',
+    ]);
+    expect(html.indexOf('class="lad-tile"')).toBeLessThan(html.indexOf('>Findings'));
+  });
+
+  it('lists every detection with its severity, title, subject, reason and time, escaped', () => {
+    const findings = html.slice(html.indexOf('>Findings'), html.indexOf('>High and medium events'));
+    expect(model.detections).toHaveLength(7);
+    for (const d of model.detections) {
+      expect(findings).toContain(`${escaped(d.title)}</b>`);
+      expect(findings).toContain(escaped(d.subject));
+      expect(findings).toContain(escaped(d.reason));
+      expect(findings).toContain(d.time);
+    }
+    expect(findings).toContain('<b style="font-size:14px;color:#111827;">Failed sign-in burst, then a successful sign-in</b>');
+    expect(findings).toContain('12 failed sign-ins in 8 min from 203.0.113.9, then a successful sign-in 5 s later');
+    expect(findings.match(/>High<\/span>/g)).toHaveLength(4);
+    expect(findings.match(/>Medium<\/span>/g)).toHaveLength(3);
+    // The hostile reason and subject stay text.
+    expect(findings).toContain(`MFA: high; detail: ${escaped(HOSTILE_IMG)}; from 198.51.100.77`);
+    expect(findings).toContain(escaped(HOSTILE_SCRIPT_USER));
+    expect(findings).not.toMatch(/<(img|script)/i);
+    expect(findings).toContain('&hellip;and 2 more findings not listed here.');
+    expect(findings).not.toContain('No findings');
+  });
+
+  it('says there are no findings on a quiet day, and no "more" line', () => {
+    const quiet = renderer.renderDigest(quietDigestModel()).html;
+    expect(quiet).toContain('No findings: nothing in this window needs attention.');
+    expect(quiet).not.toContain('more finding');
+    const one = renderer.renderDigest(sampleDigestModel({ moreDetections: 1 })).html;
+    expect(one).toContain('&hellip;and 1 more finding not listed here.');
+  });
+
+  it('draws one bar per hour, its parts adding up to the chart height, failures in red at the bottom', () => {
+    const bars = chartBars(html);
+    expect(bars).toHaveLength(24);
+    model.chart.bars.forEach((bar, i) => {
+      const drawn = bars[i];
+      expect(drawn?.title).toBe(escaped(bar.title).replace(/&#x3D;/g, '='));
+      const parts = drawn?.parts ?? [];
+      expect(parts.reduce((n, p) => n + p.height, 0)).toBe(model.chart.heightPx);
+      const red = parts.filter((p) => p.color === '#dc2626');
+      const grey = parts.filter((p) => p.color === '#94a3b8');
+      expect(red.reduce((n, p) => n + p.height, 0)).toBe(bar.failurePx);
+      expect(grey.reduce((n, p) => n + p.height, 0)).toBe(bar.totalPx - bar.failurePx);
+      if (bar.failurePx > 0) expect(parts.at(-1)?.color).toBe('#dc2626');
+      if (bar.restPx > 0) expect(parts[0]).toEqual({ height: bar.restPx, color: '' });
+    });
+    // The busiest hour fills the chart; an hour with failures shows them.
+    const busiest = model.chart.bars.findIndex((b) => b.total === model.chart.max);
+    expect(bars[busiest]?.parts.some((p) => p.color === '')).toBe(false);
+    expect(html).toContain(escaped(model.chart.caption));
+    expect(html).toContain(`Busiest: <b style="color:#111827;">${model.chart.maxText}</b> events`);
+  });
+
+  it('labels every third hour under the chart, each label spanning its bars', () => {
+    expect(chartLabels(model.chart.bars)).toEqual(
+      ['08', '11', '14', '17', '20', '23', '02', '05'].map((label) => ({ label, span: 3 })),
+    );
+    const labels = html.slice(html.indexOf('class="lad-chart"'));
+    expect(labels).toContain('<td colspan="3" style="padding-top:3px;white-space:nowrap;">08</td>');
+    // A catch-up window of 48 bars gets 8 labels too; an odd count ends with a shorter span.
+    expect(chartLabels(chartFrom(0, Array.from({ length: 48 }, () => 5), []).bars).map((l) => l.span)).toEqual(Array(8).fill(6));
+    expect(chartLabels(chartFrom(0, Array.from({ length: 25 }, () => 5), []).bars).map((l) => l.span)).toEqual([4, 4, 4, 4, 4, 4, 1]);
+  });
+
+  it('says there were no events instead of drawing an empty chart', () => {
+    const empty = renderer.renderDigest(sampleDigestModel({ chart: chartFrom(8, Array(24).fill(0), []) })).html;
+    expect(empty).toContain('No events in this window.');
+    expect(empty).not.toContain('class="lad-chart"');
+  });
+
+  it('shows trends with a marker where today stands out', () => {
+    const trends = html.slice(html.indexOf('>Trends'), html.indexOf('>Low events'));
+    expect(trends).toContain(escaped(model.trends.note));
+    expect(trends).toContain('7-day median');
+    const rows = [...trends.matchAll(/<tr><td[^>]*>([^<]*)<\/td>\n<td[^>]*>([^<]*)<\/td>/g)].map((m) => [m[1], m[2]]);
+    expect(rows).toEqual(model.trends.rows.map((r) => [r.category, `${r.standsOut ? '&#9650; ' : ''}${r.today}`]));
+    expect(trends).toContain('color:#b91c1c;font-weight:700;">&#9650; 6</td>');
+    expect(trends).toContain('color:#111827;">39</td>');
+    expect(trends).toContain('today stands out against the median');
+    const calm = sampleDigestModel();
+    calm.trends.rows = calm.trends.rows.map((r) => ({ ...r, standsOut: false }));
+    const calmHtml = renderer.renderDigest(calm).html;
+    expect(calmHtml).toContain('7-day median');
+    expect(calmHtml).not.toContain('&#9650;');
+  });
+
+  it('while the baseline is building, shows the note and no numbers', () => {
+    const model = quietDigestModel();
+    const quiet = renderer.renderDigest(model).html;
+    const trends = quiet.slice(quiet.indexOf('>Trends'), quiet.lastIndexOf('<h2', quiet.indexOf('>Low events')));
+    expect(model.trends.building).toBe(true);
+    expect(trends).toContain('Trends need 3 earlier delivered days; 1 so far. The baseline is still building.');
+    expect(trends).not.toContain('7-day median');
+    expect(trends).not.toContain('&#9650;');
+    expect(trends.replace(/<[^>]*>/g, '')).not.toMatch(/\b(?!3\b|1\b)\d+\b/); // only the note's own numbers
+    // Even if the model carried rows, building wins.
+    const stray = renderer.renderDigest({ ...model, trends: { ...model.trends, rows: sampleDigestModel().trends.rows } }).html;
+    expect(stray).not.toContain('7-day median');
+  });
+
+  it('says where the full list is when files are attached, and nothing when none are', () => {
+    expect(html).toContain(
+      'The full list of 69 security-relevant events is attached as <b>lastpass-events-2025-03-10.csv</b> and <b>lastpass-events-2025-03-10.json</b>.',
+    );
+    // Under the event lists.
+    expect(html.indexOf('The full list of')).toBeGreaterThan(html.indexOf('>Low events'));
+    expect(html.indexOf('The full list of')).toBeLessThan(html.indexOf('>Unrecognised events'));
+    expect(renderer.renderDigest(quietDigestModel()).html).not.toContain('The full list of');
+    const hostile = renderer.renderDigest(sampleDigestModel({ attachments: { csv: HOSTILE_IMG, json: 'x.json', events: 1 } })).html;
+    expect(hostile).toContain(`The full list of 1 security-relevant event is attached as <b>${escaped(HOSTILE_IMG)}</b>`);
+  });
+});
+
+describe('renderDigest: HTML size budget', () => {
+  const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
+
+  it('worst-case digest stays under the Gmail clipping budget', () => {
+    const model = worstCaseDigestModel();
+    expect(model.detections).toHaveLength(50);
+    expect(model.findings).toHaveLength(50);
+    expect(model.lowEvents).toHaveLength(25);
+    expect(model.unrecognised).toHaveLength(30);
+    expect(model.chart.bars).toHaveLength(24);
+    expect(model.trends.rows).toHaveLength(12);
+    expect(model.findings.every((e) => [e.user, e.ip, e.action, e.detail, e.note].every((v) => v.length === 300))).toBe(true);
+    const { html } = renderer.renderDigest(model);
+    expect(bytes(html)).toBeLessThan(95_000);
+    expect(bytes(html)).toBeLessThanOrEqual(HTML_BUDGET_BYTES);
+    // Still a whole digest: verdict, tiles, findings first, footer.
+    expect(html).toContain(escaped(model.verdict));
+    expect(html).toContain('class="lad-tile"');
+    expect(html).toContain(model.footer.windowKey);
+    expect(html).toMatch(/<\/html>\s*$/);
+    expect(html).toContain('This HTML part is shortened to stay under the size at which Gmail clips an email');
+  });
+
+  it('leaves out the least important rows first and counts every row it leaves out', () => {
+    const model = worstCaseDigestModel();
+    const { html } = renderer.renderDigest(model);
+    const shown = html.match(/border-left:3px solid/g)?.length ?? 0;
+    expect(shown).toBeGreaterThanOrEqual(25);
+    const more = (pattern: RegExp): number => Number((pattern.exec(html)?.[1] ?? '0').replace(/,/g, ''));
+    expect(shown + more(/and ([\d,]+) more findings? not listed/)).toBe(model.detections.length + model.moreDetections);
+    expect(more(/and ([\d,]+) more low events? not listed/)).toBe(model.lowEvents.length + model.moreLowEvents);
+    expect(more(/and ([\d,]+) more high and medium events? not listed/)).toBe(model.findings.length + model.moreFindings);
+    expect(more(/and ([\d,]+) more unrecognised action names? not listed/)).toBe(model.unrecognised.length);
+  });
+
+  it('stays under the budget when every character needs escaping', () => {
+    const quotes = worstCaseDigestModel((_seed, length = 300) => '"'.repeat(length));
+    const { html } = renderer.renderDigest(quotes);
+    expect(bytes(html)).toBeLessThanOrEqual(HTML_BUDGET_BYTES);
+    expect(html).toContain('&quot;&quot;&quot;');
+    expect(html).toContain(quotes.footer.windowKey);
+  });
+
+  it('shortens long strings before leaving rows out', () => {
+    const model = worstCaseDigestModel();
+    const { html } = createRenderer({ htmlBudgetBytes: 150_000 }).renderDigest(model);
+    expect(bytes(html)).toBeLessThanOrEqual(150_000);
+    const first = model.detections[0] as DetectionRow;
+    expect(html).toContain(`${escaped(first.title.slice(0, 119))}…</b>`);
+    expect(html).not.toContain(escaped(first.title));
+  });
+
+  it('leaves a digest under the budget untouched, and the text part always whole', () => {
+    const unlimited = createRenderer({ htmlBudgetBytes: Number.MAX_SAFE_INTEGER });
+    const sample = sampleDigestModel();
+    expect(renderer.renderDigest(sample).html).toBe(unlimited.renderDigest(sample).html);
+    expect(renderer.renderDigest(sample).html).not.toContain('This HTML part is shortened');
+    const worst = worstCaseDigestModel();
+    const { text } = renderer.renderDigest(worst);
+    expect(text).toBe(unlimited.renderDigest(worst).text);
+    expect(text.split('\n').filter((line) => /^ {2}\[(HIGH|MEDIUM)\] /.test(line))).toHaveLength(50);
+    expect(text).not.toContain('This HTML part is shortened');
+  });
+
+  it('measures the sample and quiet digests well under the budget', () => {
+    expect(bytes(renderer.renderDigest(sampleDigestModel()).html)).toBeLessThan(HTML_BUDGET_BYTES);
+    expect(bytes(renderer.renderDigest(quietDigestModel()).html)).toBeLessThan(40_000);
+  });
+});
+
 describe('renderDigest: text part', () => {
   const model = sampleDigestModel();
   const { text } = renderer.renderDigest(model);
   const lines = text.split('\n');
 
   it('states the verdict, window and coverage', () => {
-    expect(text).toContain('[ATTENTION] 30 events need attention: 8 high, 22 medium (39 low) among 18,088');
+    expect(text).toContain('[ATTENTION] 9 findings need attention (4 high) among 18,088');
     expect(text).toContain('2025-03-09 08:00 -> 2025-03-10 08:00 Europe/Berlin (24 hours)');
     expect(text).toContain('2025-03-09T07:00:00Z -> 2025-03-10T07:00:00Z');
     expect(text).toMatch(/Events reviewed +18,088/);
@@ -211,6 +439,43 @@ describe('renderDigest: text part', () => {
     expect(entries[0]).toMatch(/^ {2}HIGH {3}2025-03-10 07:41:09 {2}Made admin; user j\.okafor@northwind\.example;/);
     expect(text).toContain('...and 5 more high and medium events not listed here');
     expect(text).toContain('...and 31 more low events not listed here');
+  });
+
+  it('lists the findings first, one wrapped entry each: [SEVERITY] title — subject: reason (time)', () => {
+    const entries = lines.filter((line) => /^ {2}\[(HIGH|MEDIUM)\] /.test(line));
+    expect(entries).toHaveLength(7);
+    const flat = text.replace(/\n {4}(?=\S)/g, ' ');
+    expect(flat).toContain(
+      '  [HIGH] Failed sign-in burst, then a successful sign-in — alice@northwind.example: 12 failed sign-ins in 8 min from 203.0.113.9, then a successful sign-in 5 s later (2025-03-09 17:05)',
+    );
+    expect(flat).toContain('  [MEDIUM] Sign-in from a new network — j.okafor@northwind.example:');
+    expect(text).toContain('...and 2 more findings not listed here.');
+    expect(text.indexOf('FINDINGS')).toBeLessThan(text.indexOf('HIGH AND MEDIUM EVENTS'));
+    expect(renderer.renderDigest(quietDigestModel()).text).toContain('No findings: nothing in this window needs attention.');
+  });
+
+  it('summarises activity and trends in a few lines, marking what stands out', () => {
+    expect(text).toMatch(/Busiest {10}09:00–10:00: 1,580 events, 9 failed sign-ins/);
+    expect(text).toMatch(/Failed sign-ins {2}126 in the window/);
+    expect(text).toMatch(/^ {2}Policies {16} +6 +2 +2 {2}▲ stands out$/m);
+    expect(text).toMatch(/^ {2}Sign-in {17} +39 +31 +28$/m);
+    const quiet = renderer.renderDigest(quietDigestModel()).text;
+    expect(quiet.replace(/\s+/g, ' ')).toContain('Baseline Trends need 3 earlier delivered days; 1 so far. The baseline is still building.');
+    expect(quiet).not.toContain('Median');
+    expect(quiet).not.toContain('▲');
+  });
+
+  it('names the attached files, and nothing when none are attached', () => {
+    expect(text.replace(/\s+/g, ' ')).toContain(
+      'The full list of 69 security-relevant events is attached as lastpass-events-2025-03-10.csv and lastpass-events-2025-03-10.json.',
+    );
+    expect(renderer.renderDigest(quietDigestModel()).text).not.toContain('The full list of');
+  });
+
+  it('keeps the worst case in 80 columns too', () => {
+    const worst = renderer.renderDigest(worstCaseDigestModel()).text;
+    expect(worst.split('\n').filter((line) => [...line].length > 80)).toEqual([]);
+    expect(worst.replace(/\n {4}(?=\S)/g, ' ')).toContain(maxLengthText('reason 0', 600));
   });
 
   it('is plain text: data is not HTML-escaped', () => {
@@ -272,6 +537,15 @@ describe('strict mode', () => {
     expect(() => renderer.renderDigest(broken)).toThrow(RenderError);
   });
 
+  it('throws RenderError for a field missing from a detection or a chart bar', () => {
+    const model = sampleDigestModel();
+    const [first, ...rest] = model.detections;
+    expect(() => renderer.renderDigest({ ...model, detections: [without(first as DetectionRow, 'reason'), ...rest] })).toThrow(RenderError);
+    const [bar, ...bars] = model.chart.bars;
+    const chart = { ...model.chart, bars: [without(bar as (typeof bars)[number], 'failurePx'), ...bars] };
+    expect(() => renderer.renderDigest({ ...model, chart })).toThrow(RenderError);
+  });
+
   it('throws RenderError for the failure notice too', () => {
     expect(() => renderer.renderFailure(without(sampleFailureModel(), 'error'))).toThrow(RenderError);
   });
@@ -317,7 +591,7 @@ describe('createRenderer', () => {
     const dir = copyTemplates();
     writeFileSync(join(dir, 'digest.txt.hbs'), 'custom {{verdict}}\n');
     expect(createRenderer({ templatesDir: dir }).renderDigest(sampleDigestModel()).text).toBe(
-      'custom 30 events need attention: 8 high, 22 medium (39 low) among 18,088 events reviewed\n',
+      'custom 9 findings need attention (4 high) among 18,088 events reviewed\n',
     );
   });
 });

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import type { DigestModel, FailureNoticeModel } from '../core/digest-model-types.js';
+import type { ChartBar, DigestModel, EventRow, FailureNoticeModel } from '../core/digest-model-types.js';
 import { describeError, RenderError } from '../errors.js';
 
 export interface RenderedMessage {
@@ -23,7 +23,15 @@ export interface Renderer {
 export interface RendererOptions {
   /** The directory holding `digest.html.hbs` and friends; found by walking up from this module when absent. */
   templatesDir?: string;
+  /** Largest HTML part in bytes (UTF-8); rows are shortened, then left out, to stay under it. */
+  htmlBudgetBytes?: number;
 }
+
+/**
+ * Gmail clips an HTML part over about 102 KB behind a "[Message clipped]" link, hiding the end of the
+ * digest (and the footer that makes it a record). The HTML part is kept under this, whatever the volume.
+ */
+export const HTML_BUDGET_BYTES = 90_000;
 
 type HandlebarsEnv = typeof Handlebars;
 type Template = (context: unknown) => string;
@@ -66,11 +74,15 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     failureText: compileFile(text, dir, TEMPLATE_FILES.failureText, 'text'),
   };
 
+  const budget = options.htmlBudgetBytes ?? HTML_BUDGET_BYTES;
+
   return {
     renderDigest(model) {
+      const view: DigestView = { ...sanitiseStrings(model) };
       return {
-        html: run(templates.digestHtml, TEMPLATE_FILES.digestHtml, sanitiseStrings(model)),
-        text: run(templates.digestText, TEMPLATE_FILES.digestText, sanitiseStrings(model)),
+        html: fitToBudget(view, budget, (v) => run(templates.digestHtml, TEMPLATE_FILES.digestHtml, v)),
+        // The text part is not clipped by mail clients: it keeps every row the model has.
+        text: run(templates.digestText, TEMPLATE_FILES.digestText, view),
       };
     },
     renderFailure(model) {
@@ -102,8 +114,10 @@ function compileFile(env: HandlebarsEnv, dir: string, file: string, flavour: Fla
 function compileSource(env: HandlebarsEnv, source: string, file: string, flavour: Flavour): Template {
   try {
     // compile() is lazy; parse() now so a syntax error surfaces at start-up, not at the first report.
+    // preventIndent: in the text part a partial's lines keep their own layout; in HTML, indenting every
+    // line of a partial per row would only spend bytes of the size budget.
     env.parse(source);
-    return env.compile(source, { strict: true, noEscape: flavour === 'text', preventIndent: flavour === 'text' });
+    return env.compile(source, { strict: true, noEscape: flavour === 'text', preventIndent: true });
   } catch (error) {
     throw new RenderError(`Template ${file} does not compile: ${describeError(error)}`, { cause: error });
   }
@@ -131,6 +145,141 @@ function registerPartials(dir: string, html: HandlebarsEnv, text: HandlebarsEnv)
     const template = compileSource(env, readTemplate(join(partialsDir, file)), `partials/${file}`, flavour);
     env.registerPartial(name, template);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The HTML size budget. The model caps rows and string lengths, but the bytes a row takes still vary
+// (escaping can make one character six bytes), so the renderer measures the HTML it produced and, when
+// it is over the budget, shortens long strings and then leaves out rows, least important first, each
+// time adding the rows left out to the section's "and N more". A notice says so at the top.
+
+/** What the HTML template sees: the model plus what only the renderer knows. */
+type DigestView = DigestModel;
+
+/** Longest string kept in a row once the HTML is over budget (detection reasons get twice this). */
+const SHORT_TEXT = 120;
+
+function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+function shorten(value: string, max: number): string {
+  return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+}
+
+function shortenEvents(rows: readonly EventRow[]): EventRow[] {
+  return rows.map((r) => ({
+    ...r,
+    user: shorten(r.user, SHORT_TEXT),
+    ip: shorten(r.ip, SHORT_TEXT),
+    action: shorten(r.action, SHORT_TEXT),
+    detail: shorten(r.detail, SHORT_TEXT),
+    note: shorten(r.note, SHORT_TEXT),
+  }));
+}
+
+/** Each step returns a smaller view (or the same one when it has nothing to shorten). */
+const SHORTEN_STEPS: readonly ((v: DigestView) => DigestView)[] = [
+  (v) => ({
+    ...v,
+    trends: { ...v.trends, rows: v.trends.rows.map((t) => ({ ...t, category: shorten(t.category, SHORT_TEXT) })) },
+    lowEvents: shortenEvents(v.lowEvents),
+    unrecognised: v.unrecognised.map((u) => ({
+      ...u,
+      action: shorten(u.action, SHORT_TEXT),
+      sample: shorten(u.sample, SHORT_TEXT),
+    })),
+  }),
+  (v) => ({ ...v, findings: shortenEvents(v.findings) }),
+  (v) => ({
+    ...v,
+    detections: v.detections.map((d) => ({
+      ...d,
+      title: shorten(d.title, SHORT_TEXT),
+      subject: shorten(d.subject, SHORT_TEXT),
+      reason: shorten(d.reason, 2 * SHORT_TEXT),
+    })),
+  }),
+];
+
+/** The lists rows are left out of, least important first, and how to keep only `keep` rows of each. */
+const DROP_STEPS: readonly { size: (v: DigestView) => number; keep: (v: DigestView, keep: number) => DigestView }[] = [
+  {
+    size: (v) => v.lowEvents.length,
+    keep: (v, n) => ({ ...v, lowEvents: v.lowEvents.slice(0, n), moreLowEvents: v.moreLowEvents + v.lowEvents.length - n }),
+  },
+  {
+    size: (v) => v.unrecognised.length,
+    keep: (v, n) => ({
+      ...v,
+      unrecognised: v.unrecognised.slice(0, n),
+      moreUnrecognised: v.moreUnrecognised + v.unrecognised.length - n,
+    }),
+  },
+  {
+    size: (v) => v.findings.length,
+    keep: (v, n) => ({ ...v, findings: v.findings.slice(0, n), moreFindings: v.moreFindings + v.findings.length - n }),
+  },
+  {
+    size: (v) => v.detections.length,
+    keep: (v, n) => ({
+      ...v,
+      detections: v.detections.slice(0, n),
+      moreDetections: v.moreDetections + v.detections.length - n,
+    }),
+  },
+];
+
+function trimmedNotice(view: DigestView): string {
+  const attached =
+    view.attachments.csv === ''
+      ? ''
+      : ` The attached ${view.attachments.csv} and ${view.attachments.json} hold every security-relevant event in full.`;
+  return (
+    'This HTML part is shortened to stay under the size at which Gmail clips an email: some long entries are cut ' +
+    `and some rows are left out (counted in the "and N more" lines). The plain-text part lists every row.${attached}`
+  );
+}
+
+function fitToBudget(model: DigestView, budget: number, render: (view: DigestView) => string): string {
+  const first = render(model);
+  if (utf8Bytes(first) <= budget) return first;
+  // The notice goes in first so that its own bytes are counted.
+  let view: DigestView = { ...model, notices: [...model.notices, trimmedNotice(model)] };
+  let html = render(view);
+  for (const step of SHORTEN_STEPS) {
+    if (utf8Bytes(html) <= budget) return html;
+    view = step(view);
+    html = render(view);
+  }
+  for (const { size, keep } of DROP_STEPS) {
+    if (utf8Bytes(html) <= budget) return html;
+    const rows = size(view);
+    const none = keep(view, 0);
+    const noneHtml = render(none);
+    if (utf8Bytes(noneHtml) > budget) {
+      view = none;
+      html = noneHtml;
+      continue;
+    }
+    // The most rows that fit: `low` always fits, `high` never does.
+    let low = 0;
+    let lowHtml = noneHtml;
+    let high = rows;
+    while (high - low > 1) {
+      const mid = (low + high) >> 1;
+      const midHtml = render(keep(view, mid));
+      if (utf8Bytes(midHtml) <= budget) {
+        low = mid;
+        lowHtml = midHtml;
+      } else {
+        high = mid;
+      }
+    }
+    return lowHtml;
+  }
+  // Over budget with every list empty: only a pathological notice or window could do that. Send it anyway.
+  return html;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -195,10 +344,20 @@ function palette(severity: unknown): Palette {
 
 const NUMBER = new Intl.NumberFormat('en-US');
 
+/** Arithmetic helpers take numbers only: a missing field must fail the render (as strict mode does), not draw 0. */
+function number(value: unknown, helper: string): number {
+  if (typeof value !== 'number') throw new TypeError(`{{${helper}}} expects numbers, got ${value === undefined ? 'a missing field' : typeof value}`);
+  return value;
+}
+
 function createEnvironment(flavour: Flavour): HandlebarsEnv {
   const env = Handlebars.create();
   env.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-  env.registerHelper('gt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a > b);
+  /** `(or a b)`: true when any argument is, with {{#if}}'s idea of truth (an empty list is false). */
+  env.registerHelper('or', (...args: unknown[]) =>
+    args.slice(0, -1).some((v) => (Array.isArray(v) ? v.length > 0 : Boolean(v))),
+  );
+  env.registerHelper('gt', (a: unknown, b: unknown) => number(a, 'gt') > number(b, 'gt'));
   env.registerHelper('severityColor', (s: unknown) => palette(s).fg);
   env.registerHelper('severityBg', (s: unknown) => palette(s).bg);
   env.registerHelper('severityInk', (s: unknown) => palette(s).ink);
@@ -219,6 +378,32 @@ function createEnvironment(flavour: Flavour): HandlebarsEnv {
   /** `(concat "times in " window.zone)`: joins its arguments (for partial parameters). */
   env.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''));
   env.registerHelper('upper', (s: unknown) => String(s).toUpperCase());
+  /** `{{sub a b}}` → a - b (the chart's grey part: totalPx - failurePx). */
+  env.registerHelper('sub', (a: unknown, b: unknown) => number(a, 'sub') - number(b, 'sub'));
+  /** `{{sum rows "failures"}}`: the total of one numeric field over a list. */
+  env.registerHelper('sum', (rows: unknown, key: unknown) =>
+    Array.isArray(rows) && typeof key === 'string'
+      ? rows.reduce((n: number, r: unknown) => {
+          const v = r !== null && typeof r === 'object' ? (r as Record<string, unknown>)[key] : undefined;
+          return n + (typeof v === 'number' ? v : 0);
+        }, 0)
+      : 0,
+  );
+  /** `(some rows "standsOut")`: true when any row of a list has that field set. */
+  env.registerHelper('some', (rows: unknown, key: unknown) =>
+    Array.isArray(rows) && typeof key === 'string'
+      ? rows.some((r: unknown) => r !== null && typeof r === 'object' && Boolean((r as Record<string, unknown>)[key]))
+      : false,
+  );
+  /** `{{#each (chartLabels chart.bars)}}`: about 8 hour labels under the chart, each spanning its bars. */
+  env.registerHelper('chartLabels', (bars: unknown) => chartLabels(Array.isArray(bars) ? (bars as ChartBar[]) : []));
+  /** `{{busiest chart.bars}}`: the title of the busiest bar ("" when there is none). */
+  env.registerHelper('busiest', (bars: unknown) => {
+    if (!Array.isArray(bars)) return '';
+    let best: ChartBar | undefined;
+    for (const bar of bars as ChartBar[]) if (best === undefined || bar.total > best.total) best = bar;
+    return best?.title ?? '';
+  });
   if (flavour === 'text') {
     /** `{{pad value 8}}` pads on the right, `{{padStart value 8}}` on the left, to a column width (never truncates). */
     env.registerHelper('pad', (s: unknown, width: unknown) => String(s).padEnd(typeof width === 'number' ? width : 0));
@@ -234,6 +419,18 @@ function createEnvironment(flavour: Flavour): HandlebarsEnv {
     });
   }
   return env;
+}
+
+const CHART_LABELS = 8;
+
+/** One label every `step` bars (8 labels for 24 bars, 8 for 48), the last spanning what is left. */
+export function chartLabels(bars: readonly ChartBar[]): { label: string; span: number }[] {
+  const step = Math.max(1, Math.ceil(bars.length / CHART_LABELS));
+  const labels: { label: string; span: number }[] = [];
+  for (let i = 0; i < bars.length; i += step) {
+    labels.push({ label: bars[i]?.label ?? '', span: Math.min(step, bars.length - i) });
+  }
+  return labels;
 }
 
 /**

@@ -48,7 +48,7 @@ export interface AnalysisResult {
   unrecognisedEvents: number;
   /** The unrecognised events themselves, for the attachments (at most UNRECOGNISED_ROWS_KEPT). */
   unrecognisedRows: ClassifiedEvent[];
-  /** Events per hour of the window (index 0 = the hour starting at window start), for the chart. */
+  /** Events per clock hour (index 0 = the hour containing the window start), for the chart. */
   hourly: { total: number[]; failures: number[] };
   /** Detections that span events, high first, newest first. */
   findings: Finding[];
@@ -87,14 +87,16 @@ export function createAnalysis(options: {
   const unrecognised = new Map<string, UnrecognisedName>();
   const unrecognisedRows: ClassifiedEvent[] = [];
   const history = new Map<string, { ips: Set<string>; vaultChanges: number }>();
-  const hours = Math.max(1, Math.ceil((options.windowEnd - options.windowStart) / 3_600_000));
+  // Hours of the chart are clock hours, starting with the one that contains the window start.
+  const origin = Math.floor(options.windowStart / 3_600_000) * 3_600_000;
+  const hours = Math.max(1, Math.ceil((options.windowEnd - origin) / 3_600_000));
   const hourlyTotal = new Array<number>(hours).fill(0);
   const hourlyFailures = new Array<number>(hours).fill(0);
   let eventsReviewed = 0;
   let ownApiRows = 0;
   let unrecognisedEvents = 0;
 
-  const hourOf = (at: number) => Math.min(hours - 1, Math.max(0, Math.floor((at - options.windowStart) / 3_600_000)));
+  const hourOf = (at: number) => Math.min(hours - 1, Math.max(0, Math.floor((at - origin) / 3_600_000)));
   const historyOf = (username: string) => {
     const key = userKey(username);
     let h = history.get(key);

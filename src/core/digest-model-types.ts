@@ -145,6 +145,8 @@ export interface DigestModel {
   lowEvents: EventRow[];
   moreLowEvents: number;
   unrecognised: UnrecognisedRow[];
+  /** Unrecognised action names not listed (over the cap); the attachments hold their events. */
+  moreUnrecognised: number;
   footer: {
     generatedAt: string; // in REPORT_TIMEZONE with the zone named
     version: string; // package version

@@ -25,7 +25,7 @@ export interface DigestCaps {
   text: number;
 }
 
-export const DEFAULT_CAPS: DigestCaps = { detections: 40, findings: 40, low: 20, unrecognised: 25, text: 300 };
+export const DEFAULT_CAPS: DigestCaps = { detections: 40, findings: 40, low: 20, unrecognised: 60, text: 300 };
 
 /** A day's per-category counts from an earlier delivered window, for trends. */
 export interface PriorDay {
@@ -114,6 +114,9 @@ export function collectFindings(analysis: AnalysisResult): Finding[] {
 
 const CHART_HEIGHT = 60;
 
+/** Chart hours are clock hours: the hour (UTC, so whole-hour zones line up) containing the window start. */
+export const hourOrigin = (start: number): number => Math.floor(start / 3_600_000) * 3_600_000;
+
 export function buildChart(analysis: AnalysisResult, window: ReportWindow, timeZone: string): DigestModel['chart'] {
   const { total, failures } = analysis.hourly;
   // At most 48 bars: longer windows (catch-up) are grouped into equal buckets of whole hours.
@@ -126,12 +129,13 @@ export function buildChart(analysis: AnalysisResult, window: ReportWindow, timeZ
       t += total[j]!;
       f += failures[j]!;
     }
-    buckets.push({ total: t, failures: f, start: window.start.getTime() + i * 3_600_000 });
+    buckets.push({ total: t, failures: f, start: hourOrigin(window.start.getTime()) + i * 3_600_000 });
   }
   const max = Math.max(0, ...buckets.map((b) => b.total));
   const bars: ChartBar[] = buckets.map((b) => {
     const totalPx = max === 0 ? 0 : Math.max(b.total > 0 ? 1 : 0, Math.round((b.total / max) * CHART_HEIGHT));
-    const failurePx = b.total === 0 ? 0 : Math.min(totalPx, Math.max(b.failures > 0 ? 1 : 0, Math.round((b.failures / b.total) * totalPx)));
+    // Failures are a sliver of all events: give any hour with failures at least 3 px of red so it shows.
+    const failurePx = b.total === 0 ? 0 : Math.min(totalPx, Math.max(b.failures > 0 ? 3 : 0, Math.round((b.failures / b.total) * totalPx)));
     const from = formatLocalMinute(b.start, timeZone).slice(11);
     const to = formatLocalMinute(b.start + size * 3_600_000, timeZone).slice(11);
     return {
@@ -273,6 +277,7 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
     unrecognised: analysis.unrecognised
       .slice(0, caps.unrecognised)
       .map((u) => ({ action: cut(u.action, max), count: u.count, sample: cut(u.sample, max) })),
+    moreUnrecognised: Math.max(0, analysis.unrecognised.length - caps.unrecognised),
     footer: footer(ctx),
   };
 }
