@@ -15,7 +15,10 @@ import { startHealthServer, type HealthServer } from './adapters/health-server.j
 import { createRenderer } from './adapters/renderer.js';
 import { createSendGridMailer, type Mailer } from './adapters/sendgrid-mailer.js';
 import { runChecks } from './check.js';
-import { loadConfig, secretVariants, type Config, type Env } from './config/load-config.js';
+import { loadConfig, loadEvidenceSettings, secretVariants, type Config, type Env } from './config/load-config.js';
+import { createEvidence } from './evidence/create-evidence-archive.js';
+import { formatVerifyReport } from './evidence/evidence-report.js';
+import { isDay } from './evidence/evidence-archive.js';
 import { runDemo } from './demo.js';
 import { ConfigError, describeError } from './errors.js';
 import { createLogger, createRedactor, type Logger, type LogLevel } from './logger.js';
@@ -34,6 +37,10 @@ Usage:
   lastpass-audit-digest demo                         the whole pipeline offline against a simulator
   lastpass-audit-digest check                        validate config and reach LastPass and SendGrid
   lastpass-audit-digest migrate                      create or upgrade the store's schema (also done at start-up)
+  lastpass-audit-digest verify [--from DAY] [--to DAY]
+                                                     check the evidence archive (hashes, chain, signatures, days)
+  lastpass-audit-digest export --from DAY --to DAY --out FILE.tar.gz
+                                                     the evidence of those days for an auditor
 
 Configuration comes from environment variables (and ./.env); see README.md.
 Exit codes: 0 success, 1 the run failed, 2 bad usage or configuration.`;
@@ -90,6 +97,8 @@ function buildDeps(config: Config, logger: Logger, store: Store, dryRun: boolean
     version: VERSION,
     owner: `${hostname()}:${process.pid}`,
     ...(checkpoint ? { checkpoint } : {}),
+    // Dry runs are not deliveries: they leave no evidence bundle.
+    ...(dryRun ? {} : { evidence: createEvidence({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, version: VERSION, settings: config.evidence }) }),
   };
 }
 
@@ -110,6 +119,8 @@ function crashCheckpoint(): ((name: string) => void) | null {
 function reportOutcome(outcome: RunOutcome): number {
   for (const w of outcome.windows) {
     const span = `${w.window.start.toISOString()} → ${w.window.end.toISOString()}`;
+    if (w.evidenceError) print(`EVIDENCE FAILED ${span}: ${w.evidenceError}`);
+    else if (w.evidence) print(`evidence ${span}: bundle seq ${w.evidence.seq} at ${w.evidence.location}`);
     if (w.status === 'failed') print(`FAILED   ${span}: ${w.error ?? 'unknown error'}`);
     else if (w.status === 'already-delivered') print(`skipped  ${span}: already delivered (use --force to send it again)`);
     else print(`${w.status === 'dry-run' ? 'dry run ' : 'sent    '} ${span}: ${w.subject ?? ''}${w.destination && w.destination !== 'sendgrid' ? `\n         ${w.destination}` : w.messageId ? ` (message id ${w.messageId})` : ''}`);
@@ -140,16 +151,21 @@ async function commandRun(args: string[], env: Env): Promise<number> {
   const { config, warnings } = loadConfig(env, { dryRun });
   const logger = makeLogger(config.logLevel, config.secrets);
   for (const w of warnings) logger.warn('config.warning', { warning: w });
-  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger, checkpoint: crashCheckpoint() });
   try {
     await store.init();
-    const outcome = await runReport(buildDeps(config, logger, store, dryRun), {
-      ...(from ? { from } : {}),
-      ...(to ? { to } : {}),
-      dryRun,
-      force: values.force ?? false,
-    });
-    return reportOutcome(outcome);
+    const deps = buildDeps(config, logger, store, dryRun);
+    try {
+      const outcome = await runReport(deps, {
+        ...(from ? { from } : {}),
+        ...(to ? { to } : {}),
+        dryRun,
+        force: values.force ?? false,
+      });
+      return reportOutcome(outcome);
+    } finally {
+      await deps.evidence?.close();
+    }
   } finally {
     await store.close();
   }
@@ -223,6 +239,7 @@ async function commandWorker(env: Env): Promise<number> {
         .then(async (finished) => {
           if (!finished) logger.warn('worker.stopped_with_run_in_flight', {});
           await health?.close();
+          await deps.evidence?.close();
           await store.close();
           logger.info('worker.stopped', { signal });
           resolvePromise(EXIT_OK);
@@ -253,6 +270,64 @@ async function commandMigrate(env: Env): Promise<number> {
   }
 }
 
+function parseDay(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isDay(value)) throw new ConfigError([`${flag} "${value}" is not a day: use YYYY-MM-DD (the day of the digest window, in REPORT_TIMEZONE).`]);
+  return value;
+}
+
+/** verify/export need only the storage and EVIDENCE_* settings: no LastPass or SendGrid configuration. */
+async function openEvidence(env: Env) {
+  const problems: string[] = [];
+  const settings = loadEvidenceSettings(env, problems);
+  const dataDir = env.DATA_DIR?.trim() || './data';
+  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db).');
+  if (problems.length) throw new ConfigError(problems);
+  if (databaseUrl) {
+    // The evidence tables come with the store's migrations.
+    const store = createStore({ dataDir, databaseUrl, logger: makeLogger('error', [databaseUrl]) });
+    try {
+      await store.init();
+    } finally {
+      await store.close();
+    }
+  }
+  return { archive: createEvidence({ dataDir, databaseUrl, version: VERSION, settings }), settings };
+}
+
+async function commandVerify(args: string[], env: Env): Promise<number> {
+  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' } }, strict: true });
+  const from = parseDay(values.from, '--from');
+  const to = parseDay(values.to, '--to');
+  const { archive, settings } = await openEvidence(env);
+  try {
+    const report = await archive.verify({ ...(from ? { from } : {}), ...(to ? { to } : {}), verifyKey: settings.verifyKey });
+    print(formatVerifyReport(report).trimEnd());
+    return report.ok ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    await archive.close();
+  }
+}
+
+async function commandExport(args: string[], env: Env): Promise<number> {
+  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } }, strict: true });
+  const from = parseDay(values.from, '--from');
+  const to = parseDay(values.to, '--to');
+  const out = values.out;
+  if (!from || !to || !out) throw new ConfigError(['export needs --from DAY --to DAY --out FILE.tar.gz']);
+  if (!/\.(tar\.gz|tgz)$/.test(out)) throw new ConfigError([`--out "${out}" must end in .tar.gz (or .tgz).`]);
+  const { archive, settings } = await openEvidence(env);
+  try {
+    const result = await archive.exportTarGz({ from, to, out: resolve(out), verifyKey: settings.verifyKey });
+    print(`Exported ${result.bundles} bundle(s), ${result.files} file(s) for ${from} to ${to}:\n  ${resolve(out)}\n`);
+    print(formatVerifyReport(result.report).trimEnd());
+    return result.report.ok ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    await archive.close();
+  }
+}
+
 async function commandDemo(env: Env): Promise<number> {
   const level = (env.LOG_LEVEL?.trim().toLowerCase() as LogLevel | undefined) ?? 'warn';
   const logger = makeLogger(['debug', 'info', 'warn', 'error'].includes(level) ? level : 'warn', []);
@@ -262,6 +337,9 @@ async function commandDemo(env: Env): Promise<number> {
   const code = reportOutcome(result.outcome);
   print(`\n${result.eventsServed.toLocaleString('en-US')} events served by the simulator over ${result.requests} requests; planted incidents: ${result.planted.map((p) => p.id).join(', ')}.`);
   if (result.digestPath) {
+    if (result.evidencePath) {
+      print(`\nEvidence bundle written to:\n  ${resolve(result.evidencePath)}\nVerify it with:\n  DATA_DIR=${resolve(result.folder)} DATABASE_URL= node dist/src/cli.js verify`);
+    }
     print(`\nDigest written to the outbox:\n  ${resolve(result.digestPath)}\n  ${resolve(result.digestPath.replace(/message\.html$/, 'message.txt'))}\n  ${resolve(result.digestPath.replace(/message\.html$/, 'sendgrid-request.json'))}`);
   }
   return code;
@@ -304,6 +382,10 @@ export async function main(argv: string[]): Promise<number> {
         return await commandCheck(env);
       case 'migrate':
         return await commandMigrate(env);
+      case 'verify':
+        return await commandVerify(rest, env);
+      case 'export':
+        return await commandExport(rest, env);
       case undefined:
       case 'help':
       case '--help':

@@ -20,6 +20,9 @@ import type { Store } from './store/store.js';
 import { generateDemoDay, type PlantedIncident } from './simulator/demo-day.js';
 import { createLastPassSimulator } from './simulator/lastpass-simulator.js';
 import { createFileStore } from './store/file-store.js';
+import { CATALOGUE_VERSION } from './core/catalogue.js';
+import { createEvidenceArchive } from './evidence/evidence-archive.js';
+import { createFileEvidenceBackend } from './evidence/file-evidence-backend.js';
 
 export const DEMO_ACCOUNT = '8771234';
 /** Not a real secret: the simulator only accepts this value. */
@@ -32,6 +35,8 @@ export interface DemoResult {
   requests: number;
   eventsServed: number;
   planted: PlantedIncident[];
+  /** The evidence bundle of the demo run (verify with DATA_DIR=<folder>). */
+  evidencePath: string | null;
 }
 
 export async function runDemo(deps: {
@@ -56,6 +61,7 @@ export async function runDemo(deps: {
     timeZone: lastpassTimeZone,
   });
   const store = createFileStore({ dir: folder });
+  const evidence = createEvidenceArchive({ backend: createFileEvidenceBackend({ dir: join(folder, 'evidence') }), version: deps.version, catalogueVersion: CATALOGUE_VERSION });
   try {
     await store.init();
     await seedEarlierDays(store, end, lastpassTimeZone, deps.reportTimeZone ?? DEFAULTS.REPORT_TIMEZONE, deps.benignCount ?? 30_000);
@@ -89,6 +95,7 @@ export async function runDemo(deps: {
         now: deps.now,
         version: deps.version,
         owner: 'demo',
+        evidence,
       },
       {},
     );
@@ -100,8 +107,10 @@ export async function runDemo(deps: {
       requests: simulator.requests.length,
       eventsServed: day.events.length,
       planted: day.planted,
+      evidencePath: digest?.evidence?.location ?? null,
     };
   } finally {
+    await evidence.close();
     await store.close();
     await simulator.close();
   }

@@ -14,7 +14,9 @@ import { formatDuration, formatUtc } from './core/display-time.js';
 import type { ReportWindow, WallRange } from './core/types.js';
 import { createWallResolver, wallBoundary, wallMinusOneSecond } from './core/wall-time.js';
 import { planDueWindows, windowKey } from './core/window-plan.js';
-import type { LastPassClient } from './adapters/lastpass-client.js';
+import { redactUrl, type LastPassClient } from './adapters/lastpass-client.js';
+import type { EvidenceArchive, FinishedBundle } from './evidence/evidence-archive.js';
+import { createRunEvidence } from './evidence/run-evidence.js';
 import type { OutgoingMessage } from './adapters/mail-message.js';
 import type { Mailer } from './adapters/sendgrid-mailer.js';
 import { AuthorizationError, DigestError, UpstreamError, describeError } from './errors.js';
@@ -45,6 +47,11 @@ export interface RunDeps {
    * at a chosen step when LAD_CRASH_AT names it). A no-op by default.
    */
   checkpoint?: (name: string) => void;
+  /**
+   * The compliance evidence archive. Absent: no evidence. Dry runs never leave a bundle. A failure to write
+   * evidence marks the run failed (after the digest is delivered: it is never held back for evidence).
+   */
+  evidence?: EvidenceArchive;
 }
 
 export interface RunOptions {
@@ -70,6 +77,10 @@ export interface WindowResult {
   subject?: string;
   eventsReviewed?: number;
   error?: string;
+  /** The evidence bundle written for this window (not for dry runs). */
+  evidence?: FinishedBundle;
+  /** Set when the evidence could not be written: the run then fails (exit 1), the digest is still delivered. */
+  evidenceError?: string;
 }
 
 export interface RunOutcome {
@@ -105,13 +116,31 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
     const start = options.from ?? new Date(end.getTime() - 86_400_000);
     windows = [{ start, end }];
   } else {
+    // A send whose outcome was never recorded (the process died mid-send) is repaired first, as the very
+    // same window: it is sent again with the same marker and a "possible duplicate" notice, and what is
+    // due after it is planned from its end. Re-planning from the cursor instead would send an overlapping
+    // window under a new key: a silent duplicate.
+    const pending = options.dryRun ? null : state.pendingDelivery;
+    const cursorMs = state.cursor ? Date.parse(state.cursor) : null;
+    const repair = pending !== null && (cursorMs === null || Date.parse(pending.end) > cursorMs) ? pending : null;
     const plan = planDueWindows({
-      cursor: state.cursor ? new Date(state.cursor) : null,
+      cursor: repair ? new Date(repair.end) : state.cursor ? new Date(state.cursor) : null,
       now,
       maxCatchupDays: deps.config.report.maxCatchupDays,
     });
     windows = plan.windows;
     skipped = plan.skipped;
+    if (repair) {
+      const repairWindow = { start: new Date(repair.start), end: new Date(repair.end) };
+      // The first attempt stated any span it skipped: keep stating it, and keep accounting for it.
+      skipped = cursorMs !== null && cursorMs < repairWindow.start.getTime() ? { start: new Date(cursorMs), end: repairWindow.start } : null;
+      windows = [repairWindow, ...(plan.skipped ? [] : plan.windows)];
+      if (plan.skipped) {
+        // Improbable (down for longer than the cap right after a crash mid-send): report the rest next run.
+        windows = [repairWindow];
+      }
+      logger.warn('run.repair_pending_delivery', { key: repair.key, marker: repair.marker, startedAt: repair.startedAt });
+    }
     if (windows.length === 0) {
       logger.info('run.nothing_due', { cursor: state.cursor });
       return { status: 'nothing-due', windows: [], skipped: null };
@@ -166,7 +195,8 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
       return { status: 'failed', windows: results, skipped };
     }
   }
-  return { status: 'ok', windows: results, skipped };
+  // Evidence that could not be written fails the run loudly; the digests themselves were delivered.
+  return { status: results.some((r) => r.evidenceError) ? 'failed' : 'ok', windows: results, skipped };
 }
 
 /** The wall-clock range to ask LastPass for, or null when the window holds no wall time of its own. */
@@ -199,6 +229,9 @@ async function processWindow(
   const dryRun = options.dryRun ?? false;
   const started = Date.now();
   logger.info('run.window_start', { key, start: window.start.toISOString(), end: window.end.toISOString(), dryRun });
+  const evidence = createRunEvidence(dryRun ? null : (deps.evidence ?? null), logger, deps.now);
+  const startedAt = deps.now();
+  const runRecord = () => ({ windowKey: key, startedAt: startedAt.toISOString(), finishedAt: deps.now().toISOString(), ms: Date.now() - started, requests, pages, attempt: ctx.attempt, marker: ctx.marker });
 
   // 1. Fetch and analyse, page by page. Any failure here means no digest for this window.
   let analysis: AnalysisResult;
@@ -211,6 +244,13 @@ async function processWindow(
   let attachments: MailAttachment[] = [];
   try {
     requested = requestRange(window, config.lastpass.timeZone);
+    await evidence.begin({
+      day: windowLabel(window, config.report.timeZone),
+      window: { start: window.start.toISOString(), end: window.end.toISOString(), key },
+      // The API secret (provhash) is never recorded.
+      request: { cmd: 'reporting', cid: config.lastpass.accountNumber, apiuser: config.lastpass.apiUser, url: redactUrl(config.lastpass.apiUrl), data: requested, lastpassTimeZone: config.lastpass.timeZone, window: { start: window.start.toISOString(), end: window.end.toISOString(), key } },
+      startedAt,
+    });
     const acc = createAnalysis({
       apiUser: config.lastpass.apiUser,
       windowStart: window.start.getTime(),
@@ -222,8 +262,9 @@ async function processWindow(
       let pageNumber = 0;
       const stats = await deps.lastpass.fetchRange(
         requested,
-        (rows) => {
+        async (rows, page) => {
           deps.checkpoint?.(`fetch.page.${++pageNumber}`);
+          await evidence.page(page.body);
           for (const row of rows) {
             const at = resolve(row.Time);
             if (Number.isNaN(at)) {
@@ -246,13 +287,16 @@ async function processWindow(
     const label = windowLabel(window, config.report.timeZone);
     // Every security-relevant event, then the unrecognised ones (they may matter: nobody has rated them yet).
     const exported = [...analysis.relevant, ...analysis.unrecognisedRows];
+    const eventsJson = eventsToJson(exported);
     if (exported.length > 0) {
       const name = `lastpass-security-events-${label}`;
       attachments = [
         { filename: `${name}.csv`, type: 'text/csv', content: Buffer.from(eventsToCsv(exported, config.report.timeZone)).toString('base64') },
-        { filename: `${name}.json`, type: 'application/json', content: Buffer.from(eventsToJson(exported)).toString('base64') },
+        { filename: `${name}.json`, type: 'application/json', content: Buffer.from(eventsJson).toString('base64') },
       ];
     }
+    // Evidence content (request, raw pages, events) is sealed before rendering: its hash is in the footer.
+    const evidenceFooter = await evidence.seal(eventsJson);
     const context = {
       window,
       requested,
@@ -269,10 +313,13 @@ async function processWindow(
     ({ model, html, text } = renderWithinBudget(deps.renderer, (caps) => {
       const m = buildDigestModel(analysis, context, caps);
       m.notices = ctx.notices;
+      if (evidenceFooter) m.footer.evidence = evidenceFooter;
       return m;
     }));
   } catch (error) {
-    return fail(deps, options, window, ctx, 'The events of this window could not be fetched completely, so no digest was built.', error);
+    await evidence.finish({ status: 'failed', delivery: { sent: false, recipients: config.report.to, error: describeError(error) }, run: runRecord(), finishedAt: deps.now() });
+    const failed = await fail(deps, options, window, ctx, 'The events of this window could not be fetched completely, so no digest was built.', error);
+    return { ...failed, ...evidence.outcome() };
   }
 
   // 2. Deliver. Intent first, so a crash mid-send is known at the next start.
@@ -320,6 +367,14 @@ async function processWindow(
       users: analysis.history,
     });
     deps.checkpoint?.('delivery.recorded');
+    await evidence.finish({
+      status: 'delivered',
+      html,
+      text,
+      delivery: { sent: true, destination: sent.destination, messageId: sent.messageId, from: config.report.from, recipients: config.report.to, subject: model.subject, marker: ctx.marker, deliveredAt: delivered.deliveredAt },
+      run: { ...runRecord(), eventsReviewed: analysis.eventsReviewed },
+      finishedAt: deps.now(),
+    });
     logger.info('run.window_delivered', {
       key,
       destination: sent.destination,
@@ -338,13 +393,16 @@ async function processWindow(
       messageId: sent.messageId,
       subject: model.subject,
       eventsReviewed: analysis.eventsReviewed,
+      ...evidence.outcome(),
     };
   } catch (error) {
     if (error instanceof UpstreamError && error.service === 'sendgrid' && !error.retryable) {
       // SendGrid refused it: it was definitely not sent, so the next attempt is no "possible duplicate".
       await deps.store.abandonDelivery(key).catch((e: unknown) => logger.error('store.abandon_failed', { error: describeError(e) }));
     }
-    return fail(deps, options, window, ctx, 'The digest was built but could not be delivered.', error);
+    await evidence.finish({ status: 'failed', html, text, delivery: { sent: false, recipients: config.report.to, subject: model.subject, error: describeError(error) }, run: runRecord(), finishedAt: deps.now() });
+    const failed = await fail(deps, options, window, ctx, 'The digest was built but could not be delivered.', error);
+    return { ...failed, ...evidence.outcome() };
   }
 }
 

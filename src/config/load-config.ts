@@ -6,6 +6,7 @@
 import cron from 'node-cron';
 import { ConfigError } from '../errors.js';
 import { isValidTimeZone } from '../core/wall-time.js';
+import { createManifestSigner, createManifestVerifier } from '../evidence/evidence-signing.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -39,6 +40,17 @@ export interface Config {
   };
   dataDir: string;
   databaseUrl: string | null;
+  /** Compliance evidence (always on for non-dry runs). */
+  evidence: {
+    /** EVIDENCE_RAW (default on): keep the raw response bodies; off records only their SHA-256 and size. */
+    raw: boolean;
+    /** EVIDENCE_RETENTION_DAYS (default 400). */
+    retentionDays: number;
+    /** EVIDENCE_SIGNING_KEY: HMAC secret or Ed25519 private key PEM. */
+    signingKey: string | null;
+    /** EVIDENCE_VERIFY_KEY: HMAC secret or Ed25519 public key PEM (for `verify`). */
+    verifyKey: string | null;
+  };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Every secret value, for the redactor. */
   secrets: string[];
@@ -219,6 +231,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db): unset it to keep state in DATA_DIR.');
   }
+  const evidence = loadEvidenceSettings(env, problems);
   const logLevel = (clean(env, 'LOG_LEVEL') ?? DEFAULTS.LOG_LEVEL).toLowerCase();
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of debug, info, warn, error (got "${logLevel}").`);
@@ -227,7 +240,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(problems);
 
   // The heartbeat URL is a capability (anyone holding it can fake the pings): treat it as a secret too.
-  const secrets = [apiSecret, sgKey, ...databasePasswords(databaseUrl), clean(env, 'EVIDENCE_SIGNING_KEY'), heartbeatUrl ?? undefined].filter(
+  const secrets = [apiSecret, sgKey, ...databasePasswords(databaseUrl), clean(env, 'EVIDENCE_SIGNING_KEY'), clean(env, 'EVIDENCE_VERIFY_KEY'), heartbeatUrl ?? undefined].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
   return {
@@ -245,11 +258,38 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
       worker: { retryDelaysMs, heartbeatUrl, port },
       dataDir,
       databaseUrl,
+      evidence,
       logLevel: logLevel as Config['logLevel'],
       secrets,
     },
     warnings,
   };
+}
+
+/** EVIDENCE_*: also used alone by `verify` and `export`, which need no LastPass or SendGrid settings. */
+export function loadEvidenceSettings(env: Env, problems: string[]): Config['evidence'] {
+  const rawText = (clean(env, 'EVIDENCE_RAW') ?? 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(rawText)) problems.push(`EVIDENCE_RAW must be on or off (got "${rawText}").`);
+  const retentionDays = checkInt(env, 'EVIDENCE_RETENTION_DAYS', '400', 1, 36_500, problems);
+  // PEM keys arrive with literal "\n" from some secret stores: accept both.
+  const key = (name: string) => clean(env, name)?.replace(/\\n/g, '\n') ?? null;
+  const signingKey = key('EVIDENCE_SIGNING_KEY');
+  if (signingKey) {
+    try {
+      createManifestSigner(signingKey);
+    } catch (error) {
+      problems.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  const verifyKey = key('EVIDENCE_VERIFY_KEY');
+  if (verifyKey) {
+    try {
+      createManifestVerifier(verifyKey);
+    } catch (error) {
+      problems.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  return { raw: !['off', 'false', '0'].includes(rawText), retentionDays, signingKey, verifyKey };
 }
 
 /** The DATABASE_URL password in every form it may be written or used in (raw, decoded). */

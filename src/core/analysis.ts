@@ -132,9 +132,9 @@ export function createAnalysis(options: {
       let claimedBy: string | undefined;
       for (const d of detectors) if (d.observe(event, c) === true && claimedBy === undefined) claimedBy = d.id;
       if (c.category === 'Sign-in') {
-        if (isFailedSignIn(c, event.action)) hourlyFailures[h]!++;
+        if (isFailedSignIn(c)) hourlyFailures[h]!++;
         else if (event.ip && event.username && isSuccessfulSignIn(c)) historyOf(event.username).ips.add(event.ip);
-      } else if (event.username && isVaultChange(event, c)) {
+      } else if (event.username && isVaultChange(c)) {
         historyOf(event.username).vaultChanges++;
       }
       if (c.severity !== 'info') {

@@ -152,6 +152,8 @@ export interface DigestModel {
     version: string; // package version
     catalogueVersion: string;
     windowKey: string;
+    /** "Evidence bundle <day>/<run id>, content SHA-256 <hex>": anchors the evidence chain (absent without evidence). */
+    evidence?: string;
   };
 }
 

@@ -141,7 +141,11 @@ function resolveFields(f: WallFields, timeZone: string): { at: number; resolutio
  */
 export function createWallResolver(timeZone: string): (text: string) => number {
   const hourCache = new Map<string, number>();
-  return (text: string) => {
+  // Events arrive sorted, so consecutive ones mostly share a minute: remember the last minute's instant
+  // (only for minutes whose hour had a single offset) and add the seconds, without parsing or allocating.
+  let lastMinute = '';
+  let lastMinuteAt = 0;
+  const resolveSlow = (text: string): number => {
     const hourKey = text.slice(0, 13);
     const cached = hourCache.get(hourKey);
     if (cached !== undefined && text.length === 19) {
@@ -160,6 +164,23 @@ export function createWallResolver(timeZone: string): (text: string) => number {
       return local - a;
     }
     return resolveFields(f, timeZone).at;
+  };
+  return (text: string) => {
+    if (lastMinute !== '' && text.length === 19 && text.startsWith(lastMinute)) {
+      const d1 = text.charCodeAt(17) - 48;
+      const d2 = text.charCodeAt(18) - 48;
+      if (d1 >= 0 && d1 <= 5 && d2 >= 0 && d2 <= 9) return lastMinuteAt + (d1 * 10 + d2) * 1000;
+      return Number.NaN;
+    }
+    const at = resolveSlow(text);
+    // Remember the minute only where the hour's offset was uniform (cached), never near a transition.
+    if (!Number.isNaN(at) && hourCache.has(text.slice(0, 13))) {
+      lastMinute = text.slice(0, 17);
+      lastMinuteAt = at - Number(text.slice(17, 19)) * 1000;
+    } else {
+      lastMinute = '';
+    }
+    return at;
   };
 }
 

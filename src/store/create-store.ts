@@ -4,7 +4,14 @@ import { createFileStore } from './file-store.js';
 import { createPostgresStore } from './postgres-store.js';
 import type { Store } from './store.js';
 
-export function createStore(options: { dataDir: string; databaseUrl: string | null; logger: Logger }): Store {
-  if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl, logger: options.logger });
-  return createFileStore({ dir: options.dataDir });
+export function createStore(options: {
+  dataDir: string;
+  databaseUrl: string | null;
+  logger: Logger;
+  /** Fault injection for the crash tests (LAD_CRASH_AT): named points of the store's writes. */
+  checkpoint?: ((name: string) => void) | null | undefined;
+}): Store {
+  const checkpoint = options.checkpoint ?? undefined;
+  if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl, logger: options.logger, checkpoint });
+  return createFileStore({ dir: options.dataDir, checkpoint });
 }

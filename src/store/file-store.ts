@@ -74,6 +74,13 @@ export interface FileStoreOptions {
   isProcessAlive?: (pid: number) => boolean;
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
+  /**
+   * Fault injection for the crash tests (the CLI passes LAD_CRASH_AT's): called at named points of the
+   * writes: `store.write_lock.held`, `store.<state|history>.tmp_written` (temp file synced, not renamed),
+   * `store.<state|history>.renamed` (renamed, directory not synced), `store.<state|history>.written`,
+   * `store.intent.written` (beginDelivery done), `store.delivery.written` (completeDelivery done).
+   */
+  checkpoint?: ((name: string) => void) | undefined;
 }
 
 /** What a lock file holds. `token` tells our own locks from a previous process that had the same pid. */
@@ -116,6 +123,7 @@ export function createFileStore(options: FileStoreOptions): Store {
   const isProcessAlive = options.isProcessAlive ?? defaultIsProcessAlive;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const logger = options.logger ?? silentLogger;
+  const checkpoint = options.checkpoint ?? (() => undefined);
 
   const statePath = join(dir, STATE_FILE);
   const historyPath = join(dir, HISTORY_FILE);
@@ -161,6 +169,7 @@ export function createFileStore(options: FileStoreOptions): Store {
   async function replaceFile(name: string, body: string, lock: HeldLock): Promise<void> {
     const target = join(dir, name);
     const tmp = join(dir, `${name}.${pid}.${randomUUID()}.tmp`);
+    const what = name === HISTORY_FILE ? 'history' : 'state';
     try {
       const handle = await open(tmp, 'wx', 0o600);
       try {
@@ -175,13 +184,16 @@ export function createFileStore(options: FileStoreOptions): Store {
           `Lost the write lock ${writeLockPath} (held longer than ${staleWriteLockMs} ms); the update was not written: retry`,
         );
       }
+      checkpoint(`store.${what}.tmp_written`);
       await rename(tmp, target);
+      checkpoint(`store.${what}.renamed`);
     } catch (error) {
       await unlink(tmp).catch(() => undefined);
       if (error instanceof StorageError) throw error;
       throw fsError('write', target, error);
     }
     await syncDirectory(dir);
+    checkpoint(`store.${what}.written`);
   }
 
   // ---- lock files -------------------------------------------------------------------------------
@@ -293,6 +305,7 @@ export function createFileStore(options: FileStoreOptions): Store {
       if (attempt.held) {
         const lock = attempt.held;
         try {
+          checkpoint('store.write_lock.held');
           return await task(lock);
         } finally {
           await releaseLockFile(lock);
@@ -380,6 +393,7 @@ export function createFileStore(options: FileStoreOptions): Store {
     async beginDelivery(intent: DeliveryIntent) {
       const pending = normaliseIntent(intent);
       await mutate((state) => ({ ...state, pendingDelivery: pending }));
+      checkpoint('store.intent.written');
     },
 
     /**
@@ -424,6 +438,7 @@ export function createFileStore(options: FileStoreOptions): Store {
           );
         }),
       );
+      checkpoint('store.delivery.written');
     },
 
     async abandonDelivery(key: string) {

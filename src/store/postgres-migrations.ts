@@ -78,6 +78,47 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX user_vault_changes_day_idx ON user_vault_changes (day);
     `,
   },
+  {
+    version: 3,
+    name: 'evidence bundles (hash-chained manifests, files in chunks)',
+    sql: `
+      -- One row per evidence bundle. Incomplete (complete = false, seq NULL) while its run writes it; a
+      -- crash leaves it so, and verify reports it. The chain head is the complete bundle with the highest seq.
+      -- manifest holds the exact bytes of manifest.json (bytea, not jsonb: its SHA-256 is what is chained).
+      CREATE TABLE evidence_bundles (
+        run_id text PRIMARY KEY,
+        day date NOT NULL,
+        started_at timestamptz NOT NULL,
+        seq bigint UNIQUE,
+        manifest bytea,
+        signature bytea,
+        manifest_sha256 text,
+        prev_sha256 text,
+        complete boolean NOT NULL DEFAULT false,
+        CHECK (NOT complete OR (seq IS NOT NULL AND manifest IS NOT NULL AND manifest_sha256 IS NOT NULL))
+      );
+      CREATE INDEX evidence_bundles_day_idx ON evidence_bundles (day);
+
+      -- The files of a bundle, in chunks of at most 1 MiB, written as the pages stream in.
+      CREATE TABLE evidence_files (
+        run_id text NOT NULL REFERENCES evidence_bundles (run_id) ON DELETE CASCADE,
+        path text NOT NULL,
+        chunk_no integer NOT NULL CHECK (chunk_no >= 0),
+        data bytea NOT NULL,
+        PRIMARY KEY (run_id, path, chunk_no)
+      );
+
+      -- What pruning leaves: the last pruned manifest, so that the first remaining bundle still links.
+      CREATE TABLE evidence_checkpoint (
+        id smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+        seq bigint NOT NULL,
+        manifest_sha256 text NOT NULL,
+        day date NOT NULL,
+        pruned_at timestamptz NOT NULL,
+        pruned_count integer NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -59,6 +59,13 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** How long to wait for a connection before failing (default 10 s). */
   connectionTimeoutMillis?: number;
+  /**
+   * Fault injection for the crash tests (the CLI passes LAD_CRASH_AT's): called at named points of the
+   * writes: `store.intent.written` (beginDelivery committed), `store.history.written` (history merged,
+   * transaction not committed), `store.delivery.uncommitted` (every row written, before COMMIT),
+   * `store.delivery.written` (completeDelivery committed).
+   */
+  checkpoint?: ((name: string) => void) | undefined;
 }
 
 interface RunStateRow {
@@ -92,6 +99,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   }
   const now = options.now ?? (() => new Date());
   const logger = options.logger ?? silentLogger;
+  const checkpoint = options.checkpoint ?? (() => undefined);
   const target = describeTarget(options.connectionString);
   const description = `postgres ${target} (schema ${schema})`;
   const redact = createRedactor([passwordOf(options.connectionString), options.connectionString]);
@@ -300,6 +308,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           JSON.stringify(intent),
         ]);
       });
+      checkpoint('store.intent.written');
     },
 
     async completeDelivery(input: DeliveredWindow, history?: HistoryContribution) {
@@ -307,7 +316,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       const contribution = history === undefined ? null : normaliseContribution(history);
       await transaction('record the delivered window', 'BEGIN', async (client) => {
         const row = await lockRunState(client);
-        if (contribution !== null) await mergeHistoryRows(client, contribution);
+        if (contribution !== null) {
+          await mergeHistoryRows(client, contribution);
+          checkpoint('store.history.written');
+        }
         const cursor = nextCursor(iso(row.cursor), d);
         await client.query(
           `INSERT INTO ${q}.delivered_windows (key, start, "end", delivered_at, message_id, marker, summary)
@@ -322,7 +334,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
            WHERE id = 1`,
           [cursor, now().toISOString(), d.key],
         );
+        checkpoint('store.delivery.uncommitted');
       });
+      checkpoint('store.delivery.written');
     },
 
     async abandonDelivery(key: string) {

@@ -17,6 +17,12 @@ export interface FakeSendGrid {
   requests: RecordedRequest[];
   /** Scripted answers for the next requests (then 202). */
   script: { status: number; body?: unknown; headers?: Record<string, string> }[];
+  /**
+   * The next POST /v3/mail/send is recorded and then never answered (the connection stays open until the
+   * client goes away or the server closes): the "during send" point, where SendGrid has the message and the
+   * sender does not know it. Resolves with the request once it has arrived (a test then kills the sender).
+   */
+  holdNextSend(): Promise<RecordedRequest>;
   close(): Promise<void>;
 }
 
@@ -24,6 +30,7 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
   const requests: RecordedRequest[] = [];
   const script: FakeSendGrid['script'] = [];
   let counter = 0;
+  const holds: ((request: RecordedRequest) => void)[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -35,7 +42,15 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
       } catch {
         // keep the text
       }
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+      requests.push(recorded);
+      if (req.method === 'POST' && req.url === '/v3/mail/send') {
+        const hold = holds.shift();
+        if (hold) {
+          hold(recorded); // no answer: the response stays pending
+          return;
+        }
+      }
       if (req.method === 'GET' && req.url === '/v3/scopes') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ scopes: ['mail.send', 'user.profile.read'] }));
@@ -58,6 +73,7 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
     url: `http://127.0.0.1:${port}`,
     requests,
     script,
+    holdNextSend: () => new Promise<RecordedRequest>((resolve) => holds.push(resolve)),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -7,14 +7,12 @@ import type { Classification } from '../classify.js';
 import type { AuditEvent } from '../types.js';
 import { formatSpan, userKey, type Detector, type Finding } from './detection.js';
 
-const FAILURE = /fail/i;
-
-export function isFailedSignIn(c: Classification, action: string): boolean {
-  return c.kind === 'known' && c.category === 'Sign-in' && FAILURE.test(action) && !/admin console/i.test(action);
+export function isFailedSignIn(c: Classification): boolean {
+  return c.kind === 'known' && c.signIn === 'failure';
 }
 
 export function isSuccessfulSignIn(c: Classification): boolean {
-  return c.kind === 'known' && c.category === 'Sign-in' && c.severity === 'info';
+  return c.kind === 'known' && c.signIn === 'success';
 }
 
 interface Attempt {
@@ -22,13 +20,24 @@ interface Attempt {
   ip: string;
 }
 
+function firstSuccessAfter(list: { at: number[]; ip: string[] } | undefined, after: number, within: number): Attempt | undefined {
+  if (!list) return undefined;
+  let best: Attempt | undefined;
+  for (let i = 0; i < list.at.length; i++) {
+    const at = list.at[i]!;
+    if (at >= after && at - after <= within && (!best || at < best.at)) best = { at, ip: list.ip[i]! };
+  }
+  return best;
+}
+
 export function createFailedSigninBurstDetector(): Detector {
   const failures = new Map<string, { name: string; attempts: Attempt[] }>();
-  const successes = new Map<string, Attempt[]>();
+  // Successes are most of the sign-in traffic: kept compactly as parallel arrays per user.
+  const successes = new Map<string, { at: number[]; ip: string[] }>();
   return {
     id: 'failed-signin-burst',
     observe(event: AuditEvent, c: Classification) {
-      if (isFailedSignIn(c, event.action)) {
+      if (isFailedSignIn(c)) {
         const key = userKey(event.username);
         let entry = failures.get(key);
         if (!entry) failures.set(key, (entry = { name: event.username.trim(), attempts: [] }));
@@ -36,8 +45,9 @@ export function createFailedSigninBurstDetector(): Detector {
       } else if (isSuccessfulSignIn(c)) {
         const key = userKey(event.username);
         let list = successes.get(key);
-        if (!list) successes.set(key, (list = []));
-        list.push({ at: event.at, ip: event.ip });
+        if (!list) successes.set(key, (list = { at: [], ip: [] }));
+        list.at.push(event.at);
+        list.ip.push(event.ip);
       }
     },
     finish(ctx) {
@@ -61,9 +71,7 @@ export function createFailedSigninBurstDetector(): Detector {
           const last = burst.at(-1)!;
           const ips = [...new Set(burst.map((a) => a.ip).filter(Boolean))];
           const from = ips.length === 1 ? `from ${ips[0]}` : `from ${ips.length} IPs`;
-          const success = (successes.get(key) ?? [])
-            .filter((s) => s.at >= last.at && s.at - last.at <= burstSuccessMinutes * 60_000)
-            .sort((a, b) => a.at - b.at)[0];
+          const success = firstSuccessAfter(successes.get(key), last.at, burstSuccessMinutes * 60_000);
           const base = `${burst.length} failed sign-ins in ${formatSpan(last.at - first.at)} ${from}`;
           findings.push(
             success

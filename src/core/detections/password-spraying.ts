@@ -9,7 +9,7 @@ export function createPasswordSprayingDetector(): Detector {
   return {
     id: 'password-spraying',
     observe(event: AuditEvent, c: Classification) {
-      if (!event.ip || !isFailedSignIn(c, event.action)) return;
+      if (!event.ip || !isFailedSignIn(c)) return;
       let list = byIp.get(event.ip);
       if (!list) byIp.set(event.ip, (list = []));
       list.push({ at: event.at, user: userKey(event.username) });

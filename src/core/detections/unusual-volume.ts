@@ -4,22 +4,11 @@
  * over the days of history (days without activity count as 0), given `volumeMinDays` days of history.
  */
 import type { Classification } from '../classify.js';
-import { normaliseActionName } from '../catalogue.js';
 import type { AuditEvent } from '../types.js';
 import { userKey, type Detector, type Finding } from './detection.js';
 
-export const VAULT_CHANGE_ACTIONS: ReadonlySet<string> = new Set([
-  'deleted sites',
-  'site deleted',
-  'site changed',
-  'password changed',
-  'username changed',
-  'delete shared sites',
-  'edit secure note',
-]);
-
-export function isVaultChange(event: AuditEvent, c: Classification): boolean {
-  return c.kind === 'known' && VAULT_CHANGE_ACTIONS.has(normaliseActionName(event.action));
+export function isVaultChange(c: Classification): boolean {
+  return c.kind === 'known' && c.vaultChange === true;
 }
 
 export function median(values: readonly number[]): number {
@@ -34,7 +23,7 @@ export function createUnusualVolumeDetector(): Detector {
   return {
     id: 'unusual-volume',
     observe(event: AuditEvent, c: Classification) {
-      if (!isVaultChange(event, c)) return;
+      if (!isVaultChange(c)) return;
       const key = userKey(event.username);
       let entry = counts.get(key);
       if (!entry) counts.set(key, (entry = { name: event.username.trim(), count: 0, last: 0 }));

@@ -1,0 +1,27 @@
+/** Picks where evidence goes: PostgreSQL when DATABASE_URL is set (schema created by the store's init), else DATA_DIR/evidence. */
+import { join } from 'node:path';
+import { CATALOGUE_VERSION } from '../core/catalogue.js';
+import { createEvidenceArchive, type EvidenceArchive } from './evidence-archive.js';
+import { createFileEvidenceBackend } from './file-evidence-backend.js';
+import { createPostgresEvidenceBackend } from './postgres-evidence-backend.js';
+
+export interface EvidenceSettings {
+  raw: boolean;
+  retentionDays: number;
+  signingKey: string | null;
+  verifyKey: string | null;
+}
+
+export function createEvidence(options: { dataDir: string; databaseUrl: string | null; version: string; settings: Pick<EvidenceSettings, 'raw' | 'retentionDays' | 'signingKey'> }): EvidenceArchive {
+  const backend = options.databaseUrl
+    ? createPostgresEvidenceBackend({ connectionString: options.databaseUrl })
+    : createFileEvidenceBackend({ dir: join(options.dataDir, 'evidence') });
+  return createEvidenceArchive({
+    backend,
+    version: options.version,
+    catalogueVersion: CATALOGUE_VERSION,
+    raw: options.settings.raw,
+    signingKey: options.settings.signingKey,
+    retentionDays: options.settings.retentionDays,
+  });
+}

@@ -1,0 +1,219 @@
+/**
+ * Evidence bundles as files under DATA_DIR/evidence:
+ *   .staging/<day>_<run id>/       a bundle being written (a crash leaves it: `verify` reports it incomplete)
+ *   YYYY/MM/DD/<run id>/           a complete bundle, renamed into place from .staging in one step
+ *   chain.json                     { head: {seq, manifestSha256, runId}, checkpoint }, replaced atomically
+ *   chain.pending.json             a one-entry journal while a bundle is linked in: written before the
+ *                                  rename, removed after chain.json; the next reader rolls it forward
+ *                                  (bundle in place) or back (bundle still staged)
+ * Every file is fsynced before its directory entry is made visible.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { BundleRef, ChainCheckpoint, ChainHead, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
+
+const STAGING = '.staging';
+const CHAIN = 'chain.json';
+const PENDING = 'chain.pending.json';
+
+interface ChainFile {
+  head: ChainHead | null;
+  checkpoint: ChainCheckpoint | null;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const h = await open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+async function writeAtomic(path: string, data: Buffer): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const h = await open(tmp, 'w');
+  try {
+    await h.writeFile(data);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  await rename(tmp, path);
+  await fsyncDir(dirname(path));
+}
+
+async function readJson<T>(path: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`Evidence ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+async function readOptional(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+async function dirs(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+function safeRelative(path: string): string {
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(path) || path.split('/').some((p) => p === '..' || p === '.')) {
+    throw new Error(`Invalid evidence file path ${JSON.stringify(path)}`);
+  }
+  return path;
+}
+
+export function createFileEvidenceBackend(options: { dir: string }): EvidenceBackend {
+  const root = options.dir;
+  const chainPath = join(root, CHAIN);
+  const pendingPath = join(root, PENDING);
+  const finalDir = (day: string, runId: string) => join(root, ...day.split('-'), runId);
+
+  async function readChain(): Promise<ChainFile> {
+    const pending = await readJson<{ head: ChainHead; location: string }>(pendingPath);
+    const chain = (await readJson<ChainFile>(chainPath)) ?? { head: null, checkpoint: null };
+    if (pending) {
+      const manifest = await readOptional(join(pending.location, 'manifest.json'));
+      if (manifest && createHash('sha256').update(manifest).digest('hex') === pending.head.manifestSha256) {
+        chain.head = pending.head; // the rename happened: roll forward
+        await writeAtomic(chainPath, Buffer.from(`${JSON.stringify(chain, null, 2)}\n`));
+      }
+      await unlink(pendingPath).catch(() => undefined);
+    }
+    return { head: chain.head ?? null, checkpoint: chain.checkpoint ?? null };
+  }
+
+  return {
+    kind: 'files',
+    description: `files under ${root}`,
+    async stage(runId, day) {
+      const staging = join(root, STAGING, `${day}_${runId}`);
+      await mkdir(staging, { recursive: true });
+      const opened = new Set<string>();
+      const staged: StagedBundle = {
+        location: staging,
+        async openFile(path): Promise<EvidenceFileSink> {
+          const full = join(staging, safeRelative(path));
+          await mkdir(dirname(full), { recursive: true });
+          const h = await open(full, 'wx');
+          opened.add(path);
+          return {
+            async write(chunk) {
+              await h.write(chunk);
+            },
+            async end() {
+              try {
+                await h.sync();
+              } finally {
+                await h.close();
+              }
+            },
+          };
+        },
+        async commit(input) {
+          for (const [name, data] of [['manifest.json', input.manifest], ['manifest.sig', input.signature]] as const) {
+            if (!data) continue;
+            const h = await open(join(staging, name), 'wx');
+            try {
+              await h.writeFile(data);
+              await h.sync();
+            } finally {
+              await h.close();
+            }
+          }
+          await fsyncDir(staging);
+          const chain = await readChain();
+          const current = chain.head?.manifestSha256 ?? chain.checkpoint?.manifestSha256 ?? null;
+          if (current !== input.prevSha256) throw new Error(`Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'})`);
+          const target = finalDir(day, runId);
+          const head: ChainHead = { seq: input.seq, manifestSha256: input.manifestSha256, runId };
+          await writeAtomic(pendingPath, Buffer.from(JSON.stringify({ head, location: target })));
+          await mkdir(dirname(target), { recursive: true });
+          await rename(staging, target);
+          await fsyncDir(dirname(target));
+          await writeAtomic(chainPath, Buffer.from(`${JSON.stringify({ head, checkpoint: chain.checkpoint }, null, 2)}\n`));
+          await unlink(pendingPath);
+          return target;
+        },
+      };
+      return staged;
+    },
+    head: readChain,
+    async list() {
+      await readChain();
+      const out: BundleRef[] = [];
+      for (const y of await dirs(root)) {
+        if (!/^\d{4}$/.test(y)) continue;
+        for (const m of await dirs(join(root, y))) {
+          for (const d of await dirs(join(root, y, m))) {
+            for (const runId of await dirs(join(root, y, m, d))) {
+              const location = join(root, y, m, d, runId);
+              const manifest = await readOptional(join(location, 'manifest.json'));
+              let seq: number | null = null;
+              try {
+                const parsed = manifest ? (JSON.parse(manifest.toString('utf8')) as { seq?: unknown }) : null;
+                if (parsed && typeof parsed.seq === 'number') seq = parsed.seq;
+              } catch {
+                seq = null;
+              }
+              out.push({ runId, day: `${y}-${m}-${d}`, location, complete: true, seq, manifest, signature: await readOptional(join(location, 'manifest.sig')) });
+            }
+          }
+        }
+      }
+      for (const name of await dirs(join(root, STAGING))) {
+        const cut = name.indexOf('_');
+        const day = cut > 0 ? name.slice(0, cut) : '';
+        const runId = cut > 0 ? name.slice(cut + 1) : name;
+        out.push({ runId, day, location: join(root, STAGING, name), complete: false, seq: null, manifest: null, signature: null });
+      }
+      return out;
+    },
+    async files(ref) {
+      const out: { path: string; size: number }[] = [];
+      const walk = async (dir: string): Promise<void> => {
+        for (const e of await readdir(dir, { withFileTypes: true })) {
+          const full = join(dir, e.name);
+          if (e.isDirectory()) await walk(full);
+          else out.push({ path: relative(ref.location, full).split(sep).join('/'), size: (await stat(full)).size });
+        }
+      };
+      await walk(ref.location);
+      return out.sort((a, b) => (a.path < b.path ? -1 : 1));
+    },
+    read(ref, path) {
+      return createReadStream(join(ref.location, safeRelative(path)), { highWaterMark: 64 * 1024 });
+    },
+    async prune(refs, checkpoint) {
+      const chain = await readChain();
+      await writeAtomic(chainPath, Buffer.from(`${JSON.stringify({ head: chain.head, checkpoint }, null, 2)}\n`));
+      for (const ref of refs) {
+        await rm(ref.location, { recursive: true, force: true });
+        // Remove emptied day/month/year directories.
+        let dir = dirname(ref.location);
+        while (dir !== root && dir.startsWith(root)) {
+          if ((await readdir(dir)).length > 0) break;
+          await rm(dir, { recursive: true, force: true });
+          dir = dirname(dir);
+        }
+      }
+    },
+    async close() {},
+  };
+}

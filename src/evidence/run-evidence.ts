@@ -1,0 +1,72 @@
+/**
+ * The evidence of one window's run, as the orchestrator uses it: every call is safe (never throws). The
+ * first failure is logged at error level (`evidence.write_failed`), recorded in `error`, and every later
+ * step becomes a no-op: the bundle stays incomplete (verify reports it) and the run is marked failed, but
+ * the digest is still built and delivered. Order: content sealed before rendering (its hash goes in the
+ * footer), the final manifest after delivery (or after the failure).
+ */
+import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { BeginInput, EvidenceArchive, EvidenceBundle, FinishedBundle, FinishInput } from './evidence-archive.js';
+
+export interface RunEvidence {
+  begin(input: BeginInput): Promise<void>;
+  page(body: string): Promise<void>;
+  /** Returns the footer line for the digest, or null without evidence. */
+  seal(eventsJson: string): Promise<string | null>;
+  finish(input: FinishInput): Promise<void>;
+  /** What the result of the window should carry. */
+  outcome(): { evidence?: FinishedBundle; evidenceError?: string };
+}
+
+export function createRunEvidence(archive: EvidenceArchive | null, logger: Logger, now: () => Date): RunEvidence {
+  let bundle: EvidenceBundle | null = null;
+  let error: string | null = null;
+  let finished: FinishedBundle | null = null;
+  async function guard(step: string, work: (b: EvidenceBundle) => Promise<void>): Promise<void> {
+    if (!bundle || error) return;
+    try {
+      await work(bundle);
+    } catch (e) {
+      error = `Evidence could not be written (${step}): ${describeError(e)}`;
+      logger.error('evidence.write_failed', { step, runId: bundle.runId, error: describeError(e) });
+    }
+  }
+  return {
+    async begin(input) {
+      if (!archive) return;
+      try {
+        bundle = await archive.begin(input);
+      } catch (e) {
+        error = `Evidence could not be written (begin): ${describeError(e)}`;
+        logger.error('evidence.write_failed', { step: 'begin', error: describeError(e) });
+      }
+    },
+    page: (body) => guard('page', (b) => b.addPage(body)),
+    async seal(eventsJson) {
+      if (!archive) return null;
+      let footer: string | null = null;
+      await guard('seal', async (b) => {
+        footer = (await b.sealContent({ eventsJson, fetchComplete: true })).footer;
+      });
+      return footer ?? 'Evidence for this run could NOT be recorded (see the worker log, evidence.write_failed); the run is reported as failed.';
+    },
+    async finish(input) {
+      await guard('finish', async (b) => {
+        finished = await b.finish(input);
+        logger.info('evidence.bundle_written', { runId: b.runId, seq: finished.seq, manifestSha256: finished.manifestSha256, location: finished.location });
+      });
+      if (finished && archive) {
+        try {
+          const { pruned } = await archive.prune(now());
+          if (pruned > 0) logger.info('evidence.pruned', { pruned });
+        } catch (e) {
+          logger.error('evidence.prune_failed', { error: describeError(e) });
+        }
+      }
+    },
+    outcome() {
+      return { ...(finished ? { evidence: finished } : {}), ...(error ? { evidenceError: error } : {}) };
+    },
+  };
+}

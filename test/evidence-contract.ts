@@ -1,0 +1,270 @@
+/**
+ * The contract every evidence backend passes, through the one EvidenceArchive: test/evidence.test.ts runs
+ * it over files and PostgreSQL. The fixture gives a fresh empty backend and backend-specific tampering.
+ */
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BundleRef, EvidenceBackend } from '../src/evidence/evidence-backend.js';
+import { createEvidenceArchive, type EvidenceArchive, type VerifyReport } from '../src/evidence/evidence-archive.js';
+import { formatVerifyReport } from '../src/evidence/evidence-report.js';
+
+export interface EvidenceFixture {
+  /** A new backend instance on the same (fresh) backing. */
+  open(): Promise<EvidenceBackend>;
+  flipByte(ref: BundleRef, path: string): Promise<void>;
+  removeBundle(ref: BundleRef): Promise<void>;
+  setManifest(ref: BundleRef, manifest: Buffer): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const ed = generateKeyPairSync('ed25519');
+export const ED_PRIVATE = ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+export const ED_PUBLIC = ed.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const other = generateKeyPairSync('ed25519');
+const OTHER_PUBLIC = other.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
+export function dayOf(n: number): string {
+  return new Date(Date.UTC(2025, 1, 1) + n * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** One run's bundle: two raw pages, events, a digest showing the content hash, a delivery record. */
+export async function writeRun(archive: EvidenceArchive, n: number, opts: { pageBytes?: number } = {}) {
+  const day = dayOf(n);
+  const start = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000 + 7 * 3_600_000);
+  const end = new Date(start.getTime() + 86_400_000);
+  const bundle = await archive.begin({
+    day,
+    window: { start: start.toISOString(), end: end.toISOString(), key: `${start.toISOString()}/${end.toISOString()}` },
+    request: { cmd: 'reporting', cid: '8771234', apiuser: 'lastpass-audit-digest', data: { from: 'a', to: 'b' } },
+    startedAt: end,
+  });
+  const page = opts.pageBytes ? randomBytes(opts.pageBytes / 2).toString('hex') : JSON.stringify({ status: 'OK', data: { [`e${n}`]: { Time: day, Action: 'Failed Login' } } });
+  await bundle.addPage(page);
+  await bundle.addPage('{"status":"OK","data":{}}');
+  const sealed = await bundle.sealContent({ eventsJson: JSON.stringify([{ n }]), fetchComplete: true });
+  const finished = await bundle.finish({
+    status: 'delivered',
+    html: `<html><body>digest ${day}<footer>${sealed.footer}</footer></body></html>`,
+    text: `digest ${day}\n${sealed.footer}\n`,
+    delivery: { to: ['secops@example.org'], messageId: `msg-${n}` },
+    run: { eventsReviewed: 2 },
+    finishedAt: end,
+  });
+  return { bundle, sealed, finished };
+}
+
+function problemsAt(report: VerifyReport, suffix: string) {
+  return report.problems.filter((p) => p.where.endsWith(suffix));
+}
+
+export function describeEvidenceContract(name: string, makeFixture: () => Promise<EvidenceFixture>): void {
+  describe(`evidence archive contract: ${name}`, () => {
+    let fx: EvidenceFixture;
+    const archives: EvidenceArchive[] = [];
+    const archive = async (opts: { signingKey?: string; raw?: boolean; retentionDays?: number } = {}) => {
+      const a = createEvidenceArchive({ backend: await fx.open(), version: '9.9.9', catalogueVersion: 'test', ...opts });
+      archives.push(a);
+      return a;
+    };
+    const refs = async () => {
+      const b = await fx.open();
+      try {
+        return (await b.list()).filter((r) => r.complete).sort((x, y) => (x.seq ?? 0) - (y.seq ?? 0));
+      } finally {
+        await b.close();
+      }
+    };
+    beforeEach(async () => {
+      fx = await makeFixture();
+    });
+    afterEach(async () => {
+      for (const a of archives.splice(0)) await a.close();
+      await fx.cleanup();
+    });
+
+    it('a correct archive of 30 days, signed with Ed25519, verifies with the public key', async () => {
+      const a = await archive({ signingKey: ED_PRIVATE });
+      for (let n = 0; n < 30; n++) await writeRun(a, n);
+      const report = await a.verify({ verifyKey: ED_PUBLIC });
+      expect(report.problems).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(report.bundlesChecked).toBe(30);
+      expect(report.signaturesValid).toBe(30);
+      expect(report.missingDays).toEqual([]);
+      expect(report.head?.seq).toBe(30);
+      expect(formatVerifyReport(report)).toContain('RESULT: OK');
+      // A range checks only its days, the chain still as a whole.
+      const part = await a.verify({ from: dayOf(3), to: dayOf(5), verifyKey: ED_PUBLIC });
+      expect(part.ok).toBe(true);
+      expect(part.bundlesChecked).toBe(3);
+    });
+
+    it('flipping one byte in any file of a bundle makes verify name that file', async () => {
+      const a = await archive({ signingKey: 'an-hmac-secret-of-some-length' });
+      for (let n = 0; n < 4; n++) await writeRun(a, n);
+      const backend = await fx.open();
+      const target = (await refs())[1] as BundleRef;
+      const paths = (await backend.files(target)).map((f) => f.path);
+      await backend.close();
+      expect(paths).toEqual(expect.arrayContaining(['request.json', 'raw/page-0001.json.gz', 'events.json', 'content-manifest.json', 'digest.html', 'digest.txt', 'delivery.json', 'run.json', 'manifest.json', 'manifest.sig']));
+      for (const path of paths) {
+        const fresh = await makeFixture();
+        const old = fx;
+        fx = fresh;
+        try {
+          const b = await archive({ signingKey: 'an-hmac-secret-of-some-length' });
+          for (let n = 0; n < 4; n++) await writeRun(b, n);
+          const ref = (await refs())[1] as BundleRef;
+          await fx.flipByte(ref, path);
+          const report = await b.verify({ verifyKey: 'an-hmac-secret-of-some-length' });
+          expect(report.ok, path).toBe(false);
+          expect(problemsAt(report, `${ref.runId}/${path}`).length, `${path}: ${JSON.stringify(report.problems)}`).toBeGreaterThan(0);
+        } finally {
+          for (const x of archives.splice(0)) await x.close();
+          await fresh.cleanup();
+          fx = old;
+        }
+      }
+    });
+
+    it('a tampered raw page is reported with the expected and actual SHA-256', async () => {
+      const a = await archive();
+      for (let n = 0; n < 3; n++) await writeRun(a, n);
+      const ref = (await refs())[0] as BundleRef;
+      await fx.flipByte(ref, 'raw/page-0001.json.gz');
+      const report = await a.verify();
+      const [problem] = problemsAt(report, 'raw/page-0001.json.gz');
+      expect(problem?.message).toMatch(/expected [0-9a-f]{64} \(\d+ bytes\), actual [0-9a-f]{64}/);
+    });
+
+    it('deleting a bundle in the middle is reported as a gap in the chain and a missing day', async () => {
+      const a = await archive();
+      for (let n = 0; n < 6; n++) await writeRun(a, n);
+      await fx.removeBundle((await refs())[2] as BundleRef);
+      const report = await a.verify();
+      expect(report.ok).toBe(false);
+      expect(report.missingDays).toEqual([dayOf(2)]);
+      expect(report.problems.some((p) => p.kind === 'chain' && /seq 3 are missing/.test(p.message))).toBe(true);
+    });
+
+    it('deleting the newest bundle is reported against the chain head', async () => {
+      const a = await archive();
+      for (let n = 0; n < 3; n++) await writeRun(a, n);
+      await fx.removeBundle((await refs())[2] as BundleRef);
+      const report = await a.verify();
+      if (name === 'files') {
+        expect(report.problems.some((p) => p.where === 'chain head')).toBe(true);
+      } else {
+        // PostgreSQL: the head IS the newest complete bundle; the email footer anchors the last day.
+        expect(report.head?.seq).toBe(2);
+      }
+    });
+
+    it('reordering (swapping) two manifests is detected', async () => {
+      const a = await archive();
+      for (let n = 0; n < 5; n++) await writeRun(a, n);
+      const [, r1, r2] = await refs();
+      await fx.setManifest(r1 as BundleRef, (r2 as BundleRef).manifest as Buffer);
+      await fx.setManifest(r2 as BundleRef, (r1 as BundleRef).manifest as Buffer);
+      const report = await a.verify();
+      expect(report.ok).toBe(false);
+      expect(report.problems.some((p) => p.kind === 'chain')).toBe(true);
+    });
+
+    it('a replaced manifest (consistent with edited files) is detected by the chain', async () => {
+      const a = await archive();
+      for (let n = 0; n < 4; n++) await writeRun(a, n);
+      const ref = (await refs())[1] as BundleRef;
+      const m = JSON.parse((ref.manifest as Buffer).toString('utf8')) as { status: string };
+      m.status = 'failed';
+      await fx.setManifest(ref, Buffer.from(`${JSON.stringify(m, null, 2)}\n`));
+      const report = await a.verify();
+      expect(report.ok).toBe(false);
+      expect(problemsAt(report, `${ref.runId}/manifest.json`).some((p) => p.kind === 'chain')).toBe(true);
+    });
+
+    it('signatures checked with a wrong key fail (HMAC and Ed25519); a stripped signature is caught', async () => {
+      const h = await archive({ signingKey: 'the-right-hmac-secret' });
+      await writeRun(h, 0);
+      const wrongHmac = await h.verify({ verifyKey: 'a-wrong-hmac-secret!!' });
+      expect(wrongHmac.ok).toBe(false);
+      expect(wrongHmac.problems[0]?.kind).toBe('signature');
+      expect((await h.verify({ verifyKey: 'the-right-hmac-secret' })).ok).toBe(true);
+      const unchecked = await h.verify();
+      expect(unchecked.signaturesUnchecked).toBe(1);
+
+      const e = await archive({ signingKey: ED_PRIVATE });
+      await writeRun(e, 1);
+      const wrongEd = await e.verify({ verifyKey: OTHER_PUBLIC });
+      expect(wrongEd.problems.filter((p) => p.kind === 'signature')).toHaveLength(2);
+      const unsigned = await archive();
+      await writeRun(unsigned, 2);
+      const r = await unsigned.verify({ verifyKey: 'the-right-hmac-secret' });
+      expect(r.problems.some((p) => p.kind === 'signature' && /not signed/.test(p.message))).toBe(true);
+    });
+
+    it('a crash mid-bundle (never finished) is reported as incomplete, and the chain continues after it', async () => {
+      const a = await archive();
+      await writeRun(a, 0);
+      const dangling = await a.begin({ day: dayOf(1), window: { start: 'x', end: 'y', key: 'k' }, request: {}, startedAt: new Date() });
+      await dangling.addPage('{"status":"OK","data":{}}');
+      await writeRun(a, 1);
+      const report = await a.verify();
+      expect(report.ok).toBe(false);
+      expect(report.incomplete).toHaveLength(1);
+      expect(report.problems.filter((p) => p.kind !== 'incomplete')).toEqual([]);
+      expect(report.problems[0]?.where).toContain(dangling.runId);
+    });
+
+    it('EVIDENCE_RAW=off leaves the pages out but records their SHA-256 and size', async () => {
+      const a = await archive({ raw: false });
+      await writeRun(a, 0);
+      const ref = (await refs())[0] as BundleRef;
+      const m = JSON.parse((ref.manifest as Buffer).toString('utf8')) as { files: { path: string; stored: boolean; contentSha256?: string; contentSize?: number }[] };
+      const page = m.files.find((f) => f.path === 'raw/page-0001.json.gz');
+      expect(page).toMatchObject({ stored: false, contentSha256: expect.stringMatching(/^[0-9a-f]{64}$/), contentSize: expect.any(Number) });
+      const b = await fx.open();
+      expect((await b.files(ref)).map((f) => f.path)).not.toContain('raw/page-0001.json.gz');
+      await b.close();
+      expect((await a.verify()).ok).toBe(true);
+    });
+
+    it('pruning past the retention keeps the chain verifiable through a checkpoint', async () => {
+      const a = await archive({ retentionDays: 10 });
+      for (let n = 0; n < 20; n++) await writeRun(a, n);
+      const { pruned } = await a.prune(new Date(`${dayOf(19)}T12:00:00Z`));
+      expect(pruned).toBe(9);
+      const report = await a.verify();
+      expect(report.problems).toEqual([]);
+      expect(report.checkpoint?.seq).toBe(9);
+      expect(report.bundlesChecked).toBe(11);
+      await writeRun(a, 20);
+      expect((await a.verify()).ok).toBe(true);
+    });
+
+    it('exports a range as tar.gz with an auditor README that sha256sum can check', async () => {
+      const a = await archive({ signingKey: ED_PRIVATE });
+      for (let n = 0; n < 5; n++) await writeRun(a, n);
+      const out = await mkdtemp(join(tmpdir(), 'lpad-export-'));
+      try {
+        const file = join(out, 'evidence.tar.gz');
+        const result = await a.exportTarGz({ from: dayOf(1), to: dayOf(3), out: file, verifyKey: ED_PUBLIC });
+        expect(result.bundles).toBe(3);
+        expect(result.report.ok).toBe(true);
+        const listing = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' });
+        expect(listing).toContain('AUDITOR-README.txt');
+        expect(listing).toContain(`evidence/${dayOf(2).replace(/-/g, '/')}/`);
+        execFileSync('tar', ['-xzf', file, '-C', out]);
+        const check = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: out, encoding: 'utf8' });
+        expect(check).not.toMatch(/FAILED/);
+        expect(await readFile(join(out, 'AUDITOR-README.txt'), 'utf8')).toContain('openssl pkeyutl -verify');
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+    });
+  });
+}

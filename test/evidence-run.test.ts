@@ -1,0 +1,158 @@
+/**
+ * Evidence wired into the orchestrator: the real client against the simulator, SendGrid against nock,
+ * the file evidence backend. A delivered run, a dry run, a failed run and an evidence write failure.
+ */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLastPassClient } from '../src/adapters/lastpass-client.js';
+import { createOutboxMailer } from '../src/adapters/outbox-mailer.js';
+import { createRenderer } from '../src/adapters/renderer.js';
+import { createSendGridMailer } from '../src/adapters/sendgrid-mailer.js';
+import type { Config } from '../src/config/load-config.js';
+import { createEvidenceArchive, type EvidenceArchive } from '../src/evidence/evidence-archive.js';
+import { createFileEvidenceBackend } from '../src/evidence/file-evidence-backend.js';
+import { runReport, type RunDeps } from '../src/run-report.js';
+import { generateDemoDay } from '../src/simulator/demo-day.js';
+import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
+import { createFileStore } from '../src/store/file-store.js';
+import type { Store } from '../src/store/store.js';
+import { recordingLogger } from './support/recording-logger.js';
+
+const SECRET = 'lp-secret-ev-4f9d2c7a1b';
+const SG_URL = 'https://sendgrid.example.test';
+const NOW = new Date('2025-03-10T07:00:00Z');
+let dir: string;
+let store: Store;
+let archive: EvidenceArchive;
+let simulator: LastPassSimulator | null = null;
+
+beforeAll(() => {
+  nock.disableNetConnect();
+  nock.enableNetConnect('127.0.0.1');
+});
+afterAll(() => nock.enableNetConnect());
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lpad-ev-run-'));
+  store = createFileStore({ dir });
+  await store.init();
+  archive = createEvidenceArchive({ backend: createFileEvidenceBackend({ dir: join(dir, 'evidence') }), version: '0.0.0-test', catalogueVersion: 'test' });
+});
+afterEach(async () => {
+  nock.cleanAll();
+  await simulator?.close();
+  simulator = null;
+  await archive.close();
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function deps(sim: LastPassSimulator, evidence: EvidenceArchive | undefined = archive): RunDeps {
+  const logger = recordingLogger();
+  const config: Pick<Config, 'lastpass' | 'report'> = {
+    lastpass: { accountNumber: '8771234', apiSecret: SECRET, apiUrl: sim.url, timeZone: 'America/New_York', apiUser: 'lastpass-audit-digest', timeoutMs: 5_000 },
+    report: { from: 'Digest <digest@example.org>', to: ['secops@example.org'], schedule: '0 7 * * *', timeZone: 'UTC', maxCatchupDays: 7 },
+  };
+  const noWait = async () => {};
+  return {
+    config,
+    store,
+    lastpass: createLastPassClient({ ...config.lastpass, logger, sleep: noWait }),
+    mailer: createSendGridMailer({ apiKey: 'SG.test-key-ev', apiUrl: SG_URL, logger, sleep: noWait }),
+    outbox: createOutboxMailer({ dataDir: dir, logger }),
+    renderer: createRenderer(),
+    logger,
+    now: () => NOW,
+    version: '0.0.0-test',
+    ...(evidence ? { evidence } : {}),
+  };
+}
+
+function interceptSendGrid(sent: { content: { type: string; value: string }[]; subject: string }[]) {
+  return nock(SG_URL)
+    .post('/v3/mail/send', (body: (typeof sent)[number]) => {
+      sent.push(body);
+      return true;
+    })
+    .reply(202, '', { 'x-message-id': 'msg-ev-1' });
+}
+
+async function allFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(join(e.parentPath, e.name));
+  return out;
+}
+
+describe('runReport with evidence', () => {
+  it('a delivered run leaves a verifiable bundle whose content hash is in the digest footer, with no secret in it', async () => {
+    const day = generateDemoDay({ end: NOW, timeZone: 'America/New_York', benignCount: 25_000 });
+    simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events: day.events, timeZone: 'America/New_York' });
+    const sent: Parameters<typeof interceptSendGrid>[0] = [];
+    interceptSendGrid(sent);
+    const outcome = await runReport(deps(simulator));
+    expect(outcome.status).toBe('ok');
+    const w = outcome.windows[0]!;
+    expect(w.evidence?.seq).toBe(1);
+    expect(w.evidence?.location).toContain(join('evidence', '2025', '03', '10'));
+    const manifest = JSON.parse(await readFile(join(w.evidence!.location, 'manifest.json'), 'utf8')) as { contentManifestSha256: string; files: { path: string; contentSha256?: string }[]; status: string };
+    expect(manifest.status).toBe('delivered');
+    const html = sent[0]!.content.find((c) => c.type === 'text/html')!.value;
+    expect(html).toContain(`content SHA-256 ${manifest.contentManifestSha256}`);
+    // One raw page per response, each exactly the body the simulator sent.
+    const pages = manifest.files.filter((f) => f.path.startsWith('raw/'));
+    expect(pages.length).toBe(simulator.requests.length);
+    const first = gunzipSync(await readFile(join(w.evidence!.location, 'raw/page-0001.json.gz'))).toString('utf8');
+    expect(JSON.parse(first)).toHaveProperty('status', 'OK');
+    const request = JSON.parse(await readFile(join(w.evidence!.location, 'request.json'), 'utf8')) as Record<string, unknown>;
+    expect(request.cid).toBe('8771234');
+    expect(request).not.toHaveProperty('provhash');
+    for (const f of await allFiles(join(dir, 'evidence'))) {
+      const data = await readFile(f);
+      expect(data.includes(SECRET), f).toBe(false);
+      if (f.endsWith('.gz')) expect(gunzipSync(data).includes(SECRET), f).toBe(false);
+    }
+    const report = await archive.verify();
+    expect(report.problems).toEqual([]);
+  });
+
+  it('a dry run leaves no bundle', async () => {
+    simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events: [], timeZone: 'America/New_York' });
+    const outcome = await runReport(deps(simulator), { dryRun: true });
+    expect(outcome.windows[0]!.status).toBe('dry-run');
+    expect(outcome.windows[0]!.evidence).toBeUndefined();
+    const report = await archive.verify();
+    expect(report.bundlesChecked).toBe(0);
+    expect(report.incomplete).toEqual([]);
+  });
+
+  it('a run that fails at LastPass leaves a bundle recording the failure', async () => {
+    simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: 'another-secret', events: [], timeZone: 'America/New_York' });
+    const sent: Parameters<typeof interceptSendGrid>[0] = [];
+    interceptSendGrid(sent); // the FAILED notice
+    const outcome = await runReport(deps(simulator));
+    expect(outcome.status).toBe('failed');
+    const w = outcome.windows[0]!;
+    expect(w.evidence?.seq).toBe(1);
+    const delivery = JSON.parse(await readFile(join(w.evidence!.location, 'delivery.json'), 'utf8')) as { sent: boolean; error: string };
+    expect(delivery.sent).toBe(false);
+    expect(delivery.error).toMatch(/LastPass/);
+    expect((await archive.verify()).ok).toBe(true);
+  });
+
+  it('an evidence write failure still delivers the digest, says so in it, and fails the run', async () => {
+    simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events: [], timeZone: 'America/New_York' });
+    const broken: EvidenceArchive = { ...archive, begin: async () => Promise.reject(new Error('disk full')) };
+    const sent: Parameters<typeof interceptSendGrid>[0] = [];
+    interceptSendGrid(sent);
+    const outcome = await runReport(deps(simulator, broken));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.content.find((c) => c.type === 'text/plain')!.value).toContain('Evidence for this run could NOT be recorded');
+    expect(outcome.windows[0]!.status).toBe('delivered');
+    expect(outcome.windows[0]!.evidenceError).toMatch(/disk full/);
+    expect(outcome.status).toBe('failed');
+    expect((await store.readState()).cursor).toBe(NOW.toISOString());
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * The evidence archive over both backends (the shared contract), plus the streaming guarantees:
+ * raw pages reach storage slice by slice, and PostgreSQL never holds more than one 1 MiB chunk.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEvidenceArchive } from '../src/evidence/evidence-archive.js';
+import type { EvidenceBackend } from '../src/evidence/evidence-backend.js';
+import { createFileEvidenceBackend } from '../src/evidence/file-evidence-backend.js';
+import { createChunker, createPostgresEvidenceBackend, EVIDENCE_CHUNK_BYTES } from '../src/evidence/postgres-evidence-backend.js';
+import { createManifestSigner, createManifestVerifier } from '../src/evidence/evidence-signing.js';
+import { createPostgresStore } from '../src/store/postgres-store.js';
+import { describeEvidenceContract, ED_PRIVATE, ED_PUBLIC, writeRun } from './evidence-contract.js';
+import { randomSchemaName, startTestDatabase, type TestDatabase } from './support/postgres.js';
+
+describeEvidenceContract('files', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-'));
+  return {
+    open: async () => createFileEvidenceBackend({ dir }),
+    flipByte: async (ref, path) => {
+      const file = join(ref.location, path);
+      const data = await readFile(file);
+      const at = data.length >> 1;
+      data[at] = (data[at] as number) ^ 1;
+      await writeFile(file, data);
+    },
+    removeBundle: (ref) => rm(ref.location, { recursive: true, force: true }),
+    setManifest: (ref, manifest) => writeFile(join(ref.location, 'manifest.json'), manifest),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await startTestDatabase();
+});
+afterAll(async () => {
+  await db?.stop();
+});
+
+async function pgSchema(): Promise<string> {
+  const schema = randomSchemaName('lpad_ev');
+  const store = createPostgresStore({ connectionString: db.url, schema, maxConnections: 2 });
+  await store.init();
+  await store.close();
+  return schema;
+}
+
+async function pgExec(sql: string, params: unknown[]): Promise<void> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(sql, params);
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
+}
+
+describeEvidenceContract('postgres', async () => {
+  const schema = await pgSchema();
+  const q = pg.escapeIdentifier(schema);
+  return {
+    open: async () => createPostgresEvidenceBackend({ connectionString: db.url, schema, maxConnections: 2 }),
+    flipByte: async (ref, path) => {
+      if (path === 'manifest.json' || path === 'manifest.sig') {
+        const col = path === 'manifest.json' ? 'manifest' : 'signature';
+        await pgExec(`UPDATE ${q}.evidence_bundles SET ${col} = set_byte(${col}, octet_length(${col}) / 2, get_byte(${col}, octet_length(${col}) / 2) # 1) WHERE run_id = $1`, [ref.runId]);
+      } else {
+        await pgExec(
+          `UPDATE ${q}.evidence_files SET data = set_byte(data, octet_length(data) / 2, get_byte(data, octet_length(data) / 2) # 1) WHERE run_id = $1 AND path = $2 AND chunk_no = 0`,
+          [ref.runId, path],
+        );
+      }
+    },
+    removeBundle: (ref) => pgExec(`DELETE FROM ${q}.evidence_bundles WHERE run_id = $1`, [ref.runId]),
+    setManifest: (ref, manifest) => pgExec(`UPDATE ${q}.evidence_bundles SET manifest = $2 WHERE run_id = $1`, [ref.runId, manifest]),
+    cleanup: () => db.dropSchema(schema),
+  };
+});
+
+/** Wraps a backend so that every write handed to storage is measured. */
+function measured(backend: EvidenceBackend) {
+  const writes: number[] = [];
+  const wrapped: EvidenceBackend = {
+    ...backend,
+    stage: async (runId, day, startedAt) => {
+      const staged = await backend.stage(runId, day, startedAt);
+      return {
+        location: staged.location,
+        commit: (input) => staged.commit(input),
+        openFile: async (path) => {
+          const sink = await staged.openFile(path);
+          return {
+            write: async (chunk) => {
+              if (path.startsWith('raw/')) writes.push(chunk.length);
+              await sink.write(chunk);
+            },
+            end: () => sink.end(),
+          };
+        },
+      };
+    },
+  };
+  return { wrapped, writes };
+}
+
+describe('evidence streaming', () => {
+  it('a large raw page reaches storage in small slices as it is compressed, never as one buffer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-stream-'));
+    try {
+      const { wrapped, writes } = measured(createFileEvidenceBackend({ dir }));
+      const archive = createEvidenceArchive({ backend: wrapped, version: '1', catalogueVersion: 't' });
+      await writeRun(archive, 0, { pageBytes: 8 * 1024 * 1024 });
+      expect(writes.length).toBeGreaterThan(50);
+      expect(Math.max(...writes)).toBeLessThanOrEqual(64 * 1024);
+      expect((await archive.verify()).ok).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the PostgreSQL chunker never holds more than one chunk, and flushes every full one at once', async () => {
+    const flushed: number[] = [];
+    const chunker = createChunker(EVIDENCE_CHUNK_BYTES, async (data) => {
+      flushed.push(data.length);
+    });
+    const piece = Buffer.alloc(16 * 1024 + 7, 1);
+    let total = 0;
+    while (total < 5.5 * EVIDENCE_CHUNK_BYTES) {
+      await chunker.write(piece);
+      total += piece.length;
+      expect(flushed.length).toBe(Math.floor(total / EVIDENCE_CHUNK_BYTES));
+    }
+    await chunker.end();
+    expect(chunker.peakBuffered).toBeLessThanOrEqual(EVIDENCE_CHUNK_BYTES);
+    expect(flushed.slice(0, -1).every((n) => n === EVIDENCE_CHUNK_BYTES)).toBe(true);
+    expect(flushed.reduce((a, b) => a + b, 0)).toBe(total);
+  });
+
+  it('PostgreSQL stores a large raw page as rows of at most 1 MiB', async () => {
+    const schema = await pgSchema();
+    try {
+      const archive = createEvidenceArchive({ backend: createPostgresEvidenceBackend({ connectionString: db.url, schema, maxConnections: 2 }), version: '1', catalogueVersion: 't' });
+      await writeRun(archive, 0, { pageBytes: 6 * 1024 * 1024 });
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      await client.query('BEGIN');
+      const rows = await client.query<{ n: number }>(
+        `SELECT octet_length(data) AS n FROM ${pg.escapeIdentifier(schema)}.evidence_files WHERE path = 'raw/page-0001.json.gz' ORDER BY chunk_no`,
+      );
+      await client.query('COMMIT');
+      await client.end();
+      expect(rows.rows.length).toBeGreaterThanOrEqual(3);
+      expect(Math.max(...rows.rows.map((r) => Number(r.n)))).toBeLessThanOrEqual(EVIDENCE_CHUNK_BYTES);
+      expect((await archive.verify()).ok).toBe(true);
+      await archive.close();
+    } finally {
+      await db.dropSchema(schema);
+    }
+  });
+});
+
+describe('evidence signing keys', () => {
+  it('Ed25519: the public key fingerprint matches the signer, and signatures verify', () => {
+    const signer = createManifestSigner(ED_PRIVATE);
+    const verifier = createManifestVerifier(ED_PUBLIC);
+    expect(signer.alg).toBe('ed25519');
+    expect(verifier.keyFingerprint).toBe(signer.keyFingerprint);
+    const data = Buffer.from('manifest');
+    expect(verifier.verify(data, signer.sign(data))).toBe(true);
+    expect(verifier.verify(Buffer.from('manifesT'), signer.sign(data))).toBe(false);
+  });
+
+  it('refuses a short HMAC secret and a non-Ed25519 PEM with an actionable message', async () => {
+    expect(() => createManifestSigner('short')).toThrow(/at least 16 characters/);
+    const { generateKeyPairSync } = await import('node:crypto');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(() => createManifestSigner(rsa)).toThrow(/only Ed25519/);
+  });
+});
+
+describe('EVIDENCE_* configuration', () => {
+  it('parses the defaults, off, a PEM with literal \\n, and reports every bad value', async () => {
+    const { loadEvidenceSettings } = await import('../src/config/load-config.js');
+    const problems: string[] = [];
+    expect(loadEvidenceSettings({}, problems)).toEqual({ raw: true, retentionDays: 400, signingKey: null, verifyKey: null });
+    const pem = loadEvidenceSettings({ EVIDENCE_RAW: 'off', EVIDENCE_RETENTION_DAYS: '30', EVIDENCE_SIGNING_KEY: ED_PRIVATE.replace(/\n/g, '\\n') }, problems);
+    expect(pem.raw).toBe(false);
+    expect(pem.retentionDays).toBe(30);
+    expect(pem.signingKey?.trim()).toBe(ED_PRIVATE.trim());
+    expect(problems).toEqual([]);
+    loadEvidenceSettings({ EVIDENCE_RAW: 'maybe', EVIDENCE_RETENTION_DAYS: '0', EVIDENCE_SIGNING_KEY: 'short' }, problems);
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).toMatch(/EVIDENCE_RAW.*\n.*EVIDENCE_RETENTION_DAYS.*\n.*EVIDENCE_SIGNING_KEY/);
+  });
+});
