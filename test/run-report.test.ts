@@ -136,6 +136,10 @@ describe('runReport', () => {
     const state = await store.readState();
     expect(state.cursor).toBe(NOW.toISOString());
     expect(state.delivered).toHaveLength(1);
+    // A delivered run teaches the history: the users' sign-in IPs, under the window's day.
+    const history = await store.readHistory();
+    expect(history.days).toEqual(['2025-03-10']);
+    expect(Object.keys(history.users).length).toBeGreaterThan(50);
     expect(state.delivered[0]!.messageId).toBe('msg-1');
     expect(state.pendingDelivery).toBeNull();
   });
@@ -210,6 +214,7 @@ describe('runReport', () => {
     expect(state.cursor).toBeNull();
     expect(state.consecutiveFailures).toBe(1);
     expect(state.delivered).toEqual([]);
+    expect(await store.readHistory()).toEqual({ users: {}, days: [] });
     expect(d.logger.records().some((r) => r.level === 'error' && r.msg === 'run.window_failed')).toBe(true);
   });
 
@@ -248,6 +253,8 @@ describe('runReport', () => {
       expect(text).not.toContain(SG_KEY);
     }
     expect(await store.readState()).toMatchObject({ cursor: null, delivered: [], consecutiveFailures: 0 });
+    // Nor the per-user history: only delivered runs teach the detections.
+    expect(await store.readHistory()).toEqual({ users: {}, days: [] });
     expect(d.logger.lines.join('\n')).not.toContain(SECRET);
   });
 
