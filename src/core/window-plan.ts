@@ -17,10 +17,13 @@ export interface WindowPlan {
  * due, else one window per day, oldest first (the last one absorbs the remainder, so windows stay
  * contiguous and end exactly at `now`). At most `maxCatchupDays` windows: anything older is `skipped`.
  */
+/** Less than this since the last delivered window is "nothing due": a digest of a few seconds helps nobody. */
+export const MIN_WINDOW_MS = 60_000;
+
 export function planDueWindows(input: { cursor: Date | null; now: Date; maxCatchupDays: number }): WindowPlan {
   const end = input.now.getTime();
   const start = input.cursor ? input.cursor.getTime() : end - DAY_MS;
-  if (end <= start) return { windows: [], skipped: null };
+  if (end - start < MIN_WINDOW_MS) return { windows: [], skipped: null };
   const count = Math.max(1, Math.round((end - start) / DAY_MS));
   const kept = Math.min(count, Math.max(1, input.maxCatchupDays));
   const firstStart = kept === count ? start : end - kept * DAY_MS;
