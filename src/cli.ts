@@ -36,6 +36,8 @@ Usage:
                                                      report what is due now (or the given window)
   lastpass-audit-digest demo                         the whole pipeline offline against a simulator
   lastpass-audit-digest check                        validate config and reach LastPass and SendGrid
+  lastpass-audit-digest backfill --from ISO --to ISO [--send] [--force]
+                                                     digests for a past range, one per day (dry run unless --send)
   lastpass-audit-digest migrate                      create or upgrade the store's schema (also done at start-up)
   lastpass-audit-digest verify [--from DAY] [--to DAY]
                                                      check the evidence archive (hashes, chain, signatures, days)
@@ -169,6 +171,80 @@ async function commandRun(args: string[], env: Env): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/** Day-sized windows from `from` to `to` (the last one shorter when the range is not whole days). */
+function backfillWindows(from: Date, to: Date): { start: Date; end: Date }[] {
+  const out: { start: Date; end: Date }[] = [];
+  for (let s = from.getTime(); s < to.getTime(); s += 86_400_000) {
+    out.push({ start: new Date(s), end: new Date(Math.min(to.getTime(), s + 86_400_000)) });
+  }
+  return out;
+}
+
+function progressBar(done: number, total: number, label: string): string {
+  const width = 24;
+  const filled = Math.round((done / Math.max(1, total)) * width);
+  return `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${label}`.padEnd(90);
+}
+
+/**
+ * `backfill --from --to [--send] [--force]`: digests for a past range, one per day, oldest first. Dry run
+ * (to the outbox) unless --send; already delivered days are skipped unless --force. A progress bar on a
+ * terminal; one line per day otherwise.
+ */
+async function commandBackfill(args: string[], env: Env): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      send: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const from = parseInstant(values.from, '--from');
+  const to = parseInstant(values.to, '--to');
+  if (!from || !to) throw new ConfigError(['backfill needs both --from and --to (ISO dates or times, e.g. --from 2025-03-01 --to 2025-03-08).']);
+  if (from >= to) throw new ConfigError(['--from must be before --to.']);
+  if (to.getTime() > Date.now()) throw new ConfigError(['--to lies in the future: backfill covers past days only.']);
+  const send = values.send ?? false;
+  const { config, warnings } = loadConfig(env, { dryRun: !send });
+  const logger = makeLogger(config.logLevel, config.secrets);
+  for (const w of warnings) logger.warn('config.warning', { warning: w });
+  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  const tty = process.stderr.isTTY === true;
+  const windows = backfillWindows(from, to);
+  let failed = 0;
+  try {
+    await store.init();
+    const deps = buildDeps(config, logger, store, !send);
+    try {
+      for (const [i, w] of windows.entries()) {
+        const label = `${w.start.toISOString().slice(0, 16)} → ${w.end.toISOString().slice(0, 16)}`;
+        if (tty) process.stderr.write(progressBar(i, windows.length, label));
+        const outcome = await runReport(deps, { from: w.start, to: w.end, dryRun: !send, force: values.force ?? false });
+        if (outcome.status === 'locked') {
+          if (tty) process.stderr.write('\n');
+          print('Another run holds the lock; backfill stopped.');
+          return EXIT_FAILED;
+        }
+        const r = outcome.windows[0];
+        if (r?.status === 'failed') failed++;
+        const what = r?.status === 'already-delivered' ? 'skipped (already delivered; --force re-sends)' : r?.status === 'failed' ? `FAILED: ${r.error ?? ''}` : r?.status === 'dry-run' ? `dry run: ${r.destination ?? ''}` : `sent${r?.messageId ? ` (message id ${r.messageId})` : ''}`;
+        if (tty) process.stderr.write(progressBar(i + 1, windows.length, label));
+        if (tty) process.stderr.write('\n');
+        print(`${label}  ${what}`);
+      }
+    } finally {
+      await deps.evidence?.close();
+    }
+  } finally {
+    await store.close();
+  }
+  print(`${windows.length} day(s): ${windows.length - failed} done, ${failed} failed${send ? '' : ' (dry run: nothing was sent; add --send to deliver)'}.`);
+  return failed > 0 ? EXIT_FAILED : EXIT_OK;
 }
 
 /** Deployments whose disk does not survive a republish, where state must live in DATABASE_URL. */
@@ -380,6 +456,8 @@ export async function main(argv: string[]): Promise<number> {
         return await commandDemo(env);
       case 'check':
         return await commandCheck(env);
+      case 'backfill':
+        return await commandBackfill(rest, env);
       case 'migrate':
         return await commandMigrate(env);
       case 'verify':

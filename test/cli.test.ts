@@ -123,6 +123,25 @@ describe('the CLI', () => {
     expect(await readFile(path, 'utf8')).toContain('LastPass security digest');
   });
 
+  it('backfill: one digest per past day, dry run unless --send, delivered days skipped', async () => {
+    const to = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000);
+    const from = new Date(to.getTime() - 2 * 86_400_000);
+    const args = ['backfill', '--from', from.toISOString(), '--to', to.toISOString()];
+    const dry = await runCli(args, env(), dir);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout.match(/  dry run: \//g)).toHaveLength(2);
+    expect(dry.stdout).toContain('2 day(s): 2 done, 0 failed (dry run');
+    expect(mails()).toHaveLength(0);
+
+    const sent = await runCli([...args, '--send'], env(), dir);
+    expect(sent.code).toBe(0);
+    expect(mails()).toHaveLength(2);
+    const again = await runCli([...args, '--send'], env(), dir);
+    expect(again.stdout.match(/skipped \(already delivered/g)).toHaveLength(2);
+    expect(mails()).toHaveLength(2);
+    expect((await runCli(['backfill', '--from', from.toISOString()], env(), dir)).code).toBe(2);
+  });
+
   it('check: validates config and reaches both APIs without sending', async () => {
     const result = await runCli(['check'], env(), dir);
     expect(result.stdout).toMatch(/ok\s+lastpass/);
