@@ -52,7 +52,7 @@ export async function runChecks(deps: {
   } else {
     const url = `${config.sendgrid.apiUrl}/v3/scopes`;
     try {
-      const client = createSendGridClient({ apiKey: config.sendgrid.apiKey, apiUrl: config.sendgrid.apiUrl, timeoutMs: 15_000 });
+      const client = await createSendGridClient({ apiKey: config.sendgrid.apiKey, apiUrl: config.sendgrid.apiUrl, timeoutMs: 15_000 });
       const [, body] = await client.request({ method: 'GET', url: '/v3/scopes' });
       const scopes: unknown = body && typeof body === 'object' ? (body as { scopes?: unknown }).scopes : undefined;
       const list = Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : [];

@@ -14,12 +14,10 @@ import { createHeartbeat } from './adapters/heartbeat.js';
 import { startHealthServer, type HealthServer } from './adapters/health-server.js';
 import { createRenderer } from './adapters/renderer.js';
 import { createSendGridMailer, type Mailer } from './adapters/sendgrid-mailer.js';
-import { runChecks } from './check.js';
 import { loadConfig, loadEvidenceSettings, secretVariants, type Config, type Env } from './config/load-config.js';
 import { createEvidence } from './evidence/create-evidence-archive.js';
 import { formatVerifyReport } from './evidence/evidence-report.js';
 import { isDay } from './evidence/evidence-archive.js';
-import { runDemo } from './demo.js';
 import { ConfigError, describeError } from './errors.js';
 import { createLogger, createRedactor, type Logger, type LogLevel } from './logger.js';
 import { runReport, type RunDeps, type RunOutcome } from './run-report.js';
@@ -409,6 +407,7 @@ async function commandDemo(env: Env): Promise<number> {
   const logger = makeLogger(['debug', 'info', 'warn', 'error'].includes(level) ? level : 'warn', []);
   const dataDir = env.DATA_DIR?.trim() || './data';
   print('Starting the embedded LastPass simulator and running the real pipeline against it…');
+  const { runDemo } = await import('./demo.js');
   const result = await runDemo({ dataDir, logger, now: () => new Date(), renderer: createRenderer(), version: VERSION });
   const code = reportOutcome(result.outcome);
   print(`\n${result.eventsServed.toLocaleString('en-US')} events served by the simulator over ${result.requests} requests; planted incidents: ${result.planted.map((p) => p.id).join(', ')}.`);
@@ -426,6 +425,7 @@ async function commandCheck(env: Env): Promise<number> {
   const logger = makeLogger('error', config.secrets);
   const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
   try {
+    const { runChecks } = await import('./check.js');
     const lines = await runChecks({
       config,
       lastpass: createLastPassClient({ ...config.lastpass, logger, retryPolicy: { retries: 1, baseDelayMs: 1000, maxDelayMs: 2000, maxRetryAfterMs: 5000 } }),

@@ -3,8 +3,8 @@
  * carry the request configuration, including the `Authorization: Bearer <key>` header, so they are never
  * logged or rethrown: they are translated into an UpstreamError that holds only SendGrid's messages.
  */
-import { Client } from '@sendgrid/client';
-import { MailService } from '@sendgrid/mail';
+import type { Client } from '@sendgrid/client';
+import type { MailService } from '@sendgrid/mail';
 import { UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from './lastpass-client.js';
@@ -110,8 +110,14 @@ function headerValue(headers: unknown, name: string): string | null {
   return typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : null;
 }
 
-export function createSendGridClient(options: { apiKey: string; apiUrl: string; timeoutMs?: number }): Client {
-  const client = new Client();
+/**
+ * The real SendGrid client, configured for our endpoint. Loaded on first use: the client library (with
+ * axios) is most of an idle worker's memory, and the worker sends once a day.
+ */
+export async function createSendGridClient(options: { apiKey: string; apiUrl: string; timeoutMs?: number }): Promise<Client> {
+  // CommonJS with `export =`: the class is a named export at run time that the typings do not declare.
+  const { Client: SendGridClient } = (await import('@sendgrid/client')) as unknown as { Client: new () => Client };
+  const client = new SendGridClient();
   client.setApiKey(options.apiKey);
   // setApiKey resets baseUrl to the region default: set ours afterwards.
   client.setDefaultRequest('baseUrl', `${options.apiUrl.replace(/\/+$/, '')}/`);
@@ -120,14 +126,20 @@ export function createSendGridClient(options: { apiKey: string; apiUrl: string; 
 }
 
 export function createSendGridMailer(options: SendGridMailerOptions): Mailer {
-  const client = createSendGridClient(options);
-  const mail = new MailService();
-  mail.setClient(client);
+  let mailService: Promise<MailService> | null = null;
+  const service = () =>
+    (mailService ??= (async () => {
+      const { MailService: SendGridMailService } = (await import('@sendgrid/mail')) as unknown as { MailService: new () => MailService };
+      const mail = new SendGridMailService();
+      mail.setClient(await createSendGridClient(options));
+      return mail;
+    })());
   const url = redactUrl(`${options.apiUrl.replace(/\/+$/, '')}/v3/mail/send`);
   const now = options.now ?? Date.now;
   return {
     async send(message, sendOptions) {
       const data = toMailData(message);
+      const mail = await service();
       const [response] = await withRetry(
         async () => {
           try {
