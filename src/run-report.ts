@@ -264,7 +264,9 @@ async function processWindow(
         requested,
         async (rows, page) => {
           deps.checkpoint?.(`fetch.page.${++pageNumber}`);
-          await evidence.page(page.body);
+          // The raw page goes to the evidence archive while its rows are analysed: gzip runs on libuv's
+          // thread pool, the analysis on this thread. (Evidence errors are recorded, never thrown.)
+          const stored = evidence.page(page.body);
           for (const row of rows) {
             const at = resolve(row.Time);
             if (Number.isNaN(at)) {
@@ -276,6 +278,7 @@ async function processWindow(
             }
             acc.add({ at, wall: row.Time, username: row.Username, ip: row.IP_Address, action: row.Action.trim(), data: row.Data });
           }
+          await stored;
         },
         options.deadline === undefined ? {} : { deadline: options.deadline },
       );

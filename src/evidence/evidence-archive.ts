@@ -274,7 +274,7 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
         const stored = createHash('sha256');
         let storedSize = 0;
         const sink = await staged.openFile(path);
-        await pipeline(Readable.from(tap()), createGzip(), async (source: AsyncIterable<Buffer>) => {
+        await pipeline(Readable.from(tap()), createGzip({ level: 1 }), async (source: AsyncIterable<Buffer>) => {
           for await (const chunk of source) {
             stored.update(chunk);
             storedSize += chunk.length;

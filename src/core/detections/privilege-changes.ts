@@ -61,6 +61,8 @@ function describe(kind: Kind, e: AuditEvent): string {
   }
 }
 
+const WATCHED: ReadonlySet<string> = new Set(['Admin rights', 'Policies', 'Shared folders', 'MFA', 'Master password']);
+
 const KIND_TITLE: Record<Kind, string> = {
   grant: 'Admin rights granted',
   revoke: 'Admin rights removed',
@@ -86,7 +88,8 @@ export function createPrivilegeChangesDetector(): Detector {
   return {
     id: 'privilege-changes',
     observe(event: AuditEvent, c: Classification) {
-      if (c.kind !== 'known') return false;
+      // Hot path: only these categories, at medium or above, can hold a privilege or policy change.
+      if (c.kind !== 'known' || !WATCHED.has(c.category) || c.severity === 'low' || c.severity === 'info') return false;
       const name = normaliseActionName(event.action);
       let kind: Kind | undefined = ACTIONS[name];
       if (!kind && c.category === 'Shared folders' && c.severity === 'high') kind = 'folder-admin';
