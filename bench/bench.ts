@@ -32,16 +32,13 @@ import { createRenderer } from '../src/adapters/renderer.js';
 import type { Mailer } from '../src/adapters/sendgrid-mailer.js';
 import type { Config } from '../src/config/load-config.js';
 import { DEFAULTS } from '../src/config/load-config.js';
-import { createAnalysis } from '../src/core/analysis.js';
-import { windowLabel } from '../src/core/digest-model.js';
 import type { RawEvent, ReportWindow, WallRange } from '../src/core/types.js';
-import { createWallResolver } from '../src/core/wall-time.js';
-import { windowKey } from '../src/core/window-plan.js';
 import { createLogger } from '../src/logger.js';
-import { requestRange, runReport, summarise, type Renderer } from '../src/run-report.js';
+import { requestRange, runReport, type Renderer } from '../src/run-report.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
+import { seedEarlierDays as seedDemoHistory } from '../src/demo.js';
 import { createEvidence } from '../src/evidence/create-evidence-archive.js';
 import type { Store } from '../src/store/store.js';
 import { VERSION, findUp } from '../src/version.js';
@@ -357,33 +354,9 @@ function runChild<T>(mode: 'floor' | 'pipeline', spec: ChildSpec, execArgv: stri
 }
 
 /** Mirrors src/demo.ts (seedEarlierDays): a week of earlier delivered days, so detections have a baseline. */
-async function seedEarlierDays(store: Store, end: Date, benignCount: number): Promise<void> {
-  const resolveWall = createWallResolver(LASTPASS_TZ);
-  for (let d = 7; d >= 1; d--) {
-    const dayEnd = new Date(end.getTime() - d * 86_400_000);
-    const window = { start: new Date(dayEnd.getTime() - 86_400_000), end: dayEnd };
-    const day = generateDemoDay({ end: dayEnd, hours: 24, timeZone: LASTPASS_TZ, benignCount });
-    const exclude = new Set<RawEvent>(day.planted.filter((p) => p.id === 'new-ip').flatMap((p) => p.events));
-    const analysis = createAnalysis({ apiUser: API_USER, windowStart: window.start.getTime(), windowEnd: window.end.getTime(), detectors: [] });
-    for (const e of day.events) {
-      if (exclude.has(e)) continue;
-      analysis.add({ at: resolveWall(e.Time), wall: e.Time, username: e.Username, ip: e.IP_Address, action: e.Action.trim(), data: e.Data });
-    }
-    const result = analysis.result();
-    const key = windowKey(window);
-    await store.completeDelivery(
-      {
-        key,
-        start: window.start.toISOString(),
-        end: window.end.toISOString(),
-        deliveredAt: window.end.toISOString(),
-        messageId: null,
-        marker: `${key}.bench-seed`,
-        summary: summarise(result),
-      },
-      { windowKey: key, day: windowLabel(window, REPORT_TZ), users: result.history },
-    );
-  }
+/** The same week of history as the demo (src/demo.ts), so the detections run against a baseline. */
+function seedEarlierDays(store: Store, end: Date, benignCount: number): Promise<void> {
+  return seedDemoHistory(store, end, LASTPASS_TZ, REPORT_TZ, benignCount);
 }
 
 interface WorkerRun {

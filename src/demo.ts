@@ -121,7 +121,7 @@ export async function runDemo(deps: {
  * have a baseline and "new source" knows each user's usual IPs. The planted sign-in from a new IP is left
  * out of the past, so that it is new today.
  */
-async function seedEarlierDays(store: Store, end: Date, lastpassTimeZone: string, reportTimeZone: string, benignCount: number): Promise<void> {
+export async function seedEarlierDays(store: Store, end: Date, lastpassTimeZone: string, reportTimeZone: string, benignCount: number): Promise<void> {
   const resolve = createWallResolver(lastpassTimeZone);
   for (let d = 7; d >= 1; d--) {
     const dayEnd = new Date(end.getTime() - d * 86_400_000);
