@@ -3,15 +3,15 @@
  * config ─▶ window ─▶ fetch ─▶ normalise ─▶ analyse ─▶ digest model ─▶ render ─▶ deliver ─▶ record
  * The scheduler and the CLI only call `runReport`.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from './config/load-config.js';
 import { createAnalysis, type AnalysisResult } from './core/analysis.js';
 import { buildDigestModel, buildFailureModel, DEFAULT_CAPS, windowLabel, type DigestCaps, type PriorDay } from './core/digest-model.js';
 import { eventsToCsv, eventsToJson } from './core/event-export.js';
 import type { MailAttachment } from './adapters/mail-message.js';
 import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
-import { formatDuration, formatUtc } from './core/display-time.js';
-import type { ReportWindow, WallRange } from './core/types.js';
+import { formatCount, formatDuration, formatUtc } from './core/display-time.js';
+import type { RawEvent, ReportWindow, WallRange } from './core/types.js';
 import { createWallResolver, wallBoundary, wallMinusOneSecond } from './core/wall-time.js';
 import { planDueWindows, windowKey } from './core/window-plan.js';
 import { redactUrl, type LastPassClient } from './adapters/lastpass-client.js';
@@ -21,7 +21,7 @@ import type { OutgoingMessage } from './adapters/mail-message.js';
 import type { Mailer } from './adapters/sendgrid-mailer.js';
 import { AuthorizationError, DigestError, UpstreamError, describeError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { DeliveredWindow, DeliverySummary, Store } from './store/store.js';
+import type { DeliveredWindow, DeliverySummary, DeliveryTail, Store } from './store/store.js';
 
 export interface Renderer {
   renderDigest(model: DigestModel): { html: string; text: string };
@@ -242,6 +242,9 @@ async function processWindow(
   let text: string;
   let model: DigestModel;
   let attachments: MailAttachment[] = [];
+  let lateArrivals = 0;
+  let tail: DeliveryTail | undefined;
+  const tailPrints: Record<string, number> = {};
   try {
     requested = requestRange(window, config.lastpass.timeZone);
     await evidence.begin({
@@ -257,8 +260,55 @@ async function processWindow(
       windowEnd: window.end.getTime(),
       history: await deps.store.readHistory(),
     });
+    const resolve = createWallResolver(config.lastpass.timeZone);
+    const toEvent = (row: RawEvent) => {
+      const at = resolve(row.Time);
+      if (Number.isNaN(at)) {
+        throw new UpstreamError(`LastPass sent an event with an unreadable Time "${row.Time.slice(0, 40)}".`, {
+          service: 'lastpass',
+          url: '',
+          retryable: false,
+        });
+      }
+      return { at, wall: row.Time, username: row.Username, ip: row.IP_Address, action: row.Action.trim(), data: row.Data };
+    };
+
+    // Late arrivals: ask again for the tail of the previous window and report what was not there when it
+    // was reported. Its tail is replaced when this window is delivered, so each late event counts once.
+    const overlapMs = (config.report.lateOverlapMinutes ?? DEFAULT_LATE_OVERLAP_MINUTES) * 60_000;
+    const previousTail = overlapMs > 0 ? await deps.store.readTail() : null;
+    if (previousTail && previousTail.windowKey.endsWith(`_${windowKey({ start: window.start, end: window.start }).split('_')[0]}`)) {
+      const known = new Map(Object.entries(previousTail.fingerprints));
+      const tailStats = await deps.lastpass.fetchRange(
+        { from: previousTail.from, to: previousTail.to },
+        async (rows, page) => {
+          const stored = evidence.page(page.body);
+          for (const row of rows) {
+            const fp = fingerprint(row);
+            const n = known.get(fp) ?? 0;
+            if (n > 0) {
+              known.set(fp, n - 1);
+              continue;
+            }
+            lateArrivals++;
+            acc.add(toEvent(row));
+          }
+          await stored;
+        },
+        options.deadline === undefined ? {} : { deadline: options.deadline },
+      );
+      requests += tailStats.requests;
+      pages += tailStats.pages;
+      logger.info('lastpass.late_arrivals', { key, previous: previousTail.windowKey, late: lateArrivals, requests: tailStats.requests });
+      if (lateArrivals > 0) {
+        ctx.notices.push(
+          `${formatCount(lateArrivals)} event${lateArrivals === 1 ? '' : 's'} of the previous window's last ${Math.round(overlapMs / 60_000)} minutes (${previousTail.from} … ${previousTail.to}, LastPass time) reached LastPass after that digest was sent: ${lateArrivals === 1 ? 'it is' : 'they are'} included in this digest's counts and findings.`,
+        );
+      }
+    }
+
     if (requested) {
-      const resolve = createWallResolver(config.lastpass.timeZone);
+      const tailFrom = overlapMs > 0 ? maxWall(requested.from, wallBoundary(window.end.getTime() - overlapMs, config.lastpass.timeZone)) : null;
       let pageNumber = 0;
       const stats = await deps.lastpass.fetchRange(
         requested,
@@ -268,22 +318,19 @@ async function processWindow(
           // thread pool, the analysis on this thread. (Evidence errors are recorded, never thrown.)
           const stored = evidence.page(page.body);
           for (const row of rows) {
-            const at = resolve(row.Time);
-            if (Number.isNaN(at)) {
-              throw new UpstreamError(`LastPass sent an event with an unreadable Time "${row.Time.slice(0, 40)}".`, {
-                service: 'lastpass',
-                url: '',
-                retryable: false,
-              });
+            acc.add(toEvent(row));
+            if (tailFrom !== null && row.Time >= tailFrom) {
+              const fp = fingerprint(row);
+              tailPrints[fp] = (tailPrints[fp] ?? 0) + 1;
             }
-            acc.add({ at, wall: row.Time, username: row.Username, ip: row.IP_Address, action: row.Action.trim(), data: row.Data });
           }
           await stored;
         },
         options.deadline === undefined ? {} : { deadline: options.deadline },
       );
-      requests = stats.requests;
-      pages = stats.pages;
+      requests += stats.requests;
+      pages += stats.pages;
+      if (tailFrom !== null && tailFrom <= requested.to) tail = { windowKey: key, from: tailFrom, to: requested.to, fingerprints: tailPrints };
       logger.info('lastpass.fetched', { key, requests: stats.requests, pages: stats.pages, events: stats.events, retries: stats.retries });
     }
     analysis = acc.result();
@@ -368,7 +415,7 @@ async function processWindow(
       windowKey: key,
       day: windowLabel(window, config.report.timeZone),
       users: analysis.history,
-    });
+    }, tail);
     deps.checkpoint?.('delivery.recorded');
     await evidence.finish({
       status: 'delivered',
@@ -435,6 +482,16 @@ export function renderWithinBudget(
     };
   }
 }
+
+/** How long a tail of each window is asked for again at the next run, to catch late arrivals. */
+export const DEFAULT_LATE_OVERLAP_MINUTES = 15;
+
+/** A compact identity of an event row (all five fields), for the late-arrival multiset. */
+export function fingerprint(row: RawEvent): string {
+  return createHash('sha1').update(`${row.Time}\u0000${row.Username}\u0000${row.IP_Address}\u0000${row.Action}\u0000${row.Data}`).digest('base64').slice(0, 16);
+}
+
+const maxWall = (a: string, b: string): string => (a > b ? a : b);
 
 export function summarise(analysis: AnalysisResult): DeliverySummary {
   const byCategory: Record<string, number> = {};

@@ -193,6 +193,7 @@ describe('defaults', () => {
       schedule: '0 7 * * *',
       timeZone: 'UTC',
       maxCatchupDays: 7,
+      lateOverlapMinutes: 15,
     });
     expect(config.dataDir).toBe('./data');
     expect(config.databaseUrl).toBeNull();

@@ -258,6 +258,39 @@ describe('runReport', () => {
     expect(d.logger.lines.join('\n')).not.toContain(SECRET);
   });
 
+  it('reports events that reached LastPass after their window was sent in the next digest, once', async () => {
+    const wall = (msBeforeNow: number) => formatWall(NOW.getTime() - msBeforeNow, 'America/New_York');
+    const base: RawEvent[] = [
+      { Time: wall(3_600_000), Username: 'a@example.org', IP_Address: '192.0.2.1', Action: 'Log in', Data: '' },
+      { Time: wall(120_000), Username: 'b@example.org', IP_Address: '192.0.2.2', Action: 'Failed Login Attempt', Data: '' },
+    ];
+    const sent: MailBody[] = [];
+    interceptSendGrid(3, sent);
+    const first = await startSimulator(base);
+    expect((await runReport(deps(first))).status).toBe('ok');
+    await first.close();
+    // Later, LastPass has two more events in the last minutes of that window: a grant, and a second
+    // identical failed login (a genuine repeat, so a count, not a set, decides what is new).
+    const late: RawEvent[] = [
+      ...base,
+      { Time: wall(300_000), Username: 'root@example.org', IP_Address: '192.0.2.9', Action: 'Make Admin', Data: 'mallory@example.org' },
+      { ...base[1]! },
+    ];
+    const second = await startSimulator(late);
+    const next = new Date(NOW.getTime() + 86_400_000);
+    const outcome = await runReport(deps(second, next));
+    expect(outcome.status).toBe('ok');
+    expect(outcome.windows[0]!.eventsReviewed).toBe(2);
+    const html = htmlOf(sent[1]!);
+    expect(html).toContain("2 events of the previous window&#x27;s last 15 minutes");
+    expect(html).toContain('mallory@example.org');
+    // The day after, the tail asked again is this window's: nothing is reported twice.
+    const third = await runReport(deps(second, new Date(next.getTime() + 86_400_000)));
+    expect(third.status).toBe('ok');
+    expect(htmlOf(sent[2]!)).not.toContain('previous window');
+    expect(third.windows[0]!.eventsReviewed).toBe(0);
+  });
+
   it('a SendGrid refusal (unverified sender) fails the run with SendGrid\'s own words and no key in any log line', async () => {
     const sim = await startSimulator([]);
     const d = deps(sim);

@@ -335,6 +335,20 @@ export function describeStoreContract(
       expect((await restarted.readState()).pendingDelivery).toBeNull();
     });
 
+    it('keeps the tail of the newest delivered window, replaced by the next one with a tail, across restarts', async () => {
+      await store.init();
+      expect(await store.readTail()).toBeNull();
+      const tail1 = { windowKey: windowKey(0, 24), from: '2025-03-09 01:45:00', to: '2025-03-09 01:59:59', fingerprints: { abc: 2, def: 1 } };
+      await store.completeDelivery(delivered(0, 24), undefined, tail1);
+      expect(await store.readTail()).toEqual(tail1);
+      await store.completeDelivery(delivered(24, 48)); // no tail given: the previous one stays
+      expect(await store.readTail()).toEqual(tail1);
+      const tail2 = { windowKey: windowKey(48, 72), from: '2025-03-11 01:45:00', to: '2025-03-11 01:59:59', fingerprints: { ghi: 1 } };
+      await store.completeDelivery(delivered(48, 72), undefined, tail2);
+      const restarted = await second();
+      expect(await restarted.readTail()).toEqual(tail2);
+    });
+
     it('starts with an empty history', async () => {
       await store.init();
       expect(await store.readHistory()).toEqual({ users: {}, days: [] });

@@ -30,6 +30,8 @@ export interface Config {
     schedule: string;
     timeZone: string;
     maxCatchupDays: number;
+    /** Minutes of each window's tail asked for again at the next run, to report late arrivals (0: off). */
+    lateOverlapMinutes?: number;
   };
   worker: {
     /** Delays of the retries after a failed run, within the day. */
@@ -199,6 +201,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
     problems.push(`REPORT_TIMEZONE "${reportZone}" is not an IANA time zone: use a name such as UTC, Europe/London or America/Chicago.`);
   }
   const maxCatchupDays = checkInt(env, 'REPORT_MAX_CATCHUP_DAYS', DEFAULTS.REPORT_MAX_CATCHUP_DAYS, 1, 90, problems);
+  const lateOverlapMinutes = checkInt(env, 'REPORT_LATE_OVERLAP_MINUTES', '15', 0, 720, problems);
 
   // --- Worker
   const retryRaw = clean(env, 'REPORT_RETRY_MINUTES') ?? DEFAULTS.REPORT_RETRY_MINUTES;
@@ -254,7 +257,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
         timeoutMs: timeoutSeconds * 1000,
       },
       sendgrid: { apiKey: sgKey, apiUrl: sgUrl },
-      report: { from: from!, to, schedule, timeZone: reportZone, maxCatchupDays },
+      report: { from: from!, to, schedule, timeZone: reportZone, maxCatchupDays, lateOverlapMinutes },
       worker: { retryDelaysMs, heartbeatUrl, port },
       dataDir,
       databaseUrl,

@@ -35,6 +35,7 @@ import {
   normaliseIntent,
   type DeliveredWindow,
   type DeliveryIntent,
+  type DeliveryTail,
   type FailureRecord,
   type HistoryContribution,
   type HistorySnapshot,
@@ -48,6 +49,7 @@ export const FILE_STORE_FORMAT_VERSION = 1;
 
 export const STATE_FILE = 'state.json';
 export const HISTORY_FILE = 'history.json';
+export const TAIL_FILE = 'tail.json';
 /** The format of history.json this build writes (and the newest it reads). */
 export const HISTORY_FORMAT_VERSION = 1;
 export const STATE_LOCK_FILE = 'state.lock';
@@ -373,7 +375,7 @@ export function createFileStore(options: FileStoreOptions): Store {
             throw fsError('list', dir, error);
           }
           for (const name of names) {
-            if ((name.startsWith(`${STATE_FILE}.`) || name.startsWith(`${HISTORY_FILE}.`)) && name.endsWith('.tmp')) {
+            if ((name.startsWith(`${STATE_FILE}.`) || name.startsWith(`${HISTORY_FILE}.`) || name.startsWith(`${TAIL_FILE}.`)) && name.endsWith('.tmp')) {
               await unlink(join(dir, name)).catch(() => undefined);
               logger.info('store.temp_file_removed', { file: join(dir, name) });
             }
@@ -407,12 +409,15 @@ export function createFileStore(options: FileStoreOptions): Store {
      * (the events happened). Readers never take the lock: each file is replaced by rename, so a reader sees
      * either version of each, and readHistory may run one step ahead of readState, never behind.
      */
-    async completeDelivery(input: DeliveredWindow, history?: HistoryContribution) {
+    async completeDelivery(input: DeliveredWindow, history?: HistoryContribution, tail?: DeliveryTail) {
       const delivered = normaliseDelivered(input);
       const contribution = history === undefined ? null : normaliseContribution(history);
       await serialise(() =>
         withWriteLock(async (lock) => {
           const { state } = await readStateFile(); // first: a corrupt state.json stops us before history is touched
+          // The tail, like the history, is written before the delivery record: a crash in between leaves
+          // the window pending, and its repair writes the same tail again.
+          if (tail !== undefined) await replaceFile(TAIL_FILE, `${JSON.stringify({ version: 1, ...tail })}\n`, lock);
           if (contribution !== null) {
             const current = await readHistoryFile();
             if (!current.appliedWindows.includes(contribution.windowKey)) {
@@ -447,6 +452,27 @@ export function createFileStore(options: FileStoreOptions): Store {
 
     async readHistory() {
       return (await readHistoryFile()).history;
+    },
+
+    async readTail() {
+      let raw: string;
+      try {
+        raw = await readFile(join(dir, TAIL_FILE), 'utf8');
+      } catch (error) {
+        if (errorCode(error) === 'ENOENT') return null;
+        throw fsError('read', join(dir, TAIL_FILE), error);
+      }
+      try {
+        const t = JSON.parse(raw) as Partial<DeliveryTail>;
+        if (typeof t.windowKey !== 'string' || typeof t.from !== 'string' || typeof t.to !== 'string' || typeof t.fingerprints !== 'object' || t.fingerprints === null) {
+          throw new Error('missing fields');
+        }
+        return { windowKey: t.windowKey, from: t.from, to: t.to, fingerprints: t.fingerprints };
+      } catch {
+        // The tail only serves late-arrival detection: a damaged one is dropped, never fatal.
+        logger.warn('store.tail_unreadable', { file: join(dir, TAIL_FILE) });
+        return null;
+      }
     },
 
     async recordFailure(input: FailureRecord) {

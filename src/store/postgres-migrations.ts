@@ -119,6 +119,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'delivery_tail',
+    sql: `
+      -- The last minutes of the newest delivered window as event fingerprints, for late arrivals.
+      CREATE TABLE delivery_tail (
+        id smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+        window_key text NOT NULL,
+        from_wall text NOT NULL,
+        to_wall text NOT NULL,
+        fingerprints jsonb NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

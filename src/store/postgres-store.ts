@@ -31,6 +31,7 @@ import {
   normaliseIntent,
   type DeliveredWindow,
   type DeliveryIntent,
+  type DeliveryTail,
   type DeliverySummary,
   type FailureRecord,
   type HistoryContribution,
@@ -311,7 +312,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       checkpoint('store.intent.written');
     },
 
-    async completeDelivery(input: DeliveredWindow, history?: HistoryContribution) {
+    async completeDelivery(input: DeliveredWindow, history?: HistoryContribution, tail?: DeliveryTail) {
       const d = normaliseDelivered(input);
       const contribution = history === undefined ? null : normaliseContribution(history);
       await transaction('record the delivered window', 'BEGIN', async (client) => {
@@ -319,6 +320,14 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         if (contribution !== null) {
           await mergeHistoryRows(client, contribution);
           checkpoint('store.history.written');
+        }
+        if (tail !== undefined) {
+          await client.query(
+            `INSERT INTO ${q}.delivery_tail (id, window_key, from_wall, to_wall, fingerprints) VALUES (1, $1, $2, $3, $4::jsonb)
+             ON CONFLICT (id) DO UPDATE SET window_key = EXCLUDED.window_key, from_wall = EXCLUDED.from_wall,
+               to_wall = EXCLUDED.to_wall, fingerprints = EXCLUDED.fingerprints`,
+            [tail.windowKey, tail.from, tail.to, JSON.stringify(tail.fingerprints)],
+          );
         }
         const cursor = nextCursor(iso(row.cursor), d);
         await client.query(
@@ -337,6 +346,16 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         checkpoint('store.delivery.uncommitted');
       });
       checkpoint('store.delivery.written');
+    },
+
+    async readTail() {
+      return transaction('read the delivery tail', 'BEGIN READ ONLY', async (client) => {
+        const r = await client.query<{ window_key: string; from_wall: string; to_wall: string; fingerprints: Record<string, number> }>(
+          `SELECT window_key, from_wall, to_wall, fingerprints FROM ${q}.delivery_tail WHERE id = 1`,
+        );
+        const t = r.rows[0];
+        return t ? { windowKey: t.window_key, from: t.from_wall, to: t.to_wall, fingerprints: t.fingerprints } : null;
+      });
     },
 
     async abandonDelivery(key: string) {

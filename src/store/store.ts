@@ -25,6 +25,19 @@ export interface HistoryContribution {
   users: Record<string, { ips: string[]; vaultChanges: number }>;
 }
 
+/**
+ * The last minutes of a delivered window, as fingerprints (a multiset: fingerprint → count), so the next
+ * run can ask LastPass for that tail again and report events that arrived after the window was reported.
+ * Only the newest delivered window's tail is kept (each completeDelivery with a tail replaces it).
+ */
+export interface DeliveryTail {
+  windowKey: string;
+  /** The wall-clock range asked of LastPass for the tail (both ends inclusive). */
+  from: string;
+  to: string;
+  fingerprints: Record<string, number>;
+}
+
 export const HISTORY_RETENTION_DAYS = 60;
 export const HISTORY_MAX_IPS_PER_USER = 50;
 
@@ -105,7 +118,9 @@ export interface Store {
    * the cursor (or the cursor is null) and ends after it. With `history`, merge it into the per-user
    * history in the same atomic step, once per window key (a re-delivery of the same key does not count twice).
    */
-  completeDelivery(delivered: DeliveredWindow, history?: HistoryContribution): Promise<void>;
+  completeDelivery(delivered: DeliveredWindow, history?: HistoryContribution, tail?: DeliveryTail): Promise<void>;
+  /** The tail fingerprints of the newest delivered window (for late arrivals), or null. */
+  readTail(): Promise<DeliveryTail | null>;
   /** Atomically record a failed run: increments consecutiveFailures and sets lastFailure. The cursor does not move. */
   recordFailure(failure: FailureRecord): Promise<void>;
   /**
