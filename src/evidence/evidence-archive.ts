@@ -18,14 +18,15 @@
  * (stored bytes) and handed to the backend slice by slice, awaiting each write.
  */
 import { once } from 'node:events';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip, gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { formatVerifyReport } from './evidence-report.js';
 import type { BundleRef, ChainCheckpoint, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
 import { createManifestSigner, createManifestVerifier, type ManifestSigner, type ManifestVerifier } from './evidence-signing.js';
 import { createTarGzWriter } from './tar-writer.js';
+
+const gzipAsync = promisify(gzip);
 
 export const MANIFEST_FORMAT = 'lastpass-audit-digest/evidence-manifest@1';
 export const CONTENT_FORMAT = 'lastpass-audit-digest/evidence-content@1';
@@ -271,16 +272,16 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
           files.push({ path, stored: false, contentSha256: content.digest('hex'), contentSize });
           return;
         }
-        const stored = createHash('sha256');
-        let storedSize = 0;
+        // One page is one string already in memory: encode it once and compress it in one zlib job on the
+        // thread pool (the page's analysis runs meanwhile), then write the compressed bytes in slices.
+        const bytes = Buffer.from(body, 'utf8');
+        content.update(bytes);
+        contentSize = bytes.length;
+        const compressed = await gzipAsync(bytes, { level: 1 });
+        const stored = createHash('sha256').update(compressed);
+        const storedSize = compressed.length;
         const sink = await staged.openFile(path);
-        await pipeline(Readable.from(tap()), createGzip({ level: 1 }), async (source: AsyncIterable<Buffer>) => {
-          for await (const chunk of source) {
-            stored.update(chunk);
-            storedSize += chunk.length;
-            await sink.write(chunk);
-          }
-        });
+        for (let i = 0; i < compressed.length; i += SLICE_BYTES) await sink.write(compressed.subarray(i, i + SLICE_BYTES));
         await sink.end();
         files.push({ path, sha256: stored.digest('hex'), size: storedSize, stored: true, contentSha256: content.digest('hex'), contentSize });
       },
