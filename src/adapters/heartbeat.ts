@@ -5,7 +5,6 @@
  */
 import type { Logger } from '../logger.js';
 import type { FetchLike } from './lastpass-client.js';
-import { redactUrl } from './lastpass-client.js';
 
 export interface Heartbeat {
   ping(outcome: 'success' | 'fail', message: string): Promise<void>;
@@ -17,6 +16,8 @@ export function createHeartbeat(options: { url: string; logger: Logger; fetch?: 
   return {
     async ping(outcome, message) {
       const url = outcome === 'success' ? base : `${base}/fail`;
+      // The URL's path is the check's secret (anyone holding it can fake pings): logs name the host only.
+      const host = new URL(base).host;
       try {
         const res = await fetchImpl(url, {
           method: 'POST',
@@ -25,10 +26,10 @@ export function createHeartbeat(options: { url: string; logger: Logger; fetch?: 
           signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
         });
         await res.text();
-        if (!res.ok) options.logger.warn('heartbeat.rejected', { outcome, status: res.status, url: redactUrl(url) });
+        if (!res.ok) options.logger.warn('heartbeat.rejected', { outcome, status: res.status, host });
         else options.logger.debug('heartbeat.sent', { outcome });
       } catch (error) {
-        options.logger.warn('heartbeat.unreachable', { outcome, url: redactUrl(url), error: error instanceof Error ? error.message : String(error) });
+        options.logger.warn('heartbeat.unreachable', { outcome, host, error: error instanceof Error ? error.message : String(error) });
       }
     },
   };

@@ -14,8 +14,9 @@
  *                            chain), sequence number, run id, window, created-at, signing key fingerprint
  *   manifest.sig             optional signature over the exact bytes of manifest.json
  *
- * Raw pages stream through: each body is cut into slices, hashed (uncompressed), gzipped, hashed again
- * (stored bytes) and handed to the backend slice by slice, awaiting each write.
+ * Raw pages pass through one at a time: each body (already in memory as the client's response) is hashed
+ * uncompressed, gzipped in one thread-pool job, hashed again as stored, and handed to the backend in
+ * SLICE_BYTES slices, awaiting each write; nothing of it is kept afterwards.
  */
 import { once } from 'node:events';
 import { createGunzip, gzip } from 'node:zlib';
@@ -188,15 +189,6 @@ function addDays(day: string, n: number): string {
 }
 
 /** Slices of a string's UTF-8 encoding, never splitting a surrogate pair. */
-function* utf8Slices(text: string, chars = SLICE_BYTES / 4): Generator<Buffer> {
-  for (let i = 0; i < text.length; ) {
-    let end = Math.min(text.length, i + chars);
-    const last = text.charCodeAt(end - 1);
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
-    yield Buffer.from(text.slice(i, end), 'utf8');
-    i = end;
-  }
-}
 
 async function writeWhole(sink: EvidenceFileSink, data: Buffer): Promise<void> {
   for (let i = 0; i < data.length; i += SLICE_BYTES) await sink.write(data.subarray(i, i + SLICE_BYTES));
@@ -258,32 +250,23 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
       async addPage(body) {
         if (sealed) throw new Error('Evidence content is sealed: no more pages can be added');
         const path = `raw/page-${String(++pages).padStart(4, '0')}.json.gz`;
-        const content = createHash('sha256');
-        let contentSize = 0;
-        const tap = function* () {
-          for (const slice of utf8Slices(body)) {
-            content.update(slice);
-            contentSize += slice.length;
-            yield slice;
-          }
-        };
+        // One page is one string already in memory: encode it once, hash it, and (unless EVIDENCE_RAW=off)
+        // compress it in one zlib job on the thread pool while the page's rows are analysed, then write the
+        // compressed bytes in slices.
+        const bytes = Buffer.from(body, 'utf8');
+        const contentSha256 = createHash('sha256').update(bytes).digest('hex');
+        const contentSize = bytes.length;
         if (!raw) {
-          for (const _ of tap()) void _;
-          files.push({ path, stored: false, contentSha256: content.digest('hex'), contentSize });
+          files.push({ path, stored: false, contentSha256, contentSize });
           return;
         }
-        // One page is one string already in memory: encode it once and compress it in one zlib job on the
-        // thread pool (the page's analysis runs meanwhile), then write the compressed bytes in slices.
-        const bytes = Buffer.from(body, 'utf8');
-        content.update(bytes);
-        contentSize = bytes.length;
         const compressed = await gzipAsync(bytes, { level: 1 });
         const stored = createHash('sha256').update(compressed);
         const storedSize = compressed.length;
         const sink = await staged.openFile(path);
         for (let i = 0; i < compressed.length; i += SLICE_BYTES) await sink.write(compressed.subarray(i, i + SLICE_BYTES));
         await sink.end();
-        files.push({ path, sha256: stored.digest('hex'), size: storedSize, stored: true, contentSha256: content.digest('hex'), contentSize });
+        files.push({ path, sha256: stored.digest('hex'), size: storedSize, stored: true, contentSha256, contentSize });
       },
       sealContent: ({ eventsJson, fetchComplete }) => seal(eventsJson, fetchComplete),
       async finish(fin) {

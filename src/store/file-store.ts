@@ -635,23 +635,32 @@ function at(path: string, name: string): string {
   return path === '' ? name : `${path}.${name}`;
 }
 
-function decodeStateFile(raw: string, file: string): { formatVersion: number; state: RunState } {
-  const fix = `Run state is never reset automatically: restore ${file} from a backup, or move it aside (for example to ${file}.bad) to start from an empty state, after which the next run covers the default window again`;
+/**
+ * Parses a versioned JSON file of this store and checks its format version; every failure is a
+ * StorageError that names the file and says what to do (`fix`). Returns the top-level record.
+ */
+function decodeVersioned(raw: string, file: string, what: 'state' | 'history', maxVersion: number, fix: string): Record<string, unknown> & { version: number } {
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch (error) {
-    const what = raw.trim() === '' ? 'is empty' : `is not valid JSON (${describeError(error)})`;
-    throw new StorageError(`The state file ${file} ${what}; it may have been cut short by a crash or edited by hand. ${fix}`);
+    const how = raw.trim() === '' ? 'is empty' : `is not valid JSON (${describeError(error)})`;
+    throw new StorageError(`The ${what} file ${file} ${how}; it may have been cut short by a crash or edited by hand. ${fix}`);
   }
   if (!isRecord(value) || typeof value.version !== 'number' || !Number.isInteger(value.version)) {
-    throw new StorageError(`The state file ${file} has no format version: it is not a lastpass-audit-digest state file. ${fix}`);
+    throw new StorageError(`The ${what} file ${file} has no format version: it is not a lastpass-audit-digest ${what} file. ${fix}`);
   }
-  if (value.version > FILE_STORE_FORMAT_VERSION) {
+  if (value.version > maxVersion) {
     throw new StorageError(
-      `The state file ${file} has format version ${value.version}, written by a newer lastpass-audit-digest (this one reads up to ${FILE_STORE_FORMAT_VERSION}): upgrade this installation`,
+      `The ${what} file ${file} has format version ${value.version}, written by a newer lastpass-audit-digest (this one reads up to ${maxVersion}): upgrade this installation`,
     );
   }
+  return value as Record<string, unknown> & { version: number };
+}
+
+function decodeStateFile(raw: string, file: string): { formatVersion: number; state: RunState } {
+  const fix = `Run state is never reset automatically: restore ${file} from a backup, or move it aside (for example to ${file}.bad) to start from an empty state, after which the next run covers the default window again`;
+  const value = decodeVersioned(raw, file, 'state', FILE_STORE_FORMAT_VERSION, fix);
   try {
     const state = decodeRunState(value);
     return { formatVersion: value.version, state: { ...state, delivered: boundDelivered(state.delivered) } };
@@ -699,21 +708,7 @@ interface HistoryFile {
 
 function decodeHistoryFile(raw: string, file: string): HistoryFile {
   const fix = `Move it aside (for example to ${file}.bad) to start the per-user history afresh: the detections that compare with earlier days stay quiet until it builds up again`;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (error) {
-    const what = raw.trim() === '' ? 'is empty' : `is not valid JSON (${describeError(error)})`;
-    throw new StorageError(`The history file ${file} ${what}; it may have been cut short by a crash or edited by hand. ${fix}`);
-  }
-  if (!isRecord(value) || typeof value.version !== 'number' || !Number.isInteger(value.version)) {
-    throw new StorageError(`The history file ${file} has no format version: it is not a lastpass-audit-digest history file. ${fix}`);
-  }
-  if (value.version > HISTORY_FORMAT_VERSION) {
-    throw new StorageError(
-      `The history file ${file} has format version ${value.version}, written by a newer lastpass-audit-digest (this one reads up to ${HISTORY_FORMAT_VERSION}): upgrade this installation`,
-    );
-  }
+  const value = decodeVersioned(raw, file, 'history', HISTORY_FORMAT_VERSION, fix);
   try {
     return decodeHistory(value);
   } catch (error) {
