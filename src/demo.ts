@@ -96,7 +96,7 @@ export async function runDemo(deps: {
         version: deps.version,
         owner: 'demo',
         evidence,
-      },
+          },
       {},
     );
     const digest = outcome.windows.find((w) => w.status === 'delivered');
@@ -136,7 +136,7 @@ export async function seedEarlierDays(store: Store, end: Date, lastpassTimeZone:
     });
     for (const e of day.events) {
       if (exclude.has(e)) continue;
-      analysis.add({ at: resolve(e.Time), wall: e.Time, username: e.Username, ip: e.IP_Address, action: e.Action.trim(), data: e.Data });
+      analysis.addRow(e, resolve(e.Time));
     }
     const result = analysis.result();
     const key = windowKey(window);

@@ -4,7 +4,8 @@ import { buildCatalogueIndex, CATALOGUE } from '../src/core/catalogue.js';
 import { createClassifier } from '../src/core/classify.js';
 import type { AuditEvent } from '../src/core/types.js';
 
-const classify = createClassifier({ apiUser: 'lastpass-audit-digest' });
+const classifyAction = createClassifier({ apiUser: 'lastpass-audit-digest' });
+const classify = (e: AuditEvent) => classifyAction(e.action, e.data);
 const ev = (action: string, data = '', extra: Partial<AuditEvent> = {}): AuditEvent => ({
   at: Date.parse('2025-03-09T12:00:00Z'),
   wall: '2025-03-09 08:00:00',

@@ -186,3 +186,42 @@ describe('unusual volume of vault changes', () => {
     expect(r.history).toEqual({ 'alice@example.org': { ips: [], vaultChanges: 3 }, 'bob@example.org': { ips: ['192.0.2.7'], vaultChanges: 0 } });
   });
 });
+
+describe('the analysis hot path', () => {
+  // A realistic day with every planted incident, fed three ways: by event, by raw row, and with the
+  // detectors' routing (`wants`) taken away, so that every detector sees every event as before routing.
+  it('gives the same result by raw row as by event, and routing only spares calls that change nothing', async () => {
+    const { generateDemoDay } = await import('../src/simulator/demo-day.js');
+    const { createWallResolver } = await import('../src/core/wall-time.js');
+    const { createAllDetectors } = await import('../src/core/detections/all-detectors.js');
+    const end = new Date('2025-03-10T07:00:00Z');
+    const day = generateDemoDay({ end, timeZone: 'America/New_York', benignCount: 20_000 });
+    const resolve = createWallResolver('America/New_York');
+    const rows = [...day.events].sort((a, b) => (a.Time < b.Time ? 1 : a.Time > b.Time ? -1 : 0));
+    // A history from an earlier day of the same tenant, so that new-source and unusual-volume judge too.
+    const earlier = generateDemoDay({ end: new Date(end.getTime() - 86_400_000), timeZone: 'America/New_York', benignCount: 20_000 });
+    const first = createAnalysis({ apiUser: 'lastpass-audit-digest', windowStart: end.getTime() - 2 * 86_400_000, windowEnd: end.getTime() - 86_400_000 });
+    const plantedRows = new Set(earlier.planted.flatMap((incident) => incident.events));
+    for (const row of earlier.events) if (!plantedRows.has(row)) first.addRow(row, resolve(row.Time));
+    const days = ['2025-03-03', '2025-03-04', '2025-03-05', '2025-03-06', '2025-03-07', '2025-03-08'];
+    const history: HistorySnapshot = { users: {}, days };
+    for (const [user, h] of Object.entries(first.result().history)) {
+      // A quiet past (one vault change a day), so that busy users stand out.
+      history.users[user] = { ips: Object.fromEntries(h.ips.map((ip) => [ip, '2025-03-08'])), vaultChanges: Object.fromEntries(days.map((d) => [d, Math.min(1, h.vaultChanges)])) };
+    }
+    const options = { apiUser: 'lastpass-audit-digest', windowStart: end.getTime() - 86_400_000, windowEnd: end.getTime(), history };
+
+    const byRow = createAnalysis(options);
+    for (const row of rows) byRow.addRow(row, resolve(row.Time));
+    const byEvent = createAnalysis(options);
+    for (const row of rows) byEvent.add({ at: resolve(row.Time), wall: row.Time, username: row.Username, ip: row.IP_Address, action: row.Action.trim(), data: row.Data });
+    const unrouted = createAnalysis({ ...options, detectors: createAllDetectors().map(({ wants: _wants, ...d }) => d) });
+    for (const row of rows) unrouted.addRow(row, resolve(row.Time));
+
+    const expected = byEvent.result();
+    expect([...new Set(expected.findings.map((f) => f.detector))].sort()).toEqual(['failed-signin-burst', 'foreign-api-caller', 'new-source', 'password-spraying', 'privilege-changes', 'unusual-volume']);
+    expect(expected.relevant.length).toBeGreaterThan(100);
+    expect(byRow.result()).toEqual(expected);
+    expect(unrouted.result()).toEqual(expected);
+  });
+});

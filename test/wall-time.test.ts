@@ -6,6 +6,7 @@ import {
   wallBoundary,
   wallMinusOneSecond,
 } from '../src/core/wall-time.js';
+import { createLocalSecondFormatter, formatLocalSecond } from '../src/core/display-time.js';
 import { requestRange } from '../src/run-report.js';
 
 const NY = 'America/New_York';
@@ -96,4 +97,22 @@ describe('window boundaries in wall-clock terms', () => {
       to: '2025-11-02 23:59:59',
     });
   });
+});
+
+describe('local seconds for many instants (the CSV attachment)', () => {
+  it.each(['UTC', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe', 'Africa/Monrovia', 'Europe/Amsterdam'])(
+    'createLocalSecondFormatter agrees with formatLocalSecond in %s, across DST changes and pre-1972 odd offsets',
+    (zone) => {
+      const format = createLocalSecondFormatter(zone);
+      const instants: number[] = [];
+      for (let at = Date.UTC(1968, 0, 1); at < Date.UTC(1975, 0, 1); at += 7_777_777) instants.push(at);
+      for (const day of [Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 31), Date.UTC(2024, 3, 7), Date.UTC(2024, 9, 6), Date.UTC(2024, 9, 27), Date.UTC(2024, 10, 3)]) {
+        for (let at = day; at < day + 12 * 3_600_000; at += 9_973) instants.push(at);
+      }
+      // Newest first, as the attachments list them, and back again.
+      const differing = [...instants].reverse().concat(instants).filter((at) => format(at) !== formatLocalSecond(at, zone));
+      expect(differing.map((at) => new Date(at).toISOString())).toEqual([]);
+      expect(instants.length).toBeGreaterThan(20_000);
+    },
+  );
 });

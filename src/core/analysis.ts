@@ -4,7 +4,7 @@
  * per-user sign-in IPs and vault-change counts). Benign events cost a few counter increments, so memory
  * does not grow with them.
  */
-import { createClassifier } from './classify.js';
+import { createClassifier, type Classification } from './classify.js';
 import type { CatalogueEntry } from './catalogue.js';
 import { createAllDetectors } from './detections/all-detectors.js';
 import {
@@ -17,7 +17,7 @@ import {
 } from './detections/detection.js';
 import { isFailedSignIn, isSuccessfulSignIn } from './detections/failed-signin-burst.js';
 import { isVaultChange } from './detections/unusual-volume.js';
-import { SEVERITIES, type AuditEvent, type Category, type ClassifiedEvent, type Severity } from './types.js';
+import { SEVERITIES, type AuditEvent, type Category, type ClassifiedEvent, type RawEvent, type Severity } from './types.js';
 
 export type SeverityCounts = Record<Severity, number>;
 
@@ -58,6 +58,12 @@ export interface AnalysisResult {
 
 export interface Analysis {
   add(event: AuditEvent): void;
+  /**
+   * The hot path: one row as LastPass sent it, with its instant already resolved. Same effect as
+   * `add({ at, wall: Time, username: Username, ip: IP_Address, action: Action.trim(), data: Data })`, but
+   * an event object is only made for events that a detection or the attachments keep.
+   */
+  addRow(row: RawEvent, at: number): void;
   result(): AnalysisResult;
 }
 
@@ -67,6 +73,20 @@ export const UNRECOGNISED_ROWS_KEPT = 5_000;
 export const zeroCounts = (): SeverityCounts => ({ high: 0, medium: 0, low: 0, info: 0 });
 
 export const EMPTY_HISTORY: HistorySnapshot = { users: {}, days: [] };
+
+/** What one (known) classification leads to, worked out once per classification rather than per event. */
+interface Route {
+  severity: Severity;
+  /** The counters of its category. */
+  counts: SeverityCounts;
+  /** The detectors that want events of this classification. */
+  detectors: Detector[];
+  failure: boolean;
+  success: boolean;
+  vaultChange: boolean;
+  /** low or above: listed in the attachments. */
+  relevant: boolean;
+}
 
 export function createAnalysis(options: {
   apiUser: string;
@@ -87,6 +107,9 @@ export function createAnalysis(options: {
   const unrecognised = new Map<string, UnrecognisedName>();
   const unrecognisedRows: ClassifiedEvent[] = [];
   const history = new Map<string, { ips: Set<string>; vaultChanges: number }>();
+  // Per classification object: the classifier shares one per action name (the few it makes per event go
+  // with their event).
+  const routes = new WeakMap<Classification, Route>();
   // Hours of the chart are clock hours, starting with the one that contains the window start.
   const origin = Math.floor(options.windowStart / 3_600_000) * 3_600_000;
   const hours = Math.max(1, Math.ceil((options.windowEnd - origin) / 3_600_000));
@@ -103,47 +126,74 @@ export function createAnalysis(options: {
     if (!h) history.set(key, (h = { ips: new Set(), vaultChanges: 0 }));
     return h;
   };
+  const routeOf = (c: Classification & { kind: 'known' }): Route => {
+    let route = routes.get(c);
+    if (route) return route;
+    let counts = byCategory.get(c.category);
+    if (!counts) byCategory.set(c.category, (counts = zeroCounts()));
+    route = {
+      severity: c.severity,
+      counts,
+      detectors: detectors.filter((d) => d.wants?.(c) ?? true),
+      failure: isFailedSignIn(c),
+      success: isSuccessfulSignIn(c),
+      vaultChange: isVaultChange(c),
+      relevant: c.severity !== 'info',
+    };
+    routes.set(c, route);
+    return route;
+  };
+
+  /** One event, by its fields; `given` is the caller's event object when there is one. */
+  function addFields(at: number, wall: string, username: string, ip: string, action: string, data: string, given: AuditEvent | null): void {
+    const c = classify(action, data);
+    if (c.kind === 'own-api') {
+      ownApiRows++;
+      return;
+    }
+    eventsReviewed++;
+    const h = hourOf(at);
+    hourlyTotal[h]!++;
+    if (c.kind === 'unrecognised') {
+      unrecognisedEvents++;
+      const seen = unrecognised.get(action);
+      if (seen) seen.count++;
+      else unrecognised.set(action, { action, count: 1, sample: data });
+      if (unrecognisedRows.length < UNRECOGNISED_ROWS_KEPT) {
+        unrecognisedRows.push({ ...(given ?? { at, wall, username, ip, action, data }), category: 'Unrecognised', severity: 'info', note: 'action name not in the catalogue' });
+      }
+      return;
+    }
+    const route = routeOf(c);
+    bySeverity[route.severity]++;
+    route.counts[route.severity]++;
+    let event = given;
+    let claimedBy: string | undefined;
+    if (route.detectors.length > 0) {
+      event ??= { at, wall, username, ip, action, data };
+      for (const d of route.detectors) if (d.observe(event, c) === true && claimedBy === undefined) claimedBy = d.id;
+    }
+    if (route.failure) hourlyFailures[h]!++;
+    else if (route.success) {
+      if (ip && username) historyOf(username).ips.add(ip);
+    } else if (route.vaultChange && username) {
+      historyOf(username).vaultChanges++;
+    }
+    if (route.relevant) {
+      const classified: RelevantEvent = { ...(event ?? { at, wall, username, ip, action, data }), category: c.category, severity: c.severity };
+      if (c.note) classified.note = c.note;
+      if (c.why) classified.why = c.why;
+      if (claimedBy) classified.claimedBy = claimedBy;
+      relevant.push(classified);
+    }
+  }
 
   return {
     add(event) {
-      const c = classify(event);
-      if (c.kind === 'own-api') {
-        ownApiRows++;
-        return;
-      }
-      eventsReviewed++;
-      const h = hourOf(event.at);
-      hourlyTotal[h]!++;
-      if (c.kind === 'unrecognised') {
-        unrecognisedEvents++;
-        const key = event.action.trim();
-        const seen = unrecognised.get(key);
-        if (seen) seen.count++;
-        else unrecognised.set(key, { action: key, count: 1, sample: event.data });
-        if (unrecognisedRows.length < UNRECOGNISED_ROWS_KEPT) {
-          unrecognisedRows.push({ ...event, category: 'Unrecognised', severity: 'info', note: 'action name not in the catalogue' });
-        }
-        return;
-      }
-      bySeverity[c.severity]++;
-      let cat = byCategory.get(c.category);
-      if (!cat) byCategory.set(c.category, (cat = zeroCounts()));
-      cat[c.severity]++;
-      let claimedBy: string | undefined;
-      for (const d of detectors) if (d.observe(event, c) === true && claimedBy === undefined) claimedBy = d.id;
-      if (c.category === 'Sign-in') {
-        if (isFailedSignIn(c)) hourlyFailures[h]!++;
-        else if (event.ip && event.username && isSuccessfulSignIn(c)) historyOf(event.username).ips.add(event.ip);
-      } else if (event.username && isVaultChange(c)) {
-        historyOf(event.username).vaultChanges++;
-      }
-      if (c.severity !== 'info') {
-        const classified: RelevantEvent = { ...event, category: c.category, severity: c.severity };
-        if (c.note) classified.note = c.note;
-        if (c.why) classified.why = c.why;
-        if (claimedBy) classified.claimedBy = claimedBy;
-        relevant.push(classified);
-      }
+      addFields(event.at, event.wall, event.username, event.ip, event.action.trim(), event.data, event);
+    },
+    addRow(row, at) {
+      addFields(at, row.Time, row.Username, row.IP_Address, row.Action.trim(), row.Data, null);
     },
     result() {
       const sorted = [...relevant].sort((a, b) => b.at - a.at || severityRank(a.severity) - severityRank(b.severity));

@@ -9,7 +9,7 @@ import {
   normaliseActionName,
   type CatalogueEntry,
 } from './catalogue.js';
-import type { AuditEvent, Category, Severity } from './types.js';
+import type { Category, Severity } from './types.js';
 
 export type Classification =
   | { kind: 'own-api' }
@@ -64,7 +64,7 @@ function staticClassification(name: string, entry: CatalogueEntry): Classificati
 export function createClassifier(options: {
   apiUser: string;
   catalogue?: readonly CatalogueEntry[];
-}): (event: AuditEvent) => Classification {
+}): (action: string, data: string) => Classification {
   const index = buildCatalogueIndex(options.catalogue);
   const ownCaller = options.apiUser.trim().toLowerCase();
   type Memo = { fixed: Classification } | { name: string; entry: CatalogueEntry };
@@ -79,21 +79,21 @@ export function createClassifier(options: {
     return { fixed: staticClassification(name, entry) };
   };
 
-  return (event) => {
-    let memo = byRaw.get(event.action);
+  return (action, data) => {
+    let memo = byRaw.get(action);
     if (!memo) {
-      memo = memoFor(event.action);
-      if (byRaw.size < 5_000) byRaw.set(event.action, memo);
+      memo = memoFor(action);
+      if (byRaw.size < 5_000) byRaw.set(action, memo);
     }
     if ('fixed' in memo) return memo.fixed;
     const { name, entry } = memo;
     if (name === 'update folder permissions') {
-      return ADMIN_YES_RE.test(event.data)
+      return ADMIN_YES_RE.test(data)
         ? { kind: 'known', category: entry.category, severity: 'high', note: 'grants Admin:yes on a shared folder' }
         : { kind: 'known', category: entry.category, severity: entry.severity, note: '', ...(entry.why ? { why: entry.why } : {}) };
     }
     // API reads: ours are self-noise, anyone else's is a finding.
-    const m = API_DATA_RE.exec(event.data.trim());
+    const m = API_DATA_RE.exec(data.trim());
     if (!m) {
       return { kind: 'known', category: entry.category, severity: 'low', note: 'not initiated by the API (an Admin Console report?)' };
     }

@@ -11,6 +11,26 @@ export function formatLocalSecond(at: number, timeZone: string): string {
   return formatWall(at, timeZone);
 }
 
+/**
+ * formatLocalSecond for many instants: the local minute is computed once per UTC minute (zones' offsets
+ * are whole minutes; where one is not, every second is formatted on its own).
+ */
+export function createLocalSecondFormatter(timeZone: string): (at: number) => string {
+  let minute = Number.NaN;
+  let prefix: string | null = null;
+  return (at) => {
+    const m = Math.floor(at / 60_000);
+    if (m !== minute) {
+      minute = m;
+      const start = formatWall(m * 60_000, timeZone);
+      prefix = start.endsWith(':00') ? start.slice(0, 17) : null;
+    }
+    if (prefix === null) return formatWall(at, timeZone);
+    const s = Math.floor((at - minute * 60_000) / 1000);
+    return `${prefix}${s < 10 ? '0' : ''}${s}`;
+  };
+}
+
 /** "2025-03-09T07:00:00Z" */
 export function formatUtc(at: number): string {
   return new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -4,7 +4,7 @@
  * also after leading spaces) are neutralised with a leading apostrophe, and every cell is quoted as RFC 4180
  * requires.
  */
-import { formatLocalSecond, formatUtc } from './display-time.js';
+import { createLocalSecondFormatter, formatUtc } from './display-time.js';
 import type { ClassifiedEvent } from './types.js';
 
 const FORMULA_START = /^[\s]*[=+\-@\t\r]/;
@@ -22,9 +22,10 @@ export const CSV_COLUMNS = ['time_utc', 'time_local', 'severity', 'category', 'u
 
 export function eventsToCsv(events: readonly ClassifiedEvent[], timeZone: string): string {
   const lines = [CSV_COLUMNS.join(',')];
+  const local = createLocalSecondFormatter(timeZone);
   for (const e of events) {
     lines.push(
-      [formatUtc(e.at), formatLocalSecond(e.at, timeZone), e.severity, e.category, e.username, e.ip, e.action, e.data, e.note ?? '']
+      [formatUtc(e.at), local(e.at), e.severity, e.category, e.username, e.ip, e.action, e.data, e.note ?? '']
         .map(csvCell)
         .join(','),
     );

@@ -85,6 +85,12 @@ export interface Detector {
    * findings (no threshold applies), so the event need not be listed again as a finding of its own.
    */
   observe(event: AuditEvent, classification: Classification): boolean | void;
+  /**
+   * Routing for the hot path: whether events of this (known) classification can matter to this detector.
+   * The analysis decides once per classification and calls `observe` only where this is true (absent:
+   * always). `observe` keeps its own checks; this only spares calls that would return at once.
+   */
+  wants?(classification: Classification): boolean;
   finish(ctx: DetectionContext): Finding[];
 }
 

@@ -20,22 +20,33 @@ interface Attempt {
   ip: string;
 }
 
-function firstSuccessAfter(list: { at: number[]; ip: string[] } | undefined, after: number, within: number): Attempt | undefined {
+/**
+ * One user's successful sign-ins: most of the sign-in traffic, so no object or string per event. Times
+ * are a packed array of numbers; each IP is stored once and referred to by its index.
+ */
+interface Successes {
+  at: number[];
+  ipIndex: number[];
+  ips: string[];
+  ipIndexOf: Map<string, number>;
+}
+
+function firstSuccessAfter(list: Successes | undefined, after: number, within: number): Attempt | undefined {
   if (!list) return undefined;
-  let best: Attempt | undefined;
+  let best = -1;
   for (let i = 0; i < list.at.length; i++) {
     const at = list.at[i]!;
-    if (at >= after && at - after <= within && (!best || at < best.at)) best = { at, ip: list.ip[i]! };
+    if (at >= after && at - after <= within && (best < 0 || at < list.at[best]!)) best = i;
   }
-  return best;
+  return best < 0 ? undefined : { at: list.at[best]!, ip: list.ips[list.ipIndex[best]!]! };
 }
 
 export function createFailedSigninBurstDetector(): Detector {
   const failures = new Map<string, { name: string; attempts: Attempt[] }>();
-  // Successes are most of the sign-in traffic: kept compactly as parallel arrays per user.
-  const successes = new Map<string, { at: number[]; ip: string[] }>();
+  const successes = new Map<string, Successes>();
   return {
     id: 'failed-signin-burst',
+    wants: (c) => isFailedSignIn(c) || isSuccessfulSignIn(c),
     observe(event: AuditEvent, c: Classification) {
       if (isFailedSignIn(c)) {
         const key = userKey(event.username);
@@ -45,9 +56,14 @@ export function createFailedSigninBurstDetector(): Detector {
       } else if (isSuccessfulSignIn(c)) {
         const key = userKey(event.username);
         let list = successes.get(key);
-        if (!list) successes.set(key, (list = { at: [], ip: [] }));
+        if (!list) successes.set(key, (list = { at: [], ipIndex: [], ips: [], ipIndexOf: new Map() }));
+        let ip = list.ipIndexOf.get(event.ip);
+        if (ip === undefined) {
+          ip = list.ips.push(event.ip) - 1;
+          list.ipIndexOf.set(event.ip, ip);
+        }
         list.at.push(event.at);
-        list.ip.push(event.ip);
+        list.ipIndex.push(ip);
       }
     },
     finish(ctx) {

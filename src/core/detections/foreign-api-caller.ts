@@ -15,6 +15,7 @@ export function createForeignApiCallerDetector(): Detector {
   const secretChanges: AuditEvent[] = [];
   return {
     id: 'foreign-api-caller',
+    wants: (c) => c.kind === 'known' && c.category === 'API and provisioning',
     observe(event: AuditEvent, c: Classification) {
       if (c.kind !== 'known' || c.category !== 'API and provisioning') return false;
       const name = normaliseActionName(event.action);

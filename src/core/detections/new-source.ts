@@ -25,6 +25,7 @@ export function createNewSourceDetector(): Detector {
   const seen = new Map<string, { name: string; ips: Map<string, number> }>();
   return {
     id: 'new-source',
+    wants: isSuccessfulSignIn,
     observe(event: AuditEvent, c: Classification) {
       if (!event.ip || !isSuccessfulSignIn(c)) return;
       const key = userKey(event.username);

@@ -8,6 +8,7 @@ export function createPasswordSprayingDetector(): Detector {
   const byIp = new Map<string, { at: number; user: string }[]>();
   return {
     id: 'password-spraying',
+    wants: isFailedSignIn,
     observe(event: AuditEvent, c: Classification) {
       if (!event.ip || !isFailedSignIn(c)) return;
       let list = byIp.get(event.ip);

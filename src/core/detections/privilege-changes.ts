@@ -87,6 +87,7 @@ export function createPrivilegeChangesDetector(): Detector {
   const byActor = new Map<string, { changes: { kind: Kind; text: string; at: number }[] }>();
   return {
     id: 'privilege-changes',
+    wants: (c) => c.kind === 'known' && WATCHED.has(c.category) && c.severity !== 'low' && c.severity !== 'info',
     observe(event: AuditEvent, c: Classification) {
       // Hot path: only these categories, at medium or above, can hold a privilege or policy change.
       if (c.kind !== 'known' || !WATCHED.has(c.category) || c.severity === 'low' || c.severity === 'info') return false;

@@ -22,6 +22,7 @@ export function createUnusualVolumeDetector(): Detector {
   const counts = new Map<string, { name: string; count: number; last: number }>();
   return {
     id: 'unusual-volume',
+    wants: isVaultChange,
     observe(event: AuditEvent, c: Classification) {
       if (!isVaultChange(c)) return;
       const key = userKey(event.username);
