@@ -3,11 +3,15 @@
  * the message id, SendGrid's refusals translated into advice, retries with an injected sleep, and the API key
  * kept out of every error and log line.
  */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from '../src/adapters/mail-message.js';
 import { toSendGridRequestBody } from '../src/adapters/mail-message.js';
+import { createOutboxMailer } from '../src/adapters/outbox-mailer.js';
 import { DEFAULT_RETRY_POLICY } from '../src/adapters/retry.js';
 import { createSendGridMailer, type SendGridMailerOptions } from '../src/adapters/sendgrid-mailer.js';
 import { UpstreamError } from '../src/errors.js';
@@ -133,6 +137,43 @@ describe('a delivered message', () => {
     expect(body).toEqual(JSON.parse(JSON.stringify(toSendGridRequestBody(message))));
     expect(headers.authorization).toBe(`Bearer ${SG_KEY}`);
     expect(headers['content-type']).toMatch(/^application\/json/);
+  });
+
+  it('the outbox writes byte for byte the body the real client posts, and each attachment decoded, however large', async () => {
+    // Attachments of several base64 slices (the outbox splices them in without copying them whole).
+    const csv = Buffer.from(`time,user\r\n${'2025-03-09 10:00:00,"=cmd|\' /c calc\'!A0"\r\n'.repeat(90_000)}`);
+    const json = Buffer.from(JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ i, data: 'é ☃ "quoted" \\ </script>' }))));
+    const withFiles: OutgoingMessage = {
+      ...message,
+      attachments: [
+        { filename: 'events.csv', type: 'text/csv', content: csv.toString('base64') },
+        { filename: 'events.json', type: 'application/json', content: json.toString('base64') },
+      ],
+    };
+    expect(withFiles.attachments![0]!.content.length).toBeGreaterThan(3 << 20);
+    let posted = '';
+    const scope = nock(SG_URL)
+      .post(SEND_PATH)
+      .reply(function (_uri, requestBody) {
+        posted = JSON.stringify(requestBody);
+        return [202, '', { 'x-message-id': 'm-1' }];
+      });
+    await mailer().send(withFiles);
+    scope.done();
+
+    const dir = await mkdtemp(join(tmpdir(), 'lad-outbox-'));
+    try {
+      await createOutboxMailer({ dataDir: dir, logger }).send(withFiles);
+      const folder = join(dir, 'outbox', withFiles.key);
+      const written = await readFile(join(folder, 'sendgrid-request.json'), 'utf8');
+      expect(written).toBe(`${JSON.stringify(toSendGridRequestBody(withFiles), null, 2)}\n`);
+      expect(JSON.stringify(JSON.parse(written))).toBe(posted);
+      expect((await readFile(join(folder, 'events.csv'))).equals(csv)).toBe(true);
+      expect((await readFile(join(folder, 'events.json'))).equals(json)).toBe(true);
+      expect((await readdir(folder)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('returns and logs the x-message-id of the 202 answer', async () => {
