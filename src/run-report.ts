@@ -3,16 +3,17 @@
  * config ─▶ window ─▶ fetch ─▶ normalise ─▶ analyse ─▶ digest model ─▶ render ─▶ deliver ─▶ record
  * The scheduler and the CLI only call `runReport`.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load-config.js';
-import { createAnalysis, type AnalysisResult } from './core/analysis.js';
+import type { AnalysisResult } from './core/analysis.js';
+import { createWindowSession } from './window-session.js';
 import { buildDigestModel, buildFailureModel, DEFAULT_CAPS, windowLabel, type DigestCaps, type PriorDay } from './core/digest-model.js';
 import { eventsToCsv, eventsToJson } from './core/event-export.js';
 import type { MailAttachment } from './adapters/mail-message.js';
 import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
 import { formatCount, formatDuration, formatUtc } from './core/display-time.js';
-import type { RawEvent, ReportWindow, WallRange } from './core/types.js';
-import { createWallResolver, wallBoundary, wallMinusOneSecond } from './core/wall-time.js';
+import type { ReportWindow, WallRange } from './core/types.js';
+import { wallBoundary, wallMinusOneSecond } from './core/wall-time.js';
 import { planDueWindows, windowKey } from './core/window-plan.js';
 import { redactUrl, type LastPassClient } from './adapters/lastpass-client.js';
 import type { EvidenceArchive, FinishedBundle } from './evidence/evidence-archive.js';
@@ -242,9 +243,7 @@ async function processWindow(
   let text: string;
   let model: DigestModel;
   let attachments: MailAttachment[] = [];
-  let lateArrivals = 0;
   let tail: DeliveryTail | undefined;
-  const tailPrints: Record<string, number> = {};
   try {
     requested = requestRange(window, config.lastpass.timeZone);
     await evidence.begin({
@@ -254,95 +253,73 @@ async function processWindow(
       request: { cmd: 'reporting', cid: config.lastpass.accountNumber, apiuser: config.lastpass.apiUser, url: redactUrl(config.lastpass.apiUrl), data: requested, lastpassTimeZone: config.lastpass.timeZone, window: { start: window.start.toISOString(), end: window.end.toISOString(), key } },
       startedAt,
     });
-    const acc = createAnalysis({
+    // Late arrivals: the previous window's tail is asked for again, and what was not there when it was
+    // reported is analysed with this window. Its tail is replaced when this window is delivered, so each
+    // late event counts once.
+    const overlapMs = (config.report.lateOverlapMinutes ?? DEFAULT_LATE_OVERLAP_MINUTES) * 60_000;
+    const storedTail = overlapMs > 0 ? await deps.store.readTail() : null;
+    const previousTail =
+      storedTail && storedTail.windowKey.endsWith(`_${windowKey({ start: window.start, end: window.start }).split('_')[0]}`) ? storedTail : null;
+    const tailFrom = requested && overlapMs > 0 ? maxWall(requested.from, wallBoundary(window.end.getTime() - overlapMs, config.lastpass.timeZone)) : null;
+    const session = createWindowSession({
       apiUser: config.lastpass.apiUser,
       windowStart: window.start.getTime(),
       windowEnd: window.end.getTime(),
       history: await deps.store.readHistory(),
+      lastpassTimeZone: config.lastpass.timeZone,
+      tailFrom,
+      knownTail: previousTail ? previousTail.fingerprints : null,
     });
-    const resolve = createWallResolver(config.lastpass.timeZone);
-    const toEvent = (row: RawEvent) => {
-      const at = resolve(row.Time);
-      if (Number.isNaN(at)) {
-        throw new UpstreamError(`LastPass sent an event with an unreadable Time "${row.Time.slice(0, 40)}".`, {
-          service: 'lastpass',
-          url: '',
-          retryable: false,
-        });
-      }
-      return { at, wall: row.Time, username: row.Username, ip: row.IP_Address, action: row.Action.trim(), data: row.Data };
-    };
-
-    // Late arrivals: ask again for the tail of the previous window and report what was not there when it
-    // was reported. Its tail is replaced when this window is delivered, so each late event counts once.
-    const overlapMs = (config.report.lateOverlapMinutes ?? DEFAULT_LATE_OVERLAP_MINUTES) * 60_000;
-    const previousTail = overlapMs > 0 ? await deps.store.readTail() : null;
-    if (previousTail && previousTail.windowKey.endsWith(`_${windowKey({ start: window.start, end: window.start }).split('_')[0]}`)) {
-      const known = new Map(Object.entries(previousTail.fingerprints));
-      const tailStats = await deps.lastpass.fetchRange(
-        { from: previousTail.from, to: previousTail.to },
-        async (rows, page) => {
-          const stored = evidence.page(page.body);
-          for (const row of rows) {
-            const fp = fingerprint(row);
-            const n = known.get(fp) ?? 0;
-            if (n > 0) {
-              known.set(fp, n - 1);
-              continue;
-            }
-            lateArrivals++;
-            acc.add(toEvent(row));
-          }
-          await stored;
-        },
-        options.deadline === undefined ? {} : { deadline: options.deadline },
-      );
+    // Each accepted response goes to the evidence archive (hashed here, compressed on the thread pool) while
+    // the next one is fetched and analysed; the archive holds at most three pages in flight. (Evidence errors
+    // are recorded, never thrown.)
+    const fetchOptions = options.deadline === undefined ? {} : { deadline: options.deadline };
+    let tailRequests = 0;
+    if (previousTail) {
+      const tailStats = await deps.lastpass.fetchPages({ from: previousTail.from, to: previousTail.to }, session.late, (page) => evidence.page(page.bytes), fetchOptions);
+      tailRequests = tailStats.requests;
       requests += tailStats.requests;
       pages += tailStats.pages;
-      logger.info('lastpass.late_arrivals', { key, previous: previousTail.windowKey, late: lateArrivals, requests: tailStats.requests });
+    }
+    if (requested) {
+      let pageNumber = 0;
+      const stats = await deps.lastpass.fetchPages(
+        requested,
+        session.window,
+        async (page) => {
+          deps.checkpoint?.(`fetch.page.${++pageNumber}`);
+          await evidence.page(page.bytes);
+        },
+        fetchOptions,
+      );
+      requests += stats.requests;
+      pages += stats.pages;
+      logger.info('lastpass.fetched', { key, requests: stats.requests, pages: stats.pages, events: stats.events, retries: stats.retries });
+    }
+    const sessionResult = session.finish();
+    if (requested && tailFrom !== null && tailFrom <= requested.to) {
+      tail = { windowKey: key, from: tailFrom, to: requested.to, fingerprints: sessionResult.tailPrints };
+    }
+    const lateArrivals = sessionResult.lateArrivals;
+    if (previousTail) {
+      logger.info('lastpass.late_arrivals', { key, previous: previousTail.windowKey, late: lateArrivals, requests: tailRequests });
       if (lateArrivals > 0) {
         ctx.notices.push(
           `${formatCount(lateArrivals)} event${lateArrivals === 1 ? '' : 's'} of the previous window's last ${Math.round(overlapMs / 60_000)} minutes (${previousTail.from} … ${previousTail.to}, LastPass time) reached LastPass after that digest was sent: ${lateArrivals === 1 ? 'it is' : 'they are'} included in this digest's counts and findings.`,
         );
       }
     }
-
-    if (requested) {
-      const tailFrom = overlapMs > 0 ? maxWall(requested.from, wallBoundary(window.end.getTime() - overlapMs, config.lastpass.timeZone)) : null;
-      let pageNumber = 0;
-      const stats = await deps.lastpass.fetchRange(
-        requested,
-        async (rows, page) => {
-          deps.checkpoint?.(`fetch.page.${++pageNumber}`);
-          // The raw page goes to the evidence archive while its rows are analysed: gzip runs on libuv's
-          // thread pool, the analysis on this thread. (Evidence errors are recorded, never thrown.)
-          const stored = evidence.page(page.body);
-          for (const row of rows) {
-            acc.add(toEvent(row));
-            if (tailFrom !== null && row.Time >= tailFrom) {
-              const fp = fingerprint(row);
-              tailPrints[fp] = (tailPrints[fp] ?? 0) + 1;
-            }
-          }
-          await stored;
-        },
-        options.deadline === undefined ? {} : { deadline: options.deadline },
-      );
-      requests += stats.requests;
-      pages += stats.pages;
-      if (tailFrom !== null && tailFrom <= requested.to) tail = { windowKey: key, from: tailFrom, to: requested.to, fingerprints: tailPrints };
-      logger.info('lastpass.fetched', { key, requests: stats.requests, pages: stats.pages, events: stats.events, retries: stats.retries });
-    }
-    analysis = acc.result();
+    analysis = sessionResult.analysis;
     const label = windowLabel(window, config.report.timeZone);
     // Every security-relevant event, then the unrecognised ones (they may matter: nobody has rated them yet).
     const exported = [...analysis.relevant, ...analysis.unrecognisedRows];
-    const eventsJson = eventsToJson(exported);
+    // Encoded once: the same bytes are attached and sealed into the evidence.
+    const eventsJson = Buffer.from(eventsToJson(exported), 'utf8');
     if (exported.length > 0) {
       const name = `lastpass-security-events-${label}`;
       attachments = [
         { filename: `${name}.csv`, type: 'text/csv', content: Buffer.from(eventsToCsv(exported, config.report.timeZone)).toString('base64') },
-        { filename: `${name}.json`, type: 'application/json', content: Buffer.from(eventsJson).toString('base64') },
+        { filename: `${name}.json`, type: 'application/json', content: eventsJson.toString('base64') },
       ];
     }
     // Evidence content (request, raw pages, events) is sealed before rendering: its hash is in the footer.
@@ -487,9 +464,7 @@ export function renderWithinBudget(
 export const DEFAULT_LATE_OVERLAP_MINUTES = 15;
 
 /** A compact identity of an event row (all five fields), for the late-arrival multiset. */
-export function fingerprint(row: RawEvent): string {
-  return createHash('sha1').update(`${row.Time}\u0000${row.Username}\u0000${row.IP_Address}\u0000${row.Action}\u0000${row.Data}`).digest('base64').slice(0, 16);
-}
+export { fingerprint } from './window-session.js';
 
 const maxWall = (a: string, b: string): string => (a > b ? a : b);
 

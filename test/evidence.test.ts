@@ -1,10 +1,13 @@
 /**
- * The evidence archive over both backends (the shared contract), plus the streaming guarantees:
- * raw pages reach storage slice by slice, and PostgreSQL never holds more than one 1 MiB chunk.
+ * The evidence archive over both backends (the shared contract), plus the raw-page guarantees: pages
+ * compressed concurrently are stored in order and byte for byte, and PostgreSQL never holds more than one
+ * 1 MiB chunk.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvidenceArchive } from '../src/evidence/evidence-archive.js';
@@ -110,14 +113,32 @@ function measured(backend: EvidenceBackend) {
 }
 
 describe('evidence streaming', () => {
-  it('a large raw page reaches storage in small slices as it is compressed, never as one buffer', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-stream-'));
+  it('pages handed over while earlier ones are still compressing are stored in order, each exactly as received', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-order-'));
     try {
       const { wrapped, writes } = measured(createFileEvidenceBackend({ dir }));
       const archive = createEvidenceArchive({ backend: wrapped, version: '1', catalogueVersion: 't' });
-      await writeRun(archive, 0, { pageBytes: 8 * 1024 * 1024 });
-      expect(writes.length).toBeGreaterThan(50);
-      expect(Math.max(...writes)).toBeLessThanOrEqual(64 * 1024);
+      const bundle = await archive.begin({ day: '2025-03-09', window: { start: 'a', end: 'b', key: 'k' }, request: {}, startedAt: new Date('2025-03-10T07:00:00Z') });
+      // The first page is the largest (it finishes compressing last); one is not valid UTF-8 (a BOM, a lone
+      // 0xff byte): evidence keeps the bytes LastPass sent, not a re-encoding of what was decoded.
+      const pages = [
+        Buffer.from(`{"status":"OK","data":${JSON.stringify(Array.from({ length: 60_000 }, (_, i) => ({ i, v: `row ${i} ${i * 7919}` })))}}`),
+        Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x22, 0xff, 0x22, 0x7d]),
+        Buffer.from('{"status":"OK","data":{}}'),
+      ];
+      await Promise.all(pages.map((p) => bundle.addPage(new Uint8Array(p))));
+      await bundle.sealContent({ eventsJson: '[]', fetchComplete: true });
+      const done = await bundle.finish({ status: 'delivered', delivery: {}, run: {}, finishedAt: new Date('2025-03-10T07:01:00Z') });
+      const manifest = JSON.parse(await readFile(join(done.location, 'manifest.json'), 'utf8')) as { files: { path: string; contentSha256?: string; contentSize?: number }[] };
+      const raw = manifest.files.filter((f) => f.path.startsWith('raw/'));
+      expect(raw.map((f) => f.path)).toEqual(['raw/page-0001.json.gz', 'raw/page-0002.json.gz', 'raw/page-0003.json.gz']);
+      for (const [i, page] of pages.entries()) {
+        expect(raw[i]!.contentSha256).toBe(createHash('sha256').update(page).digest('hex'));
+        expect(raw[i]!.contentSize).toBe(page.length);
+        expect(gunzipSync(await readFile(join(done.location, raw[i]!.path))).equals(page)).toBe(true);
+      }
+      // Each page is compressed in one piece and written once.
+      expect(writes).toHaveLength(3);
       expect((await archive.verify()).ok).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -8,11 +8,23 @@
  * boundary duplicates that `next` would produce cannot occur, and genuine repeats (two identical failed
  * logins in one second) are all kept. A full page that is a single second cannot be split further and is
  * reported as incomplete rather than guessed at.
+ *
+ * The client does the transport, retries and paging; parsing the body and taking its rows is the caller's
+ * page processor (reporting-page.ts has the parser and the paging decision; window-session.ts the processor
+ * that analyses a window), so each page's rows are analysed and dropped before the next page is read.
  */
-import { AuthorizationError, IncompleteDataError, UpstreamError } from '../errors.js';
+import { UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RawEvent, WallRange } from '../core/types.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy, type Sleep } from './retry.js';
+import {
+  processReportingResponse,
+  type PageOutcome,
+  type PageProcessor,
+  type ReportingResponse,
+} from './reporting-page.js';
+
+export { parseReportingResponse, type PageOutcome, type PageProcessor, type ReportingPage, type ReportingResponse } from './reporting-page.js';
 
 export const LASTPASS_PAGE_LIMIT = 10_000;
 
@@ -47,22 +59,24 @@ export interface FetchStats {
 export interface PageInfo {
   /** The range this response answered. */
   range: WallRange;
-  /** The exact body bytes, for evidence. Do not keep a reference past the callback. */
-  body: string;
+  /** The body exactly as received (before decoding), for evidence. */
+  bytes: Uint8Array;
   requestNumber: number;
-}
-
-export interface ReportingPage {
-  rows: RawEvent[];
-  next: string | null;
-  body: string;
 }
 
 export interface LastPassClient {
   /**
-   * Streams every event of `range` (both ends inclusive) to `onEvents`, newest first, one page at a time.
-   * Resolves only when the whole range was fetched; throws otherwise.
+   * Fetches every event of `range` (both ends inclusive), newest first, one response at a time: `process`
+   * parses each response and takes its rows (on this thread or another), then `onPage` sees the accepted
+   * response. Resolves only when the whole range was fetched; throws otherwise.
    */
+  fetchPages(
+    range: WallRange,
+    process: PageProcessor,
+    onPage?: (page: PageInfo, outcome: PageOutcome) => void | Promise<void>,
+    options?: { deadline?: number },
+  ): Promise<FetchStats>;
+  /** `fetchPages` with the rows parsed here and passed to `onEvents`, page by page. */
   fetchRange(
     range: WallRange,
     onEvents: (rows: RawEvent[], page: PageInfo) => void | Promise<void>,
@@ -72,8 +86,6 @@ export interface LastPassClient {
   probe(range: WallRange): Promise<{ events: number }>;
 }
 
-const FIELDS = ['Time', 'Username', 'IP_Address', 'Action', 'Data'] as const;
-
 /** The host and path of a URL, never its query (which could carry a token through a proxy). */
 export function redactUrl(url: string): string {
   try {
@@ -82,112 +94,6 @@ export function redactUrl(url: string): string {
   } catch {
     return '(invalid URL)';
   }
-}
-
-function retryAfterSeconds(header: string | null, now: number): number | null {
-  if (!header) return null;
-  const s = Number(header.trim());
-  if (Number.isFinite(s)) return Math.max(0, s);
-  const at = Date.parse(header);
-  return Number.isFinite(at) ? Math.max(0, Math.ceil((at - now) / 1000)) : null;
-}
-
-function snippet(body: string): string {
-  return body.replace(/\s+/g, ' ').trim().slice(0, 120);
-}
-
-/** Interprets one response. Exported for tests of the parsing rules. */
-export function parseReportingResponse(
-  status: number,
-  contentType: string,
-  body: string,
-  ctx: { url: string; now: number; retryAfter: string | null },
-): ReportingPage {
-  const base = { service: 'lastpass' as const, status, url: ctx.url };
-  const trimmed = body.trimStart();
-  if (trimmed.startsWith('<')) {
-    const rc = /<lastpass[^>]*\brc="([^"]*)"/i.exec(trimmed)?.[1];
-    if (rc && /authori[sz]ation/i.test(rc)) {
-      throw new AuthorizationError(
-        'LastPass rejected the account number or API secret (Authorization Error): check LASTPASS_ACCOUNT_NUMBER and LASTPASS_API_KEY; the secret may have been regenerated in the Admin Console (Advanced > Enterprise API), which invalidates the old one at once.',
-        { ...base, retryable: false },
-      );
-    }
-    if (rc) {
-      throw new UpstreamError(`LastPass answered with an XML error "${rc}" (HTTP ${status}).`, { ...base, retryable: false });
-    }
-    const retryable = status >= 500 || status === 429;
-    throw new UpstreamError(
-      `LastPass answered with HTML instead of JSON (HTTP ${status}${contentType ? `, ${contentType.split(';')[0]}` : ''}): ` +
-        (status === 403
-          ? 'the CDN in front of LastPass blocked the request; check LASTPASS_API_URL and that this host may reach it.'
-          : `probably an error page from the CDN in front of LastPass ("${snippet(trimmed)}").`),
-      { ...base, retryable, retryAfterSeconds: retryAfterSeconds(ctx.retryAfter, ctx.now) },
-    );
-  }
-  if (status === 429 || status >= 500) {
-    throw new UpstreamError(`LastPass answered HTTP ${status}${status === 429 ? ' (rate limited)' : ''}.`, {
-      ...base,
-      retryable: true,
-      retryAfterSeconds: retryAfterSeconds(ctx.retryAfter, ctx.now),
-    });
-  }
-  if (status !== 200) {
-    throw new UpstreamError(`LastPass answered HTTP ${status} ("${snippet(body)}"): check LASTPASS_API_URL.`, { ...base, retryable: false });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new UpstreamError(
-      `LastPass sent a body that is not complete JSON (${body.length} bytes${body.length === 0 ? ', empty' : ''}): the response was truncated or garbled; no events from it are used.`,
-      { ...base, retryable: true },
-    );
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new UpstreamError('LastPass sent JSON that is not an object: no events from it are used.', { ...base, retryable: false });
-  }
-  const obj = json as Record<string, unknown>;
-  if (obj.status !== 'OK') {
-    const text = [obj.error, obj.message, obj.errors].find((v) => typeof v === 'string' && v.trim() !== '') as string | undefined;
-    throw new UpstreamError(
-      `LastPass answered status "${String(obj.status ?? '(missing)')}"${text ? `: ${text}` : ' without an error text'}.`,
-      { ...base, retryable: false },
-    );
-  }
-  const data = obj.data;
-  let list: unknown[];
-  if (data === undefined || data === null) list = [];
-  else if (Array.isArray(data)) list = data;
-  else if (typeof data === 'object') list = Object.values(data as Record<string, unknown>);
-  else throw new UpstreamError(`LastPass sent "data" of type ${typeof data}: expected an object of events.`, { ...base, retryable: false });
-
-  const rows: RawEvent[] = new Array(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const item = list[i];
-    if (typeof item !== 'object' || item === null) {
-      throw new UpstreamError(`LastPass sent an event that is not an object (position ${i + 1}).`, { ...base, retryable: false });
-    }
-    const r = item as Record<string, unknown>;
-    if (typeof r.Time !== 'string') {
-      throw new UpstreamError(`LastPass sent an event without a Time (position ${i + 1}).`, { ...base, retryable: false });
-    }
-    // Hot path: the usual row already has five strings and is used as it is; others are normalised.
-    if (typeof r.Username === 'string' && typeof r.IP_Address === 'string' && typeof r.Action === 'string' && typeof r.Data === 'string') {
-      rows[i] = r as unknown as RawEvent;
-      continue;
-    }
-    const row = {} as RawEvent;
-    for (const f of FIELDS) {
-      const v = r[f];
-      row[f] = typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
-    }
-    rows[i] = row;
-  }
-  const next = obj.next;
-  const nextText =
-    next === undefined || next === null || next === '' || next === false || next === 0 || next === '0' ? null : String(next);
-  return { rows, next: nextText, body };
 }
 
 export function createLastPassClient(options: LastPassClientOptions): LastPassClient {
@@ -200,7 +106,9 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
   const safeUrl = redactUrl(url);
   const { logger } = options;
 
-  async function requestOnce(range: WallRange): Promise<ReportingPage> {
+  /** One POST, up to the complete body; errors of the transport itself become UpstreamErrors. */
+  async function send(range: WallRange, stats: FetchStats): Promise<ReportingResponse> {
+    stats.requests++;
     const body = JSON.stringify({
       cid: options.accountNumber,
       provhash: options.apiSecret,
@@ -208,16 +116,26 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
       cmd: 'reporting',
       data: { from: range.from, to: range.to },
     });
-    let response: Response;
-    let text: string;
     try {
-      response = await fetchImpl(url, {
+      const response = await fetchImpl(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body,
         signal: AbortSignal.timeout(timeoutMs),
       });
-      text = await response.text();
+      // The bytes are kept as received: the evidence archive stores exactly these, without re-encoding.
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      return {
+        range,
+        requestNumber: stats.requests,
+        status: response.status,
+        contentType: response.headers.get('content-type') ?? '',
+        retryAfter: response.headers.get('retry-after'),
+        bytes,
+        url: safeUrl,
+        now: now(),
+        pageLimit,
+      };
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       throw new UpstreamError(
@@ -227,19 +145,33 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         { service: 'lastpass', url: safeUrl, retryable: true },
       );
     }
-    return parseReportingResponse(response.status, response.headers.get('content-type') ?? '', text, {
-      url: safeUrl,
-      now: now(),
-      retryAfter: response.headers.get('retry-after'),
-    });
   }
 
-  async function request(range: WallRange, stats: FetchStats, deadline?: number): Promise<ReportingPage> {
+  /** A request sent early, for the range the next page will most likely ask for. */
+  interface Early {
+    to: string;
+    response: Promise<ReportingResponse>;
+  }
+
+  /**
+   * One range, retried as the policy says: send (or take the request already made for it), then process.
+   * A response that fails processing is retried like a failed request.
+   */
+  async function request<T>(
+    range: WallRange,
+    stats: FetchStats,
+    process: (response: ReportingResponse) => T | Promise<T>,
+    early: Early | null,
+    deadline?: number,
+  ): Promise<{ response: ReportingResponse; result: T }> {
+    let first = early !== null && early.to === range.to ? early.response : null;
     return withRetry(
       async (attempt) => {
         if (attempt > 1) stats.retries++;
-        stats.requests++;
-        return requestOnce(range);
+        const sent = first ?? send(range, stats);
+        first = null;
+        const response = await sent;
+        return { response, result: await process(response) };
       },
       {
         policy: options.retryPolicy ?? DEFAULT_RETRY_POLICY,
@@ -252,77 +184,73 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     );
   }
 
-  return {
-    async fetchRange(range, onEvents, fetchOptions) {
-      const stats: FetchStats = { requests: 0, pages: 0, events: 0, outOfRange: 0, retries: 0 };
-      let to = range.to;
-      const from = range.from;
-      // One request ahead: as soon as a page is parsed, the next range is known, so the next request
-      // goes out while this page is being processed (at most two pages are held at once).
-      let inFlight: Promise<ReportingPage> | null = null;
-      while (from <= to) {
-        const current = { from, to };
-        const page = await (inFlight ?? request(current, stats, fetchOptions?.deadline));
-        inFlight = null;
-        const rows = page.rows;
-        let oldest: string | null = null;
-        let inRange = 0;
-        for (const row of rows) {
-          if (row.Time < from || row.Time > to) continue;
-          inRange++;
-          if (oldest === null || row.Time < oldest) oldest = row.Time;
-        }
-        const dropped = rows.length - inRange;
-        if (dropped > 0) {
-          stats.outOfRange += dropped;
-          logger.warn('lastpass.rows_out_of_range', { from, to, dropped });
-        }
-        const cut = rows.length >= pageLimit || page.next !== null;
-        let keep: RawEvent[];
-        let done: boolean;
-        if (cut && oldest === null && rows.length > 0) {
-          // A cut page with nothing of the asked range in it: what lies in the range was never seen.
-          throw new IncompleteDataError(
-            `LastPass returned ${rows.length} events for ${from} … ${to}, none of them inside that range, and said more were available: the range cannot be fetched completely.`,
-          );
-        }
-        if (!cut || oldest === null) {
-          keep = dropped > 0 ? rows.filter((r) => r.Time >= from && r.Time <= to) : rows;
-          done = true;
-        } else if (oldest === to) {
-          // Every kept row is in the one second `to`.
-          if (rows.length >= pageLimit) {
-            throw new IncompleteDataError(
-              `LastPass returned a full page of ${rows.length} events all at ${to}: more events share that one second than one response can carry, so the window cannot be fetched completely.`,
-            );
-          }
-          // Not full, `next` set but nothing older in range: this response is the whole rest of the range.
-          keep = rows.filter((r) => r.Time >= from && r.Time <= to);
-          done = true;
-        } else {
-          const boundary = oldest;
-          keep = rows.filter((r) => r.Time > boundary && r.Time <= to);
-          to = boundary;
-          done = false;
-        }
-        if (rows.length > 0) stats.pages++;
-        stats.events += keep.length;
-        logger.debug('lastpass.page', { from: current.from, to: current.to, rows: rows.length, kept: keep.length, more: !done });
-        const requestNumber = stats.requests;
-        if (!done) {
-          inFlight = request({ from, to }, stats, fetchOptions?.deadline);
-          // If processing this page fails, the prefetch is abandoned: keep its rejection from going unhandled.
-          inFlight.catch(() => {});
-        }
-        await onEvents(keep, { range: current, body: page.body, requestNumber });
-        if (done) break;
+  async function fetchPages(
+    range: WallRange,
+    process: PageProcessor,
+    onPage?: (page: PageInfo, outcome: PageOutcome) => void | Promise<void>,
+    fetchOptions?: { deadline?: number },
+  ): Promise<FetchStats> {
+    const stats: FetchStats = { requests: 0, pages: 0, events: 0, outOfRange: 0, retries: 0 };
+    const from = range.from;
+    let to = range.to;
+    if (from > to) return stats;
+    // One request ahead: as soon as a page is processed, the next range is known and requested, so it
+    // travels while this page goes to `onPage` (the evidence archive) and the next one is processed.
+    let early: Early | null = null;
+    let pageDone: Promise<void> = Promise.resolve();
+    for (;;) {
+      const current = { from, to };
+      const ahead: Early | null = early;
+      early = null;
+      const { response, result: outcome }: { response: ReportingResponse; result: PageOutcome } = await request(
+        current,
+        stats,
+        process,
+        ahead,
+        fetchOptions?.deadline,
+      );
+      if (outcome.nextTo !== null) {
+        early = { to: outcome.nextTo, response: send({ from, to: outcome.nextTo }, stats) };
+        // If this page fails later on, the early request is abandoned: keep its rejection from going unhandled.
+        early.response.catch(() => {});
       }
-      return stats;
+      if (outcome.dropped > 0) {
+        stats.outOfRange += outcome.dropped;
+        logger.warn('lastpass.rows_out_of_range', { from, to, dropped: outcome.dropped });
+      }
+      if (outcome.rows > 0) stats.pages++;
+      stats.events += outcome.kept;
+      logger.debug('lastpass.page', { from, to, rows: outcome.rows, kept: outcome.kept, more: outcome.nextTo !== null });
+      // Pages reach `onPage` in order, one at a time, but the next page is fetched and processed while
+      // this one's callback runs (it may wait for the evidence archive).
+      await pageDone;
+      pageDone = Promise.resolve(onPage?.({ range: current, bytes: response.bytes, requestNumber: response.requestNumber }, outcome));
+      pageDone.catch(() => {}); // awaited below; handled here so that it is never reported as unhandled meanwhile
+      if (outcome.nextTo === null) break;
+      to = outcome.nextTo;
+    }
+    await pageDone;
+    return stats;
+  }
+
+  return {
+    fetchPages,
+    async fetchRange(range, onEvents, fetchOptions) {
+      let rows: RawEvent[] = [];
+      return fetchPages(
+        range,
+        (response) =>
+          processReportingResponse(response, (kept) => {
+            rows = kept;
+          }),
+        (page) => onEvents(rows, page),
+        fetchOptions,
+      );
     },
     async probe(range) {
       const stats: FetchStats = { requests: 0, pages: 0, events: 0, outOfRange: 0, retries: 0 };
-      const page = await request(range, stats);
-      return { events: page.rows.length };
+      const { result } = await request(range, stats, (response) => processReportingResponse(response, () => {}), null);
+      return { events: result.rows };
     },
   };
 }

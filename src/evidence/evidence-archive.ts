@@ -14,9 +14,10 @@
  *                            chain), sequence number, run id, window, created-at, signing key fingerprint
  *   manifest.sig             optional signature over the exact bytes of manifest.json
  *
- * Raw pages pass through one at a time: each body (already in memory as the client's response) is hashed
- * uncompressed, gzipped in one thread-pool job, hashed again as stored, and handed to the backend in
- * SLICE_BYTES slices, awaiting each write; nothing of it is kept afterwards.
+ * Raw pages: each body's bytes, exactly as the client received them, are hashed, then gzipped in one
+ * thread-pool job while the next page is fetched and analysed; the compressed bytes are hashed again and
+ * written, pages strictly in order. Nothing of a page is kept once written; the caller bounds how many pages
+ * are in flight (run-evidence.ts).
  */
 import { once } from 'node:events';
 import { createGunzip, gzip } from 'node:zlib';
@@ -34,7 +35,7 @@ export const CONTENT_FORMAT = 'lastpass-audit-digest/evidence-content@1';
 export const MANIFEST_FILE = 'manifest.json';
 export const SIGNATURE_FILE = 'manifest.sig';
 export const CONTENT_MANIFEST_FILE = 'content-manifest.json';
-/** Slice size of raw bodies handed to gzip (and of small files handed to the backend). */
+/** Slice size of the files (other than raw pages) handed to the backend. */
 export const SLICE_BYTES = 64 * 1024;
 export const DEFAULT_RETENTION_DAYS = 400;
 
@@ -117,9 +118,13 @@ export interface FinishedBundle {
 export interface EvidenceBundle {
   readonly runId: string;
   readonly label: string;
-  addPage(body: string): Promise<void>;
+  /**
+   * Adds one raw response body. Pages are numbered and written in call order; several may be in flight
+   * (their hashing and compression run on the thread pool), and `sealContent` waits for all of them.
+   */
+  addPage(body: Uint8Array | string): Promise<void>;
   /** Writes events.json and the content manifest. Call once, before rendering. */
-  sealContent(input: { eventsJson: string; fetchComplete: boolean }): Promise<SealedContent>;
+  sealContent(input: { eventsJson: Uint8Array | string; fetchComplete: boolean }): Promise<SealedContent>;
   /** Writes the rest, the manifest, and links it into the chain. Seals the content first if not done. */
   finish(input: FinishInput): Promise<FinishedBundle>;
 }
@@ -188,8 +193,6 @@ function addDays(day: string, n: number): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** Slices of a string's UTF-8 encoding, never splitting a surrogate pair. */
-
 async function writeWhole(sink: EvidenceFileSink, data: Buffer): Promise<void> {
   for (let i = 0; i < data.length; i += SLICE_BYTES) await sink.write(data.subarray(i, i + SLICE_BYTES));
   await sink.end();
@@ -211,6 +214,7 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
     const staged: StagedBundle = await backend.stage(runId, input.day, input.startedAt.toISOString());
     const files: FileEntry[] = [];
     let pages = 0;
+    let pageWrites: Promise<void> = Promise.resolve();
     let sealed: SealedContent | null = null;
     let finished = false;
 
@@ -225,9 +229,11 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
     await putFile('request.json', json(input.request));
     const label = `${input.day}/${runId}`;
 
-    async function seal(eventsJson: string | null, fetchComplete: boolean): Promise<SealedContent> {
+    async function seal(eventsJson: Uint8Array | string | null, fetchComplete: boolean): Promise<SealedContent> {
       if (sealed) return sealed;
-      if (eventsJson !== null) await putFile('events.json', Buffer.from(eventsJson, 'utf8'));
+      await pageWrites;
+      if (sealed) return sealed;
+      if (eventsJson !== null) await putFile('events.json', typeof eventsJson === 'string' ? Buffer.from(eventsJson, 'utf8') : Buffer.from(eventsJson.buffer, eventsJson.byteOffset, eventsJson.byteLength));
       const content: ContentManifest = {
         format: CONTENT_FORMAT,
         runId,
@@ -247,26 +253,33 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
     return {
       runId,
       label,
-      async addPage(body) {
-        if (sealed) throw new Error('Evidence content is sealed: no more pages can be added');
+      addPage(body) {
+        if (sealed) return Promise.reject(new Error('Evidence content is sealed: no more pages can be added'));
         const path = `raw/page-${String(++pages).padStart(4, '0')}.json.gz`;
-        // One page is one string already in memory: encode it once, hash it, and (unless EVIDENCE_RAW=off)
-        // compress it in one zlib job on the thread pool while the page's rows are analysed, then write the
-        // compressed bytes in slices.
-        const bytes = Buffer.from(body, 'utf8');
+        const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+        // Hashing (WebCrypto) and compression (zlib) both run on libuv's thread pool, not on this thread,
+        // so the page's rows are analysed meanwhile. Only the writes are chained, to keep pages in order.
+        // The hash of the body is taken here (well under a millisecond per page); compression runs on
+        // libuv's thread pool in one job: an output chunk that holds the usual result makes it one round
+        // trip (with zlib's default 16 KiB chunks every chunk would wait for this thread to start the next).
         const contentSha256 = createHash('sha256').update(bytes).digest('hex');
-        const contentSize = bytes.length;
-        if (!raw) {
-          files.push({ path, stored: false, contentSha256, contentSize });
-          return;
-        }
-        const compressed = await gzipAsync(bytes, { level: 1 });
-        const stored = createHash('sha256').update(compressed);
-        const storedSize = compressed.length;
-        const sink = await staged.openFile(path);
-        for (let i = 0; i < compressed.length; i += SLICE_BYTES) await sink.write(compressed.subarray(i, i + SLICE_BYTES));
-        await sink.end();
-        files.push({ path, sha256: stored.digest('hex'), size: storedSize, stored: true, contentSha256, contentSize });
+        const compressed = raw ? gzipAsync(bytes, { level: 1, chunkSize: Math.max(64 * 1024, bytes.length >> 2) }) : null;
+        // If an earlier page failed, this is never awaited: its own failure must not go unhandled.
+        compressed?.catch(() => {});
+        const written = pageWrites.then(async () => {
+          if (!compressed) {
+            files.push({ path, stored: false, contentSha256, contentSize: bytes.length });
+            return;
+          }
+          const gz = await compressed;
+          const sink = await staged.openFile(path);
+          await sink.write(gz);
+          await sink.end();
+          files.push({ path, sha256: sha256Hex(gz), size: gz.length, stored: true, contentSha256, contentSize: bytes.length });
+        });
+        // A failed page fails the bundle: later pages are not written after it (the chain stays rejected).
+        pageWrites = written;
+        return written;
       },
       sealContent: ({ eventsJson, fetchComplete }) => seal(eventsJson, fetchComplete),
       async finish(fin) {

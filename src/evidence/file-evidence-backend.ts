@@ -106,11 +106,16 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
       const staging = join(root, STAGING, `${day}_${runId}`);
       await mkdir(staging, { recursive: true });
       const opened = new Set<string>();
+      const made = new Set<string>([staging]);
       const staged: StagedBundle = {
         location: staging,
         async openFile(path): Promise<EvidenceFileSink> {
           const full = join(staging, safeRelative(path));
-          await mkdir(dirname(full), { recursive: true });
+          const dir = dirname(full);
+          if (!made.has(dir)) {
+            await mkdir(dir, { recursive: true });
+            made.add(dir);
+          }
           const h = await open(full, 'wx');
           opened.add(path);
           return {

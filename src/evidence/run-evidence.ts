@@ -11,18 +11,29 @@ import type { BeginInput, EvidenceArchive, EvidenceBundle, FinishedBundle, Finis
 
 export interface RunEvidence {
   begin(input: BeginInput): Promise<void>;
-  page(body: string): Promise<void>;
+  /**
+   * Hands one raw page to the archive. Resolves as soon as fewer than MAX_PAGES_IN_FLIGHT pages are still
+   * being compressed and written, so the next page can be fetched and analysed meanwhile.
+   */
+  page(bytes: Uint8Array): Promise<void>;
   /** Returns the footer line for the digest, or null without evidence. */
-  seal(eventsJson: string): Promise<string | null>;
+  seal(eventsJson: Uint8Array): Promise<string | null>;
   finish(input: FinishInput): Promise<void>;
   /** What the result of the window should carry. */
   outcome(): { evidence?: FinishedBundle; evidenceError?: string };
 }
 
+/** Raw pages being hashed, compressed or written at once (each holds its body, ~1.5 MB at 10,000 events). */
+export const MAX_PAGES_IN_FLIGHT = 3;
+
 export function createRunEvidence(archive: EvidenceArchive | null, logger: Logger, now: () => Date): RunEvidence {
   let bundle: EvidenceBundle | null = null;
   let error: string | null = null;
   let finished: FinishedBundle | null = null;
+  const inFlight: Promise<void>[] = [];
+  const settle = async () => {
+    while (inFlight.length > 0) await inFlight.shift();
+  };
   async function guard(step: string, work: (b: EvidenceBundle) => Promise<void>): Promise<void> {
     if (!bundle || error) return;
     try {
@@ -42,8 +53,12 @@ export function createRunEvidence(archive: EvidenceArchive | null, logger: Logge
         logger.error('evidence.write_failed', { step: 'begin', error: describeError(e) });
       }
     },
-    page: (body) => guard('page', (b) => b.addPage(body)),
+    async page(bytes) {
+      inFlight.push(guard('page', (b) => b.addPage(bytes)));
+      while (inFlight.length >= MAX_PAGES_IN_FLIGHT) await inFlight.shift();
+    },
     async seal(eventsJson) {
+      await settle();
       if (!archive) return null;
       let footer: string | null = null;
       await guard('seal', async (b) => {
@@ -52,6 +67,7 @@ export function createRunEvidence(archive: EvidenceArchive | null, logger: Logge
       return footer ?? 'Evidence for this run could NOT be recorded (see the worker log, evidence.write_failed); the run is reported as failed.';
     },
     async finish(input) {
+      await settle();
       await guard('finish', async (b) => {
         finished = await b.finish(input);
         logger.info('evidence.bundle_written', { runId: b.runId, seq: finished.seq, manifestSha256: finished.manifestSha256, location: finished.location });
