@@ -53,6 +53,11 @@ export interface LastPassSimulatorOptions {
   delayMs?: number;
   /** Port to listen on (default 0: any free port). Always bound to 127.0.0.1. */
   port?: number;
+  /**
+   * Serialised pages kept, most recently used first (default 2: a retried page is not serialised again).
+   * The benchmark keeps every page, so that after one warm-up pass the simulator only writes bytes.
+   */
+  cachedPages?: number;
 }
 
 export type SimulatorResponseKind = 'ok' | 'auth-error' | 'fail' | 'bad-request' | 'override';
@@ -83,7 +88,7 @@ export const AUTH_ERROR_XML = '<?xml version="1.0" encoding="UTF-8"?>\n<lastpass
 interface Answer {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  body: string | Buffer;
   kind: SimulatorResponseKind;
   eventCount: number;
   next: number | null;
@@ -179,16 +184,16 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
   };
 
   // A tiny LRU of serialised pages: clients that retry the same page get it without re-serialising.
-  const cache: { key: string; answer: Answer }[] = [];
-  const CACHE_SIZE = 2;
+  const cacheSize = Math.max(0, Math.floor(options.cachedPages ?? 2));
+  const cache = new Map<string, Answer>();
 
   const serve = (from: string, to: string, next: number | undefined): Answer => {
     const key = `${from}|${to}|${next ?? ''}`;
-    const hit = cache.findIndex((c) => c.key === key);
-    if (hit >= 0) {
-      const [entry] = cache.splice(hit, 1);
-      cache.unshift(entry!);
-      return entry!.answer;
+    const hit = cache.get(key);
+    if (hit) {
+      cache.delete(key);
+      cache.set(key, hit);
+      return hit;
     }
     let upper = to;
     if (next !== undefined) {
@@ -224,13 +229,15 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
     const answer: Answer = {
       status: 200,
       headers: { 'content-type': JSON_TYPE },
-      body,
+      body: Buffer.from(body, 'utf8'),
       kind: 'ok',
       eventCount: count,
       next: nextValue,
     };
-    cache.unshift({ key, answer });
-    if (cache.length > CACHE_SIZE) cache.pop();
+    if (cacheSize > 0) {
+      cache.set(key, answer);
+      if (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
+    }
     return answer;
   };
 
