@@ -344,8 +344,8 @@ async function processWindow(
       return m;
     }));
   } catch (error) {
-    await evidence.finish({ status: 'failed', delivery: { sent: false, recipients: config.report.to, error: describeError(error) }, run: runRecord(), finishedAt: deps.now() });
-    const failed = await fail(deps, options, window, ctx, 'The events of this window could not be fetched completely, so no digest was built.', error);
+    const { result: failed, notice } = await fail(deps, options, window, ctx, 'The events of this window could not be fetched completely, so no digest was built.', error);
+    await evidence.finish({ status: 'failed', ...notice.files, delivery: { sent: false, recipients: config.report.to, error: describeError(error), notice: notice.record }, run: runRecord(), finishedAt: deps.now() });
     return { ...failed, ...evidence.outcome() };
   }
 
@@ -427,8 +427,8 @@ async function processWindow(
       // SendGrid refused it: it was definitely not sent, so the next attempt is no "possible duplicate".
       await deps.store.abandonDelivery(key).catch((e: unknown) => logger.error('store.abandon_failed', { error: describeError(e) }));
     }
-    await evidence.finish({ status: 'failed', html, text, delivery: { sent: false, recipients: config.report.to, subject: model.subject, error: describeError(error) }, run: runRecord(), finishedAt: deps.now() });
-    const failed = await fail(deps, options, window, ctx, 'The digest was built but could not be delivered.', error);
+    const { result: failed, notice } = await fail(deps, options, window, ctx, 'The digest was built but could not be delivered.', error);
+    await evidence.finish({ status: 'failed', html, text, ...notice.files, delivery: { sent: false, recipients: config.report.to, subject: model.subject, error: describeError(error), notice: notice.record }, run: runRecord(), finishedAt: deps.now() });
     return { ...failed, ...evidence.outcome() };
   }
 }
@@ -491,8 +491,9 @@ async function fail(
   ctx: WindowContext,
   what: string,
   error: unknown,
-): Promise<WindowResult> {
+): Promise<{ result: WindowResult; notice: FailureNoticeRecord }> {
   const { logger, config } = deps;
+  const notice: FailureNoticeRecord = { files: {}, record: { sent: false } };
   const message = describeError(error);
   logger.error('run.window_failed', {
     key: ctx.key,
@@ -520,7 +521,7 @@ async function fail(
     }
   }
   try {
-    const notice = buildFailureModel({
+    const model = buildFailureModel({
       window,
       coveredUntil: ctx.coveredUntil,
       now: deps.now(),
@@ -532,20 +533,30 @@ async function fail(
       version: deps.version,
       generatedAt: deps.now(),
     });
-    const { html, text } = deps.renderer.renderFailure(notice);
+    const { html, text } = deps.renderer.renderFailure(model);
+    notice.files = { noticeHtml: html, noticeText: text };
+    notice.record = { sent: false, subject: model.subject, recipients: config.report.to };
     const target = options.dryRun ? deps.outbox : deps.mailer;
-    await target.send({
+    const sent = await target.send({
       key: `${ctx.key}.failed-${failures}`,
       kind: 'failure',
       from: config.report.from,
       to: config.report.to,
-      subject: notice.subject,
+      subject: model.subject,
       html,
       text,
       customArgs: { digest_window: ctx.key, digest_failure: String(failures) },
     });
+    notice.record = { sent: true, subject: model.subject, recipients: config.report.to, messageId: sent.messageId };
   } catch (noticeError) {
     logger.error('run.failure_notice_failed', { key: ctx.key, error: describeError(noticeError) });
+    notice.record = { ...notice.record, sent: false, error: describeError(noticeError) };
   }
-  return { key: ctx.key, window, status: 'failed', error: message };
+  return { result: { key: ctx.key, window, status: 'failed', error: message }, notice };
+}
+
+/** The FAILED notice as the evidence bundle records it: the rendered parts and whether it went out. */
+interface FailureNoticeRecord {
+  files: { noticeHtml?: string; noticeText?: string };
+  record: { sent: boolean; subject?: string; recipients?: string[]; messageId?: string | null; error?: string };
 }

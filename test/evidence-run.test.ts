@@ -128,7 +128,7 @@ describe('runReport with evidence', () => {
     expect(report.incomplete).toEqual([]);
   });
 
-  it('a run that fails at LastPass leaves a bundle recording the failure', async () => {
+  it('a run that fails at LastPass leaves a bundle recording the failure and the FAILED notice that was sent', async () => {
     simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: 'another-secret', events: [], timeZone: 'America/New_York' });
     const sent: Parameters<typeof interceptSendGrid>[0] = [];
     interceptSendGrid(sent); // the FAILED notice
@@ -136,9 +136,21 @@ describe('runReport with evidence', () => {
     expect(outcome.status).toBe('failed');
     const w = outcome.windows[0]!;
     expect(w.evidence?.seq).toBe(1);
-    const delivery = JSON.parse(await readFile(join(w.evidence!.location, 'delivery.json'), 'utf8')) as { sent: boolean; error: string };
+    const delivery = JSON.parse(await readFile(join(w.evidence!.location, 'delivery.json'), 'utf8')) as {
+      sent: boolean;
+      error: string;
+      notice: { sent: boolean; subject: string; messageId: string };
+    };
     expect(delivery.sent).toBe(false);
     expect(delivery.error).toMatch(/LastPass/);
+    // What the recipients got instead of a digest is in the bundle, byte for byte.
+    expect(sent).toHaveLength(1);
+    expect(delivery.notice).toMatchObject({ sent: true, subject: sent[0]!.subject, messageId: 'msg-ev-1' });
+    const html = sent[0]!.content.find((c) => c.type === 'text/html')!.value;
+    expect(await readFile(join(w.evidence!.location, 'failure-notice.html'), 'utf8')).toBe(html);
+    expect(await readFile(join(w.evidence!.location, 'failure-notice.txt'), 'utf8')).toBe(sent[0]!.content.find((c) => c.type === 'text/plain')!.value);
+    const manifest = JSON.parse(await readFile(join(w.evidence!.location, 'manifest.json'), 'utf8')) as { files: { path: string }[] };
+    expect(manifest.files.map((f) => f.path)).toEqual(expect.arrayContaining(['failure-notice.html', 'failure-notice.txt', 'delivery.json']));
     expect((await archive.verify()).ok).toBe(true);
   });
 

@@ -8,6 +8,7 @@
  *   content-manifest.json    SHA-256 and sizes of the three above: sealed BEFORE rendering; its SHA-256 is
  *                            printed in the digest footer, so the email anchors the evidence
  *   digest.html, digest.txt  what was rendered (absent when the run failed before rendering)
+ *   failure-notice.html/.txt the FAILED notice rendered for a failed run (delivery.json says if it was sent)
  *   delivery.json            recipients, SendGrid message id or the error
  *   run.json                 status, versions, timings
  *   manifest.json            SHA-256 and size of every file above, the previous manifest's SHA-256 (the
@@ -98,6 +99,9 @@ export interface FinishInput {
   status: 'delivered' | 'failed';
   html?: string;
   text?: string;
+  /** The FAILED notice that was rendered for a failed run (what the recipients were sent instead). */
+  noticeHtml?: string;
+  noticeText?: string;
   delivery: Record<string, unknown>;
   run: Record<string, unknown>;
   finishedAt: Date;
@@ -288,6 +292,8 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
         const content = await seal(null, false);
         if (fin.html !== undefined) await putFile('digest.html', Buffer.from(fin.html, 'utf8'));
         if (fin.text !== undefined) await putFile('digest.txt', Buffer.from(fin.text, 'utf8'));
+        if (fin.noticeHtml !== undefined) await putFile('failure-notice.html', Buffer.from(fin.noticeHtml, 'utf8'));
+        if (fin.noticeText !== undefined) await putFile('failure-notice.txt', Buffer.from(fin.noticeText, 'utf8'));
         await putFile('delivery.json', json(fin.delivery));
         await putFile('run.json', json({ ...fin.run, status: fin.status, versions: { package: options.version, catalogue: options.catalogueVersion } }));
         const { head, checkpoint } = await backend.head();
