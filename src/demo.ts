@@ -96,7 +96,7 @@ export async function runDemo(deps: {
         version: deps.version,
         owner: 'demo',
         evidence,
-          },
+      },
       {},
     );
     const digest = outcome.windows.find((w) => w.status === 'delivered');

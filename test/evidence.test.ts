@@ -15,6 +15,8 @@ import type { EvidenceBackend } from '../src/evidence/evidence-backend.js';
 import { createFileEvidenceBackend } from '../src/evidence/file-evidence-backend.js';
 import { createChunker, createPostgresEvidenceBackend, EVIDENCE_CHUNK_BYTES } from '../src/evidence/postgres-evidence-backend.js';
 import { createManifestSigner, createManifestVerifier } from '../src/evidence/evidence-signing.js';
+import { createRunEvidence } from '../src/evidence/run-evidence.js';
+import { recordingLogger } from './support/recording-logger.js';
 import { createPostgresStore } from '../src/store/postgres-store.js';
 import { describeEvidenceContract, ED_PRIVATE, ED_PUBLIC, writeRun } from './evidence-contract.js';
 import { randomSchemaName, startTestDatabase, type TestDatabase } from './support/postgres.js';
@@ -140,6 +142,83 @@ describe('evidence streaming', () => {
       // Each page is compressed in one piece and written once.
       expect(writes).toHaveLength(3);
       expect((await archive.verify()).ok).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a page that cannot be written fails the bundle: later pages are refused, the content is never sealed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-fail-'));
+    try {
+      const real = createFileEvidenceBackend({ dir });
+      const failing: EvidenceBackend = {
+        ...real,
+        stage: async (runId, day, startedAt) => {
+          const staged = await real.stage(runId, day, startedAt);
+          return {
+            location: staged.location,
+            commit: (input) => staged.commit(input),
+            openFile: async (path) => {
+              if (path === 'raw/page-0002.json.gz') throw new Error('disk full');
+              return staged.openFile(path);
+            },
+          };
+        },
+      };
+      const archive = createEvidenceArchive({ backend: failing, version: '1', catalogueVersion: 't' });
+      const bundle = await archive.begin({ day: '2025-03-09', window: { start: 'a', end: 'b', key: 'k' }, request: {}, startedAt: new Date('2025-03-10T07:00:00Z') });
+      const results = await Promise.allSettled([1, 2, 3].map((n) => bundle.addPage(`{"status":"OK","page":${n}}`)));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+      await expect(bundle.sealContent({ eventsJson: '[]', fetchComplete: true })).rejects.toThrow('disk full');
+      await expect(bundle.addPage('{}')).rejects.toThrow(/sealed/);
+      expect((await archive.verify()).bundlesChecked).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a run hands the archive at most three raw pages at once, and seals only after all of them are written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-flight-'));
+    try {
+      const real = createFileEvidenceBackend({ dir });
+      const gates: (() => void)[] = [];
+      const gated: EvidenceBackend = {
+        ...real,
+        stage: async (runId, day, startedAt) => {
+          const staged = await real.stage(runId, day, startedAt);
+          return {
+            location: staged.location,
+            commit: (input) => staged.commit(input),
+            openFile: async (path) => {
+              if (path.startsWith('raw/')) await new Promise<void>((resolve) => gates.push(resolve));
+              return staged.openFile(path);
+            },
+          };
+        },
+      };
+      const archive = createEvidenceArchive({ backend: gated, version: '1', catalogueVersion: 't' });
+      const evidence = createRunEvidence(archive, recordingLogger(), () => new Date('2025-03-10T07:00:00Z'));
+      await evidence.begin({ day: '2025-03-09', window: { start: 'a', end: 'b', key: 'k' }, request: {}, startedAt: new Date('2025-03-10T07:00:00Z') });
+      const page = (n: number) => new Uint8Array(Buffer.from(`{"status":"OK","page":${n}}`));
+      await evidence.page(page(1));
+      await evidence.page(page(2));
+      let third = false;
+      const handing = evidence.page(page(3)).then(() => (third = true));
+      for (let i = 0; i < 50 && gates.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+      // Three pages in flight, none written: the third hand-off waits for room.
+      expect(third).toBe(false);
+      gates.shift()!();
+      await handing;
+      let sealed = false;
+      const sealing = evidence.seal(new Uint8Array(Buffer.from('[]'))).then(() => (sealed = true));
+      for (let i = 0; i < 50 && gates.length < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(sealed).toBe(false);
+      while (!sealed) {
+        gates.shift()?.();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await sealing;
+      expect(evidence.outcome().evidenceError).toBeUndefined();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -12,6 +12,7 @@ import {
   type LastPassClientOptions,
   type PageInfo,
 } from '../src/adapters/lastpass-client.js';
+import { processReportingResponse } from '../src/adapters/reporting-page.js';
 import { DEFAULT_RETRY_POLICY } from '../src/adapters/retry.js';
 import type { RawEvent, WallRange } from '../src/core/types.js';
 import { AuthorizationError, IncompleteDataError, UpstreamError } from '../src/errors.js';
@@ -202,6 +203,72 @@ describe('the bytes for evidence', () => {
     expect(rows).toEqual([row]);
     expect(pages).toHaveLength(1);
     expect(Buffer.from(pages[0]!.info.bytes).equals(body)).toBe(true);
+  });
+});
+
+describe('page callbacks', () => {
+  const ticks = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it('hand pages on in order, one at a time, and the fetch never settles while one is still running', async () => {
+    const scope = nock(ORIGIN)
+      .post(PATH)
+      .reply(200, okBody([ev('2025-03-09 12:00:02'), ev('2025-03-09 12:00:01')]))
+      .post(PATH)
+      .reply(400, 'bad request');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let failing!: () => void;
+    const secondPageFails = new Promise<void>((resolve) => (failing = resolve));
+    const seen: string[] = [];
+    let settled = false;
+    const fetching = client({ pageLimit: 2 })
+      .fetchPages(
+        RANGE,
+        (response) => {
+          if (response.status === 400) failing();
+          return processReportingResponse(response, () => {});
+        },
+        async (page) => {
+          seen.push(`page ${page.requestNumber} to ${page.range.to}`);
+          await gate;
+          seen.push('page 1 done');
+        },
+      )
+      .finally(() => {
+        settled = true;
+      });
+    fetching.catch(() => {});
+    // The second page fails (HTTP 400, not retried) while the first page's callback is still running.
+    await secondPageFails;
+    await ticks(20);
+    expect(settled).toBe(false);
+    release();
+    const error = await caught(fetching);
+    scope.done();
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect((error as UpstreamError).status).toBe(400);
+    expect(seen).toEqual(['page 1 to 2025-03-09 23:59:59', 'page 1 done']);
+  });
+
+  it('a failing callback fails the fetch', async () => {
+    const scope = nock(ORIGIN)
+      .post(PATH)
+      .reply(200, okBody([ev('2025-03-09 12:00:02'), ev('2025-03-09 12:00:01')]))
+      .post(PATH)
+      .reply(200, okBody([ev('2025-03-09 12:00:01')]));
+    const error = await caught(
+      client({ pageLimit: 2 }).fetchPages(
+        RANGE,
+        (response) => processReportingResponse(response, () => {}),
+        async () => {
+          throw new Error('evidence disk full');
+        },
+      ),
+    );
+    scope.done();
+    expect((error as Error).message).toBe('evidence disk full');
   });
 });
 

@@ -18,6 +18,8 @@ import type { Logger } from '../logger.js';
 import type { RawEvent, WallRange } from '../core/types.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy, type Sleep } from './retry.js';
 import {
+  decodeBody,
+  parseReportingResponse,
   processReportingResponse,
   type PageOutcome,
   type PageProcessor,
@@ -67,7 +69,7 @@ export interface PageInfo {
 export interface LastPassClient {
   /**
    * Fetches every event of `range` (both ends inclusive), newest first, one response at a time: `process`
-   * parses each response and takes its rows (on this thread or another), then `onPage` sees the accepted
+   * parses each response and takes its rows, then `onPage` sees the accepted
    * response. Resolves only when the whole range was fetched; throws otherwise.
    */
   fetchPages(
@@ -198,36 +200,42 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     // travels while this page goes to `onPage` (the evidence archive) and the next one is processed.
     let early: Early | null = null;
     let pageDone: Promise<void> = Promise.resolve();
-    for (;;) {
-      const current = { from, to };
-      const ahead: Early | null = early;
-      early = null;
-      const { response, result: outcome }: { response: ReportingResponse; result: PageOutcome } = await request(
-        current,
-        stats,
-        process,
-        ahead,
-        fetchOptions?.deadline,
-      );
-      if (outcome.nextTo !== null) {
-        early = { to: outcome.nextTo, response: send({ from, to: outcome.nextTo }, stats) };
-        // If this page fails later on, the early request is abandoned: keep its rejection from going unhandled.
-        early.response.catch(() => {});
+    try {
+      for (;;) {
+        const current = { from, to };
+        const ahead: Early | null = early;
+        early = null;
+        const { response, result: outcome }: { response: ReportingResponse; result: PageOutcome } = await request(
+          current,
+          stats,
+          process,
+          ahead,
+          fetchOptions?.deadline,
+        );
+        if (outcome.nextTo !== null) {
+          early = { to: outcome.nextTo, response: send({ from, to: outcome.nextTo }, stats) };
+          // If this page fails later on, the early request is abandoned: keep its rejection from going unhandled.
+          early.response.catch(() => {});
+        }
+        if (outcome.dropped > 0) {
+          stats.outOfRange += outcome.dropped;
+          logger.warn('lastpass.rows_out_of_range', { from, to, dropped: outcome.dropped });
+        }
+        if (outcome.rows > 0) stats.pages++;
+        stats.events += outcome.kept;
+        logger.debug('lastpass.page', { from, to, rows: outcome.rows, kept: outcome.kept, more: outcome.nextTo !== null });
+        // Pages reach `onPage` in order, one at a time, but the next page is fetched and processed while
+        // this one's callback runs (it may wait for the evidence archive).
+        await pageDone;
+        pageDone = Promise.resolve(onPage?.({ range: current, bytes: response.bytes, requestNumber: response.requestNumber }, outcome));
+        pageDone.catch(() => {}); // awaited below; handled here so that it is never reported as unhandled meanwhile
+        if (outcome.nextTo === null) break;
+        to = outcome.nextTo;
       }
-      if (outcome.dropped > 0) {
-        stats.outOfRange += outcome.dropped;
-        logger.warn('lastpass.rows_out_of_range', { from, to, dropped: outcome.dropped });
-      }
-      if (outcome.rows > 0) stats.pages++;
-      stats.events += outcome.kept;
-      logger.debug('lastpass.page', { from, to, rows: outcome.rows, kept: outcome.kept, more: outcome.nextTo !== null });
-      // Pages reach `onPage` in order, one at a time, but the next page is fetched and processed while
-      // this one's callback runs (it may wait for the evidence archive).
-      await pageDone;
-      pageDone = Promise.resolve(onPage?.({ range: current, bytes: response.bytes, requestNumber: response.requestNumber }, outcome));
-      pageDone.catch(() => {}); // awaited below; handled here so that it is never reported as unhandled meanwhile
-      if (outcome.nextTo === null) break;
-      to = outcome.nextTo;
+    } catch (error) {
+      // Never settle while a page's callback is still running (its own failure, if any, comes second).
+      await pageDone.catch(() => {});
+      throw error;
     }
     await pageDone;
     return stats;
@@ -249,8 +257,8 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     },
     async probe(range) {
       const stats: FetchStats = { requests: 0, pages: 0, events: 0, outOfRange: 0, retries: 0 };
-      const { result } = await request(range, stats, (response) => processReportingResponse(response, () => {}), null);
-      return { events: result.rows };
+      const { result } = await request(range, stats, (response) => parseReportingResponse(response.status, response.contentType, decodeBody(response.bytes), response), null);
+      return { events: result.rows.length };
     },
   };
 }

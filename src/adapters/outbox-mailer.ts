@@ -29,10 +29,11 @@ export async function writePartsAtomic(path: string, parts: Iterable<string | Ui
   const tmp = `${path}.${randomUUID()}.tmp`;
   const file = await open(tmp, 'w');
   try {
-    for (const part of parts) if (part.length > 0) await file.write(typeof part === 'string' ? Buffer.from(part, 'utf8') : part);
+    // writeFile on a handle writes all of each part at the current position (a bare write may be short).
+    for (const part of parts) if (part.length > 0) await file.writeFile(part);
     await file.sync();
   } catch (error) {
-    await file.close();
+    await file.close().catch(() => {});
     await rm(tmp, { force: true });
     throw error;
   }

@@ -1,7 +1,6 @@
 /**
  * One `reporting` response, from bytes to the rows that count: envelope checks (XML auth errors, CDN HTML,
- * HTTP status), JSON, row validation, and the paging decision. Pure apart from the errors it throws, so it
- * runs the same on the main thread and in the analysis worker (window-session-worker.ts).
+ * HTTP status), JSON, row validation, and the paging decision. Pure apart from the errors it throws.
  *
  * The paging rule (see lastpass-client.ts): LastPass returns the newest events of [from, to] first. When a
  * response is full (or carries `next`), the events of its *oldest* second may be cut, so only the events

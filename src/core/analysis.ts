@@ -137,7 +137,7 @@ export function createAnalysis(options: {
       detectors: detectors.filter((d) => d.wants?.(c) ?? true),
       failure: isFailedSignIn(c),
       success: isSuccessfulSignIn(c),
-      vaultChange: isVaultChange(c),
+      vaultChange: c.category !== 'Sign-in' && isVaultChange(c),
       relevant: c.severity !== 'info',
     };
     routes.set(c, route);

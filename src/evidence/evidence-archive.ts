@@ -197,8 +197,14 @@ function addDays(day: string, n: number): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 }
 
-async function writeWhole(sink: EvidenceFileSink, data: Buffer): Promise<void> {
-  for (let i = 0; i < data.length; i += SLICE_BYTES) await sink.write(data.subarray(i, i + SLICE_BYTES));
+/** Writes `data` in slices of `slice` bytes and ends the sink; a failed write still closes it. */
+async function writeWhole(sink: EvidenceFileSink, data: Buffer, slice = SLICE_BYTES): Promise<void> {
+  try {
+    for (let i = 0; i < data.length; i += slice) await sink.write(data.subarray(i, i + slice));
+  } catch (error) {
+    await sink.end().catch(() => {});
+    throw error;
+  }
   await sink.end();
 }
 
@@ -219,6 +225,7 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
     const files: FileEntry[] = [];
     let pages = 0;
     let pageWrites: Promise<void> = Promise.resolve();
+    let sealing = false;
     let sealed: SealedContent | null = null;
     let finished = false;
 
@@ -235,6 +242,7 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
 
     async function seal(eventsJson: Uint8Array | string | null, fetchComplete: boolean): Promise<SealedContent> {
       if (sealed) return sealed;
+      sealing = true;
       await pageWrites;
       if (sealed) return sealed;
       if (eventsJson !== null) await putFile('events.json', typeof eventsJson === 'string' ? Buffer.from(eventsJson, 'utf8') : Buffer.from(eventsJson.buffer, eventsJson.byteOffset, eventsJson.byteLength));
@@ -258,12 +266,10 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
       runId,
       label,
       addPage(body) {
-        if (sealed) return Promise.reject(new Error('Evidence content is sealed: no more pages can be added'));
+        if (sealed || sealing) return Promise.reject(new Error('Evidence content is sealed: no more pages can be added'));
         const path = `raw/page-${String(++pages).padStart(4, '0')}.json.gz`;
         const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-        // Hashing (WebCrypto) and compression (zlib) both run on libuv's thread pool, not on this thread,
-        // so the page's rows are analysed meanwhile. Only the writes are chained, to keep pages in order.
-        // The hash of the body is taken here (well under a millisecond per page); compression runs on
+        // Only the writes are chained, to keep pages in order. The hash of the body is taken here (well under a millisecond per page); compression runs on
         // libuv's thread pool in one job: an output chunk that holds the usual result makes it one round
         // trip (with zlib's default 16 KiB chunks every chunk would wait for this thread to start the next).
         const contentSha256 = createHash('sha256').update(bytes).digest('hex');
@@ -276,9 +282,7 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
             return;
           }
           const gz = await compressed;
-          const sink = await staged.openFile(path);
-          await sink.write(gz);
-          await sink.end();
+          await writeWhole(await staged.openFile(path), gz, Math.max(SLICE_BYTES, gz.length));
           files.push({ path, sha256: sha256Hex(gz), size: gz.length, stored: true, contentSha256, contentSize: bytes.length });
         });
         // A failed page fails the bundle: later pages are not written after it (the chain stays rejected).

@@ -120,7 +120,8 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
           opened.add(path);
           return {
             async write(chunk) {
-              await h.write(chunk);
+              // All of it: a bare write may be short (a full disk), and the file would be cut silently.
+              await h.writeFile(chunk);
             },
             async end() {
               try {
