@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvidenceArchive } from '../src/evidence/evidence-archive.js';
-import type { EvidenceBackend } from '../src/evidence/evidence-backend.js';
+import type { EvidenceBackend, EvidenceFileSink } from '../src/evidence/evidence-backend.js';
 import { createFileEvidenceBackend } from '../src/evidence/file-evidence-backend.js';
 import { createChunker, createPostgresEvidenceBackend, EVIDENCE_CHUNK_BYTES } from '../src/evidence/postgres-evidence-backend.js';
 import { createManifestSigner, createManifestVerifier } from '../src/evidence/evidence-signing.js';
@@ -88,29 +88,30 @@ describeEvidenceContract('postgres', async () => {
   };
 });
 
-/** Wraps a backend so that every write handed to storage is measured. */
-function measured(backend: EvidenceBackend) {
-  const writes: number[] = [];
-  const wrapped: EvidenceBackend = {
+/** A backend whose staged bundles open files through `open` (to watch, delay or fail them). */
+function withOpenFile(backend: EvidenceBackend, open: (path: string, real: (path: string) => Promise<EvidenceFileSink>) => Promise<EvidenceFileSink>): EvidenceBackend {
+  return {
     ...backend,
     stage: async (runId, day, startedAt) => {
       const staged = await backend.stage(runId, day, startedAt);
-      return {
-        location: staged.location,
-        commit: (input) => staged.commit(input),
-        openFile: async (path) => {
-          const sink = await staged.openFile(path);
-          return {
-            write: async (chunk) => {
-              if (path.startsWith('raw/')) writes.push(chunk.length);
-              await sink.write(chunk);
-            },
-            end: () => sink.end(),
-          };
-        },
-      };
+      return { location: staged.location, commit: (input) => staged.commit(input), openFile: (path) => open(path, (p) => staged.openFile(p)) };
     },
   };
+}
+
+/** Wraps a backend so that every write handed to storage is measured. */
+function measured(backend: EvidenceBackend) {
+  const writes: number[] = [];
+  const wrapped = withOpenFile(backend, async (path, real) => {
+    const sink = await real(path);
+    return {
+      write: async (chunk) => {
+        if (path.startsWith('raw/')) writes.push(chunk.length);
+        await sink.write(chunk);
+      },
+      end: () => sink.end(),
+    };
+  });
   return { wrapped, writes };
 }
 
@@ -150,21 +151,10 @@ describe('evidence streaming', () => {
   it('a page that cannot be written fails the bundle: later pages are refused, the content is never sealed', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-fail-'));
     try {
-      const real = createFileEvidenceBackend({ dir });
-      const failing: EvidenceBackend = {
-        ...real,
-        stage: async (runId, day, startedAt) => {
-          const staged = await real.stage(runId, day, startedAt);
-          return {
-            location: staged.location,
-            commit: (input) => staged.commit(input),
-            openFile: async (path) => {
-              if (path === 'raw/page-0002.json.gz') throw new Error('disk full');
-              return staged.openFile(path);
-            },
-          };
-        },
-      };
+      const failing = withOpenFile(createFileEvidenceBackend({ dir }), async (path, real) => {
+        if (path === 'raw/page-0002.json.gz') throw new Error('disk full');
+        return real(path);
+      });
       const archive = createEvidenceArchive({ backend: failing, version: '1', catalogueVersion: 't' });
       const bundle = await archive.begin({ day: '2025-03-09', window: { start: 'a', end: 'b', key: 'k' }, request: {}, startedAt: new Date('2025-03-10T07:00:00Z') });
       const results = await Promise.allSettled([1, 2, 3].map((n) => bundle.addPage(`{"status":"OK","page":${n}}`)));
@@ -180,22 +170,20 @@ describe('evidence streaming', () => {
   it('a run hands the archive at most three raw pages at once, and seals only after all of them are written', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-flight-'));
     try {
-      const real = createFileEvidenceBackend({ dir });
+      // Raw pages wait at the backend until released, one gate each; `gateArrives` resolves when one waits.
       const gates: (() => void)[] = [];
-      const gated: EvidenceBackend = {
-        ...real,
-        stage: async (runId, day, startedAt) => {
-          const staged = await real.stage(runId, day, startedAt);
-          return {
-            location: staged.location,
-            commit: (input) => staged.commit(input),
-            openFile: async (path) => {
-              if (path.startsWith('raw/')) await new Promise<void>((resolve) => gates.push(resolve));
-              return staged.openFile(path);
-            },
-          };
-        },
-      };
+      let arrived: (() => void) | null = null;
+      const gateArrives = () => new Promise<void>((resolve) => (gates.length > 0 ? resolve() : (arrived = resolve)));
+      const gated = withOpenFile(createFileEvidenceBackend({ dir }), async (path, real) => {
+        if (path.startsWith('raw/')) {
+          await new Promise<void>((resolve) => {
+            gates.push(resolve);
+            arrived?.();
+            arrived = null;
+          });
+        }
+        return real(path);
+      });
       const archive = createEvidenceArchive({ backend: gated, version: '1', catalogueVersion: 't' });
       const evidence = createRunEvidence(archive, recordingLogger(), () => new Date('2025-03-10T07:00:00Z'));
       await evidence.begin({ day: '2025-03-09', window: { start: 'a', end: 'b', key: 'k' }, request: {}, startedAt: new Date('2025-03-10T07:00:00Z') });
@@ -204,18 +192,17 @@ describe('evidence streaming', () => {
       await evidence.page(page(2));
       let third = false;
       const handing = evidence.page(page(3)).then(() => (third = true));
-      for (let i = 0; i < 50 && gates.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
-      // Three pages in flight, none written: the third hand-off waits for room.
+      // Page 1 is at the backend, unwritten: with three pages in flight the third hand-off waits for room.
+      await gateArrives();
       expect(third).toBe(false);
       gates.shift()!();
       await handing;
       let sealed = false;
       const sealing = evidence.seal(new Uint8Array(Buffer.from('[]'))).then(() => (sealed = true));
-      for (let i = 0; i < 50 && gates.length < 2; i++) await new Promise((resolve) => setImmediate(resolve));
-      expect(sealed).toBe(false);
-      while (!sealed) {
-        gates.shift()?.();
-        await new Promise((resolve) => setImmediate(resolve));
+      for (let n = 2; n <= 3; n++) {
+        await gateArrives();
+        expect(sealed).toBe(false);
+        gates.shift()!();
       }
       await sealing;
       expect(evidence.outcome().evidenceError).toBeUndefined();
