@@ -463,9 +463,6 @@ export function renderWithinBudget(
 /** How long a tail of each window is asked for again at the next run, to catch late arrivals. */
 export const DEFAULT_LATE_OVERLAP_MINUTES = 15;
 
-/** A compact identity of an event row (all five fields), for the late-arrival multiset. */
-export { fingerprint } from './window-session.js';
-
 const maxWall = (a: string, b: string): string => (a > b ? a : b);
 
 export function summarise(analysis: AnalysisResult): DeliverySummary {

@@ -8,11 +8,6 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLastPassClient } from '../src/adapters/lastpass-client.js';
-import { createOutboxMailer } from '../src/adapters/outbox-mailer.js';
-import { createRenderer } from '../src/adapters/renderer.js';
-import { createSendGridMailer } from '../src/adapters/sendgrid-mailer.js';
-import type { Config } from '../src/config/load-config.js';
 import { createEvidenceArchive, type EvidenceArchive } from '../src/evidence/evidence-archive.js';
 import { createFileEvidenceBackend } from '../src/evidence/file-evidence-backend.js';
 import { runReport, type RunDeps } from '../src/run-report.js';
@@ -20,7 +15,7 @@ import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
 import type { Store } from '../src/store/store.js';
-import { recordingLogger } from './support/recording-logger.js';
+import { createTestRunDeps } from './support/run-deps.js';
 
 const SECRET = 'lp-secret-ev-4f9d2c7a1b';
 const SG_URL = 'https://sendgrid.example.test';
@@ -51,24 +46,8 @@ afterEach(async () => {
 });
 
 function deps(sim: LastPassSimulator, evidence: EvidenceArchive | undefined = archive): RunDeps {
-  const logger = recordingLogger();
-  const config: Pick<Config, 'lastpass' | 'report'> = {
-    lastpass: { accountNumber: '8771234', apiSecret: SECRET, apiUrl: sim.url, timeZone: 'America/New_York', apiUser: 'lastpass-audit-digest', timeoutMs: 5_000 },
-    report: { from: 'Digest <digest@example.org>', to: ['secops@example.org'], schedule: '0 7 * * *', timeZone: 'UTC', maxCatchupDays: 7 },
-  };
-  const noWait = async () => {};
-  return {
-    config,
-    store,
-    lastpass: createLastPassClient({ ...config.lastpass, logger, sleep: noWait }),
-    mailer: createSendGridMailer({ apiKey: 'SG.test-key-ev', apiUrl: SG_URL, logger, sleep: noWait }),
-    outbox: createOutboxMailer({ dataDir: dir, logger }),
-    renderer: createRenderer(),
-    logger,
-    now: () => NOW,
-    version: '0.0.0-test',
-    ...(evidence ? { evidence } : {}),
-  };
+  const d = createTestRunDeps({ sim, store, dataDir: dir, apiSecret: SECRET, sendgridKey: 'SG.test-key-ev', sendgridUrl: SG_URL, now: NOW });
+  return evidence ? { ...d, evidence } : d;
 }
 
 function interceptSendGrid(sent: { content: { type: string; value: string }[]; subject: string }[]) {

@@ -8,18 +8,15 @@ import { join } from 'node:path';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLastPassClient } from '../src/adapters/lastpass-client.js';
-import { createOutboxMailer } from '../src/adapters/outbox-mailer.js';
 import { createRenderer } from '../src/adapters/renderer.js';
-import { createSendGridMailer } from '../src/adapters/sendgrid-mailer.js';
-import type { Config } from '../src/config/load-config.js';
 import type { RawEvent } from '../src/core/types.js';
 import { formatWall } from '../src/core/wall-time.js';
-import { runReport, type RunDeps } from '../src/run-report.js';
+import { runReport } from '../src/run-report.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator, type LastPassSimulatorOptions } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
 import type { Store } from '../src/store/store.js';
-import { recordingLogger } from './support/recording-logger.js';
+import { createTestRunDeps } from './support/run-deps.js';
 
 const SECRET = 'lp-secret-4f9d2c7a1b';
 const SG_KEY = 'SG.test-key-7c1e9b2a';
@@ -62,31 +59,18 @@ async function startSimulator(events: RawEvent[], extra: Partial<LastPassSimulat
   return simulator;
 }
 
-function deps(sim: LastPassSimulator, now = NOW): RunDeps & { logger: ReturnType<typeof recordingLogger> } {
-  const logger = recordingLogger();
-  const config: Pick<Config, 'lastpass' | 'report'> = {
-    lastpass: {
-      accountNumber: '8771234',
-      apiSecret: SECRET,
-      apiUrl: sim.url,
-      timeZone: 'America/New_York',
-      apiUser: 'lastpass-audit-digest',
-      timeoutMs: 5_000,
-    },
-    report: { from: 'Digest <digest@example.org>', to: ['secops@example.org', 'ciso@example.org'], schedule: '0 7 * * *', timeZone: 'Europe/Berlin', maxCatchupDays: 7 },
-  };
-  const noWait = async () => {};
-  return {
-    config,
+function deps(sim: LastPassSimulator, now = NOW) {
+  return createTestRunDeps({
+    sim,
     store,
-    lastpass: createLastPassClient({ ...config.lastpass, logger, sleep: noWait }),
-    mailer: createSendGridMailer({ apiKey: SG_KEY, apiUrl: SG_URL, logger, sleep: noWait }),
-    outbox: createOutboxMailer({ dataDir: dir, logger }),
+    dataDir: dir,
+    apiSecret: SECRET,
+    sendgridKey: SG_KEY,
+    sendgridUrl: SG_URL,
+    now,
     renderer,
-    logger,
-    now: () => now,
-    version: '0.0.0-test',
-  };
+    report: { to: ['secops@example.org', 'ciso@example.org'], timeZone: 'Europe/Berlin' },
+  });
 }
 
 /** Intercepts SendGrid sends, keeping the bodies as nock saw them. */

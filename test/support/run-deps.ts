@@ -1,0 +1,46 @@
+/**
+ * The real adapters wired for a `runReport` test: the LastPass client against a simulator, the SendGrid
+ * mailer against nock at `sendgridUrl`, the outbox under `dataDir`, a recording logger, a fixed clock, and
+ * no real waiting between retries.
+ */
+import { createLastPassClient } from '../../src/adapters/lastpass-client.js';
+import { createOutboxMailer } from '../../src/adapters/outbox-mailer.js';
+import { createRenderer } from '../../src/adapters/renderer.js';
+import { createSendGridMailer } from '../../src/adapters/sendgrid-mailer.js';
+import type { Config } from '../../src/config/load-config.js';
+import type { RunDeps } from '../../src/run-report.js';
+import type { LastPassSimulator } from '../../src/simulator/lastpass-simulator.js';
+import type { Store } from '../../src/store/store.js';
+import { recordingLogger } from './recording-logger.js';
+
+export interface TestRunDepsOptions {
+  sim: LastPassSimulator;
+  store: Store;
+  dataDir: string;
+  apiSecret: string;
+  sendgridKey: string;
+  sendgridUrl: string;
+  now: Date;
+  report?: Partial<Config['report']>;
+  renderer?: RunDeps['renderer'];
+}
+
+export function createTestRunDeps(o: TestRunDepsOptions): RunDeps & { logger: ReturnType<typeof recordingLogger> } {
+  const logger = recordingLogger();
+  const config: Pick<Config, 'lastpass' | 'report'> = {
+    lastpass: { accountNumber: '8771234', apiSecret: o.apiSecret, apiUrl: o.sim.url, timeZone: 'America/New_York', apiUser: 'lastpass-audit-digest', timeoutMs: 5_000 },
+    report: { from: 'Digest <digest@example.org>', to: ['secops@example.org'], schedule: '0 7 * * *', timeZone: 'UTC', maxCatchupDays: 7, ...o.report },
+  };
+  const noWait = async () => {};
+  return {
+    config,
+    store: o.store,
+    lastpass: createLastPassClient({ ...config.lastpass, logger, sleep: noWait }),
+    mailer: createSendGridMailer({ apiKey: o.sendgridKey, apiUrl: o.sendgridUrl, logger, sleep: noWait }),
+    outbox: createOutboxMailer({ dataDir: o.dataDir, logger }),
+    renderer: o.renderer ?? createRenderer(),
+    logger,
+    now: () => o.now,
+    version: '0.0.0-test',
+  };
+}
