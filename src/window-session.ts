@@ -5,6 +5,7 @@
  * the client; no row outlives its page.
  */
 import { createHash } from 'node:crypto';
+import { createPageScanner, type PageRows } from './adapters/page-scanner.js';
 import { processReportingResponse, type PageProcessor } from './adapters/reporting-page.js';
 import { createAnalysis, type AnalysisResult } from './core/analysis.js';
 import type { HistorySnapshot } from './core/detections/detection.js';
@@ -43,7 +44,11 @@ export interface WindowSession {
 
 /** Identity of a row for the late-arrival check: a multiset of these tells new rows from known ones. */
 export function fingerprint(row: RawEvent): string {
-  return createHash('sha1').update(`${row.Time}\u0000${row.Username}\u0000${row.IP_Address}\u0000${row.Action}\u0000${row.Data}`).digest('base64').slice(0, 16);
+  return fingerprintOf(row.Time, row.Username, row.IP_Address, row.Action, row.Data);
+}
+
+function fingerprintOf(time: string, username: string, ip: string, action: string, data: string): string {
+  return createHash('sha1').update(`${time}\u0000${username}\u0000${ip}\u0000${action}\u0000${data}`).digest('base64').slice(0, 16);
 }
 
 export function createWindowSession(options: WindowSessionOptions): WindowSession {
@@ -54,10 +59,10 @@ export function createWindowSession(options: WindowSessionOptions): WindowSessio
     history: options.history,
   });
   const resolve = createWallResolver(options.lastpassTimeZone);
-  const instantOf = (row: RawEvent): number => {
-    const at = resolve(row.Time);
+  const instantOf = (time: string): number => {
+    const at = resolve(time);
     if (Number.isNaN(at)) {
-      throw new UpstreamError(`LastPass sent an event with an unreadable Time "${row.Time.slice(0, 40)}".`, {
+      throw new UpstreamError(`LastPass sent an event with an unreadable Time "${time.slice(0, 40)}".`, {
         service: 'lastpass',
         url: '',
         retryable: false,
@@ -69,31 +74,44 @@ export function createWindowSession(options: WindowSessionOptions): WindowSessio
   const prints = new Map<string, number>();
   const { tailFrom } = options;
   let lateArrivals = 0;
+  // One page's rows repeat their Time (grouped by second): resolve each run of equal values once.
+  let lastTime: string | null = null;
+  let lastAt = 0;
+  let lastInTail = false;
+  const scanner = createPageScanner();
 
-  const takeLate = (rows: RawEvent[]) => {
-    for (const row of rows) {
-      const fp = fingerprint(row);
+  const takeLate = (rows: PageRows) => {
+    const { time, username, ip, action, data } = rows;
+    for (let i = 0; i < rows.length; i++) {
+      const fp = fingerprintOf(time[i]!, username[i]!, ip[i]!, action[i]!, data[i]!);
       const n = known.get(fp) ?? 0;
       if (n > 0) {
         known.set(fp, n - 1);
         continue;
       }
       lateArrivals++;
-      acc.addRow(row, instantOf(row));
+      acc.addValues(instantOf(time[i]!), time[i]!, username[i]!, ip[i]!, action[i]!, data[i]!);
     }
   };
-  const takeWindow = (rows: RawEvent[]) => {
-    for (const row of rows) {
-      acc.addRow(row, instantOf(row));
-      if (tailFrom !== null && row.Time >= tailFrom) {
-        const fp = fingerprint(row);
+  const takeWindow = (rows: PageRows) => {
+    const { time, username, ip, action, data } = rows;
+    for (let i = 0; i < rows.length; i++) {
+      const t = time[i]!;
+      if (t !== lastTime) {
+        lastAt = instantOf(t);
+        lastTime = t;
+        lastInTail = tailFrom !== null && t >= tailFrom;
+      }
+      acc.addValues(lastAt, t, username[i]!, ip[i]!, action[i]!, data[i]!);
+      if (lastInTail) {
+        const fp = fingerprintOf(t, username[i]!, ip[i]!, action[i]!, data[i]!);
         prints.set(fp, (prints.get(fp) ?? 0) + 1);
       }
     }
   };
   return {
-    late: (response) => processReportingResponse(response, takeLate),
-    window: (response) => processReportingResponse(response, takeWindow),
+    late: (response) => processReportingResponse(response, takeLate, scanner),
+    window: (response) => processReportingResponse(response, takeWindow, scanner),
     finish: () => ({ analysis: acc.result(), tailPrints: Object.fromEntries(prints), lateArrivals }),
   };
 }

@@ -23,8 +23,10 @@ import {
   processReportingResponse,
   type PageOutcome,
   type PageProcessor,
+  toRawEvents,
   type ReportingResponse,
 } from './reporting-page.js';
+import { createPageScanner } from './page-scanner.js';
 
 export { parseReportingResponse, type PageOutcome, type PageProcessor, type ReportingPage, type ReportingResponse } from './reporting-page.js';
 
@@ -245,12 +247,17 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     fetchPages,
     async fetchRange(range, onEvents, fetchOptions) {
       let rows: RawEvent[] = [];
+      const scanner = createPageScanner();
       return fetchPages(
         range,
         (response) =>
-          processReportingResponse(response, (kept) => {
-            rows = kept;
-          }),
+          processReportingResponse(
+            response,
+            (kept) => {
+              rows = toRawEvents(kept);
+            },
+            scanner,
+          ),
         (page) => onEvents(rows, page),
         fetchOptions,
       );

@@ -8,6 +8,9 @@
  */
 import { AuthorizationError, IncompleteDataError, UpstreamError } from '../errors.js';
 import type { RawEvent, WallRange } from '../core/types.js';
+import { createPageScanner, type PageRows, type PageScanner } from './page-scanner.js';
+
+export type { PageRows, PageScanner } from './page-scanner.js';
 
 /** One response as the transport received it, and the range it answered. */
 export interface ReportingResponse {
@@ -164,51 +167,137 @@ export function parseReportingResponse(
   return { rows, next: nextText };
 }
 
-/** The paging decision for one good page, and the rows it keeps. Throws when the range cannot be completed. */
-export function decidePage(page: ReportingPage, range: WallRange, pageLimit: number): { keep: RawEvent[]; dropped: number; nextTo: string | null } {
+/** A page as the paging decision and the page processors see it: its rows as columns, and `next`. */
+export interface PageColumns {
+  rows: PageRows;
+  next: string | null;
+}
+
+/** Row objects as columns (the JSON.parse path, and tests). */
+export function toColumns(list: readonly RawEvent[]): PageRows {
+  const rows: PageRows = { length: list.length, time: [], username: [], ip: [], action: [], data: [] };
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    rows.time[i] = r.Time;
+    rows.username[i] = r.Username;
+    rows.ip[i] = r.IP_Address;
+    rows.action[i] = r.Action;
+    rows.data[i] = r.Data;
+  }
+  return rows;
+}
+
+/** Columns as row objects (for callers that keep rows: fetchRange, tests). */
+export function toRawEvents(rows: PageRows): RawEvent[] {
+  const out: RawEvent[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    out[i] = { Time: rows.time[i]!, Username: rows.username[i]!, IP_Address: rows.ip[i]!, Action: rows.action[i]!, Data: rows.data[i]! };
+  }
+  return out;
+}
+
+/**
+ * Reads one response: the byte scanner for a plain OK page (no object per row, repeated values shared),
+ * otherwise `parseReportingResponse` on the decoded text, which gives the same rows, or the error.
+ */
+export function readPage(response: ReportingResponse, scanner: PageScanner): PageColumns {
+  if (response.status === 200) {
+    const scanned = scanner.scan(response.bytes);
+    if (scanned) return scanned;
+  }
+  const page = parseReportingResponse(response.status, response.contentType, decodeBody(response.bytes), response);
+  return { rows: toColumns(page.rows), next: page.next };
+}
+
+/**
+ * The paging decision for one good page. Keeps in `page.rows` only the rows to pass on (in their order)
+ * and says how many were dropped and where the next request ends. Throws when the range cannot be completed.
+ */
+export function decidePage(page: PageColumns, range: WallRange, pageLimit: number): { dropped: number; nextTo: string | null } {
   const { rows } = page;
   const { from, to } = range;
+  const total = rows.length;
+  const times = rows.time;
   let oldest: string | null = null;
   let inRange = 0;
-  for (const row of rows) {
-    if (row.Time < from || row.Time > to) continue;
-    inRange++;
-    if (oldest === null || row.Time < oldest) oldest = row.Time;
+  // Rows come grouped by second: decide once per run of equal Time values.
+  let last: string | null = null;
+  let lastIn = false;
+  for (let i = 0; i < total; i++) {
+    const t = times[i]!;
+    if (t !== last) {
+      last = t;
+      lastIn = !(t < from || t > to);
+      if (lastIn && (oldest === null || t < oldest)) oldest = t;
+    }
+    if (lastIn) inRange++;
   }
-  const dropped = rows.length - inRange;
-  const cut = rows.length >= pageLimit || page.next !== null;
-  if (cut && oldest === null && rows.length > 0) {
+  const dropped = total - inRange;
+  const cut = total >= pageLimit || page.next !== null;
+  if (cut && oldest === null && total > 0) {
     // A cut page with nothing of the asked range in it: what lies in the range was never seen.
     throw new IncompleteDataError(
-      `LastPass returned ${rows.length} events for ${from} … ${to}, none of them inside that range, and said more were available: the range cannot be fetched completely.`,
+      `LastPass returned ${total} events for ${from} … ${to}, none of them inside that range, and said more were available: the range cannot be fetched completely.`,
     );
   }
-  const inside = (r: RawEvent) => r.Time >= from && r.Time <= to;
-  if (!cut || oldest === null) return { keep: dropped > 0 ? rows.filter(inside) : rows, dropped, nextTo: null };
+  if (!cut || oldest === null) {
+    if (dropped > 0) keepRows(rows, from, false, to);
+    return { dropped, nextTo: null };
+  }
   if (oldest === to) {
     // Every kept row is in the one second `to`.
-    if (rows.length >= pageLimit) {
+    if (total >= pageLimit) {
       throw new IncompleteDataError(
-        `LastPass returned a full page of ${rows.length} events all at ${to}: more events share that one second than one response can carry, so the window cannot be fetched completely.`,
+        `LastPass returned a full page of ${total} events all at ${to}: more events share that one second than one response can carry, so the window cannot be fetched completely.`,
       );
     }
     // Not full, `next` set but nothing older in range: this response is the whole rest of the range.
-    return { keep: rows.filter(inside), dropped, nextTo: null };
+    keepRows(rows, from, false, to);
+    return { dropped, nextTo: null };
   }
-  const boundary = oldest;
-  return { keep: rows.filter((r) => r.Time > boundary && r.Time <= to), dropped, nextTo: boundary };
+  keepRows(rows, oldest, true, to);
+  return { dropped, nextTo: oldest };
 }
 
-/** Parse and decide: the outcome, and the rows to take. Throws for a bad response. */
-export function readReportingResponse(response: ReportingResponse): { outcome: PageOutcome; keep: RawEvent[] } {
-  const page = parseReportingResponse(response.status, response.contentType, decodeBody(response.bytes), response);
-  const { keep, dropped, nextTo } = decidePage(page, response.range, response.pageLimit);
-  return { outcome: { rows: page.rows.length, kept: keep.length, dropped, nextTo }, keep };
+/** Keeps (in place, in order) the rows with `low` < Time (or ≤ when not exclusive) and Time ≤ `high`. */
+function keepRows(rows: PageRows, low: string, exclusive: boolean, high: string): void {
+  const { time, username, ip, action, data } = rows;
+  let kept = 0;
+  let last: string | null = null;
+  let keep = false;
+  for (let i = 0; i < rows.length; i++) {
+    const t = time[i]!;
+    if (t !== last) {
+      last = t;
+      keep = (exclusive ? t > low : t >= low) && t <= high;
+    }
+    if (!keep) continue;
+    if (kept !== i) {
+      time[kept] = t;
+      username[kept] = username[i]!;
+      ip[kept] = ip[i]!;
+      action[kept] = action[i]!;
+      data[kept] = data[i]!;
+    }
+    kept++;
+  }
+  rows.length = kept;
 }
 
-/** The in-thread page processor: parse, decide, hand the kept rows to `take`. */
-export function processReportingResponse(response: ReportingResponse, take: (rows: RawEvent[]) => void): PageOutcome {
-  const { outcome, keep } = readReportingResponse(response);
+/** Read and decide: the outcome, and the page with only the rows to take. Throws for a bad response. */
+export function readReportingResponse(response: ReportingResponse, scanner: PageScanner): { outcome: PageOutcome; keep: PageRows } {
+  const page = readPage(response, scanner);
+  const rowCount = page.rows.length;
+  const { dropped, nextTo } = decidePage(page, response.range, response.pageLimit);
+  return { outcome: { rows: rowCount, kept: page.rows.length, dropped, nextTo }, keep: page.rows };
+}
+
+/**
+ * The in-thread page processor: read, decide, hand the kept rows to `take`. The columns are the scanner's
+ * and are reused for its next page: `take` reads them and keeps none of them.
+ */
+export function processReportingResponse(response: ReportingResponse, take: (rows: PageRows) => void, scanner: PageScanner = createPageScanner()): PageOutcome {
+  const { outcome, keep } = readReportingResponse(response, scanner);
   take(keep);
   return outcome;
 }

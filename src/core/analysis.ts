@@ -64,6 +64,8 @@ export interface Analysis {
    * an event object is only made for events that a detection or the attachments keep.
    */
   addRow(row: RawEvent, at: number): void;
+  /** `addRow` with the row's fields as values (the page processors read rows as columns). */
+  addValues(at: number, time: string, username: string, ip: string, action: string, data: string): void;
   result(): AnalysisResult;
 }
 
@@ -194,6 +196,9 @@ export function createAnalysis(options: {
     },
     addRow(row, at) {
       addFields(at, row.Time, row.Username, row.IP_Address, row.Action.trim(), row.Data, null);
+    },
+    addValues(at, time, username, ip, action, data) {
+      addFields(at, time, username, ip, action.trim(), data, null);
     },
     result() {
       const sorted = [...relevant].sort((a, b) => b.at - a.at || severityRank(a.severity) - severityRank(b.severity));
