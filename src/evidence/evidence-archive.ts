@@ -23,7 +23,7 @@
 import { once } from 'node:events';
 import { createGunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { formatVerifyReport } from './evidence-report.js';
 import type { BundleRef, ChainCheckpoint, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
 import { createManifestSigner, createManifestVerifier, type ManifestSigner, type ManifestVerifier } from './evidence-signing.js';
@@ -181,6 +181,11 @@ export function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** SHA-256 (hex) computed on libuv's thread pool (WebCrypto copies the bytes, then hashes them there). */
+export async function sha256HexOffThread(data: Uint8Array): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+}
+
 /** A sortable run id: start time and 8 random hex digits. */
 export function newRunId(at: Date): string {
   return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')}-${randomBytes(4).toString('hex')}`;
@@ -269,21 +274,26 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
         if (sealed || sealing) return Promise.reject(new Error('Evidence content is sealed: no more pages can be added'));
         const path = `raw/page-${String(++pages).padStart(4, '0')}.json.gz`;
         const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-        // Only the writes are chained, to keep pages in order. The hash of the body is taken here (well under a millisecond per page); compression runs on
-        // libuv's thread pool in one job: an output chunk that holds the usual result makes it one round
-        // trip (with zlib's default 16 KiB chunks every chunk would wait for this thread to start the next).
-        const contentSha256 = createHash('sha256').update(bytes).digest('hex');
+        // Only the writes are chained, to keep pages in order. Hashing and compression run on libuv's thread
+        // pool, off the thread that parses the next page: the hash as a WebCrypto job, the compression in one
+        // job (an output chunk that holds the usual result makes it one round trip; with zlib's default 16 KiB
+        // chunks every chunk would wait for this thread to start the next).
+        const contentHash = sha256HexOffThread(bytes);
         const compressed = raw ? gzipAsync(bytes, { level: 1, chunkSize: Math.max(64 * 1024, bytes.length >> 2) }) : null;
-        // If an earlier page failed, this is never awaited: its own failure must not go unhandled.
+        // If an earlier page failed, these are never awaited: their own failure must not go unhandled.
+        contentHash.catch(() => {});
         compressed?.catch(() => {});
         const written = pageWrites.then(async () => {
+          const contentSha256 = await contentHash;
           if (!compressed) {
             files.push({ path, stored: false, contentSha256, contentSize: bytes.length });
             return;
           }
           const gz = await compressed;
+          const gzHash = sha256HexOffThread(gz);
+          gzHash.catch(() => {});
           await writeWhole(await staged.openFile(path), gz, Math.max(SLICE_BYTES, gz.length));
-          files.push({ path, sha256: sha256Hex(gz), size: gz.length, stored: true, contentSha256, contentSize: bytes.length });
+          files.push({ path, sha256: await gzHash, size: gz.length, stored: true, contentSha256, contentSize: bytes.length });
         });
         // A failed page fails the bundle: later pages are not written after it (the chain stays rejected).
         pageWrites = written;
