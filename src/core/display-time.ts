@@ -36,6 +36,24 @@ export function formatUtc(at: number): string {
   return new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** formatUtc for many instants: the date, hour and minute are formatted once per minute. */
+export function createUtcSecondFormatter(): (at: number) => string {
+  let minute = Number.NaN;
+  let prefix: string | null = null;
+  return (at) => {
+    const m = Math.floor(at / 60_000);
+    if (m !== minute) {
+      minute = m;
+      const iso = new Date(m * 60_000).toISOString();
+      // "2025-03-09T07:00:" (years outside 0000–9999 have another shape: formatted whole).
+      prefix = iso.length === 24 ? iso.slice(0, 17) : null;
+    }
+    if (prefix === null) return formatUtc(at);
+    const s = Math.floor((at - minute * 60_000) / 1000);
+    return `${prefix}${s < 10 ? '0' : ''}${s}Z`;
+  };
+}
+
 /** "24 hours", "3 days 2 hours", "45 minutes" */
 export function formatDuration(ms: number): string {
   const minutes = Math.round(ms / 60_000);

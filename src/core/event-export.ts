@@ -4,16 +4,19 @@
  * also after leading spaces) are neutralised with a leading apostrophe, and every cell is quoted as RFC 4180
  * requires.
  */
-import { createLocalSecondFormatter, formatUtc } from './display-time.js';
+import { createLocalSecondFormatter, createUtcSecondFormatter } from './display-time.js';
 import type { ClassifiedEvent } from './types.js';
 
 const FORMULA_START = /^[\s]*[=+\-@\t\r]/;
+/** A cell that needs neither the apostrophe nor quotes (most of them): used as it is. */
+const NEEDS_CARE = /^[\s]*[=+\-@\t\r]|[",\r\n]/;
 
 export function neutraliseCell(value: string): string {
   return FORMULA_START.test(value) ? `'${value}` : value;
 }
 
 export function csvCell(value: string): string {
+  if (!NEEDS_CARE.test(value)) return value;
   const safe = neutraliseCell(value);
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
@@ -23,20 +26,21 @@ export const CSV_COLUMNS = ['time_utc', 'time_local', 'severity', 'category', 'u
 export function eventsToCsv(events: readonly ClassifiedEvent[], timeZone: string): string {
   const lines = [CSV_COLUMNS.join(',')];
   const local = createLocalSecondFormatter(timeZone);
+  const utc = createUtcSecondFormatter();
   for (const e of events) {
+    // The two times, the severity and the category are ours and never need quoting.
     lines.push(
-      [formatUtc(e.at), local(e.at), e.severity, e.category, e.username, e.ip, e.action, e.data, e.note ?? '']
-        .map(csvCell)
-        .join(','),
+      `${utc(e.at)},${local(e.at)},${e.severity},${csvCell(e.category)},${csvCell(e.username)},${csvCell(e.ip)},${csvCell(e.action)},${csvCell(e.data)},${csvCell(e.note ?? '')}`,
     );
   }
   return `${lines.join('\r\n')}\r\n`;
 }
 
 export function eventsToJson(events: readonly ClassifiedEvent[]): string {
+  const utc = createUtcSecondFormatter();
   return JSON.stringify(
     events.map((e) => ({
-      time: formatUtc(e.at),
+      time: utc(e.at),
       lastpassTime: e.wall,
       severity: e.severity,
       category: e.category,

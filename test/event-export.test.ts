@@ -1,0 +1,98 @@
+/**
+ * The CSV and JSON attachments: hostile cells are neutralised and quoted, and the file reads back (as a
+ * spreadsheet would parse RFC 4180) to exactly the events, cell by cell.
+ */
+import { describe, expect, it } from 'vitest';
+import { formatLocalSecond, formatUtc } from '../src/core/display-time.js';
+import { CSV_COLUMNS, csvCell, eventsToCsv, eventsToJson } from '../src/core/event-export.js';
+import type { ClassifiedEvent } from '../src/core/types.js';
+import { mulberry32 } from '../src/simulator/demo-day.js';
+
+/** RFC 4180 records of a CSV text (CRLF line ends, "" for a quote inside a quoted cell). */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let cell = '';
+  let i = 0;
+  let quoted = false;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i += 2;
+      } else if (c === '"') {
+        quoted = false;
+        i++;
+      } else {
+        cell += c;
+        i++;
+      }
+    } else if (c === '"' && cell === '') {
+      quoted = true;
+      i++;
+    } else if (c === ',') {
+      record.push(cell);
+      cell = '';
+      i++;
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      record.push(cell);
+      records.push(record);
+      record = [];
+      cell = '';
+      i += 2;
+    } else {
+      cell += c;
+      i++;
+    }
+  }
+  expect(cell).toBe('');
+  expect(record).toEqual([]);
+  return records;
+}
+
+const FORMULA = /^\s*[=+\-@\t\r]/;
+const expectedCell = (value: string) => (FORMULA.test(value) ? `'${value}` : value);
+
+describe('event attachments', () => {
+  it('neutralises formula cells (also after spaces) and quotes what RFC 4180 requires, and nothing else', () => {
+    expect(csvCell('plain text')).toBe('plain text');
+    expect(csvCell('=HYPERLINK("http://evil.example","click")')).toBe(`"'=HYPERLINK(""http://evil.example"",""click"")"`);
+    expect(csvCell('  +1')).toBe("'  +1");
+    expect(csvCell('\t-2')).toBe("'\t-2");
+    expect(csvCell('\r@x')).toBe(`"'\r@x"`);
+    expect(csvCell('a,b')).toBe('"a,b"');
+    expect(csvCell('line\nbreak')).toBe('"line\nbreak"');
+    expect(csvCell('say "hi"')).toBe('"say ""hi"""');
+    expect(csvCell('a-b=c')).toBe('a-b=c');
+    expect(csvCell('')).toBe('');
+  });
+
+  it('reads back to exactly the events, cell by cell, for seeded hostile text', () => {
+    const rand = mulberry32(7);
+    const pieces = ['=', '+', '-', '@', '\t', '\r', '\n', ' ', '"', ',', "'", 'a', 'Zoë', '<b>', '😀', 'cmd|'];
+    const text = () => Array.from({ length: Math.floor(rand() * 6) }, () => pieces[Math.floor(rand() * pieces.length)]).join('');
+    const base = Date.UTC(2025, 2, 9, 17, 5, 31);
+    const events: ClassifiedEvent[] = Array.from({ length: 300 }, (_, i) => ({
+      at: base - i * 61_000,
+      wall: '2025-03-09 13:05:31',
+      username: text(),
+      ip: text(),
+      action: text(),
+      data: text(),
+      category: 'Sign-in',
+      severity: (['high', 'medium', 'low', 'info'] as const)[i % 4],
+      note: i % 2 ? text() : '',
+    }));
+    const zone = 'Asia/Kolkata';
+    const [header, ...rows] = parseCsv(eventsToCsv(events, zone));
+    expect(header).toEqual([...CSV_COLUMNS]);
+    expect(rows).toEqual(
+      events.map((e) => [formatUtc(e.at), formatLocalSecond(e.at, zone), e.severity, e.category, e.username, e.ip, e.action, e.data, e.note ?? ''].map(expectedCell)),
+    );
+    const json = JSON.parse(eventsToJson(events)) as Record<string, string>[];
+    expect(json.map((x) => [x.time, x.lastpassTime, x.username, x.data, x.note])).toEqual(
+      events.map((e) => [formatUtc(e.at), e.wall, e.username, e.data, e.note ? e.note : undefined]),
+    );
+  });
+});
