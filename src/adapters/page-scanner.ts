@@ -37,7 +37,11 @@ export interface PageScanner {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const UTF8 = new TextDecoder('utf-8');
+/**
+ * Values are decoded one by one: a U+FEFF at the start of a value is text, not a byte-order mark (the one
+ * at the start of the body is skipped by hand, as the whole-body decoder drops it).
+ */
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 /** Node's Latin-1 decoder of a byte range (Buffer's own, usable on any Uint8Array); UTF-8 if it is gone. */
 const latin1Slice: (this: Uint8Array, start: number, end: number) => string =
   (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice ??
@@ -108,6 +112,8 @@ export function createPageScanner(): PageScanner {
   /** Set by readString: 1 = has escapes, 2 = has non-ASCII bytes. */
   let flags = 0;
 
+  // Reads at or past the end (b[p] with p >= n) give undefined, which equals no byte value and compares
+  // false with every number: each check below then fails, and the scan declines the page.
   const skipWs = () => {
     if (b[p]! > 0x20) return;
     while (p < n) {
@@ -388,9 +394,7 @@ export function createPageScanner(): PageScanner {
       if (b[p] === 0x2b || b[p] === 0x2d) p++;
       if (!digitsAt()) return NaN;
     }
-    let text = '';
-    for (let i = start; i < p; i++) text += String.fromCharCode(b[i]!);
-    return Number(text);
+    return Number(latin1Slice.call(b, start, p));
   };
 
   const digitsAt = (): boolean => {
@@ -471,6 +475,10 @@ export function createPageScanner(): PageScanner {
         skipWs();
         if (p !== n || !statusOk) return null;
         if ((seen & 4) === 0) rows.length = 0;
+        // A short page after a longer one: drop the longer one's values, so they are not kept alive.
+        if (rows.time.length > rows.length) {
+          for (const column of [rows.time, rows.username, rows.ip, rows.action, rows.data]) column.length = rows.length;
+        }
         return { rows, next };
       } finally {
         // Do not keep the page's bytes alive until the next scan.
