@@ -22,19 +22,40 @@ interface Attempt {
 
 /**
  * One user's successful sign-ins: most of the sign-in traffic, so no object or string per event. Times
- * are a packed array of numbers; each IP is stored once and referred to by its index.
+ * and IP indexes are packed in typed arrays (outside the JS heap, grown by doubling); each IP is stored
+ * once and referred to by its index.
  */
 interface Successes {
-  at: number[];
-  ipIndex: number[];
+  count: number;
+  at: Float64Array;
+  ipIndex: Int32Array;
   ips: string[];
   ipIndexOf: Map<string, number>;
+}
+
+function addSuccess(list: Successes, at: number, ip: string): void {
+  let index = list.ipIndexOf.get(ip);
+  if (index === undefined) {
+    index = list.ips.push(ip) - 1;
+    list.ipIndexOf.set(ip, index);
+  }
+  if (list.count === list.at.length) {
+    const at2 = new Float64Array(list.count * 2);
+    at2.set(list.at);
+    list.at = at2;
+    const ip2 = new Int32Array(list.count * 2);
+    ip2.set(list.ipIndex);
+    list.ipIndex = ip2;
+  }
+  list.at[list.count] = at;
+  list.ipIndex[list.count] = index;
+  list.count++;
 }
 
 function firstSuccessAfter(list: Successes | undefined, after: number, within: number): Attempt | undefined {
   if (!list) return undefined;
   let best = -1;
-  for (let i = 0; i < list.at.length; i++) {
+  for (let i = 0; i < list.count; i++) {
     const at = list.at[i]!;
     if (at >= after && at - after <= within && (best < 0 || at < list.at[best]!)) best = i;
   }
@@ -56,14 +77,8 @@ export function createFailedSigninBurstDetector(): Detector {
       } else if (isSuccessfulSignIn(c)) {
         const key = userKey(event.username);
         let list = successes.get(key);
-        if (!list) successes.set(key, (list = { at: [], ipIndex: [], ips: [], ipIndexOf: new Map() }));
-        let ip = list.ipIndexOf.get(event.ip);
-        if (ip === undefined) {
-          ip = list.ips.push(event.ip) - 1;
-          list.ipIndexOf.set(event.ip, ip);
-        }
-        list.at.push(event.at);
-        list.ipIndex.push(ip);
+        if (!list) successes.set(key, (list = { count: 0, at: new Float64Array(8), ipIndex: new Int32Array(8), ips: [], ipIndexOf: new Map() }));
+        addSuccess(list, event.at, event.ip);
       }
     },
     finish(ctx) {
