@@ -197,7 +197,9 @@ describe('the analysis hot path', () => {
     const end = new Date('2025-03-10T07:00:00Z');
     const day = generateDemoDay({ end, timeZone: 'America/New_York', benignCount: 20_000 });
     const resolve = createWallResolver('America/New_York');
-    const rows = [...day.events].sort((a, b) => (a.Time < b.Time ? 1 : a.Time > b.Time ? -1 : 0));
+    // Plus a secret change: its detector keeps the event, and later rows must not change what it kept.
+    const secretChange = { Time: '2025-03-09 15:30:00', Username: 'root.admin@example.org', IP_Address: '198.51.100.7', Action: 'Enterprise API secret regenerated', Data: '' };
+    const rows = [...day.events, secretChange].sort((a, b) => (a.Time < b.Time ? 1 : a.Time > b.Time ? -1 : 0));
     // A history from an earlier day of the same tenant, so that new-source and unusual-volume judge too.
     const earlier = generateDemoDay({ end: new Date(end.getTime() - 86_400_000), timeZone: 'America/New_York', benignCount: 20_000 });
     const first = createAnalysis({ apiUser: 'lastpass-audit-digest', windowStart: end.getTime() - 2 * 86_400_000, windowEnd: end.getTime() - 86_400_000 });
@@ -221,6 +223,7 @@ describe('the analysis hot path', () => {
     const expected = byEvent.result();
     expect([...new Set(expected.findings.map((f) => f.detector))].sort()).toEqual(['failed-signin-burst', 'foreign-api-caller', 'new-source', 'password-spraying', 'privilege-changes', 'unusual-volume']);
     expect(expected.relevant.length).toBeGreaterThan(100);
+    expect(expected.findings.filter((f) => f.title === 'The API secret was changed').map((f) => [f.subject, f.at])).toEqual([['root.admin@example.org', resolve(secretChange.Time)]]);
     expect(byRow.result()).toEqual(expected);
     expect(unrouted.result()).toEqual(expected);
   });

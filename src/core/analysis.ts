@@ -146,6 +146,9 @@ export function createAnalysis(options: {
     return route;
   };
 
+  /** The event object the detectors see for rows that have none of their own (filled in per row). */
+  const scratch: AuditEvent = { at: 0, wall: '', username: '', ip: '', action: '', data: '' };
+
   /** One event, by its fields; `given` is the caller's event object when there is one. */
   function addFields(at: number, wall: string, username: string, ip: string, action: string, data: string, given: AuditEvent | null): void {
     const c = classify(action, data);
@@ -169,11 +172,24 @@ export function createAnalysis(options: {
     const route = routeOf(c);
     bySeverity[route.severity]++;
     route.counts[route.severity]++;
-    let event = given;
     let claimedBy: string | undefined;
-    if (route.detectors.length > 0) {
-      event ??= { at, wall, username, ip, action, data };
-      for (const d of route.detectors) if (d.observe(event, c) === true && claimedBy === undefined) claimedBy = d.id;
+    const routed = route.detectors;
+    if (routed.length > 0) {
+      // Detectors copy what they keep (Detector.observe), so one event object serves every row.
+      let event = given;
+      if (event === null) {
+        event = scratch;
+        event.at = at;
+        event.wall = wall;
+        event.username = username;
+        event.ip = ip;
+        event.action = action;
+        event.data = data;
+      }
+      for (let i = 0; i < routed.length; i++) {
+        const d = routed[i]!;
+        if (d.observe(event, c) === true && claimedBy === undefined) claimedBy = d.id;
+      }
     }
     if (route.failure) hourlyFailures[h]!++;
     else if (route.success) {

@@ -83,6 +83,8 @@ export interface Detector {
   /**
    * Sees one event. Returns true when this detector will certainly report the event in one of its
    * findings (no threshold applies), so the event need not be listed again as a finding of its own.
+   * The event object is the analysis's and is reused for the next row once this returns: keep copies
+   * of what you need, never the object itself.
    */
   observe(event: AuditEvent, classification: Classification): boolean | void;
   /**
@@ -94,7 +96,19 @@ export interface Detector {
   finish(ctx: DetectionContext): Finding[];
 }
 
-export const userKey = (username: string): string => username.trim().toLowerCase();
+/** Usernames seen, and their keys: a day repeats a few thousand names a million times (bounded). */
+const userKeys = new Map<string, string>();
+
+/** The per-user key: trimmed, lower case. */
+export const userKey = (username: string): string => {
+  let key = userKeys.get(username);
+  if (key === undefined) {
+    key = username.trim().toLowerCase();
+    if (userKeys.size >= 20_000) userKeys.clear();
+    userKeys.set(username, key);
+  }
+  return key;
+};
 
 /** "8 min", "45 s", "2 h 5 min" */
 export function formatSpan(ms: number): string {
