@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createPageScanner, hashBytes, type PageScanner } from '../src/adapters/page-scanner.js';
+import { readBodyBytes } from '../src/adapters/lastpass-client.js';
 import { decodeBody, parseReportingResponse, readPage, toRawEvents, type ReportingResponse } from '../src/adapters/reporting-page.js';
 import type { RawEvent } from '../src/core/types.js';
 import { mulberry32 } from '../src/simulator/demo-day.js';
@@ -263,5 +264,50 @@ describe('page scanner', () => {
         [a, a],
       ]);
     }
+  });
+});
+
+describe('reading a body (readBodyBytes)', () => {
+  const chunksOf = (text: string, size: number) => {
+    const all = encoder.encode(text);
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < all.length; i += size) chunks.push(all.slice(i, i + size));
+    return chunks;
+  };
+  const streamOf = (chunks: Uint8Array[], failAfter = -1) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        chunks.forEach((c, i) => {
+          if (i === failAfter) controller.error(new Error('socket hang up'));
+          else if (failAfter < 0 || i < failAfter) controller.enqueue(c);
+        });
+        if (failAfter < 0) controller.close();
+      },
+    });
+  const body = lastpassBody(Array.from({ length: 50 }, (_, i) => row(i, { Data: `Zoë ${i} 😀` })));
+
+  it('gives exactly the bytes arrayBuffer() gives, whatever the announced length says', async () => {
+    const exact = encoder.encode(body).length;
+    for (const headers of [
+      { 'content-length': String(exact) },
+      { 'content-length': String(exact - 100) }, // more than announced: all of it
+      { 'content-length': String(exact + 100) }, // less than announced: what came
+      { 'content-length': String(exact), 'content-encoding': 'identity' },
+      { 'content-length': 'x' },
+      {},
+    ]) {
+      for (const size of [1, 7, 1000, exact]) {
+        const read = await readBodyBytes(new Response(streamOf(chunksOf(body, size)), { headers }));
+        const reference = new Uint8Array(await new Response(streamOf(chunksOf(body, size)), { headers }).arrayBuffer());
+        expect(Buffer.from(read).equals(Buffer.from(reference)), `${JSON.stringify(headers)} in chunks of ${size}`).toBe(true);
+        expect(decodeBody(read)).toBe(body.length === 0 ? '' : decodeBody(reference));
+      }
+    }
+  });
+
+  it('fails as the stream fails (a reset mid-body is not a short page)', async () => {
+    const chunks = chunksOf(body, 100);
+    const exact = encoder.encode(body).length;
+    await expect(readBodyBytes(new Response(streamOf(chunks, 3), { headers: { 'content-length': String(exact) } }))).rejects.toThrow('socket hang up');
   });
 });
