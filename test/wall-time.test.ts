@@ -123,7 +123,7 @@ describe('UTC seconds for many instants (the attachments)', () => {
     const instants: number[] = [];
     for (let at = Date.UTC(1968, 0, 1); at < Date.UTC(1975, 0, 1); at += 7_777_777) instants.push(at);
     for (let at = Date.UTC(2024, 1, 28, 23); at < Date.UTC(2024, 2, 1, 1); at += 997) instants.push(at);
-    instants.push(Date.UTC(10000, 0, 1, 0, 0, 5), Date.UTC(-1, 11, 31, 23, 59, 59), -1, 0, 59_999, 60_000);
+    instants.push(Date.UTC(10000, 0, 1, 0, 0, 5), Date.UTC(-1, 11, 31, 23, 59, 59), -1, 0, 59_999, 60_000, -0.5, -60_000.5, 1.5);
     const differing = [...instants].reverse().concat(instants).filter((at) => format(at) !== formatUtc(at));
     expect(differing).toEqual([]);
     expect(format(Date.UTC(2025, 2, 9, 7, 0, 5))).toBe('2025-03-09T07:00:05Z');

@@ -270,8 +270,11 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
   };
 }
 
-/** Bodies up to this size are read straight into one buffer of the announced length. */
-const PREALLOCATE_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Bodies up to this size are read straight into one buffer of the announced length (a full page is about
+ * 1.5 MB; an upstream announcing more gets no buffer before it has sent the bytes).
+ */
+const PREALLOCATE_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * A response body's bytes. When the response announces its length (and is not content-encoded, where the

@@ -40,7 +40,9 @@ export function formatUtc(at: number): string {
 export function createUtcSecondFormatter(): (at: number) => string {
   let minute = Number.NaN;
   let prefix: string | null = null;
-  return (at) => {
+  return (instant) => {
+    // As Date reads it: whole milliseconds, toward zero.
+    const at = Math.trunc(instant);
     const m = Math.floor(at / 60_000);
     if (m !== minute) {
       minute = m;
@@ -48,7 +50,7 @@ export function createUtcSecondFormatter(): (at: number) => string {
       // "2025-03-09T07:00:" (years outside 0000–9999 have another shape: formatted whole).
       prefix = iso.length === 24 ? iso.slice(0, 17) : null;
     }
-    if (prefix === null) return formatUtc(at);
+    if (prefix === null) return formatUtc(instant);
     const s = Math.floor((at - minute * 60_000) / 1000);
     return `${prefix}${s < 10 ? '0' : ''}${s}Z`;
   };

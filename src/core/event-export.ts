@@ -28,9 +28,9 @@ export function eventsToCsv(events: readonly ClassifiedEvent[], timeZone: string
   const local = createLocalSecondFormatter(timeZone);
   const utc = createUtcSecondFormatter();
   for (const e of events) {
-    // The two times, the severity and the category are ours and never need quoting.
+    // The severity is ours and never needs quoting.
     lines.push(
-      `${utc(e.at)},${local(e.at)},${e.severity},${csvCell(e.category)},${csvCell(e.username)},${csvCell(e.ip)},${csvCell(e.action)},${csvCell(e.data)},${csvCell(e.note ?? '')}`,
+      `${csvCell(utc(e.at))},${csvCell(local(e.at))},${e.severity},${csvCell(e.category)},${csvCell(e.username)},${csvCell(e.ip)},${csvCell(e.action)},${csvCell(e.data)},${csvCell(e.note ?? '')}`,
     );
   }
   return `${lines.join('\r\n')}\r\n`;
