@@ -270,7 +270,7 @@ async function processWindow(
       tailFrom,
       knownTail: previousTail ? previousTail.fingerprints : null,
     });
-    // Each accepted response goes to the evidence archive (hashed here, compressed on the thread pool) while
+    // Each accepted response goes to the evidence archive (hashed and compressed on the thread pool) while
     // the next one is fetched and analysed; the archive holds at most three pages in flight. (Evidence errors
     // are recorded, never thrown.)
     const fetchOptions = options.deadline === undefined ? {} : { deadline: options.deadline };

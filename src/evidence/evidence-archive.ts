@@ -15,9 +15,9 @@
  *                            chain), sequence number, run id, window, created-at, signing key fingerprint
  *   manifest.sig             optional signature over the exact bytes of manifest.json
  *
- * Raw pages: each body's bytes, exactly as the client received them, are hashed, then gzipped in one
- * thread-pool job while the next page is fetched and analysed; the compressed bytes are hashed again and
- * written, pages strictly in order. Nothing of a page is kept once written; the caller bounds how many pages
+ * Raw pages: each body's bytes, exactly as the client received them, are hashed (WebCrypto) and gzipped (one
+ * job) on the thread pool while the next page is fetched and analysed; the compressed bytes are hashed again
+ * and written, pages strictly in order. Nothing of a page is kept once written; the caller bounds how many pages
  * are in flight (run-evidence.ts).
  */
 import { once } from 'node:events';
