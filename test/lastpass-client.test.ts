@@ -345,6 +345,22 @@ describe('retries', () => {
     expect(received).toEqual([]);
   });
 
+  it('refuses a response larger than the limit at once, without retrying, and uses none of it', async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => ev(`2025-03-09 10:00:${String(i % 60).padStart(2, '0')}`));
+    const body = okBody(rows);
+    const scope = nock(ORIGIN).post(PATH).reply(200, body, { 'content-type': 'application/json' });
+    const received: RawEvent[][] = [];
+    const error = await caught(client({ maxBodyBytes: body.length - 1 }).fetchRange(RANGE, (r) => void received.push(r)));
+
+    scope.done();
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect((error as UpstreamError).retryable).toBe(false);
+    expect((error as UpstreamError).message).toMatch(/more than \d+ bytes.*no events from it are used/);
+    expect((error as UpstreamError).message).not.toContain(SECRET);
+    expect(sleeps).toEqual([]);
+    expect(received).toEqual([]);
+  });
+
   it('retries an HTML 503 from the CDN and succeeds on the third attempt', async () => {
     const scope = nock(ORIGIN)
       .post(PATH)

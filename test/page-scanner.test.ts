@@ -10,6 +10,7 @@ import { createPageScanner, hashBytes, type PageScanner } from '../src/adapters/
 import { readBodyBytes } from '../src/adapters/lastpass-client.js';
 import { decodeBody, parseReportingResponse, readPage, toRawEvents, type ReportingResponse } from '../src/adapters/reporting-page.js';
 import type { RawEvent } from '../src/core/types.js';
+import { UpstreamError } from '../src/errors.js';
 import { mulberry32 } from '../src/simulator/demo-day.js';
 
 const CTX = { url: 'https://lastpass.example.test/enterpriseapi.php', now: 0, retryAfter: null };
@@ -297,7 +298,7 @@ describe('reading a body (readBodyBytes)', () => {
       {},
     ]) {
       for (const size of [1, 7, 1000, exact]) {
-        const read = await readBodyBytes(new Response(streamOf(chunksOf(body, size)), { headers }));
+        const read = await readBodyBytes(new Response(streamOf(chunksOf(body, size)), { headers }), CTX.url);
         const reference = new Uint8Array(await new Response(streamOf(chunksOf(body, size)), { headers }).arrayBuffer());
         expect(Buffer.from(read).equals(Buffer.from(reference)), `${JSON.stringify(headers)} in chunks of ${size}`).toBe(true);
         expect(decodeBody(read)).toBe(body.length === 0 ? '' : decodeBody(reference));
@@ -308,6 +309,29 @@ describe('reading a body (readBodyBytes)', () => {
   it('fails as the stream fails (a reset mid-body is not a short page)', async () => {
     const chunks = chunksOf(body, 100);
     const exact = encoder.encode(body).length;
-    await expect(readBodyBytes(new Response(streamOf(chunks, 3), { headers: { 'content-length': String(exact) } }))).rejects.toThrow('socket hang up');
+    await expect(readBodyBytes(new Response(streamOf(chunks, 3), { headers: { 'content-length': String(exact) } }), CTX.url)).rejects.toThrow('socket hang up');
+  });
+
+  it('refuses more than the limit, announced or not, and stops reading', async () => {
+    const exact = encoder.encode(body).length;
+    const limit = exact - 1;
+    for (const headers of [{ 'content-length': String(exact) }, {}, { 'content-length': '10' }]) {
+      let pulled = 0;
+      const chunks = chunksOf(body, 100);
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pulled < chunks.length) controller.enqueue(chunks[pulled++]!);
+          else controller.close();
+        },
+      });
+      const error = await readBodyBytes(new Response(stream, { headers }), CTX.url, limit).catch((e: unknown) => e);
+      expect(error, JSON.stringify(headers)).toBeInstanceOf(UpstreamError);
+      expect((error as UpstreamError).retryable).toBe(false);
+      expect((error as Error).message).toMatch(/more than \d+ bytes/);
+      if (headers['content-length'] === String(exact)) expect(pulled).toBeLessThanOrEqual(1);
+    }
+    // Exactly the limit is fine.
+    const read = await readBodyBytes(new Response(streamOf(chunksOf(body, 100)), { headers: {} }), CTX.url, exact);
+    expect(decodeBody(read)).toBe(body);
   });
 });

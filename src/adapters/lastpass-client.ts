@@ -41,6 +41,8 @@ export interface LastPassClientOptions {
   apiUser: string;
   timeoutMs?: number;
   pageLimit?: number;
+  /** The most one response may carry (default MAX_BODY_BYTES; tests set less). */
+  maxBodyBytes?: number;
   fetch?: FetchLike;
   sleep?: Sleep;
   now?: () => number;
@@ -106,6 +108,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const pageLimit = options.pageLimit ?? LASTPASS_PAGE_LIMIT;
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const url = options.apiUrl;
   const safeUrl = redactUrl(url);
   const { logger } = options;
@@ -128,7 +131,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         signal: AbortSignal.timeout(timeoutMs),
       });
       // The bytes are kept as received: the evidence archive stores exactly these, without re-encoding.
-      const bytes = await readBodyBytes(response);
+      const bytes = await readBodyBytes(response, safeUrl, maxBodyBytes);
       return {
         range,
         requestNumber: stats.requests,
@@ -141,6 +144,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         pageLimit,
       };
     } catch (error) {
+      if (error instanceof UpstreamError) throw error;
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       throw new UpstreamError(
         timedOut
@@ -277,31 +281,49 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
 const PREALLOCATE_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
- * A response body's bytes. When the response announces its length (and is not content-encoded, where the
- * length is the encoded one), they are read straight into one buffer of that size: `arrayBuffer()` would
- * keep every chunk and then copy them into a new buffer, twice the memory for each page, which the
- * garbage collector has to chase (a day of a million events is 156 MB of bodies). Otherwise, and for
- * anything past the announced length, it reads as `arrayBuffer()` does. Errors are the stream's own.
+ * The most one response may carry: a full page is about 1.5 MB (10,000 events), so this is far beyond any
+ * real one, and stops a misbehaving upstream from filling the worker's memory before the timeout.
  */
-export async function readBodyBytes(response: Response): Promise<Uint8Array> {
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A response body's bytes, as `arrayBuffer()` would give them. When the response announces its length (and
+ * is not content-encoded, where the length is the encoded one), they are read straight into one buffer of
+ * that size: `arrayBuffer()` keeps every chunk and then copies them into a new buffer, twice the memory for
+ * each page, which the garbage collector has to chase (a day of a million events is 156 MB of bodies).
+ * More than `maxBytes` is refused with an UpstreamError. Other errors are the stream's own.
+ */
+export async function readBodyBytes(response: Response, url: string, maxBytes = MAX_BODY_BYTES): Promise<Uint8Array> {
   const announced = response.headers.get('content-length');
   const length = announced === null || announced.trim() === '' ? Number.NaN : Number(announced);
-  if (response.body === null || response.headers.get('content-encoding') !== null || !Number.isSafeInteger(length) || length <= 0 || length > PREALLOCATE_MAX_BYTES) {
-    return new Uint8Array(await response.arrayBuffer());
+  const tooLarge = () =>
+    new UpstreamError(
+      `LastPass sent a response of more than ${maxBytes >= 1048576 ? `${Math.round(maxBytes / 1048576)} MiB` : `${maxBytes} bytes`}${announced ? ` (${announced} bytes announced)` : ''}: not read, no events from it are used (a page of 10,000 events is about 1.5 MB).`,
+      { service: 'lastpass', status: response.status, url, retryable: false },
+    );
+  if (Number.isSafeInteger(length) && length > maxBytes && response.headers.get('content-encoding') === null) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
   }
-  const bytes = new Uint8Array(length);
+  if (response.body === null) return new Uint8Array(await response.arrayBuffer());
+  const preallocate = response.headers.get('content-encoding') === null && Number.isSafeInteger(length) && length > 0 && length <= PREALLOCATE_MAX_BYTES;
+  const bytes = new Uint8Array(preallocate ? length : 0);
   let at = 0;
-  let beyond: Uint8Array[] | null = null;
+  let total = 0;
+  let rest: Uint8Array[] | null = null;
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    if (beyond === null && at + chunk.length <= length) {
+    total += chunk.length;
+    // Leaving the loop cancels the stream: nothing more is read.
+    if (total > maxBytes) throw tooLarge();
+    if (rest === null && at + chunk.length <= bytes.length) {
       bytes.set(chunk, at);
       at += chunk.length;
     } else {
-      (beyond ??= []).push(chunk);
+      (rest ??= []).push(chunk);
     }
   }
-  if (beyond !== null) return Buffer.concat([bytes.subarray(0, at), ...beyond]);
-  return at === length ? bytes : bytes.subarray(0, at);
+  if (rest !== null) return Buffer.concat([bytes.subarray(0, at), ...rest]);
+  return at === bytes.length ? bytes : bytes.subarray(0, at);
 }
 
 function networkReason(error: unknown): string {
