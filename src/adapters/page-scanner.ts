@@ -100,6 +100,8 @@ export function createPageScanner(): PageScanner {
   let entries = 0;
   let arenaUsed = 0;
   const rows: PageRows = { length: 0, time: [], username: [], ip: [], action: [], data: [] };
+  /** The columns by field number (F_TIME …). */
+  const columns = [rows.time, rows.username, rows.ip, rows.action, rows.data];
 
   // Scanner state for the page being read.
   let b: Uint8Array = new Uint8Array(0);
@@ -291,22 +293,7 @@ export function createPageScanner(): PageScanner {
         prevTimeStart = start;
         prevTimeLen = end - start;
       }
-      switch (field) {
-        case F_TIME:
-          rows.time[index] = text;
-          break;
-        case F_USERNAME:
-          rows.username[index] = text;
-          break;
-        case F_IP:
-          rows.ip[index] = text;
-          break;
-        case F_ACTION:
-          rows.action[index] = text;
-          break;
-        default:
-          rows.data[index] = text;
-      }
+      columns[field]![index] = text;
       skipWs();
       const c = b[p];
       p++;
@@ -477,7 +464,7 @@ export function createPageScanner(): PageScanner {
         if ((seen & 4) === 0) rows.length = 0;
         // A short page after a longer one: drop the longer one's values, so they are not kept alive.
         if (rows.time.length > rows.length) {
-          for (const column of [rows.time, rows.username, rows.ip, rows.action, rows.data]) column.length = rows.length;
+          for (const column of columns) column.length = rows.length;
         }
         return { rows, next };
       } finally {
