@@ -12,6 +12,7 @@ import {
   type LastPassClientOptions,
   type PageInfo,
 } from '../src/adapters/lastpass-client.js';
+import { createPageScanner } from '../src/adapters/page-scanner.js';
 import { processReportingResponse } from '../src/adapters/reporting-page.js';
 import { DEFAULT_RETRY_POLICY } from '../src/adapters/retry.js';
 import type { RawEvent, WallRange } from '../src/core/types.js';
@@ -29,6 +30,9 @@ const AUTH_XML = '<?xml version="1.0" encoding="UTF-8"?>\n<lastpass rc="Authoriz
 const CDN_503 =
   '<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>503 Service Temporarily Unavailable</h1></body></html>';
 const CDN_403 = '<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center></body></html>';
+
+/** The page processor's scanner for tests that process responses themselves. */
+const scanner = createPageScanner();
 
 let sleeps: number[];
 let logger: ReturnType<typeof recordingLogger>;
@@ -228,7 +232,7 @@ describe('page callbacks', () => {
         RANGE,
         (response) => {
           if (response.status === 400) failing();
-          return processReportingResponse(response, () => {});
+          return processReportingResponse(response, () => {}, scanner);
         },
         async (page) => {
           seen.push(`page ${page.requestNumber} to ${page.range.to}`);
@@ -261,7 +265,7 @@ describe('page callbacks', () => {
     const error = await caught(
       client({ pageLimit: 2 }).fetchPages(
         RANGE,
-        (response) => processReportingResponse(response, () => {}),
+        (response) => processReportingResponse(response, () => {}, scanner),
         async () => {
           throw new Error('evidence disk full');
         },

@@ -301,12 +301,14 @@ export async function readBodyBytes(response: Response, url: string, maxBytes = 
       `LastPass sent a response of more than ${maxBytes >= 1048576 ? `${Math.round(maxBytes / 1048576)} MiB` : `${maxBytes} bytes`}${announced ? ` (${announced} bytes announced)` : ''}: not read, no events from it are used (a page of 10,000 events is about 1.5 MB).`,
       { service: 'lastpass', status: response.status, url, retryable: false },
     );
-  if (Number.isSafeInteger(length) && length > maxBytes && response.headers.get('content-encoding') === null) {
+  // A content-encoded body's announced length is the encoded one: it says nothing about what is read here.
+  const plain = response.headers.get('content-encoding') === null;
+  if (plain && Number.isSafeInteger(length) && length > maxBytes) {
     await response.body?.cancel().catch(() => {});
     throw tooLarge();
   }
   if (response.body === null) return new Uint8Array(await response.arrayBuffer());
-  const preallocate = response.headers.get('content-encoding') === null && Number.isSafeInteger(length) && length > 0 && length <= PREALLOCATE_MAX_BYTES;
+  const preallocate = plain && Number.isSafeInteger(length) && length > 0 && length <= PREALLOCATE_MAX_BYTES;
   const bytes = new Uint8Array(preallocate ? length : 0);
   let at = 0;
   let total = 0;

@@ -90,8 +90,8 @@ export function hashBytes(bytes: Uint8Array, view: DataView, start: number, end:
 }
 
 export function createPageScanner(): PageScanner {
-  // The intern table: open addressing over SLOTS slots (entry numbers, 0 = empty); entry e's bytes are
-  // arena[entryStart[e], + entryLen[e]).
+  // The intern table: open addressing over SLOTS slots of [hash, entry number] (entry 0 = empty slot);
+  // entry e's bytes are arena[meta[2e], + meta[2e + 1]) and its text entryText[e].
   const slots = new Int32Array(2 * SLOTS); // [hash, entry] per slot
   const meta = new Int32Array(2 * INTERN_MAX_ENTRIES); // [arena start, length] per entry
   const entryText: string[] = [];
@@ -171,7 +171,8 @@ export function createPageScanner(): PageScanner {
   /** The string for the value just read by readString ([start, end)), shared with earlier equal values. */
   const intern = (start: number, end: number): string | null => {
     const len = end - start;
-    if (len > INTERN_MAX_BYTES || len === 0) return len === 0 ? '' : decode(start, end, flags);
+    if (len === 0) return '';
+    if (len > INTERN_MAX_BYTES) return decode(start, end, flags);
     const buf = b;
     // Equal values always meet; different ones with the same hash are told apart by length and bytes.
     const h = hashBytes(buf, bv, start, end);
@@ -213,12 +214,7 @@ export function createPageScanner(): PageScanner {
   /** Which row field a key [start, end) names (-1: none of the five). */
   const fieldOf = (start: number, end: number): number => {
     const len = end - start;
-    const c0 = b[start];
-    if (len === 4) {
-      if (c0 === 0x54 && b[start + 1] === 0x69 && b[start + 2] === 0x6d && b[start + 3] === 0x65) return F_TIME; // Time
-      if (c0 === 0x44 && b[start + 1] === 0x61 && b[start + 2] === 0x74 && b[start + 3] === 0x61) return F_DATA; // Data
-      return -1;
-    }
+    if (len === 4) return equalsAscii(start, 'Time') ? F_TIME : equalsAscii(start, 'Data') ? F_DATA : -1;
     if (len === 8) return equalsAscii(start, 'Username') ? F_USERNAME : -1;
     if (len === 10) return equalsAscii(start, 'IP_Address') ? F_IP : -1;
     if (len === 6) return equalsAscii(start, 'Action') ? F_ACTION : -1;

@@ -8,7 +8,7 @@
  */
 import { AuthorizationError, IncompleteDataError, UpstreamError } from '../errors.js';
 import type { RawEvent, WallRange } from '../core/types.js';
-import { createPageScanner, type PageRows, type PageScanner } from './page-scanner.js';
+import type { PageRows, PageScanner } from './page-scanner.js';
 
 export type { PageRows, PageScanner } from './page-scanner.js';
 
@@ -296,7 +296,7 @@ export function readReportingResponse(response: ReportingResponse, scanner: Page
  * The in-thread page processor: read, decide, hand the kept rows to `take`. The columns are the scanner's
  * and are reused for its next page: `take` reads them and keeps none of them.
  */
-export function processReportingResponse(response: ReportingResponse, take: (rows: PageRows) => void, scanner: PageScanner = createPageScanner()): PageOutcome {
+export function processReportingResponse(response: ReportingResponse, take: (rows: PageRows) => void, scanner: PageScanner): PageOutcome {
   const { outcome, keep } = readReportingResponse(response, scanner);
   take(keep);
   return outcome;
