@@ -106,9 +106,9 @@ describe('a delivered message', () => {
     let headers: Record<string, string> = {};
     const scope = nock(SG_URL)
       .post(SEND_PATH)
-      .reply(function (_uri, requestBody) {
-        body = requestBody;
-        headers = { ...this.req.headers };
+      .reply(async (request: Request) => {
+        body = await request.json();
+        headers = Object.fromEntries(request.headers);
         return [202, '', { 'x-message-id': 'W1cVyHWbQ8iRpgl7jW1-hw' }];
       });
 
@@ -154,8 +154,8 @@ describe('a delivered message', () => {
     let posted = '';
     const scope = nock(SG_URL)
       .post(SEND_PATH)
-      .reply(function (_uri, requestBody) {
-        posted = JSON.stringify(requestBody);
+      .reply(async (request: Request) => {
+        posted = JSON.stringify(await request.json());
         return [202, '', { 'x-message-id': 'm-1' }];
       });
     await mailer().send(withFiles);
