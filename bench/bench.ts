@@ -533,7 +533,7 @@ function summariseProfile(file: string, root: string): { functions: [string, num
     if (!url) return '(native)';
     const p = url.startsWith('file://') ? fileURLToPath(url) : url;
     const nm = p.lastIndexOf('node_modules/');
-    if (nm >= 0) return p.slice(nm + 'node_modules/'.length).split('/').slice(0, p.slice(nm + 13).startsWith('@') ? 2 : 1).join('/') + ' (dep)';
+    if (nm >= 0) return `${p.slice(nm + 'node_modules/'.length).split('/').slice(0, p.slice(nm + 13).startsWith('@') ? 2 : 1).join('/')} (dep)`;
     return p.startsWith(root) ? p.slice(root.length + 1) : p;
   };
   for (let i = 0; i < profile.samples.length; i++) {
@@ -554,23 +554,20 @@ function summariseProfile(file: string, root: string): { functions: [string, num
 async function parent(): Promise<number> {
   const USAGE =
     'usage: npm run bench -- [--events N] [--rounds R] [--json FILE] [--strict] [--cpu-prof] [--no-worker] [--keep-temp] [--no-evidence] [--no-growth]';
-  let values;
+  const options = {
+    events: { type: 'string', default: '1000000' },
+    json: { type: 'string' },
+    strict: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    'no-worker': { type: 'boolean', default: false },
+    'keep-temp': { type: 'boolean', default: false },
+    'no-evidence': { type: 'boolean', default: false },
+    'no-growth': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+  } as const;
+  let values: ReturnType<typeof parseArgs<{ options: typeof options; strict: true }>>['values'];
   try {
-    ({ values } = parseArgs({
-      args: process.argv.slice(2),
-      options: {
-        events: { type: 'string', default: '1000000' },
-        json: { type: 'string' },
-        strict: { type: 'boolean', default: false },
-        'cpu-prof': { type: 'boolean', default: false },
-        'no-worker': { type: 'boolean', default: false },
-        'keep-temp': { type: 'boolean', default: false },
-        'no-evidence': { type: 'boolean', default: false },
-        'no-growth': { type: 'boolean', default: false },
-        rounds: { type: 'string', default: '3' },
-      },
-      strict: true,
-    }));
+    ({ values } = parseArgs({ args: process.argv.slice(2), options, strict: true }));
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
     return 2;

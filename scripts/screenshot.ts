@@ -36,7 +36,7 @@ interface PageReport {
 }
 
 function chromiumPath(): string {
-  return process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+  return process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 }
 
 async function launchChromium(executablePath: string = chromiumPath()): Promise<Browser> {

@@ -259,7 +259,7 @@ async function processWindow(
     const overlapMs = (config.report.lateOverlapMinutes ?? DEFAULT_LATE_OVERLAP_MINUTES) * 60_000;
     const storedTail = overlapMs > 0 ? await deps.store.readTail() : null;
     const previousTail =
-      storedTail && storedTail.windowKey.endsWith(`_${windowKey({ start: window.start, end: window.start }).split('_')[0]}`) ? storedTail : null;
+      storedTail?.windowKey.endsWith(`_${windowKey({ start: window.start, end: window.start }).split('_')[0]}`) ? storedTail : null;
     const tailFrom = requested && overlapMs > 0 ? maxWall(requested.from, wallBoundary(window.end.getTime() - overlapMs, config.lastpass.timeZone)) : null;
     const session = createWindowSession({
       apiUser: config.lastpass.apiUser,

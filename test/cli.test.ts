@@ -129,7 +129,7 @@ describe('the CLI', () => {
     const args = ['backfill', '--from', from.toISOString(), '--to', to.toISOString()];
     const dry = await runCli(args, env(), dir);
     expect(dry.code).toBe(0);
-    expect(dry.stdout.match(/  dry run: \//g)).toHaveLength(2);
+    expect(dry.stdout.match(/ {2}dry run: \//g)).toHaveLength(2);
     expect(dry.stdout).toContain('2 day(s): 2 done, 0 failed (dry run');
     expect(mails()).toHaveLength(0);
 

@@ -33,7 +33,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 function findingEntries(): string[] {
   const section = text.split('\nFINDINGS')[1]!.split('\n\n\n')[0]!;
   return section
-    .split(/\n(?=  \[)/)
+    .split(/\n(?= {2}\[)/)
     .map((e) => e.replace(/\s+/g, ' ').trim())
     .filter((e) => e.startsWith('['));
 }

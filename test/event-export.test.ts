@@ -81,7 +81,7 @@ describe('event attachments', () => {
       action: text(),
       data: text(),
       category: 'Sign-in',
-      severity: (['high', 'medium', 'low', 'info'] as const)[i % 4],
+      severity: (['high', 'medium', 'low', 'info'] as const)[i % 4]!,
       note: i % 2 ? text() : '',
     }));
     const zone = 'Asia/Kolkata';

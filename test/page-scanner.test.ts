@@ -224,7 +224,7 @@ describe('page scanner', () => {
       const kind = rand();
       const mutated =
         kind < 0.4
-          ? ((damaged[at] = pick([0x22, 0x5c, 0x2c, 0x7d, 0x3a, 0x20, 0x00, 0xff, 0x41])), damaged)
+          ? Object.assign(damaged, { [at]: pick([0x22, 0x5c, 0x2c, 0x7d, 0x3a, 0x20, 0x00, 0xff, 0x41]) })
           : kind < 0.7
             ? new Uint8Array([...damaged.subarray(0, at), ...damaged.subarray(at + 1)])
             : new Uint8Array([...damaged.subarray(0, at), pick([0x22, 0x5c, 0x20, 0x2c, 0x7b, 0xc3]), ...damaged.subarray(at)]);

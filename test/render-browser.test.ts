@@ -20,7 +20,7 @@ import {
   worstCaseDigestModel,
 } from './fixtures/sample-models.js';
 
-const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -32,7 +32,7 @@ const CHROMIUM_ARGS = [
 const WIDTHS = [375, 1024] as const;
 
 const chromiumAvailable = existsSync(CHROMIUM_PATH);
-const inCi = Boolean(process.env['CI']);
+const inCi = Boolean(process.env.CI);
 
 if (!chromiumAvailable && !inCi) {
   console.warn(
@@ -173,6 +173,7 @@ describe('rendered email in Chromium', () => {
     }
 
     // The demo digest itself, as the real pipeline renders it.
+    describe('the demo digest', () => {
     let demoHtml = '';
     beforeAll(async () => {
       const dir = await mkdtemp(join(tmpdir(), 'lpad-browser-demo-'));
@@ -194,6 +195,7 @@ describe('rendered email in Chromium', () => {
         expect(measured.scripts + measured.images + dialogs).toBe(0);
       });
     }
+    });
 
     for (const [name, html] of pages) {
       for (const width of WIDTHS) {

@@ -26,7 +26,7 @@ let relevantCount = 0;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lpad-size-'));
   const events: RawEvent[] = [];
-  const long = '=cmd|' + 'A'.repeat(400) + '<b>x</b>';
+  const long = `=cmd|${'A'.repeat(400)}<b>x</b>`;
   for (let i = 0; i < 100_000; i++) {
     const action = ACTIONS[i % ACTIONS.length]!;
     if (i % ACTIONS.length < 6) relevantCount++;

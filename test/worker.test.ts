@@ -118,9 +118,9 @@ describe('heartbeat', () => {
     nock.disableNetConnect();
     const bodies: string[] = [];
     const scope = nock('https://hc-ping.example.test')
-      .post('/abc-123', (b: string) => (bodies.push(b), true))
+      .post('/abc-123', (b: string) => bodies.push(b) > 0)
       .reply(200, 'OK')
-      .post('/abc-123/fail', (b: string) => (bodies.push(b), true))
+      .post('/abc-123/fail', (b: string) => bodies.push(b) > 0)
       .reply(200, 'OK');
     const logger = recordingLogger();
     const hb = createHeartbeat({ url: 'https://hc-ping.example.test/abc-123', logger });

@@ -289,7 +289,7 @@ function fitToBudget(model: DigestView, budget: number, render: (view: DigestVie
 // stays visible. Keys are preserved, so strict mode still sees exactly the fields the model has.
 
 const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the control characters it removes
 const INVISIBLE_CONTROLS = /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 export function sanitiseText(value: string): string {
@@ -413,8 +413,8 @@ function createEnvironment(flavour: Flavour): HandlebarsEnv {
     /** `{{#wrap width=80 indent=4}}…{{/wrap}}`: one logical line, word-wrapped with a hanging indent. */
     env.registerHelper('wrap', function (this: unknown, options: Handlebars.HelperOptions) {
       const hash = options.hash as Record<string, unknown>;
-      const width = typeof hash['width'] === 'number' ? hash['width'] : 80;
-      const indent = typeof hash['indent'] === 'number' ? hash['indent'] : 4;
+      const width = typeof hash.width === 'number' ? hash.width : 80;
+      const indent = typeof hash.indent === 'number' ? hash.indent : 4;
       return wrapLine(options.fn(this).replace(/\s*\n\s*/g, ' ').trimEnd(), width, indent);
     });
   }

@@ -609,7 +609,7 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
     // Always keep the newest bundle: it is the chain head.
     if (doomed.length === chain.length) doomed.pop();
     const lastDoomed = doomed[doomed.length - 1];
-    if (!lastDoomed || !lastDoomed.manifest) return { pruned: 0 };
+    if (!lastDoomed?.manifest) return { pruned: 0 };
     await backend.prune(doomed, {
       seq: lastDoomed.seq as number,
       manifestSha256: sha256Hex(lastDoomed.manifest),

@@ -115,7 +115,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** `next` as seconds: a finite number or numeric string; undefined when absent; NaN when malformed. */
 function readNext(body: Record<string, unknown>, data: Record<string, unknown>): number | undefined {
-  const raw = data['next'] ?? body['next'];
+  const raw = data.next ?? body.next;
   if (raw === undefined || raw === null || raw === '') return undefined;
   if (typeof raw === 'number') return Number.isFinite(raw) ? raw : Number.NaN;
   if (typeof raw === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(raw)) return Number(raw);
@@ -244,7 +244,7 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
   const answerFor = (method: string, body: Record<string, unknown> | null): Answer => {
     if (method !== 'POST') return fail(`method ${method} not allowed`, 405);
     if (body === null) return fail('request body is not a JSON object', 400);
-    if (String(body['cid'] ?? '') !== accountNumber || body['provhash'] !== options.apiSecret) {
+    if (String(body.cid ?? '') !== accountNumber || body.provhash !== options.apiSecret) {
       return {
         status: 200,
         headers: { 'content-type': 'text/xml; charset=utf-8' },
@@ -254,10 +254,10 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
         next: null,
       };
     }
-    if (body['cmd'] !== 'reporting') return fail(`unknown command: ${String(body['cmd'])}`);
-    const data = isRecord(body['data']) ? body['data'] : {};
-    const from = data['from'];
-    const to = data['to'];
+    if (body.cmd !== 'reporting') return fail(`unknown command: ${String(body.cmd)}`);
+    const data = isRecord(body.data) ? body.data : {};
+    const from = data.from;
+    const to = data.to;
     if (typeof from !== 'string' || parseWall(from) === null) return fail('Invalid from date');
     if (typeof to !== 'string' || parseWall(to) === null) return fail('Invalid to date');
     const next = readNext(body, data);

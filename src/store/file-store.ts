@@ -15,7 +15,7 @@
  * container whose hostname changes on restart, that means `staleLockMs`).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { describeError, StorageError } from '../errors.js';
@@ -515,7 +515,7 @@ function boundDelivered(list: DeliveredWindow[]): DeliveredWindow[] {
 }
 
 async function createExclusive(file: string, raw: string): Promise<boolean> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(file, 'wx', 0o644);
   } catch (error) {
@@ -578,7 +578,7 @@ function parseLockContent(raw: string): LockContent | null {
 }
 
 async function syncDirectory(dir: string): Promise<void> {
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     handle = await open(dir, 'r');
     await handle.sync();

@@ -86,6 +86,7 @@ export interface Detector {
    * The event object is the analysis's and is reused for the next row once this returns: keep copies
    * of what you need, never the object itself.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: most detectors claim nothing and simply return
   observe(event: AuditEvent, classification: Classification): boolean | void;
   /**
    * Routing for the hot path: whether events of this (known) classification can matter to this detector.
