@@ -198,7 +198,18 @@ async function childFloor(spec: ChildSpec): Promise<void> {
   }
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpu0);
-  const result: FloorResult = { ms, cpuMs: (cpu.user + cpu.system) / 1000, requests, pages, events, bytes, maxRssKiB: ownPeakRssKiB(), reportedMaxRssKiB: process.resourceUsage().maxRSS, startRssMiB, bodies };
+  const result: FloorResult = {
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    requests,
+    pages,
+    events,
+    bytes,
+    maxRssKiB: ownPeakRssKiB(),
+    reportedMaxRssKiB: process.resourceUsage().maxRSS,
+    startRssMiB,
+    bodies,
+  };
   sendResult(result);
 }
 
@@ -295,12 +306,14 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
   };
   const store = createFileStore({ dir: spec.dataDir });
   await store.init();
-  const evidence = spec.evidence ? createEvidence({
-    dataDir: spec.dataDir,
-    databaseUrl: null,
-    version: VERSION,
-    settings: { raw: true, retentionDays: 400, signingKey: null },
-  }) : undefined;
+  const evidence = spec.evidence
+    ? createEvidence({
+        dataDir: spec.dataDir,
+        databaseUrl: null,
+        version: VERSION,
+        settings: { raw: true, retentionDays: 400, signingKey: null },
+      })
+    : undefined;
 
   const startRssMiB = round(process.memoryUsage().rss / 1048576);
   const cpu0 = process.cpuUsage();
@@ -471,14 +484,17 @@ async function measureWorker(cliPath: string, dataDir: string): Promise<WorkerRu
               startupMs,
               idleRssMiB: kib === null ? null : round(mib(kib)),
               stopMs: stopped ? round(performance.now() - termAt, 0) : null,
-              error: stopped ? null : `worker did not stop cleanly on SIGTERM (exit code ${code}, signal ${signal}${killed ? ', killed after 10 s' : ''})`,
+              error: stopped
+                ? null
+                : `worker did not stop cleanly on SIGTERM (exit code ${code}, signal ${signal}${killed ? ', killed after 10 s' : ''})`,
             });
           });
         }, 1_000);
       }
     });
     child.on('close', (code) => {
-      if (startupMs === null) finish({ startupMs: null, idleRssMiB: null, stopMs: null, error: `worker exited with code ${code}: ${err.slice(-800)}` });
+      if (startupMs === null)
+        finish({ startupMs: null, idleRssMiB: null, stopMs: null, error: `worker exited with code ${code}: ${err.slice(-800)}` });
     });
   });
 }
@@ -507,7 +523,8 @@ const median = (xs: number[]) => {
 /** The commit and the uncommitted files of the tree the bench was built from (null outside git). */
 function sourceState(root: string): { commit: string; uncommittedFiles: string[] } | null {
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const changed = git('status', '--porcelain', '--untracked-files=no');
     return { commit: git('rev-parse', '--short', 'HEAD'), uncommittedFiles: changed ? changed.split('\n').map((l) => l.slice(3)) : [] };
   } catch {
@@ -533,7 +550,12 @@ function summariseProfile(file: string, root: string): { functions: [string, num
     if (!url) return '(native)';
     const p = url.startsWith('file://') ? fileURLToPath(url) : url;
     const nm = p.lastIndexOf('node_modules/');
-    if (nm >= 0) return `${p.slice(nm + 'node_modules/'.length).split('/').slice(0, p.slice(nm + 13).startsWith('@') ? 2 : 1).join('/')} (dep)`;
+    if (nm >= 0)
+      return `${p
+        .slice(nm + 'node_modules/'.length)
+        .split('/')
+        .slice(0, p.slice(nm + 13).startsWith('@') ? 2 : 1)
+        .join('/')} (dep)`;
     return p.startsWith(root) ? p.slice(root.length + 1) : p;
   };
   for (let i = 0; i < profile.samples.length; i++) {
@@ -547,7 +569,11 @@ function summariseProfile(file: string, root: string): { functions: [string, num
     fn.set(name, (fn.get(name) ?? 0) + dt);
     mod.set(m, (mod.get(m) ?? 0) + dt);
   }
-  const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => [k, round(v)] as [string, number]);
+  const top = (m: Map<string, number>, n: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, v]) => [k, round(v)] as [string, number]);
   return { functions: top(fn, 25), modules: top(mod, 15), totalMs: round(total) };
 }
 
@@ -599,8 +625,11 @@ async function parent(): Promise<number> {
   let simulator: LastPassSimulator | null = null;
   try {
     const source = sourceState(root);
-    say(`lastpass-audit-digest bench: ${fmt(benignCount)} benign events over 24 h (+ planted incidents), node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`);
-    if (source) say(`  source: ${source.commit}${source.uncommittedFiles.length ? ` + ${source.uncommittedFiles.length} uncommitted file(s)` : ''}`);
+    say(
+      `lastpass-audit-digest bench: ${fmt(benignCount)} benign events over 24 h (+ planted incidents), node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
+    );
+    if (source)
+      say(`  source: ${source.commit}${source.uncommittedFiles.length ? ` + ${source.uncommittedFiles.length} uncommitted file(s)` : ''}`);
     if (loadAtStart > 0.5) say(`  note: load average ${loadAtStart} at start: something else is using the CPU, timings will be noisy`);
     let t = performance.now();
     const day = generateDemoDay({ end: WINDOW_END, hours: 24, timeZone: LASTPASS_TZ, benignCount });
@@ -621,7 +650,9 @@ async function parent(): Promise<number> {
     const simulatorStartMs = performance.now() - t;
     // The simulator holds its own sorted copy; the generated array is not needed any more.
     day.events.length = 0;
-    say(`  generated ${fmt(eventCount)} events in ${round(generateMs / 1000, 2)} s; simulator up in ${round(simulatorStartMs / 1000, 2)} s at ${simulator.url}`);
+    say(
+      `  generated ${fmt(eventCount)} events in ${round(generateMs / 1000, 2)} s; simulator up in ${round(simulatorStartMs / 1000, 2)} s at ${simulator.url}`,
+    );
 
     const dataDir = join(tmp, 'pipeline');
     t = performance.now();
@@ -634,12 +665,20 @@ async function parent(): Promise<number> {
     const seedMs = performance.now() - t;
     say(`  seeded 7 earlier delivered days (history baseline, as the demo does) in ${round(seedMs / 1000, 2)} s`);
 
-    const spec: ChildSpec = { url: simulator.url, range, window: { start: window.start.toISOString(), end: window.end.toISOString() }, dataDir, evidence: !values['no-evidence'] };
+    const spec: ChildSpec = {
+      url: simulator.url,
+      range,
+      window: { start: window.start.toISOString(), end: window.end.toISOString() },
+      dataDir,
+      evidence: !values['no-evidence'],
+    };
 
     // Warm-up, not counted: one floor pass makes the simulator build (serialise) every page it will serve.
     t = performance.now();
     const warm = await runChild<FloorResult>('floor', spec);
-    say(`  pre-built the simulator's ${fmt(warm.result.requests)} pages (one floor pass, not counted) in ${round((performance.now() - t) / 1000, 2)} s`);
+    say(
+      `  pre-built the simulator's ${fmt(warm.result.requests)} pages (one floor pass, not counted) in ${round((performance.now() - t) / 1000, 2)} s`,
+    );
 
     // 1 + 2. Alternating rounds: the floor (the same pages, fetched and parsed, nothing else), then the real
     // pipeline end to end in dry run. The median round is reported; peak RSS is the worst round.
@@ -655,13 +694,17 @@ async function parent(): Promise<number> {
       const floorLog = simulator.requests.slice(floorFirst);
       floors.push(floor);
       const f = floor.result;
-      say(`  round ${r} floor:    ${round(f.ms / 1000, 2)} s (CPU ${round(f.cpuMs / 1000, 2)} s), ${f.requests} requests, ${fmt(f.events)} events, ${round(f.bytes / 1e6)} MB of JSON, peak RSS ${round(mib(f.maxRssKiB))} MiB`);
+      say(
+        `  round ${r} floor:    ${round(f.ms / 1000, 2)} s (CPU ${round(f.cpuMs / 1000, 2)} s), ${f.requests} requests, ${fmt(f.events)} events, ${round(f.bytes / 1e6)} MB of JSON, peak RSS ${round(mib(f.maxRssKiB))} MiB`,
+      );
       const pipeFirst = simulator.requests.length;
       const pipeline = await runChild<PipelineResult>('pipeline', spec);
       const pipeLog = simulator.requests.slice(pipeFirst);
       pipes.push(pipeline);
       const pr = pipeline.result;
-      say(`  round ${r} pipeline: ${round(pr.ms / 1000, 2)} s (CPU ${round(pr.cpuMs / 1000, 2)} s), ${pr.fetch.requests} requests, ${pr.status}/${pr.windowStatus}, ${fmt(pr.eventsReviewed ?? 0)} events reviewed, peak RSS ${round(mib(pr.maxRssKiB))} MiB`);
+      say(
+        `  round ${r} pipeline: ${round(pr.ms / 1000, 2)} s (CPU ${round(pr.cpuMs / 1000, 2)} s), ${pr.fetch.requests} requests, ${pr.status}/${pr.windowStatus}, ${fmt(pr.eventsReviewed ?? 0)} events reviewed, peak RSS ${round(mib(pr.maxRssKiB))} MiB`,
+      );
       if (pr.error) say(`  pipeline error: ${pr.error}`);
       // Same requests? (The simulator logs each body with provhash redacted.)
       const floorBodies = f.bodies.map(redact);
@@ -689,7 +732,13 @@ async function parent(): Promise<number> {
       profileDir = join(root, 'bench', 'results', 'profile');
       await rm(profileDir, { recursive: true, force: true });
       await mkdir(profileDir, { recursive: true });
-      const profiled = await runChild<PipelineResult>('pipeline', spec, ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '250']);
+      const profiled = await runChild<PipelineResult>('pipeline', spec, [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        profileDir,
+        '--cpu-prof-interval',
+        '250',
+      ]);
       profiledMs = profiled.result.ms;
       say(`  profiled pipeline run: ${round(profiled.result.ms / 1000, 2)} s (profiling overhead included)`);
     }
@@ -713,7 +762,13 @@ async function parent(): Promise<number> {
     const smallCount = Math.floor(benignCount / 10);
     if (!values['no-growth'] && smallCount >= 10_000) {
       const small = generateDemoDay({ end: WINDOW_END, hours: 24, timeZone: LASTPASS_TZ, benignCount: smallCount });
-      simulator = await createLastPassSimulator({ accountNumber: ACCOUNT, apiSecret: SECRET, events: small.events, timeZone: LASTPASS_TZ, cachedPages: Math.ceil(small.events.length / LASTPASS_PAGE_LIMIT) + 16 });
+      simulator = await createLastPassSimulator({
+        accountNumber: ACCOUNT,
+        apiSecret: SECRET,
+        events: small.events,
+        timeZone: LASTPASS_TZ,
+        cachedPages: Math.ceil(small.events.length / LASTPASS_PAGE_LIMIT) + 16,
+      });
       const smallDir = join(tmp, 'growth');
       const store = createFileStore({ dir: smallDir });
       await store.init();
@@ -752,7 +807,12 @@ async function parent(): Promise<number> {
     const eventsPerSec = Math.round(eventCount / (pipeMs / 1000));
     const checks: { name: string; value: string; target: string; pass: boolean | null }[] = [
       { name: 'pipeline / floor', value: `${round(ratio, 2)}×`, target: `≤ ${TARGETS.ratio}×`, pass: ratio <= TARGETS.ratio },
-      { name: 'pipeline peak RSS', value: `${peakRssMiB} MiB`, target: `≤ ${TARGETS.peakRssMiB} MiB`, pass: peakRssMiB <= TARGETS.peakRssMiB },
+      {
+        name: 'pipeline peak RSS',
+        value: `${peakRssMiB} MiB`,
+        target: `≤ ${TARGETS.peakRssMiB} MiB`,
+        pass: peakRssMiB <= TARGETS.peakRssMiB,
+      },
       {
         name: 'peak RSS growth',
         value: growth ? `${round(growth.ratio, 2)}× (${peakRssMiB} / ${growth.peakRssMiB} MiB at ${fmt(growth.benignEvents)})` : 'n/a',
@@ -765,23 +825,66 @@ async function parent(): Promise<number> {
         target: `≤ ${TARGETS.htmlBytes / 1000} kB`,
         pass: htmlBytes === null ? false : htmlBytes <= TARGETS.htmlBytes,
       },
-      { name: 'worker start-up', value: startupMs === null ? 'n/a' : `${startupMs} ms`, target: `≤ ${TARGETS.startupMs} ms`, pass: values['no-worker'] ? null : startupMs !== null && startupMs <= TARGETS.startupMs },
-      { name: 'worker idle RSS', value: idleRssMiB === null ? 'n/a' : `${idleRssMiB} MiB`, target: `≤ ${TARGETS.idleRssMiB} MiB`, pass: values['no-worker'] ? null : idleRssMiB !== null && idleRssMiB <= TARGETS.idleRssMiB },
-      { name: 'pipeline outcome', value: `${p.status}/${p.windowStatus}${complete ? ', all events reviewed' : ', NOT all events reviewed'}`, target: 'ok/delivered (outbox + evidence), complete', pass: p.status === 'ok' && p.windowStatus === 'delivered' && complete },
+      {
+        name: 'worker start-up',
+        value: startupMs === null ? 'n/a' : `${startupMs} ms`,
+        target: `≤ ${TARGETS.startupMs} ms`,
+        pass: values['no-worker'] ? null : startupMs !== null && startupMs <= TARGETS.startupMs,
+      },
+      {
+        name: 'worker idle RSS',
+        value: idleRssMiB === null ? 'n/a' : `${idleRssMiB} MiB`,
+        target: `≤ ${TARGETS.idleRssMiB} MiB`,
+        pass: values['no-worker'] ? null : idleRssMiB !== null && idleRssMiB <= TARGETS.idleRssMiB,
+      },
+      {
+        name: 'pipeline outcome',
+        value: `${p.status}/${p.windowStatus}${complete ? ', all events reviewed' : ', NOT all events reviewed'}`,
+        target: 'ok/delivered (outbox + evidence), complete',
+        pass: p.status === 'ok' && p.windowStatus === 'delivered' && complete,
+      },
     ];
 
     const rows: [string, string][] = [
       ['events', fmt(eventCount)],
-      ['pages / requests', `${p.fetch.pages} / ${p.fetch.requests}${sameRequests ? ' (same as floor)' : ` (floor: ${floor.result.requests})`}`],
-      ['floor wall time', `${round(floorMs / 1000, 2)} s${rounds > 1 ? ` (median of ${rounds}; ${floors.map((x) => round(x.result.ms / 1000, 2)).join(', ')})` : ''}`],
-      ['pipeline wall time', `${round(pipeMs / 1000, 2)} s${rounds > 1 ? ` (median of ${rounds}; ${pipes.map((x) => round(x.result.ms / 1000, 2)).join(', ')})` : ''}`],
+      [
+        'pages / requests',
+        `${p.fetch.pages} / ${p.fetch.requests}${sameRequests ? ' (same as floor)' : ` (floor: ${floor.result.requests})`}`,
+      ],
+      [
+        'floor wall time',
+        `${round(floorMs / 1000, 2)} s${rounds > 1 ? ` (median of ${rounds}; ${floors.map((x) => round(x.result.ms / 1000, 2)).join(', ')})` : ''}`,
+      ],
+      [
+        'pipeline wall time',
+        `${round(pipeMs / 1000, 2)} s${rounds > 1 ? ` (median of ${rounds}; ${pipes.map((x) => round(x.result.ms / 1000, 2)).join(', ')})` : ''}`,
+      ],
       ['ratio pipeline / floor', `${round(ratio, 2)}×`],
-      ['CPU of the child', `floor ${round(floorCpuMs / 1000, 2)} s, pipeline ${round(pipeCpuMs / 1000, 2)} s (${round(pipeCpuMs / floorCpuMs, 2)}×; medians)`],
+      [
+        'CPU of the child',
+        `floor ${round(floorCpuMs / 1000, 2)} s, pipeline ${round(pipeCpuMs / 1000, 2)} s (${round(pipeCpuMs / floorCpuMs, 2)}×; medians)`,
+      ],
       ['events / s (pipeline)', fmt(eventsPerSec)],
-      ['pipeline peak RSS', `${peakRssMiB} MiB (worst round, VmHWM; ${p.startRssMiB} MiB before runReport; floor child: peak ${round(mib(worstFloorRssKiB))}, ${floor.result.startRssMiB} before fetching)`],
-      ['  resourceUsage maxRSS', `${round(mib(Math.max(...pipes.map((x) => x.result.reportedMaxRssKiB))))} MiB (worst round; counts the parent's pages at spawn too)`],
-      ['digest HTML', htmlBytes === null ? 'n/a' : `${round(htmlBytes / 1000)} kB (text part ${textBytes === null ? 'n/a' : `${round(textBytes / 1000)} kB`})`],
-      ['worker start-up', startupMs === null ? 'n/a' : `${startupMs} ms (median of ${okRuns.length}; SIGTERM to exit: ${stops.length ? `${median(stops)} ms` : 'n/a'})`],
+      [
+        'pipeline peak RSS',
+        `${peakRssMiB} MiB (worst round, VmHWM; ${p.startRssMiB} MiB before runReport; floor child: peak ${round(mib(worstFloorRssKiB))}, ${floor.result.startRssMiB} before fetching)`,
+      ],
+      [
+        '  resourceUsage maxRSS',
+        `${round(mib(Math.max(...pipes.map((x) => x.result.reportedMaxRssKiB))))} MiB (worst round; counts the parent's pages at spawn too)`,
+      ],
+      [
+        'digest HTML',
+        htmlBytes === null
+          ? 'n/a'
+          : `${round(htmlBytes / 1000)} kB (text part ${textBytes === null ? 'n/a' : `${round(textBytes / 1000)} kB`})`,
+      ],
+      [
+        'worker start-up',
+        startupMs === null
+          ? 'n/a'
+          : `${startupMs} ms (median of ${okRuns.length}; SIGTERM to exit: ${stops.length ? `${median(stops)} ms` : 'n/a'})`,
+      ],
       ['worker idle RSS (1 s)', idleRssMiB === null ? 'n/a' : `${idleRssMiB} MiB (a bare node process: ${bareNodeRssMiB ?? 'n/a'} MiB)`],
     ];
     const ph = p.phases;
@@ -791,9 +894,13 @@ async function parent(): Promise<number> {
     say('');
     say(`  pipeline phases of the median round (ms):`);
     say(`    before fetch (lock, state, history) ${round(ph.beforeFetchMs)}`);
-    say(`    fetch (client + analysis)           ${round(ph.fetchMs)}   (floor ${round(floorMs)}); of which parsing and analysing pages ${round(ph.processMs)}; the evidence hand-off of each page, alongside the next one: ${round(ph.onPageMs)}`);
+    say(
+      `    fetch (client + analysis)           ${round(ph.fetchMs)}   (floor ${round(floorMs)}); of which parsing and analysing pages ${round(ph.processMs)}; the evidence hand-off of each page, alongside the next one: ${round(ph.onPageMs)}`,
+    );
     say(`    result + attachments + model        ${round(ph.afterFetchToRenderMs)}`);
-    say(`    render                              ${round(ph.renderMs)}   (${ph.renders} render${ph.renders === 1 ? '' : 's'}; HTML bytes: ${ph.htmlBytesPerRender.join(', ')})`);
+    say(
+      `    render                              ${round(ph.renderMs)}   (${ph.renders} render${ph.renders === 1 ? '' : 's'}; HTML bytes: ${ph.htmlBytesPerRender.join(', ')})`,
+    );
     say(`    deliver to outbox                   ${round(ph.deliverMs)}`);
     say(`    after delivery (unlock)             ${round(ph.afterDeliverMs)}`);
     say(`    peak heapUsed sampled per page      ${p.memory.peakHeapUsedMiB} MiB`);
@@ -808,7 +915,9 @@ async function parent(): Promise<number> {
 
     let profile: ReturnType<typeof summariseProfile> | null = null;
     if (profileDir) {
-      const file = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profileDir!, f))[0];
+      const file = readdirSync(profileDir)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => join(profileDir!, f))[0];
       if (file) {
         profile = summariseProfile(file, root);
         say('');
@@ -883,7 +992,12 @@ async function parent(): Promise<number> {
       growth,
       worker: { startupMs, idleRssMiB, bareNodeRssMiB, runs: workerRuns },
       targets: TARGETS,
-      checks: checks.map((c) => ({ name: c.name, value: c.value, target: c.target, result: c.pass === null ? 'SKIP' : c.pass ? 'PASS' : 'MISS' })),
+      checks: checks.map((c) => ({
+        name: c.name,
+        value: c.value,
+        target: c.target,
+        result: c.pass === null ? 'SKIP' : c.pass ? 'PASS' : 'MISS',
+      })),
       profile,
       totalBenchMs: round(performance.now() - totalStart),
     };

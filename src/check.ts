@@ -48,7 +48,11 @@ export async function runChecks(deps: {
 
   // SendGrid: scopes.
   if (!config.sendgrid.apiKey) {
-    lines.push({ name: 'sendgrid', ok: false, detail: 'SENDGRID_API_KEY is not set: digests can only be written to the outbox (--dry-run).' });
+    lines.push({
+      name: 'sendgrid',
+      ok: false,
+      detail: 'SENDGRID_API_KEY is not set: digests can only be written to the outbox (--dry-run).',
+    });
   } else {
     const url = `${config.sendgrid.apiUrl}/v3/scopes`;
     try {

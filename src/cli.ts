@@ -73,7 +73,9 @@ function parseInstant(value: string | undefined, flag: string): Date | undefined
   if (value === undefined) return undefined;
   const d = new Date(value);
   if (Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    throw new ConfigError([`${flag} "${value}" is not an ISO-8601 time: use e.g. 2025-03-09T07:00:00Z (or a date, 2025-03-09, meaning midnight UTC).`]);
+    throw new ConfigError([
+      `${flag} "${value}" is not an ISO-8601 time: use e.g. 2025-03-09T07:00:00Z (or a date, 2025-03-09, meaning midnight UTC).`,
+    ]);
   }
   return d;
 }
@@ -98,7 +100,16 @@ function buildDeps(config: Config, logger: Logger, store: Store, dryRun: boolean
     owner: `${hostname()}:${process.pid}`,
     ...(checkpoint ? { checkpoint } : {}),
     // Dry runs are not deliveries: they leave no evidence bundle.
-    ...(dryRun ? {} : { evidence: createEvidence({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, version: VERSION, settings: config.evidence }) }),
+    ...(dryRun
+      ? {}
+      : {
+          evidence: createEvidence({
+            dataDir: config.dataDir,
+            databaseUrl: config.databaseUrl,
+            version: VERSION,
+            settings: config.evidence,
+          }),
+        }),
   };
 }
 
@@ -123,7 +134,10 @@ function reportOutcome(outcome: RunOutcome): number {
     else if (w.evidence) print(`evidence ${span}: bundle seq ${w.evidence.seq} at ${w.evidence.location}`);
     if (w.status === 'failed') print(`FAILED   ${span}: ${w.error ?? 'unknown error'}`);
     else if (w.status === 'already-delivered') print(`skipped  ${span}: already delivered (use --force to send it again)`);
-    else print(`${w.status === 'dry-run' ? 'dry run ' : 'sent    '} ${span}: ${w.subject ?? ''}${w.destination && w.destination !== 'sendgrid' ? `\n         ${w.destination}` : w.messageId ? ` (message id ${w.messageId})` : ''}`);
+    else
+      print(
+        `${w.status === 'dry-run' ? 'dry run ' : 'sent    '} ${span}: ${w.subject ?? ''}${w.destination && w.destination !== 'sendgrid' ? `\n         ${w.destination}` : w.messageId ? ` (message id ${w.messageId})` : ''}`,
+      );
   }
   if (outcome.status === 'locked') {
     print('Another run holds the lock (a worker or another `run` on the same store); nothing was done.');
@@ -204,7 +218,8 @@ async function commandBackfill(args: string[], env: Env): Promise<number> {
   });
   const from = parseInstant(values.from, '--from');
   const to = parseInstant(values.to, '--to');
-  if (!from || !to) throw new ConfigError(['backfill needs both --from and --to (ISO dates or times, e.g. --from 2025-03-01 --to 2025-03-08).']);
+  if (!from || !to)
+    throw new ConfigError(['backfill needs both --from and --to (ISO dates or times, e.g. --from 2025-03-01 --to 2025-03-08).']);
   if (from >= to) throw new ConfigError(['--from must be before --to.']);
   if (to.getTime() > Date.now()) throw new ConfigError(['--to lies in the future: backfill covers past days only.']);
   const send = values.send ?? false;
@@ -230,7 +245,14 @@ async function commandBackfill(args: string[], env: Env): Promise<number> {
         }
         const r = outcome.windows[0];
         if (r?.status === 'failed') failed++;
-        const what = r?.status === 'already-delivered' ? 'skipped (already delivered; --force re-sends)' : r?.status === 'failed' ? `FAILED: ${r.error ?? ''}` : r?.status === 'dry-run' ? `dry run: ${r.destination ?? ''}` : `sent${r?.messageId ? ` (message id ${r.messageId})` : ''}`;
+        const what =
+          r?.status === 'already-delivered'
+            ? 'skipped (already delivered; --force re-sends)'
+            : r?.status === 'failed'
+              ? `FAILED: ${r.error ?? ''}`
+              : r?.status === 'dry-run'
+                ? `dry run: ${r.destination ?? ''}`
+                : `sent${r?.messageId ? ` (message id ${r.messageId})` : ''}`;
         if (tty) process.stderr.write(progressBar(i + 1, windows.length, label));
         if (tty) process.stderr.write('\n');
         print(`${label}  ${what}`);
@@ -241,7 +263,9 @@ async function commandBackfill(args: string[], env: Env): Promise<number> {
   } finally {
     await store.close();
   }
-  print(`${windows.length} day(s): ${windows.length - failed} done, ${failed} failed${send ? '' : ' (dry run: nothing was sent; add --send to deliver)'}.`);
+  print(
+    `${windows.length} day(s): ${windows.length - failed} done, ${failed} failed${send ? '' : ' (dry run: nothing was sent; add --send to deliver)'}.`,
+  );
   return failed > 0 ? EXIT_FAILED : EXIT_OK;
 }
 
@@ -332,7 +356,8 @@ async function commandMigrate(env: Env): Promise<number> {
   // Only the storage settings matter here: no LastPass or SendGrid configuration is needed.
   const dataDir = env.DATA_DIR?.trim() || './data';
   const databaseUrl = env.DATABASE_URL?.trim() || null;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError(['DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db).']);
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    throw new ConfigError(['DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db).']);
   const logger = makeLogger('info', databaseUrl ? [databaseUrl] : []);
   const store = createStore({ dataDir, databaseUrl, logger });
   try {
@@ -346,7 +371,8 @@ async function commandMigrate(env: Env): Promise<number> {
 
 function parseDay(value: string | undefined, flag: string): string | undefined {
   if (value === undefined) return undefined;
-  if (!isDay(value)) throw new ConfigError([`${flag} "${value}" is not a day: use YYYY-MM-DD (the day of the digest window, in REPORT_TIMEZONE).`]);
+  if (!isDay(value))
+    throw new ConfigError([`${flag} "${value}" is not a day: use YYYY-MM-DD (the day of the digest window, in REPORT_TIMEZONE).`]);
   return value;
 }
 
@@ -356,7 +382,8 @@ async function openEvidence(env: Env) {
   const settings = loadEvidenceSettings(env, problems);
   const dataDir = env.DATA_DIR?.trim() || './data';
   const databaseUrl = env.DATABASE_URL?.trim() || null;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db).');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    problems.push('DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db).');
   if (problems.length) throw new ConfigError(problems);
   if (databaseUrl) {
     // The evidence tables come with the store's migrations.
@@ -385,7 +412,11 @@ async function commandVerify(args: string[], env: Env): Promise<number> {
 }
 
 async function commandExport(args: string[], env: Env): Promise<number> {
-  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } },
+    strict: true,
+  });
   const from = parseDay(values.from, '--from');
   const to = parseDay(values.to, '--to');
   const out = values.out;
@@ -410,12 +441,18 @@ async function commandDemo(env: Env): Promise<number> {
   const { runDemo } = await import('./demo.js');
   const result = await runDemo({ dataDir, logger, now: () => new Date(), renderer: createRenderer(), version: VERSION });
   const code = reportOutcome(result.outcome);
-  print(`\n${result.eventsServed.toLocaleString('en-US')} events served by the simulator over ${result.requests} requests; planted incidents: ${result.planted.map((p) => p.id).join(', ')}.`);
+  print(
+    `\n${result.eventsServed.toLocaleString('en-US')} events served by the simulator over ${result.requests} requests; planted incidents: ${result.planted.map((p) => p.id).join(', ')}.`,
+  );
   if (result.digestPath) {
     if (result.evidencePath) {
-      print(`\nEvidence bundle written to:\n  ${resolve(result.evidencePath)}\nVerify it with:\n  DATA_DIR=${resolve(result.folder)} DATABASE_URL= node dist/src/cli.js verify`);
+      print(
+        `\nEvidence bundle written to:\n  ${resolve(result.evidencePath)}\nVerify it with:\n  DATA_DIR=${resolve(result.folder)} DATABASE_URL= node dist/src/cli.js verify`,
+      );
     }
-    print(`\nDigest written to the outbox:\n  ${resolve(result.digestPath)}\n  ${resolve(result.digestPath.replace(/message\.html$/, 'message.txt'))}\n  ${resolve(result.digestPath.replace(/message\.html$/, 'sendgrid-request.json'))}`);
+    print(
+      `\nDigest written to the outbox:\n  ${resolve(result.digestPath)}\n  ${resolve(result.digestPath.replace(/message\.html$/, 'message.txt'))}\n  ${resolve(result.digestPath.replace(/message\.html$/, 'sendgrid-request.json'))}`,
+    );
   }
   return code;
 }
@@ -428,7 +465,11 @@ async function commandCheck(env: Env): Promise<number> {
     const { runChecks } = await import('./check.js');
     const lines = await runChecks({
       config,
-      lastpass: createLastPassClient({ ...config.lastpass, logger, retryPolicy: { retries: 1, baseDelayMs: 1000, maxDelayMs: 2000, maxRetryAfterMs: 5000 } }),
+      lastpass: createLastPassClient({
+        ...config.lastpass,
+        logger,
+        retryPolicy: { retries: 1, baseDelayMs: 1000, maxDelayMs: 2000, maxRetryAfterMs: 5000 },
+      }),
       store,
       now: () => new Date(),
       warnings,

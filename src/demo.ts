@@ -61,7 +61,11 @@ export async function runDemo(deps: {
     timeZone: lastpassTimeZone,
   });
   const store = createFileStore({ dir: folder });
-  const evidence = createEvidenceArchive({ backend: createFileEvidenceBackend({ dir: join(folder, 'evidence') }), version: deps.version, catalogueVersion: CATALOGUE_VERSION });
+  const evidence = createEvidenceArchive({
+    backend: createFileEvidenceBackend({ dir: join(folder, 'evidence') }),
+    version: deps.version,
+    catalogueVersion: CATALOGUE_VERSION,
+  });
   try {
     await store.init();
     await seedEarlierDays(store, end, lastpassTimeZone, deps.reportTimeZone ?? DEFAULTS.REPORT_TIMEZONE, deps.benignCount ?? 30_000);
@@ -121,7 +125,13 @@ export async function runDemo(deps: {
  * have a baseline and "new source" knows each user's usual IPs. The planted sign-in from a new IP is left
  * out of the past, so that it is new today.
  */
-export async function seedEarlierDays(store: Store, end: Date, lastpassTimeZone: string, reportTimeZone: string, benignCount: number): Promise<void> {
+export async function seedEarlierDays(
+  store: Store,
+  end: Date,
+  lastpassTimeZone: string,
+  reportTimeZone: string,
+  benignCount: number,
+): Promise<void> {
   const resolve = createWallResolver(lastpassTimeZone);
   for (let d = 7; d >= 1; d--) {
     const dayEnd = new Date(end.getTime() - d * 86_400_000);

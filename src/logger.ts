@@ -18,9 +18,7 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 /** Replaces every occurrence of each secret (at least 4 characters long) by "[redacted]". */
 export function createRedactor(secrets: readonly (string | undefined)[]): (text: string) => string {
-  const list = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4))].sort(
-    (a, b) => b.length - a.length,
-  );
+  const list = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4))].sort((a, b) => b.length - a.length);
   if (list.length === 0) return (text) => text;
   return (text) => {
     let out = text;
@@ -30,12 +28,7 @@ export function createRedactor(secrets: readonly (string | undefined)[]): (text:
 }
 
 export function createLogger(
-  options: {
-    level?: LogLevel;
-    write?: (line: string) => void;
-    redact?: (text: string) => string;
-    now?: () => Date;
-  } = {},
+  options: { level?: LogLevel; write?: (line: string) => void; redact?: (text: string) => string; now?: () => Date } = {},
 ): Logger {
   const min = ORDER[options.level ?? 'info'];
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));

@@ -134,7 +134,8 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
     if (repair) {
       const repairWindow = { start: new Date(repair.start), end: new Date(repair.end) };
       // The first attempt stated any span it skipped: keep stating it, and keep accounting for it.
-      skipped = cursorMs !== null && cursorMs < repairWindow.start.getTime() ? { start: new Date(cursorMs), end: repairWindow.start } : null;
+      skipped =
+        cursorMs !== null && cursorMs < repairWindow.start.getTime() ? { start: new Date(cursorMs), end: repairWindow.start } : null;
       windows = [repairWindow, ...(plan.skipped ? [] : plan.windows)];
       if (plan.skipped) {
         // Improbable (down for longer than the cap right after a crash mid-send): report the rest next run.
@@ -219,12 +220,7 @@ interface WindowContext {
   consecutiveFailures: number;
 }
 
-async function processWindow(
-  deps: RunDeps,
-  options: RunOptions,
-  window: ReportWindow,
-  ctx: WindowContext,
-): Promise<WindowResult> {
+async function processWindow(deps: RunDeps, options: RunOptions, window: ReportWindow, ctx: WindowContext): Promise<WindowResult> {
   const { logger, config } = deps;
   const key = ctx.key;
   const dryRun = options.dryRun ?? false;
@@ -232,7 +228,16 @@ async function processWindow(
   logger.info('run.window_start', { key, start: window.start.toISOString(), end: window.end.toISOString(), dryRun });
   const evidence = createRunEvidence(dryRun ? null : (deps.evidence ?? null), logger, deps.now);
   const startedAt = deps.now();
-  const runRecord = () => ({ windowKey: key, startedAt: startedAt.toISOString(), finishedAt: deps.now().toISOString(), ms: Date.now() - started, requests, pages, attempt: ctx.attempt, marker: ctx.marker });
+  const runRecord = () => ({
+    windowKey: key,
+    startedAt: startedAt.toISOString(),
+    finishedAt: deps.now().toISOString(),
+    ms: Date.now() - started,
+    requests,
+    pages,
+    attempt: ctx.attempt,
+    marker: ctx.marker,
+  });
 
   // 1. Fetch and analyse, page by page. Any failure here means no digest for this window.
   let analysis: AnalysisResult;
@@ -250,7 +255,15 @@ async function processWindow(
       day: windowLabel(window, config.report.timeZone),
       window: { start: window.start.toISOString(), end: window.end.toISOString(), key },
       // The API secret (provhash) is never recorded.
-      request: { cmd: 'reporting', cid: config.lastpass.accountNumber, apiuser: config.lastpass.apiUser, url: redactUrl(config.lastpass.apiUrl), data: requested, lastpassTimeZone: config.lastpass.timeZone, window: { start: window.start.toISOString(), end: window.end.toISOString(), key } },
+      request: {
+        cmd: 'reporting',
+        cid: config.lastpass.accountNumber,
+        apiuser: config.lastpass.apiUser,
+        url: redactUrl(config.lastpass.apiUrl),
+        data: requested,
+        lastpassTimeZone: config.lastpass.timeZone,
+        window: { start: window.start.toISOString(), end: window.end.toISOString(), key },
+      },
       startedAt,
     });
     // Late arrivals: the previous window's tail is asked for again, and what was not there when it was
@@ -258,9 +271,11 @@ async function processWindow(
     // late event counts once.
     const overlapMs = (config.report.lateOverlapMinutes ?? DEFAULT_LATE_OVERLAP_MINUTES) * 60_000;
     const storedTail = overlapMs > 0 ? await deps.store.readTail() : null;
-    const previousTail =
-      storedTail?.windowKey.endsWith(`_${windowKey({ start: window.start, end: window.start }).split('_')[0]}`) ? storedTail : null;
-    const tailFrom = requested && overlapMs > 0 ? maxWall(requested.from, wallBoundary(window.end.getTime() - overlapMs, config.lastpass.timeZone)) : null;
+    const previousTail = storedTail?.windowKey.endsWith(`_${windowKey({ start: window.start, end: window.start }).split('_')[0]}`)
+      ? storedTail
+      : null;
+    const tailFrom =
+      requested && overlapMs > 0 ? maxWall(requested.from, wallBoundary(window.end.getTime() - overlapMs, config.lastpass.timeZone)) : null;
     const session = createWindowSession({
       apiUser: config.lastpass.apiUser,
       windowStart: window.start.getTime(),
@@ -276,7 +291,12 @@ async function processWindow(
     const fetchOptions = options.deadline === undefined ? {} : { deadline: options.deadline };
     let tailRequests = 0;
     if (previousTail) {
-      const tailStats = await deps.lastpass.fetchPages({ from: previousTail.from, to: previousTail.to }, session.late, (page) => evidence.page(page.bytes), fetchOptions);
+      const tailStats = await deps.lastpass.fetchPages(
+        { from: previousTail.from, to: previousTail.to },
+        session.late,
+        (page) => evidence.page(page.bytes),
+        fetchOptions,
+      );
       tailRequests = tailStats.requests;
       requests += tailStats.requests;
       pages += tailStats.pages;
@@ -318,7 +338,11 @@ async function processWindow(
     if (exported.length > 0) {
       const name = `lastpass-security-events-${label}`;
       attachments = [
-        { filename: `${name}.csv`, type: 'text/csv', content: Buffer.from(eventsToCsv(exported, config.report.timeZone)).toString('base64') },
+        {
+          filename: `${name}.csv`,
+          type: 'text/csv',
+          content: Buffer.from(eventsToCsv(exported, config.report.timeZone)).toString('base64'),
+        },
         { filename: `${name}.json`, type: 'application/json', content: eventsJson.toString('base64') },
       ];
     }
@@ -344,8 +368,21 @@ async function processWindow(
       return m;
     }));
   } catch (error) {
-    const { result: failed, notice } = await fail(deps, options, window, ctx, 'The events of this window could not be fetched completely, so no digest was built.', error);
-    await evidence.finish({ status: 'failed', ...notice.files, delivery: { sent: false, recipients: config.report.to, error: describeError(error), notice: notice.record }, run: runRecord(), finishedAt: deps.now() });
+    const { result: failed, notice } = await fail(
+      deps,
+      options,
+      window,
+      ctx,
+      'The events of this window could not be fetched completely, so no digest was built.',
+      error,
+    );
+    await evidence.finish({
+      status: 'failed',
+      ...notice.files,
+      delivery: { sent: false, recipients: config.report.to, error: describeError(error), notice: notice.record },
+      run: runRecord(),
+      finishedAt: deps.now(),
+    });
     return { ...failed, ...evidence.outcome() };
   }
 
@@ -364,7 +401,14 @@ async function processWindow(
   if (dryRun) {
     const out = await deps.outbox.send(message);
     logger.info('run.window_dry_run', { key, destination: out.destination, eventsReviewed: analysis.eventsReviewed });
-    return { key, window, status: 'dry-run', destination: out.destination, subject: model.subject, eventsReviewed: analysis.eventsReviewed };
+    return {
+      key,
+      window,
+      status: 'dry-run',
+      destination: out.destination,
+      subject: model.subject,
+      eventsReviewed: analysis.eventsReviewed,
+    };
   }
   try {
     deps.checkpoint?.('render.done');
@@ -388,17 +432,30 @@ async function processWindow(
       marker: ctx.marker,
       summary: summarise(analysis),
     };
-    await deps.store.completeDelivery(delivered, {
-      windowKey: key,
-      day: windowLabel(window, config.report.timeZone),
-      users: analysis.history,
-    }, tail);
+    await deps.store.completeDelivery(
+      delivered,
+      {
+        windowKey: key,
+        day: windowLabel(window, config.report.timeZone),
+        users: analysis.history,
+      },
+      tail,
+    );
     deps.checkpoint?.('delivery.recorded');
     await evidence.finish({
       status: 'delivered',
       html,
       text,
-      delivery: { sent: true, destination: sent.destination, messageId: sent.messageId, from: config.report.from, recipients: config.report.to, subject: model.subject, marker: ctx.marker, deliveredAt: delivered.deliveredAt },
+      delivery: {
+        sent: true,
+        destination: sent.destination,
+        messageId: sent.messageId,
+        from: config.report.from,
+        recipients: config.report.to,
+        subject: model.subject,
+        marker: ctx.marker,
+        deliveredAt: delivered.deliveredAt,
+      },
       run: { ...runRecord(), eventsReviewed: analysis.eventsReviewed },
       finishedAt: deps.now(),
     });
@@ -428,7 +485,15 @@ async function processWindow(
       await deps.store.abandonDelivery(key).catch((e: unknown) => logger.error('store.abandon_failed', { error: describeError(e) }));
     }
     const { result: failed, notice } = await fail(deps, options, window, ctx, 'The digest was built but could not be delivered.', error);
-    await evidence.finish({ status: 'failed', html, text, ...notice.files, delivery: { sent: false, recipients: config.report.to, subject: model.subject, error: describeError(error), notice: notice.record }, run: runRecord(), finishedAt: deps.now() });
+    await evidence.finish({
+      status: 'failed',
+      html,
+      text,
+      ...notice.files,
+      delivery: { sent: false, recipients: config.report.to, subject: model.subject, error: describeError(error), notice: notice.record },
+      run: runRecord(),
+      finishedAt: deps.now(),
+    });
     return { ...failed, ...evidence.outcome() };
   }
 }

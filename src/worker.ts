@@ -89,7 +89,12 @@ export function createWorker(options: WorkerOptions): Worker {
     inFlight = options
       .runDue(next ? next.getTime() - 60_000 : undefined)
       .then((outcome) => {
-        logger.info('worker.run_end', { reason, status: outcome.status, windows: outcome.windows.length, nextRun: task?.getNextRun()?.toISOString() ?? null });
+        logger.info('worker.run_end', {
+          reason,
+          status: outcome.status,
+          windows: outcome.windows.length,
+          nextRun: task?.getNextRun()?.toISOString() ?? null,
+        });
         return outcome;
       })
       .catch((error: unknown) => {
@@ -118,7 +123,11 @@ export function createWorker(options: WorkerOptions): Worker {
         logger.warn('worker.tick_missed', { scheduledFor: ctx.date.toISOString() });
         void tick('missed');
       });
-      logger.info('worker.scheduled', { schedule: options.schedule, timeZone: options.timeZone, nextRun: task.getNextRun()?.toISOString() ?? null });
+      logger.info('worker.scheduled', {
+        schedule: options.schedule,
+        timeZone: options.timeZone,
+        nextRun: task.getNextRun()?.toISOString() ?? null,
+      });
       if (options.readCursor) {
         const cursor = await options.readCursor();
         const previous = previousScheduledTime(task, now());

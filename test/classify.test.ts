@@ -41,7 +41,7 @@ describe('classification', () => {
     expect(classify(ev(action))).toMatchObject({ kind: 'known', category, severity });
   });
 
-  it('drops exactly this worker\'s own API rows and flags any other caller as high', () => {
+  it("drops exactly this worker's own API rows and flags any other caller as high", () => {
     expect(classify(ev('Reporting', 'Initiated by API: lastpass-audit-digest'))).toEqual({ kind: 'own-api' });
     expect(classify(ev('reporting', 'Initiated by API:LastPass-Audit-Digest'))).toEqual({ kind: 'own-api' });
     const other = classify(ev('Reporting', 'Initiated by API: backup-script'));

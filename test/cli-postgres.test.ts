@@ -37,7 +37,11 @@ describe.skipIf(!serverUrl)('the CLI on PostgreSQL', () => {
     url.pathname = `/${database}`;
     databaseUrl = url.toString();
     dir = await mkdtemp(join(tmpdir(), 'lpad-cli-pg-'));
-    simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events: generateDemoDay({ end: new Date(), benignCount: 12_000 }).events });
+    simulator = await createLastPassSimulator({
+      accountNumber: '8771234',
+      apiSecret: SECRET,
+      events: generateDemoDay({ end: new Date(), benignCount: 12_000 }).events,
+    });
     sendgrid = await startFakeSendGrid();
   });
   afterEach(async () => {

@@ -58,7 +58,15 @@ describe('the CLI', () => {
     const path = /\S+message\.html/.exec(result.stdout)?.[0];
     expect(path).toBeDefined();
     const html = await readFile(path!, 'utf8');
-    for (const text of ['Make Admin', 'Delete Policy', 'Data export', 'backup-script', 'Disabled Multifactor Authentication', 'Admin:yes', 'Vault Health Report Viewed']) {
+    for (const text of [
+      'Make Admin',
+      'Delete Policy',
+      'Data export',
+      'backup-script',
+      'Disabled Multifactor Authentication',
+      'Admin:yes',
+      'Vault Health Report Viewed',
+    ]) {
       expect(html).toContain(text);
     }
     expect(html).toContain('&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;');
@@ -67,9 +75,21 @@ describe('the CLI', () => {
   });
 
   it('reports every configuration problem at once and exits 2', async () => {
-    const result = await runCli(['run'], { REPORT_SCHEDULE: 'every day', LASTPASS_TIMEZONE: 'Mars/Olympus', LASTPASS_API_KEY: 'has space' }, dir);
+    const result = await runCli(
+      ['run'],
+      { REPORT_SCHEDULE: 'every day', LASTPASS_TIMEZONE: 'Mars/Olympus', LASTPASS_API_KEY: 'has space' },
+      dir,
+    );
     expect(result.code).toBe(2);
-    for (const name of ['LASTPASS_ACCOUNT_NUMBER', 'LASTPASS_API_KEY', 'SENDGRID_API_KEY', 'REPORT_FROM', 'REPORT_TO', 'REPORT_SCHEDULE', 'LASTPASS_TIMEZONE']) {
+    for (const name of [
+      'LASTPASS_ACCOUNT_NUMBER',
+      'LASTPASS_API_KEY',
+      'SENDGRID_API_KEY',
+      'REPORT_FROM',
+      'REPORT_TO',
+      'REPORT_SCHEDULE',
+      'LASTPASS_TIMEZONE',
+    ]) {
       expect(result.stderr).toContain(name);
     }
     expect(result.stderr).not.toContain('has space');

@@ -102,7 +102,9 @@ describe('malformed values', () => {
     );
     expect(problems).toHaveLength(5);
     expect(problemFor(problems, 'LASTPASS_ACCOUNT_NUMBER')).toMatch(/digits only/);
-    expect(problemFor(problems, 'LASTPASS_TIMEZONE')).toMatch(/"US\/Eastern-ish" is not an IANA time zone: use a name such as America\/New_York/);
+    expect(problemFor(problems, 'LASTPASS_TIMEZONE')).toMatch(
+      /"US\/Eastern-ish" is not an IANA time zone: use a name such as America\/New_York/,
+    );
     expect(problemFor(problems, 'REPORT_SCHEDULE')).toMatch(/not a valid cron expression: use five fields/);
     expect(problemFor(problems, 'REPORT_TO')).toMatch(/"not-an-address", which is not an email address/);
     expect(problemFor(problems, 'LASTPASS_API_URL')).toMatch(/not an http\(s\) URL .*https:\/\/lastpass\.com\/enterpriseapi\.php/);
@@ -125,7 +127,9 @@ describe('malformed values', () => {
   });
 
   it('accepts "Name <address>" and plain addresses in REPORT_TO and REPORT_FROM', () => {
-    const { config } = loadConfig(env({ REPORT_FROM: 'security-bot@example.org', REPORT_TO: 'SecOps <secops@example.org>,ciso@example.org,' }));
+    const { config } = loadConfig(
+      env({ REPORT_FROM: 'security-bot@example.org', REPORT_TO: 'SecOps <secops@example.org>,ciso@example.org,' }),
+    );
     expect(config.report.from).toBe('security-bot@example.org');
     expect(config.report.to).toEqual(['SecOps <secops@example.org>', 'ciso@example.org']);
   });
@@ -161,7 +165,9 @@ describe('SendGrid region', () => {
 
   it('uses the global endpoint by default and a custom SENDGRID_API_URL without its trailing slash', () => {
     expect(loadConfig(env()).config.sendgrid.apiUrl).toBe('https://api.sendgrid.com');
-    expect(loadConfig(env({ SENDGRID_API_URL: 'https://sendgrid.example.test/' })).config.sendgrid.apiUrl).toBe('https://sendgrid.example.test');
+    expect(loadConfig(env({ SENDGRID_API_URL: 'https://sendgrid.example.test/' })).config.sendgrid.apiUrl).toBe(
+      'https://sendgrid.example.test',
+    );
   });
 
   it('refuses SENDGRID_API_URL together with SENDGRID_DATA_RESIDENCY=eu', () => {
@@ -170,7 +176,9 @@ describe('SendGrid region', () => {
   });
 
   it('refuses an unknown residency', () => {
-    expect(problemsOf(env({ SENDGRID_DATA_RESIDENCY: 'us' }))).toEqual([expect.stringMatching(/^SENDGRID_DATA_RESIDENCY must be "global" or "eu"/)]);
+    expect(problemsOf(env({ SENDGRID_DATA_RESIDENCY: 'us' }))).toEqual([
+      expect.stringMatching(/^SENDGRID_DATA_RESIDENCY must be "global" or "eu"/),
+    ]);
   });
 });
 
@@ -203,7 +211,9 @@ describe('defaults', () => {
 
   it('reads LASTPASS_TIMEOUT_SECONDS in seconds', () => {
     expect(loadConfig(env({ LASTPASS_TIMEOUT_SECONDS: '90' })).config.lastpass.timeoutMs).toBe(90_000);
-    expect(problemsOf(env({ LASTPASS_TIMEOUT_SECONDS: '1.5' }))).toEqual([expect.stringMatching(/^LASTPASS_TIMEOUT_SECONDS must be a whole number/)]);
+    expect(problemsOf(env({ LASTPASS_TIMEOUT_SECONDS: '1.5' }))).toEqual([
+      expect.stringMatching(/^LASTPASS_TIMEOUT_SECONDS must be a whole number/),
+    ]);
   });
 
   it('warns, without failing, about a SendGrid key that does not start with SG.', () => {

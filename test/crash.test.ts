@@ -164,7 +164,10 @@ async function crashAndRecover(h: Harness, backend: Backend, c: CrashCase): Prom
   for (const point of c.crashes) {
     const crashed = await crashRun(h, backend, point);
     // Reaching the point is part of the test: a run that finishes normally crashed nowhere.
-    expect(crashed.code, `the run was to be killed at ${point}, but it exited with ${crashed.code}:\n${crashed.stdout}\n${crashed.stderr}`).toBeNull();
+    expect(
+      crashed.code,
+      `the run was to be killed at ${point}, but it exited with ${crashed.code}:\n${crashed.stdout}\n${crashed.stderr}`,
+    ).toBeNull();
   }
   // Window keys have second resolution: a restart within the same second as the killed run would plan the
   // very same key by luck. A real restart takes longer; make the next "now" fall in a later second.
@@ -195,7 +198,10 @@ async function crashAndRecover(h: Harness, backend: Backend, c: CrashCase): Prom
     ...sentFailureNotices(h.sendgrid.requests).map((s) => `a failure notice was sent: ${s}`),
     ...(await backend.leftovers()),
   ];
-  expect(problems, `after a kill at ${c.crashes.join(' then ')} (${c.what}); digests sent: ${digests.map((d) => `${d.key} marker=${d.marker} attempt=${d.attempt}`).join(', ')}`).toEqual([]);
+  expect(
+    problems,
+    `after a kill at ${c.crashes.join(' then ')} (${c.what}); digests sent: ${digests.map((d) => `${d.key} marker=${d.marker} attempt=${d.attempt}`).join(', ')}`,
+  ).toEqual([]);
   expect(digests.length).toBeGreaterThan(0);
 }
 

@@ -48,18 +48,42 @@ describe('the demo digest', () => {
   it('shows every planted incident as a finding with its reason, and nothing else', () => {
     const entries = findingEntries();
     const expected: [string, RegExp][] = [
-      ['failed-login-burst', /^\[HIGH\] Failed sign-in burst, then a successful sign-in — .*: 12 failed sign-ins in \d+ min from [\d.]+, then a successful sign-in 5 s later/],
-      ['password-spraying', /^\[HIGH\] Password spraying from one IP — 203\.0\.113\.66: 203\.0\.113\.66 failed to sign in as 15 different users/],
-      ['foreign-api-caller', /^\[HIGH\] Another API caller used the Enterprise API secret — backup-script: 1 call \(Reporting\) by "backup-script"/],
-      ['foreign-api-caller (unlabelled)', /^\[HIGH\] Another API caller used the Enterprise API secret — \(no caller label\): 1 call \(Get User Data\) without a caller label/],
-      ['admin-granted + shared-folder-admin', /^\[HIGH\] 2 privilege or policy changes — .*made .* an admin; gave eve@example\.org Admin:yes on shared folder "Finance"/],
-      ['policy-deleted', /^\[HIGH\] 2 privilege or policy changes — .*deleted policy "Require multifactor authentication"; changed policy "Password length" to "8"/],
+      [
+        'failed-login-burst',
+        /^\[HIGH\] Failed sign-in burst, then a successful sign-in — .*: 12 failed sign-ins in \d+ min from [\d.]+, then a successful sign-in 5 s later/,
+      ],
+      [
+        'password-spraying',
+        /^\[HIGH\] Password spraying from one IP — 203\.0\.113\.66: 203\.0\.113\.66 failed to sign in as 15 different users/,
+      ],
+      [
+        'foreign-api-caller',
+        /^\[HIGH\] Another API caller used the Enterprise API secret — backup-script: 1 call \(Reporting\) by "backup-script"/,
+      ],
+      [
+        'foreign-api-caller (unlabelled)',
+        /^\[HIGH\] Another API caller used the Enterprise API secret — \(no caller label\): 1 call \(Get User Data\) without a caller label/,
+      ],
+      [
+        'admin-granted + shared-folder-admin',
+        /^\[HIGH\] 2 privilege or policy changes — .*made .* an admin; gave eve@example\.org Admin:yes on shared folder "Finance"/,
+      ],
+      [
+        'policy-deleted',
+        /^\[HIGH\] 2 privilege or policy changes — .*deleted policy "Require multifactor authentication"; changed policy "Password length" to "8"/,
+      ],
       ['mfa-disabled', /^\[HIGH\] Multifactor authentication disabled — .*disabled multifactor authentication/],
       ['vault-export', /^\[HIGH\] Data export — .*a whole vault left LastPass/],
-      ['new-ip', /^\[MEDIUM\] Sign-in from a new network — .*first sign-in from 198\.18\.7\.20 in 30 days \(network 198\.18\.7\.0\/24 is new for this user too\)/],
+      [
+        'new-ip',
+        /^\[MEDIUM\] Sign-in from a new network — .*first sign-in from 198\.18\.7\.20 in 30 days \(network 198\.18\.7\.0\/24 is new for this user too\)/,
+      ],
     ];
     for (const [id, pattern] of expected) {
-      expect(entries.filter((e) => pattern.test(e)), `${id} in:\n${entries.join('\n')}`).toHaveLength(1);
+      expect(
+        entries.filter((e) => pattern.test(e)),
+        `${id} in:\n${entries.join('\n')}`,
+      ).toHaveLength(1);
     }
     expect(entries).toHaveLength(expected.length);
     expect(text).toMatch(/^\[ATTENTION\] 9 findings need attention \(8 high\)/m);
@@ -82,7 +106,9 @@ describe('the demo digest', () => {
     const files = await readdir(folder);
     const csvName = files.find((f) => f.endsWith('.csv'))!;
     const csv = await readFile(join(folder, csvName), 'utf8');
-    const json = JSON.parse(await readFile(join(folder, files.find((f) => f.endsWith('.json') && f !== 'sendgrid-request.json')!), 'utf8')) as unknown[];
+    const json = JSON.parse(
+      await readFile(join(folder, files.find((f) => f.endsWith('.json') && f !== 'sendgrid-request.json')!), 'utf8'),
+    ) as unknown[];
     expect(csv.trimEnd().split('\r\n')).toHaveLength(json.length + 1);
     expect(csv).toContain(`"'=HYPERLINK(""http://evil.example"",""click"")"`);
     expect(csv).not.toMatch(/,=HYPERLINK/);

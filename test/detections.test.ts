@@ -59,14 +59,18 @@ describe('failed sign-in burst', () => {
 
 describe('password spraying', () => {
   const spray = (users: number, spanMinutes: number) =>
-    Array.from({ length: users }, (_, i) => ev(100 + (i * spanMinutes) / Math.max(1, users - 1), 'Failed login attempt', `user${i}@example.org`, '203.0.113.66'));
+    Array.from({ length: users }, (_, i) =>
+      ev(100 + (i * spanMinutes) / Math.max(1, users - 1), 'Failed login attempt', `user${i}@example.org`, '203.0.113.66'),
+    );
 
   it(`fires at ${DEFAULT_THRESHOLDS.sprayUsers} distinct users within ${DEFAULT_THRESHOLDS.sprayMinutes} minutes, not at one fewer`, () => {
     expect(by(analyse(spray(9, 20)), 'password-spraying')).toHaveLength(0);
     const at = by(analyse(spray(10, 20)), 'password-spraying');
     expect(at).toHaveLength(1);
     expect(at[0]!.severity).toBe('high');
-    expect(at[0]!.reason).toBe('203.0.113.66 failed to sign in as 10 different users in 20 min (10 failures; 10 from this IP in the window)');
+    expect(at[0]!.reason).toBe(
+      '203.0.113.66 failed to sign in as 10 different users in 20 min (10 failures; 10 from this IP in the window)',
+    );
     expect(by(analyse(spray(15, 20)), 'password-spraying')).toHaveLength(1);
   });
 
@@ -113,7 +117,7 @@ describe('new source for a user', () => {
 });
 
 describe('foreign API caller', () => {
-  it('groups another caller\'s calls into one high finding and ignores our own', () => {
+  it("groups another caller's calls into one high finding and ignores our own", () => {
     const r = analyse([
       ev(1, 'Reporting', 'admin@example.org', '192.0.2.1', 'Initiated by API: backup-script'),
       ev(2, 'Get User Data', 'admin@example.org', '192.0.2.1', 'Initiated by API: backup-script'),
@@ -121,7 +125,9 @@ describe('foreign API caller', () => {
     ]);
     const f = by(r, 'foreign-api-caller');
     expect(f).toHaveLength(1);
-    expect(f[0]!.reason).toBe('2 calls (Get User Data, Reporting) by "backup-script", not by this worker ("lastpass-audit-digest") from 192.0.2.1: someone else holds the API secret');
+    expect(f[0]!.reason).toBe(
+      '2 calls (Get User Data, Reporting) by "backup-script", not by this worker ("lastpass-audit-digest") from 192.0.2.1: someone else holds the API secret',
+    );
     expect(r.ownApiRows).toBe(1);
   });
 
@@ -137,15 +143,25 @@ describe('privilege and policy changes', () => {
       ev(1, 'Make Admin', 'root@example.org', '192.0.2.1', 'tom@example.org'),
       ev(2, 'Delete Policy', 'root@example.org', '192.0.2.1', 'Require multifactor authentication'),
       ev(3, 'Edit Policy', 'root@example.org', '192.0.2.1', 'Password length New value: 8'),
-      ev(4, 'Update Folder Permissions', 'eve@example.org', '192.0.2.2', "'Finance' 'mallory@example.org' 'Read only:no Admin:yes Hide PW:no'"),
+      ev(
+        4,
+        'Update Folder Permissions',
+        'eve@example.org',
+        '192.0.2.2',
+        "'Finance' 'mallory@example.org' 'Read only:no Admin:yes Hide PW:no'",
+      ),
       ev(5, 'Update Folder Permissions', 'eve@example.org', '192.0.2.2', "'Finance' 'bob@example.org' 'Read only:yes Admin:no Hide PW:no'"),
     ]);
     const f = by(r, 'privilege-changes');
     expect(f).toHaveLength(2);
     const root = f.find((x) => x.subject === 'root@example.org')!;
     expect(root.severity).toBe('high');
-    expect(root.reason).toBe('root@example.org made tom@example.org an admin; deleted policy "Require multifactor authentication"; changed policy "Password length" to "8"');
-    expect(f.find((x) => x.subject === 'eve@example.org')!.reason).toBe('eve@example.org gave mallory@example.org Admin:yes on shared folder "Finance"');
+    expect(root.reason).toBe(
+      'root@example.org made tom@example.org an admin; deleted policy "Require multifactor authentication"; changed policy "Password length" to "8"',
+    );
+    expect(f.find((x) => x.subject === 'eve@example.org')!.reason).toBe(
+      'eve@example.org gave mallory@example.org Admin:yes on shared folder "Finance"',
+    );
     // The events these findings report are not listed again as findings of their own; the medium
     // folder change without Admin:yes is.
     const findings = collectFindings(r);
@@ -155,7 +171,10 @@ describe('privilege and policy changes', () => {
   it('parses policy and folder data', () => {
     expect(parsePolicy('Password length New value: 8')).toEqual({ name: 'Password length', value: '8' });
     expect(parsePolicy('Require multifactor authentication')).toEqual({ name: 'Require multifactor authentication', value: null });
-    expect(parseFolderPermission("'Finance' 'eve@example.org' 'Read only:no Admin:yes Hide PW:no'")).toEqual({ folder: 'Finance', member: 'eve@example.org' });
+    expect(parseFolderPermission("'Finance' 'eve@example.org' 'Read only:no Admin:yes Hide PW:no'")).toEqual({
+      folder: 'Finance',
+      member: 'eve@example.org',
+    });
   });
 });
 
@@ -167,7 +186,7 @@ describe('unusual volume of vault changes', () => {
   });
   const changes = (n: number) => Array.from({ length: n }, (_, i) => ev(i % 600, i % 2 ? 'Site deleted' : 'Site Changed'));
 
-  it('fires at the minimum and 3× the user\'s median, not below either', () => {
+  it("fires at the minimum and 3× the user's median, not below either", () => {
     expect(by(analyse(changes(19), history(2)), 'unusual-volume')).toHaveLength(0); // below the minimum of 20
     expect(by(analyse(changes(20), history(2)), 'unusual-volume')).toHaveLength(1); // 20 ≥ 20 and ≥ 3×2
     expect(by(analyse(changes(29), history(10)), 'unusual-volume')).toHaveLength(0); // < 3×10
@@ -181,9 +200,16 @@ describe('unusual volume of vault changes', () => {
     expect(by(analyse(changes(200), short), 'unusual-volume')).toHaveLength(0);
   });
 
-  it('the analysis contributes each user\'s sign-in IPs and vault-change count to the history', () => {
-    const r = analyse([...changes(3), ev(5, 'Log in', 'Bob@Example.org', '192.0.2.7'), ev(6, 'Failed Login Attempt', 'bob@example.org', '192.0.2.8')]);
-    expect(r.history).toEqual({ 'alice@example.org': { ips: [], vaultChanges: 3 }, 'bob@example.org': { ips: ['192.0.2.7'], vaultChanges: 0 } });
+  it("the analysis contributes each user's sign-in IPs and vault-change count to the history", () => {
+    const r = analyse([
+      ...changes(3),
+      ev(5, 'Log in', 'Bob@Example.org', '192.0.2.7'),
+      ev(6, 'Failed Login Attempt', 'bob@example.org', '192.0.2.8'),
+    ]);
+    expect(r.history).toEqual({
+      'alice@example.org': { ips: [], vaultChanges: 3 },
+      'bob@example.org': { ips: ['192.0.2.7'], vaultChanges: 0 },
+    });
   });
 });
 
@@ -198,32 +224,62 @@ describe('the analysis hot path', () => {
     const day = generateDemoDay({ end, timeZone: 'America/New_York', benignCount: 20_000 });
     const resolve = createWallResolver('America/New_York');
     // Plus a secret change: its detector keeps the event, and later rows must not change what it kept.
-    const secretChange = { Time: '2025-03-09 15:30:00', Username: 'root.admin@example.org', IP_Address: '198.51.100.7', Action: 'Enterprise API secret regenerated', Data: '' };
+    const secretChange = {
+      Time: '2025-03-09 15:30:00',
+      Username: 'root.admin@example.org',
+      IP_Address: '198.51.100.7',
+      Action: 'Enterprise API secret regenerated',
+      Data: '',
+    };
     const rows = [...day.events, secretChange].sort((a, b) => (a.Time < b.Time ? 1 : a.Time > b.Time ? -1 : 0));
     // A history from an earlier day of the same tenant, so that new-source and unusual-volume judge too.
     const earlier = generateDemoDay({ end: new Date(end.getTime() - 86_400_000), timeZone: 'America/New_York', benignCount: 20_000 });
-    const first = createAnalysis({ apiUser: 'lastpass-audit-digest', windowStart: end.getTime() - 2 * 86_400_000, windowEnd: end.getTime() - 86_400_000 });
+    const first = createAnalysis({
+      apiUser: 'lastpass-audit-digest',
+      windowStart: end.getTime() - 2 * 86_400_000,
+      windowEnd: end.getTime() - 86_400_000,
+    });
     const plantedRows = new Set(earlier.planted.flatMap((incident) => incident.events));
     for (const row of earlier.events) if (!plantedRows.has(row)) first.addRow(row, resolve(row.Time));
     const days = ['2025-03-03', '2025-03-04', '2025-03-05', '2025-03-06', '2025-03-07', '2025-03-08'];
     const history: HistorySnapshot = { users: {}, days };
     for (const [user, h] of Object.entries(first.result().history)) {
       // A quiet past (one vault change a day), so that busy users stand out.
-      history.users[user] = { ips: Object.fromEntries(h.ips.map((ip) => [ip, '2025-03-08'])), vaultChanges: Object.fromEntries(days.map((d) => [d, Math.min(1, h.vaultChanges)])) };
+      history.users[user] = {
+        ips: Object.fromEntries(h.ips.map((ip) => [ip, '2025-03-08'])),
+        vaultChanges: Object.fromEntries(days.map((d) => [d, Math.min(1, h.vaultChanges)])),
+      };
     }
     const options = { apiUser: 'lastpass-audit-digest', windowStart: end.getTime() - 86_400_000, windowEnd: end.getTime(), history };
 
     const byRow = createAnalysis(options);
     for (const row of rows) byRow.addRow(row, resolve(row.Time));
     const byEvent = createAnalysis(options);
-    for (const row of rows) byEvent.add({ at: resolve(row.Time), wall: row.Time, username: row.Username, ip: row.IP_Address, action: row.Action.trim(), data: row.Data });
+    for (const row of rows)
+      byEvent.add({
+        at: resolve(row.Time),
+        wall: row.Time,
+        username: row.Username,
+        ip: row.IP_Address,
+        action: row.Action.trim(),
+        data: row.Data,
+      });
     const unrouted = createAnalysis({ ...options, detectors: createAllDetectors().map(({ wants: _wants, ...d }) => d) });
     for (const row of rows) unrouted.addRow(row, resolve(row.Time));
 
     const expected = byEvent.result();
-    expect([...new Set(expected.findings.map((f) => f.detector))].sort()).toEqual(['failed-signin-burst', 'foreign-api-caller', 'new-source', 'password-spraying', 'privilege-changes', 'unusual-volume']);
+    expect([...new Set(expected.findings.map((f) => f.detector))].sort()).toEqual([
+      'failed-signin-burst',
+      'foreign-api-caller',
+      'new-source',
+      'password-spraying',
+      'privilege-changes',
+      'unusual-volume',
+    ]);
     expect(expected.relevant.length).toBeGreaterThan(100);
-    expect(expected.findings.filter((f) => f.title === 'The API secret was changed').map((f) => [f.subject, f.at])).toEqual([['root.admin@example.org', resolve(secretChange.Time)]]);
+    expect(expected.findings.filter((f) => f.title === 'The API secret was changed').map((f) => [f.subject, f.at])).toEqual([
+      ['root.admin@example.org', resolve(secretChange.Time)],
+    ]);
     expect(byRow.result()).toEqual(expected);
     expect(unrouted.result()).toEqual(expected);
   });

@@ -10,15 +10,24 @@ const window = { start: new Date(START), end: new Date(END) };
 
 function analyse(events: Partial<AuditEvent>[]): AnalysisResult {
   const a = createAnalysis({ apiUser: 'lastpass-audit-digest', windowStart: START, windowEnd: END });
-  for (const e of events) a.add({ at: START + 3_600_000, wall: '', username: 'u@example.org', ip: '192.0.2.1', action: 'Log in', data: '', ...e });
+  for (const e of events)
+    a.add({ at: START + 3_600_000, wall: '', username: 'u@example.org', ip: '192.0.2.1', action: 'Log in', data: '', ...e });
   return a.result();
 }
-const day = (n: number, byCategory: Record<string, number>): PriorDay => ({ end: new Date(START - n * 86_400_000).toISOString(), byCategory });
-const failures = (n: number) => Array.from({ length: n }, (_, i) => ({ action: 'Failed Login Attempt', at: START + i * 7_200_000, username: `u${i}@example.org` }));
+const day = (n: number, byCategory: Record<string, number>): PriorDay => ({
+  end: new Date(START - n * 86_400_000).toISOString(),
+  byCategory,
+});
+const failures = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ action: 'Failed Login Attempt', at: START + i * 7_200_000, username: `u${i}@example.org` }));
 
 describe('trends', () => {
   it('on the first days says the baseline is still building, with no numbers', () => {
-    expect(buildTrends(analyse(failures(3)), window, [])).toEqual({ building: true, note: expect.stringContaining('none yet') as string, rows: [] });
+    expect(buildTrends(analyse(failures(3)), window, [])).toEqual({
+      building: true,
+      note: expect.stringContaining('none yet') as string,
+      rows: [],
+    });
     const two = buildTrends(analyse(failures(3)), window, [day(1, { 'Sign-in': 2 }), day(2, { 'Sign-in': 2 })]);
     expect(two.building).toBe(true);
     expect(two.note).toContain('2 so far');
@@ -43,7 +52,9 @@ describe('trends', () => {
 
   it('a category quiet today but present before still shows, with today 0', () => {
     const prior = [1, 2, 3].map((n) => day(n, { 'Admin rights': 1 }));
-    expect(buildTrends(analyse([]), window, prior).rows).toEqual([{ category: 'Admin rights', today: 0, yesterday: '1', median: '1', standsOut: false }]);
+    expect(buildTrends(analyse([]), window, prior).rows).toEqual([
+      { category: 'Admin rights', today: 0, yesterday: '1', median: '1', standsOut: false },
+    ]);
   });
 });
 
@@ -61,7 +72,16 @@ describe('activity chart', () => {
 });
 
 describe('verdict', () => {
-  const ctx = { window, requested: null, requests: 1, pages: 1, reportTimeZone: 'UTC', lastpassTimeZone: 'America/New_York', version: 't', generatedAt: new Date(END) };
+  const ctx = {
+    window,
+    requested: null,
+    requests: 1,
+    pages: 1,
+    reportTimeZone: 'UTC',
+    lastpassTimeZone: 'America/New_York',
+    version: 't',
+    generatedAt: new Date(END),
+  };
   it('quiet: states the number of events reviewed', () => {
     const m = buildDigestModel(analyse([{}, {}]), ctx);
     expect(m.quiet).toBe(true);

@@ -88,7 +88,11 @@ describe('event attachments', () => {
     const [header, ...rows] = parseCsv(eventsToCsv(events, zone));
     expect(header).toEqual([...CSV_COLUMNS]);
     expect(rows).toEqual(
-      events.map((e) => [formatUtc(e.at), formatLocalSecond(e.at, zone), e.severity, e.category, e.username, e.ip, e.action, e.data, e.note ?? ''].map(expectedCell)),
+      events.map((e) =>
+        [formatUtc(e.at), formatLocalSecond(e.at, zone), e.severity, e.category, e.username, e.ip, e.action, e.data, e.note ?? ''].map(
+          expectedCell,
+        ),
+      ),
     );
     const json = JSON.parse(eventsToJson(events)) as Record<string, string>[];
     expect(json.map((x) => [x.time, x.lastpassTime, x.username, x.data, x.note])).toEqual(

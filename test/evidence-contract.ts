@@ -42,7 +42,9 @@ export async function writeRun(archive: EvidenceArchive, n: number, opts: { page
     request: { cmd: 'reporting', cid: '8771234', apiuser: 'lastpass-audit-digest', data: { from: 'a', to: 'b' } },
     startedAt: end,
   });
-  const page = opts.pageBytes ? randomBytes(opts.pageBytes / 2).toString('hex') : JSON.stringify({ status: 'OK', data: { [`e${n}`]: { Time: day, Action: 'Failed Login' } } });
+  const page = opts.pageBytes
+    ? randomBytes(opts.pageBytes / 2).toString('hex')
+    : JSON.stringify({ status: 'OK', data: { [`e${n}`]: { Time: day, Action: 'Failed Login' } } });
   await bundle.addPage(page);
   await bundle.addPage('{"status":"OK","data":{}}');
   const sealed = await bundle.sealContent({ eventsJson: JSON.stringify([{ n }]), fetchComplete: true });
@@ -110,7 +112,20 @@ export function describeEvidenceContract(name: string, makeFixture: () => Promis
       const target = (await refs())[1] as BundleRef;
       const paths = (await backend.files(target)).map((f) => f.path);
       await backend.close();
-      expect(paths).toEqual(expect.arrayContaining(['request.json', 'raw/page-0001.json.gz', 'events.json', 'content-manifest.json', 'digest.html', 'digest.txt', 'delivery.json', 'run.json', 'manifest.json', 'manifest.sig']));
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          'request.json',
+          'raw/page-0001.json.gz',
+          'events.json',
+          'content-manifest.json',
+          'digest.html',
+          'digest.txt',
+          'delivery.json',
+          'run.json',
+          'manifest.json',
+          'manifest.sig',
+        ]),
+      );
       for (const path of paths) {
         const fresh = await makeFixture();
         const old = fx;
@@ -224,9 +239,15 @@ export function describeEvidenceContract(name: string, makeFixture: () => Promis
       const a = await archive({ raw: false });
       await writeRun(a, 0);
       const ref = (await refs())[0] as BundleRef;
-      const m = JSON.parse((ref.manifest as Buffer).toString('utf8')) as { files: { path: string; stored: boolean; contentSha256?: string; contentSize?: number }[] };
+      const m = JSON.parse((ref.manifest as Buffer).toString('utf8')) as {
+        files: { path: string; stored: boolean; contentSha256?: string; contentSize?: number }[];
+      };
       const page = m.files.find((f) => f.path === 'raw/page-0001.json.gz');
-      expect(page).toMatchObject({ stored: false, contentSha256: expect.stringMatching(/^[0-9a-f]{64}$/), contentSize: expect.any(Number) });
+      expect(page).toMatchObject({
+        stored: false,
+        contentSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+        contentSize: expect.any(Number),
+      });
       const b = await fx.open();
       expect((await b.files(ref)).map((f) => f.path)).not.toContain('raw/page-0001.json.gz');
       await b.close();

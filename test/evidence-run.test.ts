@@ -34,7 +34,11 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lpad-ev-run-'));
   store = createFileStore({ dir });
   await store.init();
-  archive = createEvidenceArchive({ backend: createFileEvidenceBackend({ dir: join(dir, 'evidence') }), version: '0.0.0-test', catalogueVersion: 'test' });
+  archive = createEvidenceArchive({
+    backend: createFileEvidenceBackend({ dir: join(dir, 'evidence') }),
+    version: '0.0.0-test',
+    catalogueVersion: 'test',
+  });
 });
 afterEach(async () => {
   nock.cleanAll();
@@ -46,7 +50,15 @@ afterEach(async () => {
 });
 
 function deps(sim: LastPassSimulator, evidence: EvidenceArchive | undefined = archive): RunDeps {
-  const d = createTestRunDeps({ sim, store, dataDir: dir, apiSecret: SECRET, sendgridKey: 'SG.test-key-ev', sendgridUrl: SG_URL, now: NOW });
+  const d = createTestRunDeps({
+    sim,
+    store,
+    dataDir: dir,
+    apiSecret: SECRET,
+    sendgridKey: 'SG.test-key-ev',
+    sendgridUrl: SG_URL,
+    now: NOW,
+  });
   return evidence ? { ...d, evidence } : d;
 }
 
@@ -68,7 +80,12 @@ async function allFiles(root: string): Promise<string[]> {
 describe('runReport with evidence', () => {
   it('a delivered run leaves a verifiable bundle whose content hash is in the digest footer, with no secret in it', async () => {
     const day = generateDemoDay({ end: NOW, timeZone: 'America/New_York', benignCount: 25_000 });
-    simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events: day.events, timeZone: 'America/New_York' });
+    simulator = await createLastPassSimulator({
+      accountNumber: '8771234',
+      apiSecret: SECRET,
+      events: day.events,
+      timeZone: 'America/New_York',
+    });
     const sent: Parameters<typeof interceptSendGrid>[0] = [];
     interceptSendGrid(sent);
     const outcome = await runReport(deps(simulator));
@@ -76,7 +93,11 @@ describe('runReport with evidence', () => {
     const w = outcome.windows[0]!;
     expect(w.evidence?.seq).toBe(1);
     expect(w.evidence?.location).toContain(join('evidence', '2025', '03', '10'));
-    const manifest = JSON.parse(await readFile(join(w.evidence!.location, 'manifest.json'), 'utf8')) as { contentManifestSha256: string; files: { path: string; contentSha256?: string }[]; status: string };
+    const manifest = JSON.parse(await readFile(join(w.evidence!.location, 'manifest.json'), 'utf8')) as {
+      contentManifestSha256: string;
+      files: { path: string; contentSha256?: string }[];
+      status: string;
+    };
     expect(manifest.status).toBe('delivered');
     const html = sent[0]!.content.find((c) => c.type === 'text/html')!.value;
     expect(html).toContain(`content SHA-256 ${manifest.contentManifestSha256}`);
@@ -108,7 +129,12 @@ describe('runReport with evidence', () => {
   });
 
   it('a run that fails at LastPass leaves a bundle recording the failure and the FAILED notice that was sent', async () => {
-    simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: 'another-secret', events: [], timeZone: 'America/New_York' });
+    simulator = await createLastPassSimulator({
+      accountNumber: '8771234',
+      apiSecret: 'another-secret',
+      events: [],
+      timeZone: 'America/New_York',
+    });
     const sent: Parameters<typeof interceptSendGrid>[0] = [];
     interceptSendGrid(sent); // the FAILED notice
     const outcome = await runReport(deps(simulator));
@@ -127,9 +153,13 @@ describe('runReport with evidence', () => {
     expect(delivery.notice).toMatchObject({ sent: true, subject: sent[0]!.subject, messageId: 'msg-ev-1' });
     const html = sent[0]!.content.find((c) => c.type === 'text/html')!.value;
     expect(await readFile(join(w.evidence!.location, 'failure-notice.html'), 'utf8')).toBe(html);
-    expect(await readFile(join(w.evidence!.location, 'failure-notice.txt'), 'utf8')).toBe(sent[0]!.content.find((c) => c.type === 'text/plain')!.value);
+    expect(await readFile(join(w.evidence!.location, 'failure-notice.txt'), 'utf8')).toBe(
+      sent[0]!.content.find((c) => c.type === 'text/plain')!.value,
+    );
     const manifest = JSON.parse(await readFile(join(w.evidence!.location, 'manifest.json'), 'utf8')) as { files: { path: string }[] };
-    expect(manifest.files.map((f) => f.path)).toEqual(expect.arrayContaining(['failure-notice.html', 'failure-notice.txt', 'delivery.json']));
+    expect(manifest.files.map((f) => f.path)).toEqual(
+      expect.arrayContaining(['failure-notice.html', 'failure-notice.txt', 'delivery.json']),
+    );
     expect((await archive.verify()).ok).toBe(true);
   });
 

@@ -74,7 +74,10 @@ describeEvidenceContract('postgres', async () => {
     flipByte: async (ref, path) => {
       if (path === 'manifest.json' || path === 'manifest.sig') {
         const col = path === 'manifest.json' ? 'manifest' : 'signature';
-        await pgExec(`UPDATE ${q}.evidence_bundles SET ${col} = set_byte(${col}, octet_length(${col}) / 2, get_byte(${col}, octet_length(${col}) / 2) # 1) WHERE run_id = $1`, [ref.runId]);
+        await pgExec(
+          `UPDATE ${q}.evidence_bundles SET ${col} = set_byte(${col}, octet_length(${col}) / 2, get_byte(${col}, octet_length(${col}) / 2) # 1) WHERE run_id = $1`,
+          [ref.runId],
+        );
       } else {
         await pgExec(
           `UPDATE ${q}.evidence_files SET data = set_byte(data, octet_length(data) / 2, get_byte(data, octet_length(data) / 2) # 1) WHERE run_id = $1 AND path = $2 AND chunk_no = 0`,
@@ -89,12 +92,19 @@ describeEvidenceContract('postgres', async () => {
 });
 
 /** A backend whose staged bundles open files through `open` (to watch, delay or fail them). */
-function withOpenFile(backend: EvidenceBackend, open: (path: string, real: (path: string) => Promise<EvidenceFileSink>) => Promise<EvidenceFileSink>): EvidenceBackend {
+function withOpenFile(
+  backend: EvidenceBackend,
+  open: (path: string, real: (path: string) => Promise<EvidenceFileSink>) => Promise<EvidenceFileSink>,
+): EvidenceBackend {
   return {
     ...backend,
     stage: async (runId, day, startedAt) => {
       const staged = await backend.stage(runId, day, startedAt);
-      return { location: staged.location, commit: (input) => staged.commit(input), openFile: (path) => open(path, (p) => staged.openFile(p)) };
+      return {
+        location: staged.location,
+        commit: (input) => staged.commit(input),
+        openFile: (path) => open(path, (p) => staged.openFile(p)),
+      };
     },
   };
 }
@@ -121,18 +131,27 @@ describe('evidence streaming', () => {
     try {
       const { wrapped, writes } = measured(createFileEvidenceBackend({ dir }));
       const archive = createEvidenceArchive({ backend: wrapped, version: '1', catalogueVersion: 't' });
-      const bundle = await archive.begin({ day: '2025-03-09', window: { start: 'a', end: 'b', key: 'k' }, request: {}, startedAt: new Date('2025-03-10T07:00:00Z') });
+      const bundle = await archive.begin({
+        day: '2025-03-09',
+        window: { start: 'a', end: 'b', key: 'k' },
+        request: {},
+        startedAt: new Date('2025-03-10T07:00:00Z'),
+      });
       // The first page is the largest (it finishes compressing last); one is not valid UTF-8 (a BOM, a lone
       // 0xff byte): evidence keeps the bytes LastPass sent, not a re-encoding of what was decoded.
       const pages = [
-        Buffer.from(`{"status":"OK","data":${JSON.stringify(Array.from({ length: 60_000 }, (_, i) => ({ i, v: `row ${i} ${i * 7919}` })))}}`),
+        Buffer.from(
+          `{"status":"OK","data":${JSON.stringify(Array.from({ length: 60_000 }, (_, i) => ({ i, v: `row ${i} ${i * 7919}` })))}}`,
+        ),
         Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x22, 0xff, 0x22, 0x7d]),
         Buffer.from('{"status":"OK","data":{}}'),
       ];
       await Promise.all(pages.map((p) => bundle.addPage(new Uint8Array(p))));
       await bundle.sealContent({ eventsJson: '[]', fetchComplete: true });
       const done = await bundle.finish({ status: 'delivered', delivery: {}, run: {}, finishedAt: new Date('2025-03-10T07:01:00Z') });
-      const manifest = JSON.parse(await readFile(join(done.location, 'manifest.json'), 'utf8')) as { files: { path: string; contentSha256?: string; contentSize?: number }[] };
+      const manifest = JSON.parse(await readFile(join(done.location, 'manifest.json'), 'utf8')) as {
+        files: { path: string; contentSha256?: string; contentSize?: number }[];
+      };
       const raw = manifest.files.filter((f) => f.path.startsWith('raw/'));
       expect(raw.map((f) => f.path)).toEqual(['raw/page-0001.json.gz', 'raw/page-0002.json.gz', 'raw/page-0003.json.gz']);
       for (const [i, page] of pages.entries()) {
@@ -156,7 +175,12 @@ describe('evidence streaming', () => {
         return real(path);
       });
       const archive = createEvidenceArchive({ backend: failing, version: '1', catalogueVersion: 't' });
-      const bundle = await archive.begin({ day: '2025-03-09', window: { start: 'a', end: 'b', key: 'k' }, request: {}, startedAt: new Date('2025-03-10T07:00:00Z') });
+      const bundle = await archive.begin({
+        day: '2025-03-09',
+        window: { start: 'a', end: 'b', key: 'k' },
+        request: {},
+        startedAt: new Date('2025-03-10T07:00:00Z'),
+      });
       const results = await Promise.allSettled([1, 2, 3].map((n) => bundle.addPage(`{"status":"OK","page":${n}}`)));
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
       await expect(bundle.sealContent({ eventsJson: '[]', fetchComplete: true })).rejects.toThrow('disk full');
@@ -186,7 +210,12 @@ describe('evidence streaming', () => {
       });
       const archive = createEvidenceArchive({ backend: gated, version: '1', catalogueVersion: 't' });
       const evidence = createRunEvidence(archive, recordingLogger(), () => new Date('2025-03-10T07:00:00Z'));
-      await evidence.begin({ day: '2025-03-09', window: { start: 'a', end: 'b', key: 'k' }, request: {}, startedAt: new Date('2025-03-10T07:00:00Z') });
+      await evidence.begin({
+        day: '2025-03-09',
+        window: { start: 'a', end: 'b', key: 'k' },
+        request: {},
+        startedAt: new Date('2025-03-10T07:00:00Z'),
+      });
       const page = (n: number) => new Uint8Array(Buffer.from(`{"status":"OK","page":${n}}`));
       await evidence.page(page(1));
       await evidence.page(page(2));
@@ -232,7 +261,11 @@ describe('evidence streaming', () => {
   it('PostgreSQL stores a large raw page as rows of at most 1 MiB', async () => {
     const schema = await pgSchema();
     try {
-      const archive = createEvidenceArchive({ backend: createPostgresEvidenceBackend({ connectionString: db.url, schema, maxConnections: 2 }), version: '1', catalogueVersion: 't' });
+      const archive = createEvidenceArchive({
+        backend: createPostgresEvidenceBackend({ connectionString: db.url, schema, maxConnections: 2 }),
+        version: '1',
+        catalogueVersion: 't',
+      });
       await writeRun(archive, 0, { pageBytes: 6 * 1024 * 1024 });
       const client = new pg.Client({ connectionString: db.url });
       await client.connect();
@@ -276,7 +309,10 @@ describe('EVIDENCE_* configuration', () => {
     const { loadEvidenceSettings } = await import('../src/config/load-config.js');
     const problems: string[] = [];
     expect(loadEvidenceSettings({}, problems)).toEqual({ raw: true, retentionDays: 400, signingKey: null, verifyKey: null });
-    const pem = loadEvidenceSettings({ EVIDENCE_RAW: 'off', EVIDENCE_RETENTION_DAYS: '30', EVIDENCE_SIGNING_KEY: ED_PRIVATE.replace(/\n/g, '\\n') }, problems);
+    const pem = loadEvidenceSettings(
+      { EVIDENCE_RAW: 'off', EVIDENCE_RETENTION_DAYS: '30', EVIDENCE_SIGNING_KEY: ED_PRIVATE.replace(/\n/g, '\\n') },
+      problems,
+    );
     expect(pem.raw).toBe(false);
     expect(pem.retentionDays).toBe(30);
     expect(pem.signingKey?.trim()).toBe(ED_PRIVATE.trim());

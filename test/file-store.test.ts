@@ -90,7 +90,9 @@ describe('file store specifics', () => {
     await expect(store.init()).rejects.toBeInstanceOf(StorageError);
     // A write must not replace it with a fresh state either.
     await expect(store.completeDelivery(window(1))).rejects.toBeInstanceOf(StorageError);
-    await expect(store.recordFailure({ key: 'k', start: NOW.toISOString(), end: NOW.toISOString(), at: NOW.toISOString(), message: 'x' })).rejects.toBeInstanceOf(StorageError);
+    await expect(
+      store.recordFailure({ key: 'k', start: NOW.toISOString(), end: NOW.toISOString(), at: NOW.toISOString(), message: 'x' }),
+    ).rejects.toBeInstanceOf(StorageError);
     expect(await readFile(path, 'utf8')).toBe(truncated);
   });
 
@@ -100,7 +102,17 @@ describe('file store specifics', () => {
   });
 
   it('a state.json of the wrong shape is a StorageError that says what is wrong', async () => {
-    await writeFile(join(dir, 'state.json'), JSON.stringify({ version: 1, cursor: 5, delivered: [], pendingDelivery: null, consecutiveFailures: 0, lastFailure: null, lastSuccessAt: null }),
+    await writeFile(
+      join(dir, 'state.json'),
+      JSON.stringify({
+        version: 1,
+        cursor: 5,
+        delivered: [],
+        pendingDelivery: null,
+        consecutiveFailures: 0,
+        lastFailure: null,
+        lastSuccessAt: null,
+      }),
     );
     await expect(make().readState()).rejects.toThrow(/malformed \(cursor is not a string or null\)/);
   });
@@ -145,7 +157,14 @@ describe('file store specifics', () => {
       expect(JSON.parse(written)).toMatchObject({ version: 1, appliedWindows: [window(1).key], days: ['2025-05-02'] });
       expect(await readFile(statePath(), 'utf8')).not.toContain('alice');
 
-      await store.beginDelivery({ key: 'k', start: NOW.toISOString(), end: NOW.toISOString(), marker: 'm', startedAt: NOW.toISOString(), attempt: 1 });
+      await store.beginDelivery({
+        key: 'k',
+        start: NOW.toISOString(),
+        end: NOW.toISOString(),
+        marker: 'm',
+        startedAt: NOW.toISOString(),
+        attempt: 1,
+      });
       await store.recordFailure({ key: 'k', start: NOW.toISOString(), end: NOW.toISOString(), at: NOW.toISOString(), message: 'x' });
       await store.abandonDelivery('k');
       await store.completeDelivery(window(2));
@@ -155,7 +174,14 @@ describe('file store specifics', () => {
     it('a crash between the history write and the state write: the retry records the delivery without counting twice', async () => {
       const store = make();
       await store.init();
-      await store.beginDelivery({ key: window(0).key, start: window(0).start, end: window(0).end, marker: 'm-0', startedAt: NOW.toISOString(), attempt: 1 });
+      await store.beginDelivery({
+        key: window(0).key,
+        start: window(0).start,
+        end: window(0).end,
+        marker: 'm-0',
+        startedAt: NOW.toISOString(),
+        attempt: 1,
+      });
       const stateBefore = await readFile(statePath(), 'utf8');
       await store.completeDelivery(window(0), contribution(window(0), 3));
       // The process "died" after history.json was renamed into place but before state.json was.
@@ -202,7 +228,10 @@ describe('file store specifics', () => {
     it('a history.json of the wrong shape, or from a newer version, says so', async () => {
       await writeFile(historyPath(), JSON.stringify({ version: 1, appliedWindows: [], days: ['2025-13-01'], users: {} }));
       await expect(make().readHistory()).rejects.toThrow(/malformed \(days is not a list of YYYY-MM-DD days\)/);
-      await writeFile(historyPath(), JSON.stringify({ version: 1, appliedWindows: [], days: [], users: { a: { ips: {}, vaultChanges: { '2025-05-01': -1 } } } }));
+      await writeFile(
+        historyPath(),
+        JSON.stringify({ version: 1, appliedWindows: [], days: [], users: { a: { ips: {}, vaultChanges: { '2025-05-01': -1 } } } }),
+      );
       await expect(make().readHistory()).rejects.toThrow(/malformed/);
       await writeFile(historyPath(), JSON.stringify({ version: 7 }));
       await expect(make().readHistory()).rejects.toThrow(/newer lastpass-audit-digest.*upgrade/);
@@ -210,7 +239,10 @@ describe('file store specifics', () => {
 
     it('a user named "__proto__" is an ordinary user', async () => {
       const store = make();
-      const users = JSON.parse('{"__proto__": {"ips": ["198.51.100.1"], "vaultChanges": 2}}') as Record<string, { ips: string[]; vaultChanges: number }>;
+      const users = JSON.parse('{"__proto__": {"ips": ["198.51.100.1"], "vaultChanges": 2}}') as Record<
+        string,
+        { ips: string[]; vaultChanges: number }
+      >;
       await store.completeDelivery(window(0), { windowKey: window(0).key, day: '2025-05-01', users });
       const history = await make().readHistory();
       expect(Object.keys(history.users)).toEqual(['__proto__']);
@@ -300,9 +332,7 @@ describe('file store specifics', () => {
     it('two stores racing to take over the same dead lock: exactly one wins', async () => {
       await writeLock({ pid: 999_004, hostname: HOST, owner: 'crashed', acquiredAt: NOW.toISOString() });
       const dead = (pid: number) => pid !== 999_004;
-      const results = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => make({ isProcessAlive: dead }).tryLock(`racer-${i}`)),
-      );
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => make({ isProcessAlive: dead }).tryLock(`racer-${i}`)));
       expect(results.filter((r) => r !== null)).toHaveLength(1);
       expect((await readdir(dir)).filter((n) => n.startsWith('run.lock'))).toEqual(['run.lock']);
     });

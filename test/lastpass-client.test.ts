@@ -425,12 +425,10 @@ describe('retries', () => {
   });
 
   it('reports a network error that persists as a retryable UpstreamError naming the redacted URL', async () => {
-    const scope = nock(ORIGIN)
-      .post(PATH)
-      .query(true)
-      .times(2)
-      .replyWithError(connectionReset());
-    const error = await caught(client({ retryPolicy: { ...DEFAULT_RETRY_POLICY, retries: 1 }, apiUrl: `${API_URL}?token=abc123` }).probe(RANGE));
+    const scope = nock(ORIGIN).post(PATH).query(true).times(2).replyWithError(connectionReset());
+    const error = await caught(
+      client({ retryPolicy: { ...DEFAULT_RETRY_POLICY, retries: 1 }, apiUrl: `${API_URL}?token=abc123` }).probe(RANGE),
+    );
     scope.done();
     expect(error).toBeInstanceOf(UpstreamError);
     const e = error as UpstreamError;
@@ -538,7 +536,7 @@ function syntheticDay(pageLimit: number): RawEvent[] {
   const users = ['maria@example.org', 'tom@example.org', 'ana@example.org', 'li@example.org', ''];
   const actions = ['Login', 'Failed login attempt', 'Log out', 'Open Vault', 'Make admin', 'Reporting'];
   const ips = ['198.51.100.23', '203.0.113.9', '192.0.2.44'];
-  const pick = <T,>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)] as T;
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)] as T;
   const total = 1050;
   const events: RawEvent[] = [];
   let pageStart = 0;
@@ -599,7 +597,10 @@ describe('completeness past the page limit', () => {
     expect(repeats).toBeGreaterThanOrEqual(20);
 
     const sim: Simulated = { requests: [] };
-    const scope = nock(ORIGIN).post(PATH).reply(simulateLastPass(dataset, 100, sim)).persist();
+    const scope = nock(ORIGIN)
+      .post(PATH)
+      .reply(simulateLastPass(dataset, 100, sim))
+      .persist();
     const range = { from: '2025-03-09 17:00:00', to: '2025-03-09 17:10:00' };
     const { rows, pages, stats } = await collect(client({ pageLimit: 100 }), range);
     expect(scope.isDone()).toBe(true);
@@ -630,12 +631,17 @@ describe('completeness past the page limit', () => {
     // 60 events at 17:00:02, 40 at 17:00:01, 50 at 17:00:00: the first page is full and ends exactly at
     // the end of 17:00:01, which the client cannot know, so it must ask again for 17:00:01 and older.
     const dataset = [
-      ...Array.from({ length: 60 }, (_v, i) => ev('2025-03-09 17:00:02', 'maria@example.org', 'Failed login attempt', '203.0.113.9', i % 2 ? 'x' : '')),
+      ...Array.from({ length: 60 }, (_v, i) =>
+        ev('2025-03-09 17:00:02', 'maria@example.org', 'Failed login attempt', '203.0.113.9', i % 2 ? 'x' : ''),
+      ),
       ...Array.from({ length: 40 }, () => ev('2025-03-09 17:00:01', 'ana@example.org', 'Open Vault')),
       ...Array.from({ length: 50 }, () => ev('2025-03-09 17:00:00', 'tom@example.org', 'Login')),
     ];
     const sim: Simulated = { requests: [] };
-    const scope = nock(ORIGIN).post(PATH).reply(simulateLastPass(dataset, 100, sim)).persist();
+    const scope = nock(ORIGIN)
+      .post(PATH)
+      .reply(simulateLastPass(dataset, 100, sim))
+      .persist();
     const { rows } = await collect(client({ pageLimit: 100 }), { from: '2025-03-09 17:00:00', to: '2025-03-09 17:00:05' });
     expect(scope.isDone()).toBe(true);
     nock.cleanAll();
@@ -644,9 +650,14 @@ describe('completeness past the page limit', () => {
   });
 
   it('throws IncompleteDataError when a full page holds events of one second only', async () => {
-    const dataset = Array.from({ length: 150 }, () => ev('2025-03-09 17:02:00', 'maria@example.org', 'Failed login attempt', '203.0.113.9'));
+    const dataset = Array.from({ length: 150 }, () =>
+      ev('2025-03-09 17:02:00', 'maria@example.org', 'Failed login attempt', '203.0.113.9'),
+    );
     const sim: Simulated = { requests: [] };
-    const scope = nock(ORIGIN).post(PATH).reply(simulateLastPass(dataset, 100, sim)).persist();
+    const scope = nock(ORIGIN)
+      .post(PATH)
+      .reply(simulateLastPass(dataset, 100, sim))
+      .persist();
     const error = await caught(collect(client({ pageLimit: 100 }), { from: '2025-03-09 17:00:00', to: '2025-03-09 17:05:00' }));
     expect(scope.isDone()).toBe(true);
     nock.cleanAll();
@@ -706,11 +717,14 @@ describe('parseReportingResponse', () => {
     });
   }
 
-
   it('reads a Retry-After given as an HTTP date relative to now', () => {
     const error = (() => {
       try {
-        parseReportingResponse(503, 'text/plain', 'busy', { url: API_URL, now: Date.parse('2025-03-09T12:00:00Z'), retryAfter: 'Sun, 09 Mar 2025 12:00:30 GMT' });
+        parseReportingResponse(503, 'text/plain', 'busy', {
+          url: API_URL,
+          now: Date.parse('2025-03-09T12:00:00Z'),
+          retryAfter: 'Sun, 09 Mar 2025 12:00:30 GMT',
+        });
       } catch (e) {
         return e;
       }

@@ -65,7 +65,13 @@ function eventsFor(days: number): RawEvent[] {
 }
 
 async function startSimulator(events: RawEvent[], extra: Partial<LastPassSimulatorOptions> = {}): Promise<LastPassSimulator> {
-  simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events, timeZone: 'America/New_York', ...extra });
+  simulator = await createLastPassSimulator({
+    accountNumber: '8771234',
+    apiSecret: SECRET,
+    events,
+    timeZone: 'America/New_York',
+    ...extra,
+  });
   return simulator;
 }
 
@@ -197,7 +203,8 @@ describe('transient upstream outages at the scheduled time', () => {
     const store = fileStore();
     await store.init();
     const sim = await startSimulator(eventsFor(1), {
-      override: (_body, index) => (index < 3 ? { status: 503, headers: { 'content-type': 'text/plain' }, body: 'Service Unavailable' } : undefined),
+      override: (_body, index) =>
+        index < 3 ? { status: 503, headers: { 'content-type': 'text/plain' }, body: 'Service Unavailable' } : undefined,
     });
     const sleeps: Sleeps = { lastpass: [], sendgrid: [] };
 
@@ -212,12 +219,20 @@ describe('transient upstream outages at the scheduled time', () => {
     expect(sentDigests(sendgrid.requests)).toHaveLength(1);
     expect(accepted()).toHaveLength(1); // no failure notice
     // The digest counts the day's events once: the failed attempts added nothing.
-    const clean = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events: eventsFor(1), timeZone: 'America/New_York' });
+    const clean = await createLastPassSimulator({
+      accountNumber: '8771234',
+      apiSecret: SECRET,
+      events: eventsFor(1),
+      timeZone: 'America/New_York',
+    });
     try {
       const other = createFileStore({ dir: join(dir, 'clean') });
       stores.push(other);
       await other.init();
-      const reference = await runReport({ ...deps(other, clean), mailer: createOutboxMailer({ dataDir: join(dir, 'clean-outbox'), logger: recordingLogger() }) });
+      const reference = await runReport({
+        ...deps(other, clean),
+        mailer: createOutboxMailer({ dataDir: join(dir, 'clean-outbox'), logger: recordingLogger() }),
+      });
       expect(outcome.windows[0]!.eventsReviewed).toBe(reference.windows[0]!.eventsReviewed);
     } finally {
       await clean.close();
@@ -231,7 +246,10 @@ describe('transient upstream outages at the scheduled time', () => {
     const store = fileStore();
     await store.init();
     const sim = await startSimulator(eventsFor(1));
-    sendgrid.script.push({ status: 503, body: { errors: [{ message: 'Service Unavailable' }] } }, { status: 503, body: { errors: [{ message: 'Service Unavailable' }] } });
+    sendgrid.script.push(
+      { status: 503, body: { errors: [{ message: 'Service Unavailable' }] } },
+      { status: 503, body: { errors: [{ message: 'Service Unavailable' }] } },
+    );
     const sleeps: Sleeps = { lastpass: [], sendgrid: [] };
 
     const outcome = await runReport(deps(store, sim, NOW, sleeps), { deadline: NOW.getTime() + DAY_MS });

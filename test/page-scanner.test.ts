@@ -22,14 +22,27 @@ type Outcome = { rows: RawEvent[]; next: string | null } | { error: string };
 function reference(bytes: Uint8Array): Outcome {
   try {
     const page = parseReportingResponse(200, 'application/json', decodeBody(bytes), CTX);
-    return { rows: page.rows.map((r) => ({ Time: r.Time, Username: r.Username, IP_Address: r.IP_Address, Action: r.Action, Data: r.Data })), next: page.next };
+    return {
+      rows: page.rows.map((r) => ({ Time: r.Time, Username: r.Username, IP_Address: r.IP_Address, Action: r.Action, Data: r.Data })),
+      next: page.next,
+    };
   } catch (error) {
     return { error: `${(error as Error).constructor.name}: ${(error as Error).message}` };
   }
 }
 
 function response(bytes: Uint8Array): ReportingResponse {
-  return { range: { from: '2025-01-01 00:00:00', to: '2025-12-31 23:59:59' }, requestNumber: 1, status: 200, contentType: 'application/json', retryAfter: null, bytes, url: CTX.url, now: 0, pageLimit: 10_000 };
+  return {
+    range: { from: '2025-01-01 00:00:00', to: '2025-12-31 23:59:59' },
+    requestNumber: 1,
+    status: 200,
+    contentType: 'application/json',
+    retryAfter: null,
+    bytes,
+    url: CTX.url,
+    now: 0,
+    pageLimit: 10_000,
+  };
 }
 
 /** What readPage (scanner first, JSON.parse when it declines) makes of them. */
@@ -85,7 +98,11 @@ describe('page scanner', () => {
   it('takes every layout JSON allows for that shape: spaces, field order, arrays, empty data, a BOM', () => {
     const rows = [row(1), row(2), row(3)];
     const spaced = JSON.stringify({ status: 'OK', next: null, data: { Event1: rows[0], Event2: rows[1], Event3: rows[2] } }, null, 2);
-    const reordered = JSON.stringify({ data: { Event1: { Data: 'x', Action: 'Log in', Username: 'u', IP_Address: '1.2.3.4', Time: '2025-03-09 10:00:00' } }, next: '1741539931.5', status: 'OK' });
+    const reordered = JSON.stringify({
+      data: { Event1: { Data: 'x', Action: 'Log in', Username: 'u', IP_Address: '1.2.3.4', Time: '2025-03-09 10:00:00' } },
+      next: '1741539931.5',
+      status: 'OK',
+    });
     const taken = [
       spaced,
       spaced.replace(/\n/g, '\r\n').replace(/ {2}/g, '\t'),
@@ -103,7 +120,22 @@ describe('page scanner', () => {
   });
 
   it('reads next in every form LastPass may send it, as parseReportingResponse does', () => {
-    const forms = ['1741539931.123456', '1741539931', '1741539931.000000', '-1.5e3', '0', '-0', '0.0', '1E400', '"1741539931.5"', '""', '"0"', 'null', 'false', 'true'];
+    const forms = [
+      '1741539931.123456',
+      '1741539931',
+      '1741539931.000000',
+      '-1.5e3',
+      '0',
+      '-0',
+      '0.0',
+      '1E400',
+      '"1741539931.5"',
+      '""',
+      '"0"',
+      'null',
+      'false',
+      'true',
+    ];
     for (const form of forms) {
       const body = `{"status":"OK","next":${form},"data":{"Event1":${JSON.stringify(row(1))}}}`;
       expect(check(body), form).toBe(true);
@@ -128,7 +160,11 @@ describe('page scanner', () => {
     const rows = texts.map((t, i) => row(i, { Username: t, Data: t, Action: i % 2 ? t : 'Log in' }));
     expect(check(lastpassBody(rows))).toBe(true);
     // Escaped forms of plain characters (\u0041, \/) read the same as JSON.parse reads them.
-    expect(check('{"status":"OK","data":{"Event1":{"Time":"2025-03-09 10:00:00","Username":"\\u0041\\/b","IP_Address":"","Action":"Log\\u0020in","Data":"\\ud83d\\ude00"}}}')).toBe(true);
+    expect(
+      check(
+        '{"status":"OK","data":{"Event1":{"Time":"2025-03-09 10:00:00","Username":"\\u0041\\/b","IP_Address":"","Action":"Log\\u0020in","Data":"\\ud83d\\ude00"}}}',
+      ),
+    ).toBe(true);
     // Invalid UTF-8 inside a value becomes U+FFFD, as the text decoder makes it; outside a value it is an error.
     const prefix = encoder.encode('{"status":"OK","data":{"Event1":{"Time":"2025-03-09 10:00:00","Username":"');
     const suffix = encoder.encode('","IP_Address":"","Action":"Log in","Data":""}}}');
@@ -161,7 +197,10 @@ describe('page scanner', () => {
       JSON.stringify({ status: 'FAIL', error: 'Invalid request' }),
       JSON.stringify({ status: 'OK', data: { Event1: row(1) }, extra: 1 }),
       JSON.stringify({ status: 'OK', data: { Event1: { ...row(1), Extra: 'x' } } }),
-      JSON.stringify({ status: 'OK', data: { Event1: { Time: '2025-03-09 10:00:00', Username: null, IP_Address: 1, Action: 'Log in', Data: false } } }),
+      JSON.stringify({
+        status: 'OK',
+        data: { Event1: { Time: '2025-03-09 10:00:00', Username: null, IP_Address: 1, Action: 'Log in', Data: false } },
+      }),
       JSON.stringify({ status: 'OK', data: { Event1: { Username: 'x' } } }),
       JSON.stringify({ status: 'OK', data: { Event2: row(1), Event1: row(2) } }),
       JSON.stringify({ status: 'OK', data: { 1: row(1), 0: row(2) } }),
@@ -238,7 +277,11 @@ describe('page scanner', () => {
     const scanner = createPageScanner();
     for (let page = 0; page < 8; page++) {
       const rows = Array.from({ length: 10_000 }, (_, i) =>
-        row(i, { Username: `u${page}-${i}@example.org`, Data: `${'d'.repeat(i % 250)}${page}-${i}`, IP_Address: `10.${page}.${i >> 8}.${i & 255}` }),
+        row(i, {
+          Username: `u${page}-${i}@example.org`,
+          Data: `${'d'.repeat(i % 250)}${page}-${i}`,
+          IP_Address: `10.${page}.${i >> 8}.${i & 255}`,
+        }),
       );
       expect(check(lastpassBody(rows), scanner)).toBe(true);
     }
@@ -309,7 +352,9 @@ describe('reading a body (readBodyBytes)', () => {
   it('fails as the stream fails (a reset mid-body is not a short page)', async () => {
     const chunks = chunksOf(body, 100);
     const exact = encoder.encode(body).length;
-    await expect(readBodyBytes(new Response(streamOf(chunks, 3), { headers: { 'content-length': String(exact) } }), CTX.url)).rejects.toThrow('socket hang up');
+    await expect(
+      readBodyBytes(new Response(streamOf(chunks, 3), { headers: { 'content-length': String(exact) } }), CTX.url),
+    ).rejects.toThrow('socket hang up');
   });
 
   it('refuses more than the limit, announced or not, and stops reading', async () => {

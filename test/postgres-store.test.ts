@@ -11,7 +11,9 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   db = await startTestDatabase();
-  console.info(`[postgres-store] running against ${db.kind === 'pglite' ? 'embedded PGlite (TEST_DATABASE_URL unset)' : 'TEST_DATABASE_URL'}`);
+  console.info(
+    `[postgres-store] running against ${db.kind === 'pglite' ? 'embedded PGlite (TEST_DATABASE_URL unset)' : 'TEST_DATABASE_URL'}`,
+  );
 });
 afterAll(async () => {
   await db?.stop();
@@ -90,7 +92,9 @@ describe('postgres store specifics', () => {
       await client.query('BEGIN');
       await client.query(`CREATE SCHEMA ${pg.escapeIdentifier(schema)}`);
       await client.query(`SET LOCAL search_path TO ${pg.escapeIdentifier(schema)}`);
-      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      await client.query(
+        'CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
       await client.query(first?.sql ?? '');
       await client.query(`INSERT INTO schema_migrations (version, name) VALUES (1, 'run state and delivered windows')`);
       await client.query(`UPDATE run_state SET cursor = '2025-05-02T00:00:00Z' WHERE id = 1`);

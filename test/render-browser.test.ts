@@ -12,13 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRenderer } from '../src/adapters/renderer.js';
 import { runDemo } from '../src/demo.js';
 import { silentLogger } from '../src/logger.js';
-import {
-  chartFrom,
-  quietDigestModel,
-  sampleDigestModel,
-  sampleFailureModel,
-  worstCaseDigestModel,
-} from './fixtures/sample-models.js';
+import { chartFrom, quietDigestModel, sampleDigestModel, sampleFailureModel, worstCaseDigestModel } from './fixtures/sample-models.js';
 
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -174,27 +168,33 @@ describe('rendered email in Chromium', () => {
 
     // The demo digest itself, as the real pipeline renders it.
     describe('the demo digest', () => {
-    let demoHtml = '';
-    beforeAll(async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'lpad-browser-demo-'));
-      try {
-        const result = await runDemo({ dataDir: dir, logger: silentLogger, now: () => new Date('2025-06-12T07:00:00Z'), renderer, version: 'test' });
-        demoHtml = await readFile(result.digestPath!, 'utf8');
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    }, 120_000);
+      let demoHtml = '';
+      beforeAll(async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'lpad-browser-demo-'));
+        try {
+          const result = await runDemo({
+            dataDir: dir,
+            logger: silentLogger,
+            now: () => new Date('2025-06-12T07:00:00Z'),
+            renderer,
+            version: 'test',
+          });
+          demoHtml = await readFile(result.digestPath!, 'utf8');
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      }, 120_000);
 
-    for (const width of WIDTHS) {
-      it(`the demo digest does not scroll horizontally at ${width}px`, async () => {
-        expect(demoHtml).toContain('Findings');
-        const { measured, external, dialogs } = await measure(demoHtml, width);
-        expect(measured.scrollWidth).toBeLessThanOrEqual(measured.innerWidth);
-        expect(measured.cardWidth).toBeLessThanOrEqual(640);
-        expect(external).toEqual([]);
-        expect(measured.scripts + measured.images + dialogs).toBe(0);
-      });
-    }
+      for (const width of WIDTHS) {
+        it(`the demo digest does not scroll horizontally at ${width}px`, async () => {
+          expect(demoHtml).toContain('Findings');
+          const { measured, external, dialogs } = await measure(demoHtml, width);
+          expect(measured.scrollWidth).toBeLessThanOrEqual(measured.innerWidth);
+          expect(measured.cardWidth).toBeLessThanOrEqual(640);
+          expect(external).toEqual([]);
+          expect(measured.scripts + measured.images + dialogs).toBe(0);
+        });
+      }
     });
 
     for (const [name, html] of pages) {

@@ -290,14 +290,28 @@ describe('renderDigest: findings, activity, trends and attachments (HTML)', () =
   });
 
   it('labels every third hour under the chart, each label spanning its bars', () => {
-    expect(chartLabels(model.chart.bars)).toEqual(
-      ['08', '11', '14', '17', '20', '23', '02', '05'].map((label) => ({ label, span: 3 })),
-    );
+    expect(chartLabels(model.chart.bars)).toEqual(['08', '11', '14', '17', '20', '23', '02', '05'].map((label) => ({ label, span: 3 })));
     const labels = html.slice(html.indexOf('class="lad-chart"'));
     expect(labels).toContain('<td colspan="3" style="padding-top:3px;white-space:nowrap;">08</td>');
     // A catch-up window of 48 bars gets 8 labels too; an odd count ends with a shorter span.
-    expect(chartLabels(chartFrom(0, Array.from({ length: 48 }, () => 5), []).bars).map((l) => l.span)).toEqual(Array(8).fill(6));
-    expect(chartLabels(chartFrom(0, Array.from({ length: 25 }, () => 5), []).bars).map((l) => l.span)).toEqual([4, 4, 4, 4, 4, 4, 1]);
+    expect(
+      chartLabels(
+        chartFrom(
+          0,
+          Array.from({ length: 48 }, () => 5),
+          [],
+        ).bars,
+      ).map((l) => l.span),
+    ).toEqual(Array(8).fill(6));
+    expect(
+      chartLabels(
+        chartFrom(
+          0,
+          Array.from({ length: 25 }, () => 5),
+          [],
+        ).bars,
+      ).map((l) => l.span),
+    ).toEqual([4, 4, 4, 4, 4, 4, 1]);
   });
 
   it('says there were no events instead of drawing an empty chart', () => {
@@ -460,7 +474,9 @@ describe('renderDigest: text part', () => {
     expect(text).toMatch(/^ {2}Policies {16} +6 +2 +2 {2}▲ stands out$/m);
     expect(text).toMatch(/^ {2}Sign-in {17} +39 +31 +28$/m);
     const quiet = renderer.renderDigest(quietDigestModel()).text;
-    expect(quiet.replace(/\s+/g, ' ')).toContain('Baseline Trends need 3 earlier delivered days; 1 so far. The baseline is still building.');
+    expect(quiet.replace(/\s+/g, ' ')).toContain(
+      'Baseline Trends need 3 earlier delivered days; 1 so far. The baseline is still building.',
+    );
     expect(quiet).not.toContain('Median');
     expect(quiet).not.toContain('▲');
   });

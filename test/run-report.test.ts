@@ -55,7 +55,13 @@ afterEach(async () => {
 });
 
 async function startSimulator(events: RawEvent[], extra: Partial<LastPassSimulatorOptions> = {}) {
-  simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events, timeZone: 'America/New_York', ...extra });
+  simulator = await createLastPassSimulator({
+    accountNumber: '8771234',
+    apiSecret: SECRET,
+    events,
+    timeZone: 'America/New_York',
+    ...extra,
+  });
   return simulator;
 }
 
@@ -105,7 +111,15 @@ describe('runReport', () => {
     expect(mail.personalizations[0]!.to.map((t) => t.email)).toEqual(['secops@example.org', 'ciso@example.org']);
     expect(mail.custom_args.digest_window).toBe('20250309T070000Z_20250310T070000Z');
     const html = htmlOf(mail);
-    for (const action of ['Make Admin', 'Delete Policy', 'Data export', 'Disabled Multifactor Authentication', 'Update Folder Permissions', 'backup-script', 'Vault Health Report Viewed']) {
+    for (const action of [
+      'Make Admin',
+      'Delete Policy',
+      'Data export',
+      'Disabled Multifactor Authentication',
+      'Update Folder Permissions',
+      'backup-script',
+      'Vault Health Report Viewed',
+    ]) {
       expect(html).toContain(action);
     }
     // Paging happened, and the digest says how many events it reviewed: all of them but our own API rows.
@@ -131,7 +145,13 @@ describe('runReport', () => {
   it('escapes hostile usernames and Data in the HTML part', async () => {
     const wall = formatWall(NOW.getTime() - 3_600_000, 'America/New_York');
     const events: RawEvent[] = [
-      { Time: wall, Username: '<script>alert("x")</script>@evil.example', IP_Address: '203.0.113.9', Action: 'Make Admin', Data: '<img src=x onerror=alert(1)>' },
+      {
+        Time: wall,
+        Username: '<script>alert("x")</script>@evil.example',
+        IP_Address: '203.0.113.9',
+        Action: 'Make Admin',
+        Data: '<img src=x onerror=alert(1)>',
+      },
       { Time: wall, Username: 'a@example.org', IP_Address: '203.0.113.9', Action: '<b>New</b> thing', Data: '{{constructor}}' },
     ];
     const sim = await startSimulator(events);
@@ -169,7 +189,13 @@ describe('runReport', () => {
 
   it('a quiet day says so with the number of events reviewed', async () => {
     const wall = formatWall(NOW.getTime() - 7_200_000, 'America/New_York');
-    const events: RawEvent[] = Array.from({ length: 3 }, (_, i) => ({ Time: wall, Username: `u${i}@example.org`, IP_Address: '192.0.2.1', Action: 'Log in', Data: '' }));
+    const events: RawEvent[] = Array.from({ length: 3 }, (_, i) => ({
+      Time: wall,
+      Username: `u${i}@example.org`,
+      IP_Address: '192.0.2.1',
+      Action: 'Log in',
+      Data: '',
+    }));
     const sim = await startSimulator(events);
     const sent: MailBody[] = [];
     interceptSendGrid(1, sent);
@@ -205,7 +231,10 @@ describe('runReport', () => {
   it('sends no digest when a later page is truncated, even though earlier pages were fine', async () => {
     const day = generateDemoDay({ end: NOW, timeZone: 'America/New_York', benignCount: 25_000 });
     const sim = await startSimulator(day.events, {
-      override: (_body, index) => (index >= 1 ? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"OK","next":null,"data":{"Event1":{"Ti' } : undefined),
+      override: (_body, index) =>
+        index >= 1
+          ? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"OK","next":null,"data":{"Event1":{"Ti' }
+          : undefined,
     });
     const sent: MailBody[] = [];
     interceptSendGrid(1, sent);
@@ -225,7 +254,11 @@ describe('runReport', () => {
     expect(outcome.windows[0]!.status).toBe('dry-run');
     const folder = join(dir, 'outbox', outcome.windows[0]!.key);
     const files = (await readdir(folder)).sort();
-    expect(files.filter((f) => !f.startsWith('lastpass-security-events-'))).toEqual(['message.html', 'message.txt', 'sendgrid-request.json']);
+    expect(files.filter((f) => !f.startsWith('lastpass-security-events-'))).toEqual([
+      'message.html',
+      'message.txt',
+      'sendgrid-request.json',
+    ]);
     // The full event lists are written next to it, as attached.
     expect(files.filter((f) => f.startsWith('lastpass-security-events-')).map((f) => f.split('.').pop())).toEqual(['csv', 'json']);
     const request = JSON.parse(await readFile(join(folder, 'sendgrid-request.json'), 'utf8')) as MailBody;
@@ -266,7 +299,7 @@ describe('runReport', () => {
     expect(outcome.status).toBe('ok');
     expect(outcome.windows[0]!.eventsReviewed).toBe(2);
     const html = htmlOf(sent[1]!);
-    expect(html).toContain("2 events of the previous window&#x27;s last 15 minutes");
+    expect(html).toContain('2 events of the previous window&#x27;s last 15 minutes');
     expect(html).toContain('mallory@example.org');
     // The day after, the tail asked again is this window's: nothing is reported twice.
     const third = await runReport(deps(second, new Date(next.getTime() + 86_400_000)));
@@ -275,7 +308,7 @@ describe('runReport', () => {
     expect(third.windows[0]!.eventsReviewed).toBe(0);
   });
 
-  it('a SendGrid refusal (unverified sender) fails the run with SendGrid\'s own words and no key in any log line', async () => {
+  it("a SendGrid refusal (unverified sender) fails the run with SendGrid's own words and no key in any log line", async () => {
     const sim = await startSimulator([]);
     const d = deps(sim);
     nock(SG_URL)

@@ -77,7 +77,10 @@ function steadyEvents(count: number): RawEvent[] {
     });
   }
   // Shuffle deterministically: the simulator must sort.
-  return events.map((e, i) => ({ e, k: (i * 7919) % count })).sort((a, b) => a.k - b.k).map((x) => x.e);
+  return events
+    .map((e, i) => ({ e, k: (i * 7919) % count }))
+    .sort((a, b) => a.k - b.k)
+    .map((x) => x.e);
 }
 
 /** Events whose wall time (resolved, either pass of a repeated hour) is outside [end - hours, end). */
@@ -89,7 +92,12 @@ function outsideWindow(events: readonly RawEvent[], end: Date, hours: number): R
     if (bad === undefined) {
       const r = resolveWall(e.Time, TZ);
       // In a repeated hour the string may stand for the later pass: accept either instant (+1 h).
-      bad = r === null || !((r.at >= start && r.at < end.getTime()) || (r.resolution === 'repeated' && r.at + 3_600_000 >= start && r.at + 3_600_000 < end.getTime()));
+      bad =
+        r === null ||
+        !(
+          (r.at >= start && r.at < end.getTime()) ||
+          (r.resolution === 'repeated' && r.at + 3_600_000 >= start && r.at + 3_600_000 < end.getTime())
+        );
       cache.set(e.Time, bad);
     }
     return bad;
@@ -292,7 +300,12 @@ describe('LastPass simulator: paging', () => {
 
   it('sorts newest first and keeps the input order of equal times', () => {
     const e = (Time: string, Data: string): RawEvent => ({ Time, Username: '', IP_Address: '', Action: 'Login', Data });
-    const input = [e('2025-03-04 08:00:01', 'a'), e('2025-03-04 08:00:02', 'b'), e('2025-03-04 08:00:01', 'c'), e('2025-03-04 08:00:02', 'd')];
+    const input = [
+      e('2025-03-04 08:00:01', 'a'),
+      e('2025-03-04 08:00:02', 'b'),
+      e('2025-03-04 08:00:01', 'c'),
+      e('2025-03-04 08:00:02', 'd'),
+    ];
     expect(sortNewestFirst(input).map((x) => x.Data)).toEqual(['b', 'd', 'a', 'c']);
     expect(input.map((x) => x.Data)).toEqual(['a', 'b', 'c', 'd']);
   });
@@ -379,9 +392,7 @@ describe('demo day', () => {
     expect(byId('shared-folder-admin')[0]!.Data).toBe("'Finance' 'eve@example.org' 'Read only:no Admin:yes Hide PW:no'");
     const hostile = byId('hostile-text');
     expect(hostile.map((e) => e.Username)).toContain('<script>alert("x")</script>@evil.example');
-    expect(hostile.map((e) => e.Action)).toEqual(
-      expect.arrayContaining(['Vault Health Report Viewed', '  SECURITY DASHBOARD opened  ']),
-    );
+    expect(hostile.map((e) => e.Action)).toEqual(expect.arrayContaining(['Vault Health Report Viewed', '  SECURITY DASHBOARD opened  ']));
     expect(hostile.map((e) => e.Data)).toEqual(
       expect.arrayContaining(['=HYPERLINK("http://evil.example","click")', '<img src=x onerror=alert(1)>']),
     );
@@ -400,9 +411,22 @@ describe('demo day', () => {
     const benign = day.events.filter((e) => !plantedSet.has(e));
     expect(benign).toHaveLength(30_000);
     const actions = new Set(benign.map((e) => e.Action));
-    for (const a of ['Log in', 'Login', 'Site Added', 'Site Changed', 'Form Filled', 'Open Secure Note', 'Password Changed',
-      'Created Shared Folder', 'Add to Group', 'Login to Admin Console', 'Employee Account Created', 'Reporting',
-      'Failed Login Attempt', 'Failed login attempt']) {
+    for (const a of [
+      'Log in',
+      'Login',
+      'Site Added',
+      'Site Changed',
+      'Form Filled',
+      'Open Secure Note',
+      'Password Changed',
+      'Created Shared Folder',
+      'Add to Group',
+      'Login to Admin Console',
+      'Employee Account Created',
+      'Reporting',
+      'Failed Login Attempt',
+      'Failed login attempt',
+    ]) {
       expect(actions, a).toContain(a);
     }
     expect([...actions].some((a) => a !== a.trim())).toBe(true);

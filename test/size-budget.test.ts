@@ -17,7 +17,17 @@ import { createFileStore } from '../src/store/file-store.js';
 import { recordingLogger } from './support/recording-logger.js';
 
 const NOW = new Date('2025-03-10T07:00:00Z');
-const ACTIONS = ['Make Admin', 'Data export', 'Delete Policy', 'Edit Policy', 'Failed Login Attempt', 'Deactivated User', 'Log in', 'Site Added', 'Form Filled'];
+const ACTIONS = [
+  'Make Admin',
+  'Data export',
+  'Delete Policy',
+  'Edit Policy',
+  'Failed Login Attempt',
+  'Deactivated User',
+  'Log in',
+  'Site Added',
+  'Form Filled',
+];
 let dir: string;
 let simulator: LastPassSimulator;
 let outcome: RunOutcome;
@@ -43,12 +53,29 @@ beforeAll(async () => {
   const store = createFileStore({ dir });
   await store.init();
   const config = {
-    lastpass: { accountNumber: '1', apiSecret: 's3cret-value', apiUrl: simulator.url, timeZone: 'America/New_York', apiUser: 'lastpass-audit-digest', timeoutMs: 30_000 },
+    lastpass: {
+      accountNumber: '1',
+      apiSecret: 's3cret-value',
+      apiUrl: simulator.url,
+      timeZone: 'America/New_York',
+      apiUser: 'lastpass-audit-digest',
+      timeoutMs: 30_000,
+    },
     report: { from: 'd@example.org', to: ['s@example.org'], schedule: '0 7 * * *', timeZone: 'UTC', maxCatchupDays: 7 },
   };
   const outbox = createOutboxMailer({ dataDir: dir, logger });
   outcome = await runReport(
-    { config, store, lastpass: createLastPassClient({ ...config.lastpass, logger }), mailer: outbox, outbox, renderer: createRenderer(), logger, now: () => NOW, version: 't' },
+    {
+      config,
+      store,
+      lastpass: createLastPassClient({ ...config.lastpass, logger }),
+      mailer: outbox,
+      outbox,
+      renderer: createRenderer(),
+      logger,
+      now: () => NOW,
+      version: 't',
+    },
     { dryRun: true },
   );
   await store.close();
@@ -72,7 +99,9 @@ describe('size budget at 100,000 events', () => {
     const folder = join(dir, 'outbox', outcome.windows[0]!.key);
     const files = await readdir(folder);
     const csv = await readFile(join(folder, files.find((f) => f.endsWith('.csv'))!), 'utf8');
-    const json = JSON.parse(await readFile(join(folder, files.find((f) => f.startsWith('lastpass-security-events') && f.endsWith('.json'))!), 'utf8')) as { action: string }[];
+    const json = JSON.parse(
+      await readFile(join(folder, files.find((f) => f.startsWith('lastpass-security-events') && f.endsWith('.json'))!), 'utf8'),
+    ) as { action: string }[];
     const rows = csv.trimEnd().split('\r\n');
     expect(rows).toHaveLength(relevantCount + 1);
     expect(json).toHaveLength(relevantCount);

@@ -87,11 +87,7 @@ async function deliverDay(store: Store, n: number, dayValue: string, users: Hist
   await store.completeDelivery(w, contribution(w.key, dayValue, users));
 }
 
-export function describeStoreContract(
-  name: string,
-  makeStore: () => Promise<StoreFixture>,
-  options: StoreContractOptions = {},
-): void {
+export function describeStoreContract(name: string, makeStore: () => Promise<StoreFixture>, options: StoreContractOptions = {}): void {
   describe(`Store contract: ${name}`, () => {
     let fixture: StoreFixture;
     let store: Store;
@@ -316,7 +312,7 @@ export function describeStoreContract(
       await taken?.release();
     });
 
-    it('abandonDelivery clears the pending intent only when it is that key\'s', async () => {
+    it("abandonDelivery clears the pending intent only when it is that key's", async () => {
       await store.init();
       await store.abandonDelivery(windowKey(0, 24)); // nothing pending: harmless
       expect((await store.readState()).pendingDelivery).toBeNull();
@@ -338,7 +334,12 @@ export function describeStoreContract(
     it('keeps the tail of the newest delivered window, replaced by the next one with a tail, across restarts', async () => {
       await store.init();
       expect(await store.readTail()).toBeNull();
-      const tail1 = { windowKey: windowKey(0, 24), from: '2025-03-09 01:45:00', to: '2025-03-09 01:59:59', fingerprints: { abc: 2, def: 1 } };
+      const tail1 = {
+        windowKey: windowKey(0, 24),
+        from: '2025-03-09 01:45:00',
+        to: '2025-03-09 01:59:59',
+        fingerprints: { abc: 2, def: 1 },
+      };
       await store.completeDelivery(delivered(0, 24), undefined, tail1);
       expect(await store.readTail()).toEqual(tail1);
       await store.completeDelivery(delivered(24, 48)); // no tail given: the previous one stays
@@ -363,9 +364,15 @@ export function describeStoreContract(
       });
       await deliverDay(store, 1, day(1), { alice: { ips: ['198.51.100.1'], vaultChanges: 2 } });
       // A second, different window of the same day adds to that day's count.
-      await store.completeDelivery(delivered(30, 36), contribution('split-window', day(1), { alice: { ips: ['203.0.113.7'], vaultChanges: 5 } }));
+      await store.completeDelivery(
+        delivered(30, 36),
+        contribution('split-window', day(1), { alice: { ips: ['203.0.113.7'], vaultChanges: 5 } }),
+      );
       // A late window for an earlier day never moves an IP's last day backwards.
-      await store.completeDelivery(delivered(-24, 0), contribution('late-window', day(-1), { alice: { ips: ['198.51.100.1'], vaultChanges: 1 } }));
+      await store.completeDelivery(
+        delivered(-24, 0),
+        contribution('late-window', day(-1), { alice: { ips: ['198.51.100.1'], vaultChanges: 1 } }),
+      );
 
       const expected = {
         users: {
@@ -456,11 +463,18 @@ export function describeStoreContract(
       expect(Object.keys(ips)).toHaveLength(HISTORY_MAX_IPS_PER_USER);
       for (const ip of newer) expect(ips[ip]).toBe(day(1));
       // Ties (the same last day) keep the first IPs in code-unit order.
-      expect(Object.keys(ips).filter((ip) => ips[ip] === day(0)).sort()).toEqual([...older].sort().slice(0, 20));
+      expect(
+        Object.keys(ips)
+          .filter((ip) => ips[ip] === day(0))
+          .sort(),
+      ).toEqual([...older].sort().slice(0, 20));
 
       // Seeing an old IP again makes it recent; and one contribution with more than the bound is capped too.
       const burst = Array.from({ length: 60 }, (_, i) => `10.0.3.${String(i).padStart(2, '0')}`);
-      await deliverDay(store, 2, day(2), { dave: { ips: [...burst.slice(0, 49), older[29] as string], vaultChanges: 0 }, erin: { ips: burst, vaultChanges: 0 } });
+      await deliverDay(store, 2, day(2), {
+        dave: { ips: [...burst.slice(0, 49), older[29] as string], vaultChanges: 0 },
+        erin: { ips: burst, vaultChanges: 0 },
+      });
       const history = await store.readHistory();
       ips = history.users.dave?.ips ?? {};
       expect(Object.keys(ips).sort()).toEqual([...burst.slice(0, 49), older[29] as string].sort());
@@ -476,7 +490,10 @@ export function describeStoreContract(
       expect(await count()).toBe(HISTORY_APPLIED_WINDOWS_LIMIT + 1);
       // key-1 is the oldest of the newest 400: still known, so a re-delivery adds nothing.
       await store.completeDelivery(delivered(0, 1), contribution('key-1', day(0), { frank: { ips: [], vaultChanges: 1 } }));
-      await store.completeDelivery(delivered(0, 1), contribution(`key-${HISTORY_APPLIED_WINDOWS_LIMIT}`, day(0), { frank: { ips: [], vaultChanges: 1 } }));
+      await store.completeDelivery(
+        delivered(0, 1),
+        contribution(`key-${HISTORY_APPLIED_WINDOWS_LIMIT}`, day(0), { frank: { ips: [], vaultChanges: 1 } }),
+      );
       expect(await count()).toBe(HISTORY_APPLIED_WINDOWS_LIMIT + 1);
     });
 

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createWallResolver,
-  formatWall,
-  resolveWall,
-  wallBoundary,
-  wallMinusOneSecond,
-} from '../src/core/wall-time.js';
+import { createWallResolver, formatWall, resolveWall, wallBoundary, wallMinusOneSecond } from '../src/core/wall-time.js';
 import { createLocalSecondFormatter, createUtcSecondFormatter, formatLocalSecond, formatUtc } from '../src/core/display-time.js';
 import { requestRange } from '../src/run-report.js';
 
@@ -106,11 +100,21 @@ describe('local seconds for many instants (the CSV attachment)', () => {
       const format = createLocalSecondFormatter(zone);
       const instants: number[] = [];
       for (let at = Date.UTC(1968, 0, 1); at < Date.UTC(1975, 0, 1); at += 7_777_777) instants.push(at);
-      for (const day of [Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 31), Date.UTC(2024, 3, 7), Date.UTC(2024, 9, 6), Date.UTC(2024, 9, 27), Date.UTC(2024, 10, 3)]) {
+      for (const day of [
+        Date.UTC(2024, 2, 10),
+        Date.UTC(2024, 2, 31),
+        Date.UTC(2024, 3, 7),
+        Date.UTC(2024, 9, 6),
+        Date.UTC(2024, 9, 27),
+        Date.UTC(2024, 10, 3),
+      ]) {
         for (let at = day; at < day + 12 * 3_600_000; at += 9_973) instants.push(at);
       }
       // Newest first, as the attachments list them, and back again.
-      const differing = [...instants].reverse().concat(instants).filter((at) => format(at) !== formatLocalSecond(at, zone));
+      const differing = [...instants]
+        .reverse()
+        .concat(instants)
+        .filter((at) => format(at) !== formatLocalSecond(at, zone));
       expect(differing.map((at) => new Date(at).toISOString())).toEqual([]);
       expect(instants.length).toBeGreaterThan(20_000);
     },
@@ -124,7 +128,10 @@ describe('UTC seconds for many instants (the attachments)', () => {
     for (let at = Date.UTC(1968, 0, 1); at < Date.UTC(1975, 0, 1); at += 7_777_777) instants.push(at);
     for (let at = Date.UTC(2024, 1, 28, 23); at < Date.UTC(2024, 2, 1, 1); at += 997) instants.push(at);
     instants.push(Date.UTC(10000, 0, 1, 0, 0, 5), Date.UTC(-1, 11, 31, 23, 59, 59), -1, 0, 59_999, 60_000, -0.5, -60_000.5, 1.5);
-    const differing = [...instants].reverse().concat(instants).filter((at) => format(at) !== formatUtc(at));
+    const differing = [...instants]
+      .reverse()
+      .concat(instants)
+      .filter((at) => format(at) !== formatUtc(at));
     expect(differing).toEqual([]);
     expect(format(Date.UTC(2025, 2, 9, 7, 0, 5))).toBe('2025-03-09T07:00:05Z');
   });

@@ -19,8 +19,12 @@ describe('due windows', () => {
 
   it('nothing is due when the cursor is now, or less than a minute ago', () => {
     expect(planDueWindows({ cursor: at('2025-03-10T07:00:00Z'), now: at('2025-03-10T07:00:00Z'), maxCatchupDays: 7 }).windows).toEqual([]);
-    expect(planDueWindows({ cursor: at('2025-03-10T07:00:00Z'), now: at('2025-03-10T07:00:59.999Z'), maxCatchupDays: 7 }).windows).toEqual([]);
-    expect(planDueWindows({ cursor: at('2025-03-10T07:00:00Z'), now: at('2025-03-10T07:01:00Z'), maxCatchupDays: 7 }).windows).toHaveLength(1);
+    expect(planDueWindows({ cursor: at('2025-03-10T07:00:00Z'), now: at('2025-03-10T07:00:59.999Z'), maxCatchupDays: 7 }).windows).toEqual(
+      [],
+    );
+    expect(planDueWindows({ cursor: at('2025-03-10T07:00:00Z'), now: at('2025-03-10T07:01:00Z'), maxCatchupDays: 7 }).windows).toHaveLength(
+      1,
+    );
   });
 
   it('after a 3-day outage: 3 contiguous daily windows, oldest first', () => {

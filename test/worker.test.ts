@@ -128,7 +128,9 @@ describe('heartbeat', () => {
     await hb.ping('fail', 'window X failed: LastPass did not answer');
     scope.done();
     expect(bodies).toEqual(['ok: 1 window(s)', 'window X failed: LastPass did not answer']);
-    nock('https://hc-ping.example.test').post('/abc-123').replyWithError(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }));
+    nock('https://hc-ping.example.test')
+      .post('/abc-123')
+      .replyWithError(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }));
     await hb.ping('success', 'x');
     expect(logger.records().some((r) => r.msg === 'heartbeat.unreachable' && r.level === 'warn')).toBe(true);
     nock.enableNetConnect();

@@ -28,7 +28,13 @@ import {
 } from './reporting-page.js';
 import { createPageScanner } from './page-scanner.js';
 
-export { parseReportingResponse, type PageOutcome, type PageProcessor, type ReportingPage, type ReportingResponse } from './reporting-page.js';
+export {
+  parseReportingResponse,
+  type PageOutcome,
+  type PageProcessor,
+  type ReportingPage,
+  type ReportingResponse,
+} from './reporting-page.js';
 
 export const LASTPASS_PAGE_LIMIT = 10_000;
 
@@ -268,7 +274,12 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     },
     async probe(range) {
       const stats: FetchStats = { requests: 0, pages: 0, events: 0, outOfRange: 0, retries: 0 };
-      const { result } = await request(range, stats, (response) => parseReportingResponse(response.status, response.contentType, decodeBody(response.bytes), response), null);
+      const { result } = await request(
+        range,
+        stats,
+        (response) => parseReportingResponse(response.status, response.contentType, decodeBody(response.bytes), response),
+        null,
+      );
       return { events: result.rows.length };
     },
   };

@@ -429,7 +429,14 @@ export function createPageScanner(): PageScanner {
           const keyEnd = readString();
           if (keyEnd < 0 || flags !== 0) return null;
           const len = keyEnd - keyStart;
-          const key = len === 6 && equalsAscii(keyStart, 'status') ? 1 : len === 4 && equalsAscii(keyStart, 'next') ? 2 : len === 4 && equalsAscii(keyStart, 'data') ? 4 : 0;
+          const key =
+            len === 6 && equalsAscii(keyStart, 'status')
+              ? 1
+              : len === 4 && equalsAscii(keyStart, 'next')
+                ? 2
+                : len === 4 && equalsAscii(keyStart, 'data')
+                  ? 4
+                  : 0;
           if (key === 0 || (seen & key) !== 0) return null;
           seen |= key;
           skipWs();

@@ -346,7 +346,8 @@ const NUMBER = new Intl.NumberFormat('en-US');
 
 /** Arithmetic helpers take numbers only: a missing field must fail the render (as strict mode does), not draw 0. */
 function number(value: unknown, helper: string): number {
-  if (typeof value !== 'number') throw new TypeError(`{{${helper}}} expects numbers, got ${value === undefined ? 'a missing field' : typeof value}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`{{${helper}}} expects numbers, got ${value === undefined ? 'a missing field' : typeof value}`);
   return value;
 }
 
@@ -354,19 +355,14 @@ function createEnvironment(flavour: Flavour): HandlebarsEnv {
   const env = Handlebars.create();
   env.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   /** `(or a b)`: true when any argument is, with {{#if}}'s idea of truth (an empty list is false). */
-  env.registerHelper('or', (...args: unknown[]) =>
-    args.slice(0, -1).some((v) => (Array.isArray(v) ? v.length > 0 : Boolean(v))),
-  );
+  env.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some((v) => (Array.isArray(v) ? v.length > 0 : Boolean(v))));
   env.registerHelper('gt', (a: unknown, b: unknown) => number(a, 'gt') > number(b, 'gt'));
   env.registerHelper('severityColor', (s: unknown) => palette(s).fg);
   env.registerHelper('severityBg', (s: unknown) => palette(s).bg);
   env.registerHelper('severityInk', (s: unknown) => palette(s).ink);
   env.registerHelper('severityLabel', (s: unknown) => palette(s).label);
   env.registerHelper('verdictColor', (v: unknown) => (typeof v === 'string' ? VERDICT[v]?.bg : undefined) ?? UNKNOWN.fg);
-  env.registerHelper(
-    'verdictLabel',
-    (v: unknown) => (typeof v === 'string' ? VERDICT[v]?.label : undefined) ?? 'Unknown',
-  );
+  env.registerHelper('verdictLabel', (v: unknown) => (typeof v === 'string' ? VERDICT[v]?.label : undefined) ?? 'Unknown');
   env.registerHelper('num', (n: unknown) => (typeof n === 'number' ? NUMBER.format(n) : String(n)));
   /** `{{plural count "event"}}` → "event"/"events"; `{{plural count "entry" "entries"}}`. */
   env.registerHelper('plural', (...args: unknown[]) => {
@@ -407,15 +403,20 @@ function createEnvironment(flavour: Flavour): HandlebarsEnv {
   if (flavour === 'text') {
     /** `{{pad value 8}}` pads on the right, `{{padStart value 8}}` on the left, to a column width (never truncates). */
     env.registerHelper('pad', (s: unknown, width: unknown) => String(s).padEnd(typeof width === 'number' ? width : 0));
-    env.registerHelper('padStart', (s: unknown, width: unknown) =>
-      String(s).padStart(typeof width === 'number' ? width : 0),
-    );
+    env.registerHelper('padStart', (s: unknown, width: unknown) => String(s).padStart(typeof width === 'number' ? width : 0));
     /** `{{#wrap width=80 indent=4}}…{{/wrap}}`: one logical line, word-wrapped with a hanging indent. */
     env.registerHelper('wrap', function (this: unknown, options: Handlebars.HelperOptions) {
       const hash = options.hash as Record<string, unknown>;
       const width = typeof hash.width === 'number' ? hash.width : 80;
       const indent = typeof hash.indent === 'number' ? hash.indent : 4;
-      return wrapLine(options.fn(this).replace(/\s*\n\s*/g, ' ').trimEnd(), width, indent);
+      return wrapLine(
+        options
+          .fn(this)
+          .replace(/\s*\n\s*/g, ' ')
+          .trimEnd(),
+        width,
+        indent,
+      );
     });
   }
   return env;

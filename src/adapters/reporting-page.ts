@@ -110,7 +110,10 @@ export function parseReportingResponse(
     });
   }
   if (status !== 200) {
-    throw new UpstreamError(`LastPass answered HTTP ${status} ("${snippet(body)}"): check LASTPASS_API_URL.`, { ...base, retryable: false });
+    throw new UpstreamError(`LastPass answered HTTP ${status} ("${snippet(body)}"): check LASTPASS_API_URL.`, {
+      ...base,
+      retryable: false,
+    });
   }
   let json: unknown;
   try {
@@ -162,8 +165,7 @@ export function parseReportingResponse(
     rows[i] = row;
   }
   const next = obj.next;
-  const nextText =
-    next === undefined || next === null || next === '' || next === false || next === 0 || next === '0' ? null : String(next);
+  const nextText = next === undefined || next === null || next === '' || next === false || next === 0 || next === '0' ? null : String(next);
   return { rows, next: nextText };
 }
 

@@ -48,7 +48,7 @@ function sendGridMessages(body: unknown): string[] {
     }
   }
   if (body && typeof body === 'object' && Array.isArray((body as { errors?: unknown }).errors)) {
-    return ((body as { errors: unknown[] }).errors)
+    return (body as { errors: unknown[] }).errors
       .map((e) => {
         if (!e || typeof e !== 'object') return '';
         const m = (e as { message?: unknown }).message;

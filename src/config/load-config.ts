@@ -103,7 +103,9 @@ function checkUrl(value: string, name: string, problems: string[], example?: str
   } catch {
     // The heartbeat URL is a capability: never echo it.
     const shown = name === 'HEARTBEAT_URL' ? '' : ` ("${value}")`;
-    problems.push(`${name} is not an http(s) URL${shown}: set it to a full URL such as ${example ?? (name === 'LASTPASS_API_URL' ? DEFAULTS.LASTPASS_API_URL : DEFAULTS.SENDGRID_API_URL)}, or unset it${example ? '' : ' for the default'}.`);
+    problems.push(
+      `${name} is not an http(s) URL${shown}: set it to a full URL such as ${example ?? (name === 'LASTPASS_API_URL' ? DEFAULTS.LASTPASS_API_URL : DEFAULTS.SENDGRID_API_URL)}, or unset it${example ? '' : ' for the default'}.`,
+    );
     return value;
   }
 }
@@ -130,36 +132,50 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
   // --- LastPass
   const accountNumber = clean(env, 'LASTPASS_ACCOUNT_NUMBER');
   if (!accountNumber) {
-    problems.push('LASTPASS_ACCOUNT_NUMBER is not set: copy the account number from the LastPass Admin Console (Advanced > Enterprise API, or the account number shown under your admin name).');
+    problems.push(
+      'LASTPASS_ACCOUNT_NUMBER is not set: copy the account number from the LastPass Admin Console (Advanced > Enterprise API, or the account number shown under your admin name).',
+    );
   } else if (!/^\d+$/.test(accountNumber)) {
-    problems.push(`LASTPASS_ACCOUNT_NUMBER must be the numeric account number (cid) from the Admin Console, digits only (got ${accountNumber.length} characters that are not all digits).`);
+    problems.push(
+      `LASTPASS_ACCOUNT_NUMBER must be the numeric account number (cid) from the Admin Console, digits only (got ${accountNumber.length} characters that are not all digits).`,
+    );
   }
   const key = clean(env, 'LASTPASS_API_KEY');
   const hash = clean(env, 'LASTPASS_PROVISIONING_HASH');
   if (key && hash && key !== hash) {
-    problems.push('LASTPASS_API_KEY and LASTPASS_PROVISIONING_HASH are both set and differ: they name the same secret (the provisioning hash); keep one of them.');
+    problems.push(
+      'LASTPASS_API_KEY and LASTPASS_PROVISIONING_HASH are both set and differ: they name the same secret (the provisioning hash); keep one of them.',
+    );
   }
   const apiSecret = key ?? hash;
   if (!apiSecret) {
-    problems.push('LASTPASS_API_KEY is not set: create or copy the API secret (the "provisioning hash") in the Admin Console under Advanced > Enterprise API, and set it as LASTPASS_API_KEY (LASTPASS_PROVISIONING_HASH is accepted too).');
+    problems.push(
+      'LASTPASS_API_KEY is not set: create or copy the API secret (the "provisioning hash") in the Admin Console under Advanced > Enterprise API, and set it as LASTPASS_API_KEY (LASTPASS_PROVISIONING_HASH is accepted too).',
+    );
   } else if (/\s/.test(apiSecret)) {
     problems.push('LASTPASS_API_KEY contains whitespace: paste the secret exactly as the Admin Console shows it.');
   }
   const apiUrl = checkUrl(clean(env, 'LASTPASS_API_URL') ?? DEFAULTS.LASTPASS_API_URL, 'LASTPASS_API_URL', problems);
   const lpZone = clean(env, 'LASTPASS_TIMEZONE') ?? DEFAULTS.LASTPASS_TIMEZONE;
   if (!isValidTimeZone(lpZone)) {
-    problems.push(`LASTPASS_TIMEZONE "${lpZone}" is not an IANA time zone: use a name such as America/New_York or Europe/Berlin (the zone of the admin account that owns the API secret).`);
+    problems.push(
+      `LASTPASS_TIMEZONE "${lpZone}" is not an IANA time zone: use a name such as America/New_York or Europe/Berlin (the zone of the admin account that owns the API secret).`,
+    );
   }
   const apiUser = clean(env, 'LASTPASS_API_USER') ?? DEFAULTS.LASTPASS_API_USER;
   if (apiUser.length > 64 || /[\r\n]/.test(apiUser)) {
-    problems.push('LASTPASS_API_USER must be a short single-line label (at most 64 characters): unset it for the default "lastpass-audit-digest".');
+    problems.push(
+      'LASTPASS_API_USER must be a short single-line label (at most 64 characters): unset it for the default "lastpass-audit-digest".',
+    );
   }
   const timeoutSeconds = checkInt(env, 'LASTPASS_TIMEOUT_SECONDS', DEFAULTS.LASTPASS_TIMEOUT_SECONDS, 5, 600, problems);
 
   // --- SendGrid
   const sgKey = clean(env, 'SENDGRID_API_KEY') ?? null;
   if (!sgKey && !options.dryRun) {
-    problems.push('SENDGRID_API_KEY is not set: create an API key with the "Mail Send" permission in SendGrid (Settings > API Keys), or use --dry-run to write the digest to the outbox instead.');
+    problems.push(
+      'SENDGRID_API_KEY is not set: create an API key with the "Mail Send" permission in SendGrid (Settings > API Keys), or use --dry-run to write the digest to the outbox instead.',
+    );
   } else if (sgKey && !sgKey.startsWith('SG.')) {
     warnings.push('SENDGRID_API_KEY does not start with "SG.": SendGrid keys normally do; check that the whole key was pasted.');
   }
@@ -169,7 +185,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
   }
   const sgUrlRaw = clean(env, 'SENDGRID_API_URL');
   if (sgUrlRaw && residency === 'eu') {
-    problems.push('SENDGRID_API_URL and SENDGRID_DATA_RESIDENCY=eu are both set: keep one (the EU setting selects https://api.eu.sendgrid.com).');
+    problems.push(
+      'SENDGRID_API_URL and SENDGRID_DATA_RESIDENCY=eu are both set: keep one (the EU setting selects https://api.eu.sendgrid.com).',
+    );
   }
   const sgUrl = checkUrl(
     sgUrlRaw ?? (residency === 'eu' ? DEFAULTS.SENDGRID_EU_API_URL : DEFAULTS.SENDGRID_API_URL),
@@ -179,14 +197,21 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
 
   // --- Report
   const from = clean(env, 'REPORT_FROM');
-  if (!from) problems.push('REPORT_FROM is not set: use a sender address verified in SendGrid (Settings > Sender Authentication), e.g. "LastPass digest <security-bot@example.org>".');
-  else if (!parseAddress(from)) problems.push(`REPORT_FROM is not an email address ("${from}"): use "name@example.org" or "Name <name@example.org>".`);
+  if (!from)
+    problems.push(
+      'REPORT_FROM is not set: use a sender address verified in SendGrid (Settings > Sender Authentication), e.g. "LastPass digest <security-bot@example.org>".',
+    );
+  else if (!parseAddress(from))
+    problems.push(`REPORT_FROM is not an email address ("${from}"): use "name@example.org" or "Name <name@example.org>".`);
   const toRaw = clean(env, 'REPORT_TO');
   const to: string[] = [];
   if (!toRaw) {
     problems.push('REPORT_TO is not set: list the recipients, comma-separated, e.g. "secops@example.org, ciso@example.org".');
   } else {
-    for (const part of toRaw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    for (const part of toRaw
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       if (parseAddress(part)) to.push(part);
       else problems.push(`REPORT_TO contains "${part}", which is not an email address: separate recipients with commas.`);
     }
@@ -194,7 +219,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
   }
   const schedule = clean(env, 'REPORT_SCHEDULE') ?? DEFAULTS.REPORT_SCHEDULE;
   if (!cron.validate(schedule)) {
-    problems.push(`REPORT_SCHEDULE "${schedule}" is not a valid cron expression: use five fields "minute hour day month weekday", e.g. "0 7 * * *" for 07:00 daily.`);
+    problems.push(
+      `REPORT_SCHEDULE "${schedule}" is not a valid cron expression: use five fields "minute hour day month weekday", e.g. "0 7 * * *" for 07:00 daily.`,
+    );
   }
   const reportZone = clean(env, 'REPORT_TIMEZONE') ?? DEFAULTS.REPORT_TIMEZONE;
   if (!isValidTimeZone(reportZone)) {
@@ -210,7 +237,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
     for (const part of retryRaw.split(',').map((p) => p.trim())) {
       const n = Number(part);
       if (!/^\d+$/.test(part) || n < 1 || n > 720) {
-        problems.push(`REPORT_RETRY_MINUTES must be comma-separated minutes from 1 to 720, or "off" (got "${retryRaw}"): e.g. "${DEFAULTS.REPORT_RETRY_MINUTES}".`);
+        problems.push(
+          `REPORT_RETRY_MINUTES must be comma-separated minutes from 1 to 720, or "off" (got "${retryRaw}"): e.g. "${DEFAULTS.REPORT_RETRY_MINUTES}".`,
+        );
         break;
       }
       retryDelaysMs.push(n * 60_000);
@@ -243,9 +272,14 @@ export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(problems);
 
   // The heartbeat URL is a capability (anyone holding it can fake the pings): treat it as a secret too.
-  const secrets = [apiSecret, sgKey, ...databasePasswords(databaseUrl), clean(env, 'EVIDENCE_SIGNING_KEY'), clean(env, 'EVIDENCE_VERIFY_KEY'), heartbeatUrl ?? undefined].filter(
-    (s): s is string => typeof s === 'string' && s.length > 0,
-  );
+  const secrets = [
+    apiSecret,
+    sgKey,
+    ...databasePasswords(databaseUrl),
+    clean(env, 'EVIDENCE_SIGNING_KEY'),
+    clean(env, 'EVIDENCE_VERIFY_KEY'),
+    heartbeatUrl ?? undefined,
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
   return {
     config: {
       lastpass: {

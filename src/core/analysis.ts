@@ -165,7 +165,17 @@ export function createAnalysis(options: {
       if (seen) seen.count++;
       else unrecognised.set(action, { action, count: 1, sample: data });
       if (unrecognisedRows.length < UNRECOGNISED_ROWS_KEPT) {
-        unrecognisedRows.push({ at, wall, username, ip, action: given ? given.action : action, data, category: 'Unrecognised', severity: 'info', note: 'action name not in the catalogue' });
+        unrecognisedRows.push({
+          at,
+          wall,
+          username,
+          ip,
+          action: given ? given.action : action,
+          data,
+          category: 'Unrecognised',
+          severity: 'info',
+          note: 'action name not in the catalogue',
+        });
       }
       return;
     }
@@ -200,7 +210,16 @@ export function createAnalysis(options: {
     if (route.relevant) {
       // One literal: a spread of an intermediate event object here cost ≈300 bytes more per kept event
       // (what the analysis holds at the end of a day of a million events went from 7.5 MB to 3.3 MB).
-      const classified: RelevantEvent = { at, wall, username, ip, action: given ? given.action : action, data, category: c.category, severity: c.severity };
+      const classified: RelevantEvent = {
+        at,
+        wall,
+        username,
+        ip,
+        action: given ? given.action : action,
+        data,
+        category: c.category,
+        severity: c.severity,
+      };
       if (c.note) classified.note = c.note;
       if (c.why) classified.why = c.why;
       if (claimedBy) classified.claimedBy = claimedBy;

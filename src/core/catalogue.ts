@@ -48,7 +48,12 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   },
   { category: 'MFA', severity: 'info', names: ['Multifactor Enabled', 'Enabled Multifactor Authentication'] },
   // Master password
-  { category: 'Master password', severity: 'high', names: ['Master Password Reset by Super Admin', 'Reset master password'], why: 'someone else now knows how to open that vault' },
+  {
+    category: 'Master password',
+    severity: 'high',
+    names: ['Master Password Reset by Super Admin', 'Reset master password'],
+    why: 'someone else now knows how to open that vault',
+  },
   {
     category: 'Master password',
     severity: 'medium',
@@ -107,7 +112,12 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   },
   // Policies
   { category: 'Policies', severity: 'high', names: ['Delete Policy'], why: 'a security policy was deleted' },
-  { category: 'Policies', severity: 'medium', names: ['Add Policy', 'Edit Policy', 'Update Policy Users'], why: 'a security policy changed' },
+  {
+    category: 'Policies',
+    severity: 'medium',
+    names: ['Add Policy', 'Edit Policy', 'Update Policy Users'],
+    why: 'a security policy changed',
+  },
   {
     category: 'Policies',
     severity: 'low',
@@ -121,7 +131,12 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     ],
   },
   // API and provisioning
-  { category: 'API and provisioning', severity: 'high', names: ['Enterprise API Secret regenerated', 'SCIM Provisioning Hash Updated'], why: 'the API secret changed: integrations using the old one stop working' },
+  {
+    category: 'API and provisioning',
+    severity: 'high',
+    names: ['Enterprise API Secret regenerated', 'SCIM Provisioning Hash Updated'],
+    why: 'the API secret changed: integrations using the old one stop working',
+  },
   {
     category: 'API and provisioning',
     severity: 'medium',
@@ -132,7 +147,12 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   { category: 'API and provisioning', severity: 'high', names: ['Reporting', 'Get User Data', 'Get Shared Folder Data'] },
   { category: 'API and provisioning', severity: 'info', names: ['Provisioning sync happened'] },
   // Vault data
-  { category: 'Vault data', severity: 'high', names: ['Data export', 'Vault export', 'Exported vault'], why: 'a whole vault left LastPass' },
+  {
+    category: 'Vault data',
+    severity: 'high',
+    names: ['Data export', 'Vault export', 'Exported vault'],
+    why: 'a whole vault left LastPass',
+  },
   { category: 'Vault data', severity: 'medium', names: ['Data printed'], why: 'vault data was printed' },
   { category: 'Vault data', severity: 'low', names: ['Data import', 'History Cleared'] },
   // Shared folders (Update Folder Permissions granting Admin:yes is high: see classify.ts)

@@ -3,12 +3,7 @@
  * `Data`: API reads by this worker are self-noise, by anyone else high; shared-folder permission changes
  * granting `Admin:yes` are high; any unlisted `Disabled <factor>` is an MFA removal.
  */
-import {
-  API_READ_ACTIONS,
-  buildCatalogueIndex,
-  normaliseActionName,
-  type CatalogueEntry,
-} from './catalogue.js';
+import { API_READ_ACTIONS, buildCatalogueIndex, normaliseActionName, type CatalogueEntry } from './catalogue.js';
 import type { Category, Severity } from './types.js';
 
 export type Classification =

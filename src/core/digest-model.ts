@@ -190,7 +190,11 @@ export function buildTrends(analysis: AnalysisResult, window: ReportWindow, prio
     });
   }
   rows.sort((a, b) => Number(b.standsOut) - Number(a.standsOut) || b.today - a.today || a.category.localeCompare(b.category));
-  return { building: false, note: `Security-relevant events (low and above) per category; median of the last ${earlier.length} delivered days.`, rows };
+  return {
+    building: false,
+    note: `Security-relevant events (low and above) per category; median of the last ${earlier.length} delivered days.`,
+    rows,
+  };
 }
 
 export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, caps: DigestCaps = DEFAULT_CAPS): DigestModel {
@@ -258,7 +262,9 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
       pages: ctx.pages,
       ownApiRows: analysis.ownApiRows,
       lastpassTimeZone: ctx.lastpassTimeZone,
-      requestedRange: ctx.requested ? `${ctx.requested.from} … ${ctx.requested.to}` : 'none (the window lies in a repeated DST hour already covered)',
+      requestedRange: ctx.requested
+        ? `${ctx.requested.from} … ${ctx.requested.to}`
+        : 'none (the window lies in a repeated DST hour already covered)',
     },
     tiles,
     detections,
@@ -297,8 +303,7 @@ export function buildFailureModel(input: {
 }): FailureNoticeModel {
   const label = windowLabel(input.window, input.reportTimeZone);
   const n = input.consecutiveFailures;
-  const missing =
-    input.coveredUntil && input.now ? formatDuration(input.now.getTime() - Date.parse(input.coveredUntil)) : null;
+  const missing = input.coveredUntil && input.now ? formatDuration(input.now.getTime() - Date.parse(input.coveredUntil)) : null;
   // After repeated failures the notice escalates: the subject says how long coverage has been missing.
   const subject =
     n >= 3

@@ -113,10 +113,7 @@ export type WallResolution = 'exact' | 'repeated' | 'skipped';
  * The instant of a wall-clock time in a zone, with the rules in this file's header.
  * Returns null when the text is not a valid `YYYY-MM-DD HH:MM:SS`.
  */
-export function resolveWall(
-  text: string,
-  timeZone: string,
-): { at: number; resolution: WallResolution } | null {
+export function resolveWall(text: string, timeZone: string): { at: number; resolution: WallResolution } | null {
   const f = parseWall(text);
   if (!f) return null;
   return resolveFields(f, timeZone);

@@ -39,7 +39,11 @@ export function planDueWindows(input: { cursor: Date | null; now: Date; maxCatch
 
 /** A stable identifier of a window: its UTC bounds, compact. */
 export function windowKey(window: ReportWindow): string {
-  const compact = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  const compact = (d: Date) =>
+    d
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z')
+      .replace(/[-:]/g, '');
   return `${compact(window.start)}_${compact(window.end)}`;
 }
 

@@ -12,7 +12,12 @@ export interface EvidenceSettings {
   verifyKey: string | null;
 }
 
-export function createEvidence(options: { dataDir: string; databaseUrl: string | null; version: string; settings: Pick<EvidenceSettings, 'raw' | 'retentionDays' | 'signingKey'> }): EvidenceArchive {
+export function createEvidence(options: {
+  dataDir: string;
+  databaseUrl: string | null;
+  version: string;
+  settings: Pick<EvidenceSettings, 'raw' | 'retentionDays' | 'signingKey'>;
+}): EvidenceArchive {
   const backend = options.databaseUrl
     ? createPostgresEvidenceBackend({ connectionString: options.databaseUrl })
     : createFileEvidenceBackend({ dir: join(options.dataDir, 'evidence') });

@@ -161,7 +161,12 @@ export interface EvidenceArchive {
   readonly description: string;
   begin(input: BeginInput): Promise<EvidenceBundle>;
   verify(options?: { from?: string; to?: string; verifyKey?: string | null }): Promise<VerifyReport>;
-  exportTarGz(options: { from: string; to: string; out: string; verifyKey?: string | null }): Promise<{ bundles: number; files: number; report: VerifyReport }>;
+  exportTarGz(options: {
+    from: string;
+    to: string;
+    out: string;
+    verifyKey?: string | null;
+  }): Promise<{ bundles: number; files: number; report: VerifyReport }>;
   /** Removes bundles older than the retention (by day) from the start of the chain, keeping a checkpoint. */
   prune(now: Date): Promise<{ pruned: number }>;
   close(): Promise<void>;
@@ -188,7 +193,10 @@ export async function sha256HexOffThread(data: Uint8Array): Promise<string> {
 
 /** A sortable run id: start time and 8 random hex digits. */
 export function newRunId(at: Date): string {
-  return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')}-${randomBytes(4).toString('hex')}`;
+  return `${at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '')}-${randomBytes(4).toString('hex')}`;
 }
 
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
@@ -250,7 +258,13 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
       sealing = true;
       await pageWrites;
       if (sealed) return sealed;
-      if (eventsJson !== null) await putFile('events.json', typeof eventsJson === 'string' ? Buffer.from(eventsJson, 'utf8') : Buffer.from(eventsJson.buffer, eventsJson.byteOffset, eventsJson.byteLength));
+      if (eventsJson !== null)
+        await putFile(
+          'events.json',
+          typeof eventsJson === 'string'
+            ? Buffer.from(eventsJson, 'utf8')
+            : Buffer.from(eventsJson.buffer, eventsJson.byteOffset, eventsJson.byteLength),
+        );
       const content: ContentManifest = {
         format: CONTENT_FORMAT,
         runId,
@@ -309,7 +323,10 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
         if (fin.noticeHtml !== undefined) await putFile('failure-notice.html', Buffer.from(fin.noticeHtml, 'utf8'));
         if (fin.noticeText !== undefined) await putFile('failure-notice.txt', Buffer.from(fin.noticeText, 'utf8'));
         await putFile('delivery.json', json(fin.delivery));
-        await putFile('run.json', json({ ...fin.run, status: fin.status, versions: { package: options.version, catalogue: options.catalogueVersion } }));
+        await putFile(
+          'run.json',
+          json({ ...fin.run, status: fin.status, versions: { package: options.version, catalogue: options.catalogueVersion } }),
+        );
         const { head, checkpoint } = await backend.head();
         const prev = head ?? (checkpoint ? { seq: checkpoint.seq, manifestSha256: checkpoint.manifestSha256 } : null);
         const manifest: Manifest = {
@@ -340,7 +357,11 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
     };
   }
 
-  async function hashStored(ref: BundleRef, path: string, gz: boolean): Promise<{ sha256: string; size: number; contentSha256?: string; contentSize?: number; gzipError?: string }> {
+  async function hashStored(
+    ref: BundleRef,
+    path: string,
+    gz: boolean,
+  ): Promise<{ sha256: string; size: number; contentSha256?: string; contentSize?: number; gzipError?: string }> {
     const stored = createHash('sha256');
     let size = 0;
     const content = createHash('sha256');
@@ -371,14 +392,17 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
       gunzip?.end();
       await consume;
     }
-    return gz ? { sha256: stored.digest('hex'), size, contentSha256: content.digest('hex'), contentSize, ...(gzipError ? { gzipError } : {}) } : { sha256: stored.digest('hex'), size };
+    return gz
+      ? { sha256: stored.digest('hex'), size, contentSha256: content.digest('hex'), contentSize, ...(gzipError ? { gzipError } : {}) }
+      : { sha256: stored.digest('hex'), size };
   }
 
   function parseManifest(ref: BundleRef): Manifest | string {
     if (!ref.manifest) return 'manifest.json is missing';
     try {
       const m = JSON.parse(ref.manifest.toString('utf8')) as Manifest;
-      if (m.format !== MANIFEST_FORMAT || !Array.isArray(m.files) || typeof m.seq !== 'number') return 'manifest.json is not an evidence manifest';
+      if (m.format !== MANIFEST_FORMAT || !Array.isArray(m.files) || typeof m.seq !== 'number')
+        return 'manifest.json is not an evidence manifest';
       return m;
     } catch {
       return 'manifest.json is not valid JSON (altered or truncated)';
@@ -395,12 +419,17 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
     const all = await backend.list();
     const incomplete = all.filter((b) => !b.complete && inRange(b.day));
     for (const b of incomplete) {
-      problems.push({ kind: 'incomplete', where: b.location, message: `incomplete bundle of run ${b.runId} (day ${b.day}): the run stopped while writing its evidence; it is not part of the chain. Check the worker's log for that run, then remove it.` });
+      problems.push({
+        kind: 'incomplete',
+        where: b.location,
+        message: `incomplete bundle of run ${b.runId} (day ${b.day}): the run stopped while writing its evidence; it is not part of the chain. Check the worker's log for that run, then remove it.`,
+      });
     }
     const complete = all.filter((b) => b.complete);
     const parsed = complete.map((ref) => ({ ref, manifest: parseManifest(ref), sha: ref.manifest ? sha256Hex(ref.manifest) : '' }));
     for (const p of parsed) {
-      if (typeof p.manifest === 'string') problems.push({ kind: 'manifest', where: `${p.ref.location}/${MANIFEST_FILE}`, message: p.manifest });
+      if (typeof p.manifest === 'string')
+        problems.push({ kind: 'manifest', where: `${p.ref.location}/${MANIFEST_FILE}`, message: p.manifest });
     }
     // Chain walk over the whole archive (manifests only): it does not depend on the range.
     const chain = parsed
@@ -453,7 +482,11 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
           : `bundles exist but there is no chain head: the chain head was deleted`,
       });
     } else if (!last && head && head.seq > (checkpoint?.seq ?? 0)) {
-      problems.push({ kind: 'chain', where: 'chain head', message: `the chain head records seq ${head.seq} but no bundle exists: the bundles were removed` });
+      problems.push({
+        kind: 'chain',
+        where: 'chain head',
+        message: `the chain head records seq ${head.seq} but no bundle exists: the bundles were removed`,
+      });
     }
 
     // Files and signatures of the bundles in range.
@@ -467,15 +500,32 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
       const loc = p.ref.location;
       // Signature
       if (m.signing) {
-        if (!p.ref.signature) problems.push({ kind: 'signature', where: `${loc}/${SIGNATURE_FILE}`, message: 'the manifest says it is signed but manifest.sig is missing' });
+        if (!p.ref.signature)
+          problems.push({
+            kind: 'signature',
+            where: `${loc}/${SIGNATURE_FILE}`,
+            message: 'the manifest says it is signed but manifest.sig is missing',
+          });
         else if (!verifier) signaturesUnchecked++;
         else if (verifier.keyFingerprint !== m.signing.keyFingerprint) {
-          problems.push({ kind: 'signature', where: `${loc}/${SIGNATURE_FILE}`, message: `signed with key ${m.signing.keyFingerprint}, but EVIDENCE_VERIFY_KEY is ${verifier.keyFingerprint}` });
+          problems.push({
+            kind: 'signature',
+            where: `${loc}/${SIGNATURE_FILE}`,
+            message: `signed with key ${m.signing.keyFingerprint}, but EVIDENCE_VERIFY_KEY is ${verifier.keyFingerprint}`,
+          });
         } else if (!verifier.verify(p.ref.manifest as Buffer, p.ref.signature)) {
-          problems.push({ kind: 'signature', where: `${loc}/${SIGNATURE_FILE}`, message: 'the signature does not match manifest.json (altered manifest, or a wrong key)' });
+          problems.push({
+            kind: 'signature',
+            where: `${loc}/${SIGNATURE_FILE}`,
+            message: 'the signature does not match manifest.json (altered manifest, or a wrong key)',
+          });
         } else signaturesValid++;
       } else if (verifier) {
-        problems.push({ kind: 'signature', where: `${loc}/${MANIFEST_FILE}`, message: 'the manifest is not signed, but EVIDENCE_VERIFY_KEY is set (a signature may have been stripped)' });
+        problems.push({
+          kind: 'signature',
+          where: `${loc}/${MANIFEST_FILE}`,
+          message: 'the manifest is not signed, but EVIDENCE_VERIFY_KEY is set (a signature may have been stripped)',
+        });
       }
       // Files: every stored entry, and nothing else.
       const present = new Map((await backend.files(p.ref)).map((f) => [f.path, f.size]));
@@ -492,18 +542,38 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
         filesChecked++;
         const actual = await hashStored(p.ref, entry.path, entry.contentSha256 !== undefined);
         if (actual.sha256 !== entry.sha256 || actual.size !== entry.size) {
-          problems.push({ kind: 'file', where, message: `SHA-256 mismatch: expected ${entry.sha256 ?? '?'} (${entry.size ?? '?'} bytes), actual ${actual.sha256} (${actual.size} bytes)` });
+          problems.push({
+            kind: 'file',
+            where,
+            message: `SHA-256 mismatch: expected ${entry.sha256 ?? '?'} (${entry.size ?? '?'} bytes), actual ${actual.sha256} (${actual.size} bytes)`,
+          });
         } else if (actual.gzipError) {
           problems.push({ kind: 'file', where, message: `not valid gzip: ${actual.gzipError}` });
-        } else if (entry.contentSha256 !== undefined && (actual.contentSha256 !== entry.contentSha256 || actual.contentSize !== entry.contentSize)) {
-          problems.push({ kind: 'file', where, message: `uncompressed SHA-256 mismatch: expected ${entry.contentSha256}, actual ${actual.contentSha256 ?? '?'}` });
+        } else if (
+          entry.contentSha256 !== undefined &&
+          (actual.contentSha256 !== entry.contentSha256 || actual.contentSize !== entry.contentSize)
+        ) {
+          problems.push({
+            kind: 'file',
+            where,
+            message: `uncompressed SHA-256 mismatch: expected ${entry.contentSha256}, actual ${actual.contentSha256 ?? '?'}`,
+          });
         }
       }
-      for (const extra of present.keys()) problems.push({ kind: 'file', where: `${loc}/${extra}`, message: 'not listed in manifest.json (added after the bundle was sealed)' });
+      for (const extra of present.keys())
+        problems.push({
+          kind: 'file',
+          where: `${loc}/${extra}`,
+          message: 'not listed in manifest.json (added after the bundle was sealed)',
+        });
       // The content manifest agrees with the final one, and the digest shows its hash.
       const contentEntry = m.files.find((f) => f.path === CONTENT_MANIFEST_FILE);
       if (!contentEntry || contentEntry.sha256 !== m.contentManifestSha256) {
-        problems.push({ kind: 'manifest', where: `${loc}/${MANIFEST_FILE}`, message: 'contentManifestSha256 does not match the listed content-manifest.json' });
+        problems.push({
+          kind: 'manifest',
+          where: `${loc}/${MANIFEST_FILE}`,
+          message: 'contentManifestSha256 does not match the listed content-manifest.json',
+        });
       } else {
         const text = await readSmall(p.ref, CONTENT_MANIFEST_FILE);
         try {
@@ -511,7 +581,11 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
           for (const c of content.files) {
             const f = m.files.find((x) => x.path === c.path);
             if (!f || f.sha256 !== c.sha256 || f.contentSha256 !== c.contentSha256) {
-              problems.push({ kind: 'manifest', where: `${loc}/${c.path}`, message: 'content-manifest.json and manifest.json disagree about this file' });
+              problems.push({
+                kind: 'manifest',
+                where: `${loc}/${c.path}`,
+                message: 'content-manifest.json and manifest.json disagree about this file',
+              });
             }
           }
         } catch {
@@ -519,7 +593,11 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
         }
         const html = m.files.find((f) => f.path === 'digest.html');
         if (html && m.status === 'delivered' && !(await readSmall(p.ref, 'digest.html')).includes(m.contentManifestSha256 ?? '\u0000')) {
-          problems.push({ kind: 'manifest', where: `${loc}/digest.html`, message: 'the digest does not show the content SHA-256 of this bundle' });
+          problems.push({
+            kind: 'manifest',
+            where: `${loc}/digest.html`,
+            message: 'the digest does not show the content SHA-256 of this bundle',
+          });
         }
       }
     }

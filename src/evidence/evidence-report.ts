@@ -6,7 +6,10 @@ export function formatVerifyReport(r: VerifyReport): string {
   lines.push(`Evidence archive: ${r.archive}`);
   lines.push(`Range: ${r.from ?? 'beginning'} to ${r.to ?? 'latest'}; bundles found for ${r.firstDay ?? '-'} to ${r.lastDay ?? '-'}`);
   lines.push(`Checked: ${r.bundlesChecked} bundle(s), ${r.filesChecked} file(s) re-hashed (SHA-256)`);
-  const sig = r.signaturesValid + r.signaturesUnchecked === 0 ? 'none signed' : `${r.signaturesValid} valid${r.signaturesUnchecked ? `, ${r.signaturesUnchecked} NOT checked (set EVIDENCE_VERIFY_KEY)` : ''}`;
+  const sig =
+    r.signaturesValid + r.signaturesUnchecked === 0
+      ? 'none signed'
+      : `${r.signaturesValid} valid${r.signaturesUnchecked ? `, ${r.signaturesUnchecked} NOT checked (set EVIDENCE_VERIFY_KEY)` : ''}`;
   lines.push(`Signatures: ${sig}`);
   lines.push(
     `Chain: ${r.checkpoint ? `from checkpoint seq ${r.checkpoint.seq} (${r.checkpoint.prunedCount} bundle(s) pruned up to ${r.checkpoint.day})` : 'from the first bundle'}` +

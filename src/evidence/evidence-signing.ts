@@ -43,15 +43,22 @@ export function createManifestSigner(key: string): ManifestSigner {
     try {
       privateKey = createPrivateKey(key);
     } catch {
-      throw new Error('EVIDENCE_SIGNING_KEY looks like a PEM key but cannot be read: paste the whole "-----BEGIN PRIVATE KEY-----" block (openssl genpkey -algorithm ed25519), or use a plain secret for HMAC.');
+      throw new Error(
+        'EVIDENCE_SIGNING_KEY looks like a PEM key but cannot be read: paste the whole "-----BEGIN PRIVATE KEY-----" block (openssl genpkey -algorithm ed25519), or use a plain secret for HMAC.',
+      );
     }
     if (privateKey.asymmetricKeyType !== 'ed25519') {
-      throw new Error(`EVIDENCE_SIGNING_KEY is a ${privateKey.asymmetricKeyType ?? 'unknown'} key: only Ed25519 is supported (openssl genpkey -algorithm ed25519 -out evidence-signing.pem).`);
+      throw new Error(
+        `EVIDENCE_SIGNING_KEY is a ${privateKey.asymmetricKeyType ?? 'unknown'} key: only Ed25519 is supported (openssl genpkey -algorithm ed25519 -out evidence-signing.pem).`,
+      );
     }
     const fingerprint = ed25519Fingerprint(createPublicKey(privateKey));
     return { alg: 'ed25519', keyFingerprint: fingerprint, sign: (data) => sign(null, data, privateKey) };
   }
-  if (key.length < 16) throw new Error('EVIDENCE_SIGNING_KEY is too short for an HMAC secret: use at least 16 characters (32 random bytes, e.g. openssl rand -hex 32), or an Ed25519 private key PEM.');
+  if (key.length < 16)
+    throw new Error(
+      'EVIDENCE_SIGNING_KEY is too short for an HMAC secret: use at least 16 characters (32 random bytes, e.g. openssl rand -hex 32), or an Ed25519 private key PEM.',
+    );
   return {
     alg: 'hmac-sha256',
     keyFingerprint: hmacFingerprint(key),
@@ -66,9 +73,12 @@ export function createManifestVerifier(key: string): ManifestVerifier {
     try {
       publicKey = key.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(key)) : createPublicKey(key);
     } catch {
-      throw new Error('EVIDENCE_VERIFY_KEY looks like a PEM key but cannot be read: give the Ed25519 public key ("-----BEGIN PUBLIC KEY-----").');
+      throw new Error(
+        'EVIDENCE_VERIFY_KEY looks like a PEM key but cannot be read: give the Ed25519 public key ("-----BEGIN PUBLIC KEY-----").',
+      );
     }
-    if (publicKey.asymmetricKeyType !== 'ed25519') throw new Error(`EVIDENCE_VERIFY_KEY is a ${publicKey.asymmetricKeyType ?? 'unknown'} key: only Ed25519 is supported.`);
+    if (publicKey.asymmetricKeyType !== 'ed25519')
+      throw new Error(`EVIDENCE_VERIFY_KEY is a ${publicKey.asymmetricKeyType ?? 'unknown'} key: only Ed25519 is supported.`);
     return {
       alg: 'ed25519',
       keyFingerprint: ed25519Fingerprint(publicKey),

@@ -65,7 +65,10 @@ async function readOptional(path: string): Promise<Buffer | null> {
 
 async function dirs(path: string): Promise<string[]> {
   try {
-    return (await readdir(path, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    return (await readdir(path, { withFileTypes: true }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
@@ -133,7 +136,10 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
           };
         },
         async commit(input) {
-          for (const [name, data] of [['manifest.json', input.manifest], ['manifest.sig', input.signature]] as const) {
+          for (const [name, data] of [
+            ['manifest.json', input.manifest],
+            ['manifest.sig', input.signature],
+          ] as const) {
             if (!data) continue;
             const h = await open(join(staging, name), 'wx');
             try {
@@ -146,7 +152,10 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
           await fsyncDir(staging);
           const chain = await readChain();
           const current = chain.head?.manifestSha256 ?? chain.checkpoint?.manifestSha256 ?? null;
-          if (current !== input.prevSha256) throw new Error(`Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'})`);
+          if (current !== input.prevSha256)
+            throw new Error(
+              `Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'})`,
+            );
           const target = finalDir(day, runId);
           const head: ChainHead = { seq: input.seq, manifestSha256: input.manifestSha256, runId };
           await writeAtomic(pendingPath, Buffer.from(JSON.stringify({ head, location: target })));
@@ -178,7 +187,15 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
               } catch {
                 seq = null;
               }
-              out.push({ runId, day: `${y}-${m}-${d}`, location, complete: true, seq, manifest, signature: await readOptional(join(location, 'manifest.sig')) });
+              out.push({
+                runId,
+                day: `${y}-${m}-${d}`,
+                location,
+                complete: true,
+                seq,
+                manifest,
+                signature: await readOptional(join(location, 'manifest.sig')),
+              });
             }
           }
         }

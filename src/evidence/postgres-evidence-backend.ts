@@ -74,7 +74,11 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
   const schema = options.schema ?? 'lastpass_audit_digest';
   const q = pg.escapeIdentifier(schema);
   const chunkBytes = options.chunkBytes ?? EVIDENCE_CHUNK_BYTES;
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 3, application_name: 'lastpass-audit-digest evidence' });
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 3,
+    application_name: 'lastpass-audit-digest evidence',
+  });
   pool.on('error', () => undefined);
   const location = (day: string, runId: string) => `evidence_bundles ${day}/${runId}`;
 
@@ -108,7 +112,15 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
       const cr = cp.rows[0];
       return {
         head: hr ? { seq: Number(hr.seq), manifestSha256: hr.manifest_sha256, runId: hr.run_id } : null,
-        checkpoint: cr ? { seq: Number(cr.seq), manifestSha256: cr.manifest_sha256, day: cr.day, prunedAt: cr.pruned_at.toISOString(), prunedCount: cr.pruned_count } : null,
+        checkpoint: cr
+          ? {
+              seq: Number(cr.seq),
+              manifestSha256: cr.manifest_sha256,
+              day: cr.day,
+              prunedAt: cr.pruned_at.toISOString(),
+              prunedCount: cr.pruned_count,
+            }
+          : null,
       };
     });
   }
@@ -117,21 +129,35 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
     kind: 'postgres',
     description: `PostgreSQL tables ${schema}.evidence_bundles / evidence_files`,
     async stage(runId, day, startedAt) {
-      await tx((c) => c.query(`INSERT INTO ${q}.evidence_bundles (run_id, day, started_at) VALUES ($1, $2::date, $3)`, [runId, day, startedAt]));
+      await tx((c) =>
+        c.query(`INSERT INTO ${q}.evidence_bundles (run_id, day, started_at) VALUES ($1, $2::date, $3)`, [runId, day, startedAt]),
+      );
       return {
         location: location(day, runId),
         async openFile(path) {
           return createChunker(chunkBytes, async (data, chunkNo) => {
-            await tx((c) => c.query(`INSERT INTO ${q}.evidence_files (run_id, path, chunk_no, data) VALUES ($1, $2, $3, $4)`, [runId, path, chunkNo, data]));
+            await tx((c) =>
+              c.query(`INSERT INTO ${q}.evidence_files (run_id, path, chunk_no, data) VALUES ($1, $2, $3, $4)`, [
+                runId,
+                path,
+                chunkNo,
+                data,
+              ]),
+            );
           });
         },
         async commit(input) {
           await tx(async (c) => {
             await c.query(`LOCK TABLE ${q}.evidence_bundles IN SHARE ROW EXCLUSIVE MODE`);
-            const h = await c.query<{ manifest_sha256: string }>(`SELECT manifest_sha256 FROM ${q}.evidence_bundles WHERE complete ORDER BY seq DESC LIMIT 1`);
+            const h = await c.query<{ manifest_sha256: string }>(
+              `SELECT manifest_sha256 FROM ${q}.evidence_bundles WHERE complete ORDER BY seq DESC LIMIT 1`,
+            );
             const cp = await c.query<{ manifest_sha256: string }>(`SELECT manifest_sha256 FROM ${q}.evidence_checkpoint WHERE id = 1`);
             const current = h.rows[0]?.manifest_sha256 ?? cp.rows[0]?.manifest_sha256 ?? null;
-            if (current !== input.prevSha256) throw new Error(`Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'})`);
+            if (current !== input.prevSha256)
+              throw new Error(
+                `Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'})`,
+              );
             await c.query(
               `UPDATE ${q}.evidence_bundles SET seq = $2, manifest = $3, signature = $4, manifest_sha256 = $5, prev_sha256 = $6, complete = true WHERE run_id = $1`,
               [runId, input.seq, input.manifest, input.signature, input.manifestSha256, input.prevSha256],
@@ -144,7 +170,9 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
     head,
     async list() {
       const rows = await tx((c) =>
-        c.query<BundleRow>(`SELECT run_id, to_char(day, 'YYYY-MM-DD') AS day, seq, manifest, signature, complete FROM ${q}.evidence_bundles`),
+        c.query<BundleRow>(
+          `SELECT run_id, to_char(day, 'YYYY-MM-DD') AS day, seq, manifest, signature, complete FROM ${q}.evidence_bundles`,
+        ),
       );
       return rows.rows.map((r) => ({
         runId: r.run_id,
@@ -176,7 +204,11 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
       }
       for (let n = 0; ; n++) {
         const r = await tx((c) =>
-          c.query<{ data: Buffer }>(`SELECT data FROM ${q}.evidence_files WHERE run_id = $1 AND path = $2 AND chunk_no = $3`, [ref.runId, path, n]),
+          c.query<{ data: Buffer }>(`SELECT data FROM ${q}.evidence_files WHERE run_id = $1 AND path = $2 AND chunk_no = $3`, [
+            ref.runId,
+            path,
+            n,
+          ]),
         );
         const row = r.rows[0];
         if (!row) return;

@@ -64,13 +64,20 @@ export function createRunEvidence(archive: EvidenceArchive | null, logger: Logge
       await guard('seal', async (b) => {
         footer = (await b.sealContent({ eventsJson, fetchComplete: true })).footer;
       });
-      return footer ?? 'Evidence for this run could NOT be recorded (see the worker log, evidence.write_failed); the run is reported as failed.';
+      return (
+        footer ?? 'Evidence for this run could NOT be recorded (see the worker log, evidence.write_failed); the run is reported as failed.'
+      );
     },
     async finish(input) {
       await settle();
       await guard('finish', async (b) => {
         finished = await b.finish(input);
-        logger.info('evidence.bundle_written', { runId: b.runId, seq: finished.seq, manifestSha256: finished.manifestSha256, location: finished.location });
+        logger.info('evidence.bundle_written', {
+          runId: b.runId,
+          seq: finished.seq,
+          manifestSha256: finished.manifestSha256,
+          location: finished.location,
+        });
       });
       if (finished && archive) {
         try {

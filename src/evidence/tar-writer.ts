@@ -74,9 +74,13 @@ export async function createTarGzWriter(out: string, now = Date.now()): Promise<
   return {
     addStream,
     addBuffer: (path, data) =>
-      addStream(path, data.length, (async function* () {
-        yield data;
-      })()),
+      addStream(
+        path,
+        data.length,
+        (async function* () {
+          yield data;
+        })(),
+      ),
     async finish() {
       await push(Buffer.alloc(BLOCK * 2, 0));
       gzip.end();

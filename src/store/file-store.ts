@@ -375,7 +375,10 @@ export function createFileStore(options: FileStoreOptions): Store {
             throw fsError('list', dir, error);
           }
           for (const name of names) {
-            if ((name.startsWith(`${STATE_FILE}.`) || name.startsWith(`${HISTORY_FILE}.`) || name.startsWith(`${TAIL_FILE}.`)) && name.endsWith('.tmp')) {
+            if (
+              (name.startsWith(`${STATE_FILE}.`) || name.startsWith(`${HISTORY_FILE}.`) || name.startsWith(`${TAIL_FILE}.`)) &&
+              name.endsWith('.tmp')
+            ) {
               await unlink(join(dir, name)).catch(() => undefined);
               logger.info('store.temp_file_removed', { file: join(dir, name) });
             }
@@ -464,7 +467,13 @@ export function createFileStore(options: FileStoreOptions): Store {
       }
       try {
         const t = JSON.parse(raw) as Partial<DeliveryTail>;
-        if (typeof t.windowKey !== 'string' || typeof t.from !== 'string' || typeof t.to !== 'string' || typeof t.fingerprints !== 'object' || t.fingerprints === null) {
+        if (
+          typeof t.windowKey !== 'string' ||
+          typeof t.from !== 'string' ||
+          typeof t.to !== 'string' ||
+          typeof t.fingerprints !== 'object' ||
+          t.fingerprints === null
+        ) {
           throw new Error('missing fields');
         }
         return { windowKey: t.windowKey, from: t.from, to: t.to, fingerprints: t.fingerprints };
@@ -639,7 +648,13 @@ function at(path: string, name: string): string {
  * Parses a versioned JSON file of this store and checks its format version; every failure is a
  * StorageError that names the file and says what to do (`fix`). Returns the top-level record.
  */
-function decodeVersioned(raw: string, file: string, what: 'state' | 'history', maxVersion: number, fix: string): Record<string, unknown> & { version: number } {
+function decodeVersioned(
+  raw: string,
+  file: string,
+  what: 'state' | 'history',
+  maxVersion: number,
+  fix: string,
+): Record<string, unknown> & { version: number } {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -728,7 +743,8 @@ function decodeHistory(h: Record<string, unknown>): HistoryFile {
     const path = `users[${JSON.stringify(user)}]`;
     const u = obj(value, path);
     const ips = obj(field(u, 'ips', path), `${path}.ips`);
-    for (const [ip, last] of Object.entries(ips)) if (!isHistoryDay(last)) throw new Invalid(`${path}.ips[${JSON.stringify(ip)}] is not a day`);
+    for (const [ip, last] of Object.entries(ips))
+      if (!isHistoryDay(last)) throw new Invalid(`${path}.ips[${JSON.stringify(ip)}] is not a day`);
     const vault = obj(field(u, 'vaultChanges', path), `${path}.vaultChanges`);
     for (const day of Object.keys(vault)) {
       if (!isHistoryDay(day)) throw new Invalid(`${path}.vaultChanges has a key that is not a day`);

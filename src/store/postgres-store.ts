@@ -96,7 +96,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   }
   const maxConnections = options.maxConnections ?? 10;
   if (!Number.isInteger(maxConnections) || maxConnections < 2) {
-    throw new StorageError(`PostgreSQL store: maxConnections must be an integer of at least 2 (a held run lock keeps one connection), got ${maxConnections}`);
+    throw new StorageError(
+      `PostgreSQL store: maxConnections must be an integer of at least 2 (a held run lock keeps one connection), got ${maxConnections}`,
+    );
   }
   const now = options.now ?? (() => new Date());
   const logger = options.logger ?? silentLogger;
@@ -142,11 +144,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     }
   }
 
-  async function transaction<T>(
-    action: string,
-    begin: string,
-    work: (client: PoolClient) => Promise<T>,
-  ): Promise<T> {
+  async function transaction<T>(action: string, begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await checkout(action);
     let broken: Error | undefined;
     try {
@@ -409,8 +407,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
     async tryLock(owner: string) {
       const client = await checkout('take the run lock');
-      const onError = (error: Error) =>
-        logger.error('store.run_lock_connection_lost', { owner, error: redact(describeError(error)) });
+      const onError = (error: Error) => logger.error('store.run_lock_connection_lost', { owner, error: redact(describeError(error)) });
       client.on('error', onError);
       let locked = false;
       try {

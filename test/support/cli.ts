@@ -39,7 +39,12 @@ export function startCli(
   args: string[],
   env: Record<string, string>,
   cwd: string,
-): { child: ChildProcess; output: () => string; waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<string>; exited: Promise<number | null> } {
+): {
+  child: ChildProcess;
+  output: () => string;
+  waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
+  exited: Promise<number | null>;
+} {
   assertBuilt();
   const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', TZ: 'UTC', ...env }, cwd });
   let out = '';

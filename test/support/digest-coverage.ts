@@ -29,7 +29,8 @@ interface MailBody {
 export function parseWindowKey(key: string): { start: number; end: number } {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(key);
   if (!m) throw new Error(`not a window key: ${key}`);
-  const at = (i: number) => Date.UTC(Number(m[i]), Number(m[i + 1]) - 1, Number(m[i + 2]), Number(m[i + 3]), Number(m[i + 4]), Number(m[i + 5]));
+  const at = (i: number) =>
+    Date.UTC(Number(m[i]), Number(m[i + 1]) - 1, Number(m[i + 2]), Number(m[i + 3]), Number(m[i + 4]), Number(m[i + 5]));
   return { start: at(1), end: at(7) };
 }
 
@@ -82,7 +83,8 @@ export function coverageViolations(digests: readonly SentDigest[], coveredFrom: 
     if (copies.length < 2) continue;
     const [first, ...rest] = copies as [SentDigest, ...SentDigest[]];
     for (const copy of rest) {
-      if (copy.marker !== first.marker) problems.push(`window ${key} was sent twice with different markers (${first.marker}, ${copy.marker})`);
+      if (copy.marker !== first.marker)
+        problems.push(`window ${key} was sent twice with different markers (${first.marker}, ${copy.marker})`);
       if (!copy.html.includes(POSSIBLE_DUPLICATE)) problems.push(`window ${key} was sent again without the "${POSSIBLE_DUPLICATE}" notice`);
     }
   }
@@ -114,7 +116,9 @@ export function stateViolations(state: StateView, digests: readonly SentDigest[]
   if (!newest) problems.push('no delivered window in the state');
   else if (state.cursor !== newest.end) problems.push(`cursor ${state.cursor} is not the end of the last delivered window (${newest.end})`);
   if (state.pendingDelivery !== null) {
-    problems.push(`a stale pending delivery intent is left after the repair run: key ${state.pendingDelivery.key}, marker ${state.pendingDelivery.marker}`);
+    problems.push(
+      `a stale pending delivery intent is left after the repair run: key ${state.pendingDelivery.key}, marker ${state.pendingDelivery.marker}`,
+    );
   }
   const recorded = new Set(state.delivered.map((d) => d.key));
   for (const key of new Set(digests.map((d) => d.key))) {

@@ -28,8 +28,22 @@ export interface TestRunDepsOptions {
 export function createTestRunDeps(o: TestRunDepsOptions): RunDeps & { logger: ReturnType<typeof recordingLogger> } {
   const logger = recordingLogger();
   const config: Pick<Config, 'lastpass' | 'report'> = {
-    lastpass: { accountNumber: '8771234', apiSecret: o.apiSecret, apiUrl: o.sim.url, timeZone: 'America/New_York', apiUser: 'lastpass-audit-digest', timeoutMs: 5_000 },
-    report: { from: 'Digest <digest@example.org>', to: ['secops@example.org'], schedule: '0 7 * * *', timeZone: 'UTC', maxCatchupDays: 7, ...o.report },
+    lastpass: {
+      accountNumber: '8771234',
+      apiSecret: o.apiSecret,
+      apiUrl: o.sim.url,
+      timeZone: 'America/New_York',
+      apiUser: 'lastpass-audit-digest',
+      timeoutMs: 5_000,
+    },
+    report: {
+      from: 'Digest <digest@example.org>',
+      to: ['secops@example.org'],
+      schedule: '0 7 * * *',
+      timeZone: 'UTC',
+      maxCatchupDays: 7,
+      ...o.report,
+    },
   };
   const noWait = async () => {};
   return {

@@ -77,7 +77,8 @@ export function createFailedSigninBurstDetector(): Detector {
       } else if (isSuccessfulSignIn(c)) {
         const key = userKey(event.username);
         let list = successes.get(key);
-        if (!list) successes.set(key, (list = { count: 0, at: new Float64Array(8), ipIndex: new Int32Array(8), ips: [], ipIndexOf: new Map() }));
+        if (!list)
+          successes.set(key, (list = { count: 0, at: new Float64Array(8), ipIndex: new Int32Array(8), ips: [], ipIndexOf: new Map() }));
         addSuccess(list, event.at, event.ip);
       }
     },

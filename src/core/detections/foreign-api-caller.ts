@@ -20,7 +20,14 @@ export function createForeignApiCallerDetector(): Detector {
       if (c.kind !== 'known' || c.category !== 'API and provisioning') return false;
       const name = normaliseActionName(event.action);
       if (SECRET_CHANGES.has(name)) {
-        secretChanges.push({ at: event.at, wall: event.wall, username: event.username, ip: event.ip, action: event.action, data: event.data });
+        secretChanges.push({
+          at: event.at,
+          wall: event.wall,
+          username: event.username,
+          ip: event.ip,
+          action: event.action,
+          data: event.data,
+        });
         return true;
       }
       if (!API_READ_ACTIONS.has(name) || c.severity !== 'high') return false;

@@ -41,7 +41,9 @@ export function createNewSourceDetector(): Detector {
       for (const [key, { name, ips }] of seen) {
         const history = ctx.history.users[key];
         if (!history) continue;
-        const known = Object.entries(history.ips).filter(([, day]) => day >= cutoff).map(([ip]) => ip);
+        const known = Object.entries(history.ips)
+          .filter(([, day]) => day >= cutoff)
+          .map(([ip]) => ip);
         if (known.length === 0) continue;
         const knownSet = new Set(known);
         const knownNets = new Set(known.map(networkOf).filter((n): n is string => n !== null));
