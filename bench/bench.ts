@@ -30,22 +30,21 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
-import { createLastPassClient, LASTPASS_PAGE_LIMIT, type LastPassClient } from '../src/adapters/lastpass-client.js';
-import { createOutboxMailer } from '../src/adapters/outbox-mailer.js';
+import { createLastPassClient, LASTPASS_PAGE_LIMIT } from '../src/adapters/lastpass/lastpass-client.js';
+import { createOutboxMailer } from '../src/adapters/mail/outbox-mailer.js';
 import { createRenderer } from '../src/adapters/renderer.js';
-import type { Mailer } from '../src/adapters/sendgrid-mailer.js';
 import type { Config } from '../src/config/load-config.js';
 import { DEFAULTS } from '../src/config/load-config.js';
 import type { RawEvent, ReportWindow, WallRange } from '../src/core/types.js';
 import { createLogger } from '../src/logger.js';
-import { requestRange, runReport, type Renderer } from '../src/run-report.js';
+import { requestRange, runReport } from '../src/run-report.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
 import { seedEarlierDays as seedDemoHistory } from '../src/demo.js';
 import { createEvidence } from '../src/evidence/create-evidence-archive.js';
-import type { Store } from '../src/store/store.js';
 import { VERSION, findUp } from '../src/version.js';
+import type { LastPassClient, Mailer, Renderer, Store } from '../src/ports.js';
 
 // ---- shared ---------------------------------------------------------------------------------------
 

@@ -4,12 +4,11 @@
  * include `mail.send`.
  */
 import type { Config } from './config/load-config.js';
-import type { LastPassClient } from './adapters/lastpass-client.js';
-import { createSendGridClient, translateSendGridError } from './adapters/sendgrid-mailer.js';
-import { redactUrl } from './adapters/lastpass-client.js';
+import { createSendGridClient, translateSendGridError } from './adapters/mail/sendgrid-mailer.js';
+import { redactUrl } from './adapters/http/redact.js';
 import { formatWall } from './core/wall-time.js';
 import { describeError } from './errors.js';
-import type { Store } from './store/store.js';
+import type { LastPassClient, Store } from './ports.js';
 
 export interface CheckLine {
   name: string;

@@ -8,12 +8,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs, parseEnv } from 'node:util';
-import { createLastPassClient } from './adapters/lastpass-client.js';
-import { createOutboxMailer } from './adapters/outbox-mailer.js';
-import { createHeartbeat } from './adapters/heartbeat.js';
+import { createLastPassClient } from './adapters/lastpass/lastpass-client.js';
+import { createOutboxMailer } from './adapters/mail/outbox-mailer.js';
+import { createHeartbeat } from './adapters/notify/heartbeat.js';
 import { startHealthServer, type HealthServer } from './adapters/health-server.js';
 import { createRenderer } from './adapters/renderer.js';
-import { createSendGridMailer, type Mailer } from './adapters/sendgrid-mailer.js';
+import { createSendGridMailer } from './adapters/mail/sendgrid-mailer.js';
 import { loadConfig, loadEvidenceSettings, secretVariants, type Config, type Env } from './config/load-config.js';
 import { createEvidence } from './evidence/create-evidence-archive.js';
 import { formatVerifyReport } from './evidence/evidence-report.js';
@@ -22,9 +22,9 @@ import { ConfigError, describeError } from './errors.js';
 import { createLogger, createRedactor, type Logger, type LogLevel } from './logger.js';
 import { runReport, type RunDeps, type RunOutcome } from './run-report.js';
 import { createStore } from './store/create-store.js';
-import type { Store } from './store/store.js';
 import { VERSION } from './version.js';
 import { createWorker } from './worker.js';
+import type { Mailer, Store } from './ports.js';
 
 const USAGE = `lastpass-audit-digest ${VERSION}
 

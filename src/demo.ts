@@ -5,8 +5,8 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLastPassClient } from './adapters/lastpass-client.js';
-import { createOutboxMailer } from './adapters/outbox-mailer.js';
+import { createLastPassClient } from './adapters/lastpass/lastpass-client.js';
+import { createOutboxMailer } from './adapters/mail/outbox-mailer.js';
 import type { Config } from './config/load-config.js';
 import { DEFAULTS } from './config/load-config.js';
 import type { Logger } from './logger.js';
@@ -15,14 +15,14 @@ import { windowLabel } from './core/digest-model.js';
 import type { RawEvent } from './core/types.js';
 import { createWallResolver } from './core/wall-time.js';
 import { windowKey } from './core/window-plan.js';
-import { runReport, summarise, type Renderer, type RunOutcome } from './run-report.js';
-import type { Store } from './store/store.js';
+import { runReport, summarise, type RunOutcome } from './run-report.js';
 import { generateDemoDay, type PlantedIncident } from './simulator/demo-day.js';
 import { createLastPassSimulator } from './simulator/lastpass-simulator.js';
 import { createFileStore } from './store/file-store.js';
 import { CATALOGUE_VERSION } from './core/catalogue.js';
 import { createEvidenceArchive } from './evidence/evidence-archive.js';
 import { createFileEvidenceBackend } from './evidence/file-evidence-backend.js';
+import type { Renderer, Store } from './ports.js';
 
 export const DEMO_ACCOUNT = '8771234';
 /** Not a real secret: the simulator only accepts this value. */

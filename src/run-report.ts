@@ -6,28 +6,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load-config.js';
 import type { AnalysisResult } from './core/analysis.js';
-import { createWindowSession } from './window-session.js';
+import { createWindowSession } from './adapters/lastpass/window-session.js';
 import { buildDigestModel, buildFailureModel, DEFAULT_CAPS, windowLabel, type DigestCaps, type PriorDay } from './core/digest-model.js';
 import { eventsToCsv, eventsToJson } from './core/event-export.js';
-import type { MailAttachment } from './adapters/mail-message.js';
-import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
+import type { DigestModel } from './core/digest-model-types.js';
 import { formatCount, formatDuration, formatUtc } from './core/display-time.js';
 import type { ReportWindow, WallRange } from './core/types.js';
 import { wallBoundary, wallMinusOneSecond } from './core/wall-time.js';
 import { planDueWindows, windowKey } from './core/window-plan.js';
-import { redactUrl, type LastPassClient } from './adapters/lastpass-client.js';
-import type { EvidenceArchive, FinishedBundle } from './evidence/evidence-archive.js';
+import { redactUrl } from './adapters/http/redact.js';
 import { createRunEvidence } from './evidence/run-evidence.js';
-import type { OutgoingMessage } from './adapters/mail-message.js';
-import type { Mailer } from './adapters/sendgrid-mailer.js';
 import { AuthorizationError, DigestError, UpstreamError, describeError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { DeliveredWindow, DeliverySummary, DeliveryTail, Store } from './store/store.js';
-
-export interface Renderer {
-  renderDigest(model: DigestModel): { html: string; text: string };
-  renderFailure(model: FailureNoticeModel): { html: string; text: string };
-}
+import type { DeliveredWindow, DeliverySummary, DeliveryTail } from './core/run-state.js';
+import type { EvidenceArchive, FinishedBundle, LastPassClient, MailAttachment, Mailer, OutgoingMessage, Renderer, Store } from './ports.js';
 
 export interface RunDeps {
   config: Pick<Config, 'lastpass' | 'report'>;

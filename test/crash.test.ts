@@ -22,11 +22,12 @@ import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
 import { createPostgresStore } from '../src/store/postgres-store.js';
-import type { DeliveredWindow, Store } from '../src/store/store.js';
+import type { DeliveredWindow } from '../src/core/run-state.js';
 import { runCli, startCli, type CliResult } from './support/cli.js';
 import { coverageViolations, sentDigests, sentFailureNotices, stateViolations, type StateView } from './support/digest-coverage.js';
 import { startFakeSendGrid, type FakeSendGrid } from './support/fake-sendgrid.js';
 import { testDatabaseUrl } from './support/postgres.js';
+import type { Store } from '../src/ports.js';
 
 const SECRET = 'crash-secret-5e4d3c2b1a';
 const SG_KEY = 'SG.crash-test-key-9f8e7d';

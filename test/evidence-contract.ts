@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleRef, EvidenceBackend } from '../src/evidence/evidence-backend.js';
-import { createEvidenceArchive, type EvidenceArchive, type VerifyReport } from '../src/evidence/evidence-archive.js';
+import { createEvidenceArchive } from '../src/evidence/evidence-archive.js';
 import { formatVerifyReport } from '../src/evidence/evidence-report.js';
+import type { EvidenceArchive, VerifyReport } from '../src/ports.js';
 
 export interface EvidenceFixture {
   /** A new backend instance on the same (fresh) backing. */

@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEvidenceArchive, type EvidenceArchive } from '../src/evidence/evidence-archive.js';
+import { createEvidenceArchive } from '../src/evidence/evidence-archive.js';
 import { createFileEvidenceBackend } from '../src/evidence/file-evidence-backend.js';
 import { runReport, type RunDeps } from '../src/run-report.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
-import type { Store } from '../src/store/store.js';
 import { createTestRunDeps } from './support/run-deps.js';
+import type { EvidenceArchive, Store } from '../src/ports.js';
 
 const SECRET = 'lp-secret-ev-4f9d2c7a1b';
 const SG_URL = 'https://sendgrid.example.test';

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
 import { createFileStore, FILE_STORE_FORMAT_VERSION, type FileStoreOptions } from '../src/store/file-store.js';
-import type { DeliveredWindow, Store } from '../src/store/store.js';
+import type { DeliveredWindow } from '../src/core/run-state.js';
 import { CONTRACT_NOW, describeStoreContract } from './store-contract.js';
+import type { Store } from '../src/ports.js';
 
 describeStoreContract('files', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lpad-file-store-'));

@@ -5,19 +5,14 @@
  */
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  createLastPassClient,
-  parseReportingResponse,
-  type FetchStats,
-  type LastPassClientOptions,
-  type PageInfo,
-} from '../src/adapters/lastpass-client.js';
-import { createPageScanner } from '../src/adapters/page-scanner.js';
-import { processReportingResponse } from '../src/adapters/reporting-page.js';
-import { DEFAULT_RETRY_POLICY } from '../src/adapters/retry.js';
+import { createLastPassClient, parseReportingResponse, type LastPassClientOptions } from '../src/adapters/lastpass/lastpass-client.js';
+import { createPageScanner } from '../src/adapters/lastpass/page-scanner.js';
+import { processReportingResponse } from '../src/adapters/lastpass/reporting-page.js';
+import { DEFAULT_RETRY_POLICY } from '../src/adapters/http/retry.js';
 import type { RawEvent, WallRange } from '../src/core/types.js';
 import { AuthorizationError, IncompleteDataError, UpstreamError } from '../src/errors.js';
 import { recordingLogger } from './support/recording-logger.js';
+import type { FetchStats, PageInfo } from '../src/ports.js';
 
 const ORIGIN = 'https://lastpass.example.test';
 const PATH = '/enterpriseapi.php';

@@ -6,9 +6,15 @@
  * every byte, and seeded random pages and mutations.
  */
 import { describe, expect, it } from 'vitest';
-import { createPageScanner, hashBytes, type PageScanner } from '../src/adapters/page-scanner.js';
-import { readBodyBytes } from '../src/adapters/lastpass-client.js';
-import { decodeBody, parseReportingResponse, readPage, toRawEvents, type ReportingResponse } from '../src/adapters/reporting-page.js';
+import { createPageScanner, hashBytes, type PageScanner } from '../src/adapters/lastpass/page-scanner.js';
+import { readBodyBytes } from '../src/adapters/lastpass/lastpass-client.js';
+import {
+  decodeBody,
+  parseReportingResponse,
+  readPage,
+  toRawEvents,
+  type ReportingResponse,
+} from '../src/adapters/lastpass/reporting-page.js';
 import type { RawEvent } from '../src/core/types.js';
 import { UpstreamError } from '../src/errors.js';
 import { mulberry32 } from '../src/simulator/demo-day.js';

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../src/store/postgres-migrations.js';
 import { createPostgresStore, describeTarget } from '../src/store/postgres-store.js';
-import type { Store } from '../src/store/store.js';
 import { CONTRACT_NOW, describeStoreContract } from './store-contract.js';
 import { randomSchemaName, startTestDatabase, testDatabaseUrl, type TestDatabase } from './support/postgres.js';
+import type { Store } from '../src/ports.js';
 
 let db: TestDatabase;
 

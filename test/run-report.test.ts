@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLastPassClient } from '../src/adapters/lastpass-client.js';
+import { createLastPassClient } from '../src/adapters/lastpass/lastpass-client.js';
 import { createRenderer } from '../src/adapters/renderer.js';
 import type { RawEvent } from '../src/core/types.js';
 import { formatWall } from '../src/core/wall-time.js';
@@ -15,8 +15,8 @@ import { runReport } from '../src/run-report.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator, type LastPassSimulatorOptions } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
-import type { Store } from '../src/store/store.js';
 import { createTestRunDeps } from './support/run-deps.js';
+import type { Store } from '../src/ports.js';
 
 const SECRET = 'lp-secret-4f9d2c7a1b';
 const SG_KEY = 'SG.test-key-7c1e9b2a';

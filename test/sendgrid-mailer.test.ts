@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { OutgoingMessage } from '../src/adapters/mail-message.js';
-import { toSendGridRequestBody } from '../src/adapters/mail-message.js';
-import { createOutboxMailer } from '../src/adapters/outbox-mailer.js';
-import { DEFAULT_RETRY_POLICY } from '../src/adapters/retry.js';
-import { createSendGridMailer, type SendGridMailerOptions } from '../src/adapters/sendgrid-mailer.js';
+import { toSendGridRequestBody } from '../src/adapters/mail/mail-message.js';
+import { createOutboxMailer } from '../src/adapters/mail/outbox-mailer.js';
+import { DEFAULT_RETRY_POLICY } from '../src/adapters/http/retry.js';
+import { createSendGridMailer, type SendGridMailerOptions } from '../src/adapters/mail/sendgrid-mailer.js';
 import { UpstreamError } from '../src/errors.js';
 import { recordingLogger } from './support/recording-logger.js';
+import type { OutgoingMessage } from '../src/ports.js';
 
 const SG_URL = 'https://sendgrid.example.test';
 const SG_KEY = 'SG.test-key-4b1f8e2d.9c7a3e5f1d2b4a6c8e0f';

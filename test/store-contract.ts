@@ -17,8 +17,8 @@ import {
   type DeliveryIntent,
   type FailureRecord,
   type HistoryContribution,
-  type Store,
-} from '../src/store/store.js';
+} from '../src/core/run-state.js';
+import type { Store } from '../src/ports.js';
 
 export const CONTRACT_NOW = new Date('2025-06-01T12:00:00.000Z');
 

@@ -4,7 +4,7 @@
  */
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHeartbeat } from '../src/adapters/heartbeat.js';
+import { createHeartbeat } from '../src/adapters/notify/heartbeat.js';
 import { startHealthServer } from '../src/adapters/health-server.js';
 import type { RunOutcome } from '../src/run-report.js';
 import { createWorker, previousScheduledTime } from '../src/worker.js';

@@ -7,18 +7,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import type { ChartBar, DigestModel, EventRow, FailureNoticeModel } from '../core/digest-model-types.js';
+import type { ChartBar, DigestModel, EventRow } from '../core/digest-model-types.js';
 import { describeError, RenderError } from '../errors.js';
-
-export interface RenderedMessage {
-  html: string;
-  text: string;
-}
-
-export interface Renderer {
-  renderDigest(model: DigestModel): RenderedMessage;
-  renderFailure(model: FailureNoticeModel): RenderedMessage;
-}
+import type { Renderer } from '../ports.js';
 
 export interface RendererOptions {
   /** The directory holding `digest.html.hbs` and friends; found by walking up from this module when absent. */

@@ -1,9 +1,10 @@
 /** Picks where evidence goes: PostgreSQL when DATABASE_URL is set (schema created by the store's init), else DATA_DIR/evidence. */
 import { join } from 'node:path';
 import { CATALOGUE_VERSION } from '../core/catalogue.js';
-import { createEvidenceArchive, type EvidenceArchive } from './evidence-archive.js';
+import { createEvidenceArchive } from './evidence-archive.js';
 import { createFileEvidenceBackend } from './file-evidence-backend.js';
 import { createPostgresEvidenceBackend } from './postgres-evidence-backend.js';
+import type { EvidenceArchive } from '../ports.js';
 
 export interface EvidenceSettings {
   raw: boolean;

@@ -25,9 +25,10 @@ import { createGunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { formatVerifyReport } from './evidence-report.js';
-import type { BundleRef, ChainCheckpoint, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
+import type { BundleRef, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
 import { createManifestSigner, createManifestVerifier, type ManifestSigner, type ManifestVerifier } from './evidence-signing.js';
 import { createTarGzWriter } from './tar-writer.js';
+import type { BeginInput, EvidenceArchive, EvidenceBundle, EvidenceWindow, SealedContent, VerifyProblem, VerifyReport } from '../ports.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -50,12 +51,6 @@ export interface FileEntry {
   /** For gzip files: SHA-256 and size of the uncompressed bytes (the exact response body). */
   contentSha256?: string;
   contentSize?: number;
-}
-
-export interface EvidenceWindow {
-  start: string;
-  end: string;
-  key: string;
 }
 
 export interface ContentManifest {
@@ -83,93 +78,6 @@ export interface Manifest {
   versions: { package: string; catalogue: string };
   signing: { alg: string; keyFingerprint: string } | null;
   files: FileEntry[];
-}
-
-export interface BeginInput {
-  runId?: string;
-  /** The window's day, YYYY-MM-DD: where the bundle is filed. */
-  day: string;
-  window: EvidenceWindow;
-  /** The request parameters, already without secrets. */
-  request: Record<string, unknown>;
-  startedAt: Date;
-}
-
-export interface FinishInput {
-  status: 'delivered' | 'failed';
-  html?: string;
-  text?: string;
-  /** The FAILED notice that was rendered for a failed run (what the recipients were sent instead). */
-  noticeHtml?: string;
-  noticeText?: string;
-  delivery: Record<string, unknown>;
-  run: Record<string, unknown>;
-  finishedAt: Date;
-}
-
-export interface SealedContent {
-  contentSha256: string;
-  /** "Evidence bundle 2025-03-10/<run id>, content SHA-256 <hex>" for the digest footer. */
-  footer: string;
-}
-
-export interface FinishedBundle {
-  seq: number;
-  manifestSha256: string;
-  location: string;
-}
-
-export interface EvidenceBundle {
-  readonly runId: string;
-  readonly label: string;
-  /**
-   * Adds one raw response body. Pages are numbered and written in call order; several may be in flight
-   * (their hashing and compression run on the thread pool), and `sealContent` waits for all of them.
-   */
-  addPage(body: Uint8Array | string): Promise<void>;
-  /** Writes events.json and the content manifest. Call once, before rendering. */
-  sealContent(input: { eventsJson: Uint8Array | string; fetchComplete: boolean }): Promise<SealedContent>;
-  /** Writes the rest, the manifest, and links it into the chain. Seals the content first if not done. */
-  finish(input: FinishInput): Promise<FinishedBundle>;
-}
-
-export interface VerifyProblem {
-  kind: 'file' | 'chain' | 'signature' | 'incomplete' | 'missing-day' | 'manifest';
-  where: string;
-  message: string;
-}
-
-export interface VerifyReport {
-  archive: string;
-  from: string | null;
-  to: string | null;
-  bundlesChecked: number;
-  filesChecked: number;
-  signaturesValid: number;
-  signaturesUnchecked: number;
-  firstDay: string | null;
-  lastDay: string | null;
-  head: { seq: number; manifestSha256: string } | null;
-  checkpoint: ChainCheckpoint | null;
-  missingDays: string[];
-  incomplete: string[];
-  problems: VerifyProblem[];
-  ok: boolean;
-}
-
-export interface EvidenceArchive {
-  readonly description: string;
-  begin(input: BeginInput): Promise<EvidenceBundle>;
-  verify(options?: { from?: string; to?: string; verifyKey?: string | null }): Promise<VerifyReport>;
-  exportTarGz(options: {
-    from: string;
-    to: string;
-    out: string;
-    verifyKey?: string | null;
-  }): Promise<{ bundles: number; files: number; report: VerifyReport }>;
-  /** Removes bundles older than the retention (by day) from the start of the chain, keeping a checkpoint. */
-  prune(now: Date): Promise<{ pruned: number }>;
-  close(): Promise<void>;
 }
 
 export interface EvidenceArchiveOptions {

@@ -1,3 +1,4 @@
+import type { ChainCheckpoint } from '../ports.js';
 /**
  * Where evidence bundles are kept: the storage primitives behind `EvidenceArchive`. The archive
  * (evidence-archive.ts) does all hashing, chaining, signing and verifying; a backend only stores bytes.
@@ -46,15 +47,6 @@ export interface ChainHead {
   seq: number;
   manifestSha256: string;
   runId: string;
-}
-
-/** What pruning leaves behind so that the chain still verifies: the last pruned manifest. */
-export interface ChainCheckpoint {
-  seq: number;
-  manifestSha256: string;
-  day: string;
-  prunedAt: string;
-  prunedCount: number;
 }
 
 export interface EvidenceBackend {

@@ -1,5 +1,5 @@
+import type { VerifyReport } from '../ports.js';
 /** The `verify` report as text: short, suited to pasting into an audit ticket. */
-import type { VerifyReport } from './evidence-archive.js';
 
 export function formatVerifyReport(r: VerifyReport): string {
   const lines: string[] = [];

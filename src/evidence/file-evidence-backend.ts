@@ -12,7 +12,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { BundleRef, ChainCheckpoint, ChainHead, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
+import type { BundleRef, ChainHead, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
+import type { ChainCheckpoint } from '../ports.js';
 
 const STAGING = '.staging';
 const CHAIN = 'chain.json';

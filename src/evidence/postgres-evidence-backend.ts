@@ -8,7 +8,8 @@
  */
 import pg from 'pg';
 import type { PoolClient } from 'pg';
-import type { BundleRef, ChainCheckpoint, ChainHead, EvidenceBackend, EvidenceFileSink } from './evidence-backend.js';
+import type { BundleRef, ChainHead, EvidenceBackend, EvidenceFileSink } from './evidence-backend.js';
+import type { ChainCheckpoint } from '../ports.js';
 
 export const EVIDENCE_CHUNK_BYTES = 1024 * 1024;
 

@@ -7,7 +7,7 @@
  */
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { BeginInput, EvidenceArchive, EvidenceBundle, FinishedBundle, FinishInput } from './evidence-archive.js';
+import type { BeginInput, EvidenceArchive, EvidenceBundle, FinishInput, FinishedBundle } from '../ports.js';
 
 export interface RunEvidence {
   begin(input: BeginInput): Promise<void>;

@@ -2,7 +2,7 @@
 import type { Logger } from '../logger.js';
 import { createFileStore } from './file-store.js';
 import { createPostgresStore } from './postgres-store.js';
-import type { Store } from './store.js';
+import type { Store } from '../ports.js';
 
 export function createStore(options: {
   dataDir: string;

@@ -39,10 +39,9 @@ import {
   type FailureRecord,
   type HistoryContribution,
   type HistorySnapshot,
-  type LockHandle,
   type RunState,
-  type Store,
-} from './store.js';
+} from '../core/run-state.js';
+import type { LockHandle, Store } from '../ports.js';
 
 /** The format of state.json this build writes (and the newest it reads). */
 export const FILE_STORE_FORMAT_VERSION = 1;

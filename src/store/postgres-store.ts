@@ -36,11 +36,10 @@ import {
   type FailureRecord,
   type HistoryContribution,
   type HistorySnapshot,
-  type LockHandle,
   type NormalisedContribution,
   type RunState,
-  type Store,
-} from './store.js';
+} from '../core/run-state.js';
+import type { LockHandle, Store } from '../ports.js';
 
 export const DEFAULT_POSTGRES_SCHEMA = 'lastpass_audit_digest';
 

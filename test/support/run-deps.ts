@@ -3,15 +3,15 @@
  * mailer against nock at `sendgridUrl`, the outbox under `dataDir`, a recording logger, a fixed clock, and
  * no real waiting between retries.
  */
-import { createLastPassClient } from '../../src/adapters/lastpass-client.js';
-import { createOutboxMailer } from '../../src/adapters/outbox-mailer.js';
+import { createLastPassClient } from '../../src/adapters/lastpass/lastpass-client.js';
+import { createOutboxMailer } from '../../src/adapters/mail/outbox-mailer.js';
 import { createRenderer } from '../../src/adapters/renderer.js';
-import { createSendGridMailer } from '../../src/adapters/sendgrid-mailer.js';
+import { createSendGridMailer } from '../../src/adapters/mail/sendgrid-mailer.js';
 import type { Config } from '../../src/config/load-config.js';
 import type { RunDeps } from '../../src/run-report.js';
 import type { LastPassSimulator } from '../../src/simulator/lastpass-simulator.js';
-import type { Store } from '../../src/store/store.js';
 import { recordingLogger } from './recording-logger.js';
+import type { Store } from '../../src/ports.js';
 
 export interface TestRunDepsOptions {
   sim: LastPassSimulator;

@@ -1,27 +1,7 @@
 /** The message we deliver, and its translation into SendGrid's v3 mail/send request. */
 import helpers from '@sendgrid/helpers';
 import type { MailDataRequired } from '@sendgrid/mail';
-
-export interface MailAttachment {
-  filename: string;
-  type: string;
-  /** Base64. */
-  content: string;
-}
-
-export interface OutgoingMessage {
-  /** The window key (or a notice key): names the outbox folder and goes into custom_args. */
-  key: string;
-  kind: 'digest' | 'failure';
-  from: string;
-  to: string[];
-  subject: string;
-  html: string;
-  text: string;
-  /** Idempotency marker and other tracking values, sent as SendGrid custom_args. */
-  customArgs: Record<string, string>;
-  attachments?: MailAttachment[];
-}
+import type { OutgoingMessage } from '../../ports.js';
 
 export function toMailData(message: OutgoingMessage): MailDataRequired {
   const data: MailDataRequired = {

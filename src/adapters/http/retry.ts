@@ -4,8 +4,9 @@
  * (for the worker: before the next scheduled run).
  */
 import pRetry, { AbortError } from 'p-retry';
-import { UpstreamError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { UpstreamError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { Sleep } from '../../ports.js';
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
@@ -23,7 +24,6 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxRetryAfterMs: 300_000,
 };
 
-export type Sleep = (ms: number) => Promise<void>;
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface RetryRuntime {

@@ -11,9 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../logger.js';
-import { toSendGridRequestBody, type OutgoingMessage } from './mail-message.js';
-import type { Mailer } from './sendgrid-mailer.js';
+import type { Logger } from '../../logger.js';
+import { toSendGridRequestBody } from './mail-message.js';
+import type { Mailer, OutgoingMessage } from '../../ports.js';
 
 /** Characters of base64 written per slice: a multiple of 4, so each slice decodes on its own. */
 const BASE64_SLICE = 1 << 20;

@@ -13,10 +13,11 @@
  * page processor (reporting-page.ts has the parser and the paging decision; window-session.ts the processor
  * that analyses a window), so each page's rows are analysed and dropped before the next page is read.
  */
-import { UpstreamError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { RawEvent, WallRange } from '../core/types.js';
-import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy, type Sleep } from './retry.js';
+import { UpstreamError } from '../../errors.js';
+import { redactUrl } from '../http/redact.js';
+import type { Logger } from '../../logger.js';
+import type { RawEvent, WallRange } from '../../core/types.js';
+import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy } from '../http/retry.js';
 import {
   decodeBody,
   parseReportingResponse,
@@ -27,6 +28,7 @@ import {
   type ReportingResponse,
 } from './reporting-page.js';
 import { createPageScanner } from './page-scanner.js';
+import type { FetchLike, FetchStats, LastPassClient, PageInfo, Sleep } from '../../ports.js';
 
 export {
   parseReportingResponse,
@@ -37,8 +39,6 @@ export {
 } from './reporting-page.js';
 
 export const LASTPASS_PAGE_LIMIT = 10_000;
-
-export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 export interface LastPassClientOptions {
   apiUrl: string;
@@ -54,58 +54,6 @@ export interface LastPassClientOptions {
   now?: () => number;
   logger: Logger;
   retryPolicy?: RetryPolicy;
-}
-
-export interface FetchStats {
-  requests: number;
-  /** Responses that carried events. */
-  pages: number;
-  /** Events passed on (after removing the cut boundary second of full pages). */
-  events: number;
-  /** Rows LastPass returned outside the asked range (dropped, logged). */
-  outOfRange: number;
-  /** Attempts that failed and were retried. */
-  retries: number;
-}
-
-export interface PageInfo {
-  /** The range this response answered. */
-  range: WallRange;
-  /** The body exactly as received (before decoding), for evidence. */
-  bytes: Uint8Array;
-  requestNumber: number;
-}
-
-export interface LastPassClient {
-  /**
-   * Fetches every event of `range` (both ends inclusive), newest first, one response at a time: `process`
-   * parses each response and takes its rows, then `onPage` sees the accepted
-   * response. Resolves only when the whole range was fetched; throws otherwise.
-   */
-  fetchPages(
-    range: WallRange,
-    process: PageProcessor,
-    onPage?: (page: PageInfo, outcome: PageOutcome) => void | Promise<void>,
-    options?: { deadline?: number },
-  ): Promise<FetchStats>;
-  /** `fetchPages` with the rows parsed here and passed to `onEvents`, page by page. */
-  fetchRange(
-    range: WallRange,
-    onEvents: (rows: RawEvent[], page: PageInfo) => void | Promise<void>,
-    options?: { deadline?: number },
-  ): Promise<FetchStats>;
-  /** One request, for `check`. */
-  probe(range: WallRange): Promise<{ events: number }>;
-}
-
-/** The host and path of a URL, never its query (which could carry a token through a proxy). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return '(invalid URL)';
-  }
 }
 
 export function createLastPassClient(options: LastPassClientOptions): LastPassClient {

@@ -5,22 +5,12 @@
  */
 import type { Client } from '@sendgrid/client';
 import type { MailService } from '@sendgrid/mail';
-import { UpstreamError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { redactUrl } from './lastpass-client.js';
-import { toMailData, type OutgoingMessage } from './mail-message.js';
-import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy, type Sleep } from './retry.js';
-
-export interface DeliveryResult {
-  /** SendGrid's x-message-id, or null for the outbox. */
-  messageId: string | null;
-  /** Where it went: "sendgrid" or the outbox folder. */
-  destination: string;
-}
-
-export interface Mailer {
-  send(message: OutgoingMessage, options?: { deadline?: number }): Promise<DeliveryResult>;
-}
+import { UpstreamError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { redactUrl } from '../http/redact.js';
+import { toMailData } from './mail-message.js';
+import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy } from '../http/retry.js';
+import type { Mailer, Sleep } from '../../ports.js';
 
 export interface SendGridMailerOptions {
   apiKey: string;

@@ -3,8 +3,8 @@
  * HEARTBEAT_URL after every successful run, to HEARTBEAT_URL/fail after a failed one. If the worker dies,
  * the pings stop and the monitoring service alerts. Failures to ping are logged, never fatal.
  */
-import type { Logger } from '../logger.js';
-import type { FetchLike } from './lastpass-client.js';
+import type { Logger } from '../../logger.js';
+import type { FetchLike } from '../../ports.js';
 
 export interface Heartbeat {
   ping(outcome: 'success' | 'fail', message: string): Promise<void>;

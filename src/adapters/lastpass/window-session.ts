@@ -5,13 +5,13 @@
  * the client; no row outlives its page.
  */
 import { createHash } from 'node:crypto';
-import { createPageScanner, type PageRows } from './adapters/page-scanner.js';
-import { processReportingResponse, type PageProcessor } from './adapters/reporting-page.js';
-import { createAnalysis, type AnalysisResult } from './core/analysis.js';
-import type { HistorySnapshot } from './core/detections/detection.js';
-import type { RawEvent } from './core/types.js';
-import { createWallResolver } from './core/wall-time.js';
-import { UpstreamError } from './errors.js';
+import { createPageScanner, type PageRows } from './page-scanner.js';
+import { processReportingResponse, type PageProcessor } from './reporting-page.js';
+import { createAnalysis, type AnalysisResult } from '../../core/analysis.js';
+import type { HistorySnapshot } from '../../core/detections/detection.js';
+import type { RawEvent } from '../../core/types.js';
+import { createWallResolver } from '../../core/wall-time.js';
+import { UpstreamError } from '../../errors.js';
 
 export interface WindowSessionOptions {
   apiUser: string;

@@ -6,8 +6,8 @@
  * response is full (or carries `next`), the events of its *oldest* second may be cut, so only the events
  * strictly newer than that second are kept and the next request asks again with `to` set to it.
  */
-import { AuthorizationError, IncompleteDataError, UpstreamError } from '../errors.js';
-import type { RawEvent, WallRange } from '../core/types.js';
+import { AuthorizationError, IncompleteDataError, UpstreamError } from '../../errors.js';
+import type { RawEvent, WallRange } from '../../core/types.js';
 import type { PageRows, PageScanner } from './page-scanner.js';
 
 export type { PageRows, PageScanner } from './page-scanner.js';

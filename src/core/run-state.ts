@@ -6,11 +6,9 @@
 
 import { StorageError } from '../errors.js';
 
-import type { HistorySnapshot } from '../core/detections/detection.js';
+import type { HistorySnapshot } from './detections/detection.js';
 
 export type { HistorySnapshot };
-
-export type StoreKind = 'files' | 'postgres';
 
 /**
  * What one delivered window adds to the per-user history. `day` is the window's day (YYYY-MM-DD).
@@ -95,52 +93,6 @@ export interface RunState {
   consecutiveFailures: number;
   lastFailure: FailureRecord | null;
   lastSuccessAt: string | null;
-}
-
-export interface LockHandle {
-  release(): Promise<void>;
-}
-
-export interface Store {
-  readonly kind: StoreKind;
-  /** Human description for logs and `check` (never contains a password). */
-  readonly description: string;
-  /** Create/upgrade the schema or directories. Idempotent; safe when two processes call it at once. */
-  init(): Promise<void>;
-  /** Schema version (postgres) or format version (files). */
-  schemaVersion(): Promise<number>;
-  readState(): Promise<RunState>;
-  /** Atomically record that a send for `intent.key` is about to happen. */
-  beginDelivery(intent: DeliveryIntent): Promise<void>;
-  /**
-   * Atomically: record the delivered window, clear the pending intent for its key, reset the failure
-   * counter, set lastSuccessAt, and advance `cursor` to `delivered.end` when the window starts at or before
-   * the cursor (or the cursor is null) and ends after it. With `history`, merge it into the per-user
-   * history in the same atomic step, once per window key (a re-delivery of the same key does not count twice).
-   */
-  completeDelivery(delivered: DeliveredWindow, history?: HistoryContribution, tail?: DeliveryTail): Promise<void>;
-  /** The tail fingerprints of the newest delivered window (for late arrivals), or null. */
-  readTail(): Promise<DeliveryTail | null>;
-  /** Atomically record a failed run: increments consecutiveFailures and sets lastFailure. The cursor does not move. */
-  recordFailure(failure: FailureRecord): Promise<void>;
-  /**
-   * Clear the pending intent for `key` (if it is still that key's): the send definitely did not happen
-   * (SendGrid refused it with a 4xx), so the next attempt is not a "possible duplicate".
-   */
-  abandonDelivery(key: string): Promise<void>;
-  /**
-   * Per-user history for the detections, as of the delivered runs so far: IPs seen signing in per user
-   * (with the last day), vault deletions/changes per user and day, and the days contributed. Bounded.
-   */
-  readHistory(): Promise<HistorySnapshot>;
-  /**
-   * Try to take the cross-process "one run at a time" lock without waiting.
-   * Returns null when another process holds it. Files: a lock file with the owner's pid and host,
-   * taken over when the owner is dead (same host) or the lock is older than `staleAfterMs`.
-   * PostgreSQL: a session-level advisory lock on a dedicated connection.
-   */
-  tryLock(owner: string): Promise<LockHandle | null>;
-  close(): Promise<void>;
 }
 
 export function emptyRunState(): RunState {

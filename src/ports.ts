@@ -1,0 +1,269 @@
+/**
+ * The ports: every interface between the orchestrator and the outside world, declared in one place.
+ * Adapters implement them (src/adapters/, src/store/, src/evidence/); the orchestrator (run-report.ts), the
+ * scheduler and the commands depend on these declarations only, and tests hand in real adapters wired to
+ * loopback stand-ins. Data types the ports carry that are pure (run state, events, view models) live in
+ * src/core/.
+ */
+import type { PageOutcome, PageProcessor } from './adapters/lastpass/reporting-page.js';
+import type { HistorySnapshot } from './core/detections/detection.js';
+import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
+import type { DeliveredWindow, DeliveryIntent, DeliveryTail, FailureRecord, HistoryContribution, RunState } from './core/run-state.js';
+import type { RawEvent, WallRange } from './core/types.js';
+
+// ---- time -----------------------------------------------------------------------------------------
+
+/** The wall clock. Injected everywhere; only src/main.ts hands in the real one. */
+export type Clock = () => Date;
+
+/** Waiting. Injected so that tests never wait. */
+export type Sleep = (ms: number) => Promise<void>;
+
+// ---- outbound HTTP ------------------------------------------------------------------------------
+
+/** The fetch every outbound request goes through. */
+export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+// ---- LastPass -----------------------------------------------------------------------------------
+
+export interface FetchStats {
+  requests: number;
+  /** Responses that carried events. */
+  pages: number;
+  /** Events passed on (after removing the cut boundary second of full pages). */
+  events: number;
+  /** Rows LastPass returned outside the asked range (dropped, logged). */
+  outOfRange: number;
+  /** Attempts that failed and were retried. */
+  retries: number;
+}
+
+export interface PageInfo {
+  /** The range this response answered. */
+  range: WallRange;
+  /** The body exactly as received (before decoding), for evidence. */
+  bytes: Uint8Array;
+  requestNumber: number;
+}
+
+export interface LastPassClient {
+  /**
+   * Fetches every event of `range` (both ends inclusive), newest first, one response at a time: `process`
+   * parses each response and takes its rows, then `onPage` sees the accepted
+   * response. Resolves only when the whole range was fetched; throws otherwise.
+   */
+  fetchPages(
+    range: WallRange,
+    process: PageProcessor,
+    onPage?: (page: PageInfo, outcome: PageOutcome) => void | Promise<void>,
+    options?: { deadline?: number },
+  ): Promise<FetchStats>;
+  /** `fetchPages` with the rows parsed here and passed to `onEvents`, page by page. */
+  fetchRange(
+    range: WallRange,
+    onEvents: (rows: RawEvent[], page: PageInfo) => void | Promise<void>,
+    options?: { deadline?: number },
+  ): Promise<FetchStats>;
+  /** One request, for `check`. */
+  probe(range: WallRange): Promise<{ events: number }>;
+}
+
+// ---- mail ---------------------------------------------------------------------------------------
+
+export interface MailAttachment {
+  filename: string;
+  type: string;
+  /** Base64. */
+  content: string;
+}
+
+export interface OutgoingMessage {
+  /** The window key (or a notice key): names the outbox folder and goes into custom_args. */
+  key: string;
+  kind: 'digest' | 'failure';
+  from: string;
+  to: string[];
+  subject: string;
+  html: string;
+  text: string;
+  /** Idempotency marker and other tracking values, sent as SendGrid custom_args. */
+  customArgs: Record<string, string>;
+  attachments?: MailAttachment[];
+}
+
+export interface DeliveryResult {
+  /** SendGrid's x-message-id, or null for the outbox. */
+  messageId: string | null;
+  /** Where it went: "sendgrid" or the outbox folder. */
+  destination: string;
+}
+
+export interface Mailer {
+  send(message: OutgoingMessage, options?: { deadline?: number }): Promise<DeliveryResult>;
+}
+
+// ---- rendering ----------------------------------------------------------------------------------
+
+export interface RenderedMessage {
+  html: string;
+  text: string;
+}
+
+export interface Renderer {
+  renderDigest(model: DigestModel): RenderedMessage;
+  renderFailure(model: FailureNoticeModel): RenderedMessage;
+}
+
+// ---- storage ------------------------------------------------------------------------------------
+
+export type StoreKind = 'files' | 'postgres';
+
+export interface LockHandle {
+  release(): Promise<void>;
+}
+
+export interface Store {
+  readonly kind: StoreKind;
+  /** Human description for logs and `check` (never contains a password). */
+  readonly description: string;
+  /** Create/upgrade the schema or directories. Idempotent; safe when two processes call it at once. */
+  init(): Promise<void>;
+  /** Schema version (postgres) or format version (files). */
+  schemaVersion(): Promise<number>;
+  readState(): Promise<RunState>;
+  /** Atomically record that a send for `intent.key` is about to happen. */
+  beginDelivery(intent: DeliveryIntent): Promise<void>;
+  /**
+   * Atomically: record the delivered window, clear the pending intent for its key, reset the failure
+   * counter, set lastSuccessAt, and advance `cursor` to `delivered.end` when the window starts at or before
+   * the cursor (or the cursor is null) and ends after it. With `history`, merge it into the per-user
+   * history in the same atomic step, once per window key (a re-delivery of the same key does not count twice).
+   */
+  completeDelivery(delivered: DeliveredWindow, history?: HistoryContribution, tail?: DeliveryTail): Promise<void>;
+  /** The tail fingerprints of the newest delivered window (for late arrivals), or null. */
+  readTail(): Promise<DeliveryTail | null>;
+  /** Atomically record a failed run: increments consecutiveFailures and sets lastFailure. The cursor does not move. */
+  recordFailure(failure: FailureRecord): Promise<void>;
+  /**
+   * Clear the pending intent for `key` (if it is still that key's): the send definitely did not happen
+   * (SendGrid refused it with a 4xx), so the next attempt is not a "possible duplicate".
+   */
+  abandonDelivery(key: string): Promise<void>;
+  /**
+   * Per-user history for the detections, as of the delivered runs so far: IPs seen signing in per user
+   * (with the last day), vault deletions/changes per user and day, and the days contributed. Bounded.
+   */
+  readHistory(): Promise<HistorySnapshot>;
+  /**
+   * Try to take the cross-process "one run at a time" lock without waiting.
+   * Returns null when another process holds it. Files: a lock file with the owner's pid and host,
+   * taken over when the owner is dead (same host) or the lock is older than `staleAfterMs`.
+   * PostgreSQL: a session-level advisory lock on a dedicated connection.
+   */
+  tryLock(owner: string): Promise<LockHandle | null>;
+  close(): Promise<void>;
+}
+
+// ---- evidence -----------------------------------------------------------------------------------
+
+export interface EvidenceWindow {
+  start: string;
+  end: string;
+  key: string;
+}
+
+export interface BeginInput {
+  runId?: string;
+  /** The window's day, YYYY-MM-DD: where the bundle is filed. */
+  day: string;
+  window: EvidenceWindow;
+  /** The request parameters, already without secrets. */
+  request: Record<string, unknown>;
+  startedAt: Date;
+}
+
+export interface FinishInput {
+  status: 'delivered' | 'failed';
+  html?: string;
+  text?: string;
+  /** The FAILED notice that was rendered for a failed run (what the recipients were sent instead). */
+  noticeHtml?: string;
+  noticeText?: string;
+  delivery: Record<string, unknown>;
+  run: Record<string, unknown>;
+  finishedAt: Date;
+}
+
+export interface SealedContent {
+  contentSha256: string;
+  /** "Evidence bundle 2025-03-10/<run id>, content SHA-256 <hex>" for the digest footer. */
+  footer: string;
+}
+
+export interface FinishedBundle {
+  seq: number;
+  manifestSha256: string;
+  location: string;
+}
+
+export interface EvidenceBundle {
+  readonly runId: string;
+  readonly label: string;
+  /**
+   * Adds one raw response body. Pages are numbered and written in call order; several may be in flight
+   * (their hashing and compression run on the thread pool), and `sealContent` waits for all of them.
+   */
+  addPage(body: Uint8Array | string): Promise<void>;
+  /** Writes events.json and the content manifest. Call once, before rendering. */
+  sealContent(input: { eventsJson: Uint8Array | string; fetchComplete: boolean }): Promise<SealedContent>;
+  /** Writes the rest, the manifest, and links it into the chain. Seals the content first if not done. */
+  finish(input: FinishInput): Promise<FinishedBundle>;
+}
+
+export interface VerifyProblem {
+  kind: 'file' | 'chain' | 'signature' | 'incomplete' | 'missing-day' | 'manifest';
+  where: string;
+  message: string;
+}
+
+export interface VerifyReport {
+  archive: string;
+  from: string | null;
+  to: string | null;
+  bundlesChecked: number;
+  filesChecked: number;
+  signaturesValid: number;
+  signaturesUnchecked: number;
+  firstDay: string | null;
+  lastDay: string | null;
+  head: { seq: number; manifestSha256: string } | null;
+  checkpoint: ChainCheckpoint | null;
+  missingDays: string[];
+  incomplete: string[];
+  problems: VerifyProblem[];
+  ok: boolean;
+}
+
+export interface EvidenceArchive {
+  readonly description: string;
+  begin(input: BeginInput): Promise<EvidenceBundle>;
+  verify(options?: { from?: string; to?: string; verifyKey?: string | null }): Promise<VerifyReport>;
+  exportTarGz(options: {
+    from: string;
+    to: string;
+    out: string;
+    verifyKey?: string | null;
+  }): Promise<{ bundles: number; files: number; report: VerifyReport }>;
+  /** Removes bundles older than the retention (by day) from the start of the chain, keeping a checkpoint. */
+  prune(now: Date): Promise<{ pruned: number }>;
+  close(): Promise<void>;
+}
+
+/** What pruning leaves behind so that the chain still verifies: the last pruned manifest. */
+export interface ChainCheckpoint {
+  seq: number;
+  manifestSha256: string;
+  day: string;
+  prunedAt: string;
+  prunedCount: number;
+}
