@@ -19,6 +19,14 @@ export type Clock = () => Date;
 /** Waiting. Injected so that tests never wait. */
 export type Sleep = (ms: number) => Promise<void>;
 
+/** What the stores need of the process they run in (lock files name their owner). main.ts hands in the real one. */
+export interface ProcessInfo {
+  pid: number;
+  hostname: string;
+  /** False when no process with this pid runs on this host (`kill(pid, 0)` gives ESRCH). */
+  isProcessAlive(pid: number): boolean;
+}
+
 // ---- outbound HTTP ------------------------------------------------------------------------------
 
 /** The fetch every outbound request goes through. */
