@@ -12,6 +12,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { createHash } from 'node:crypto';
+import { syncDirectory, writeFileAtomic } from '../adapters/fs/atomic-file.js';
 import type { BundleRef, ChainHead, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
 import type { ChainCheckpoint } from '../ports.js';
 
@@ -22,28 +23,6 @@ const PENDING = 'chain.pending.json';
 interface ChainFile {
   head: ChainHead | null;
   checkpoint: ChainCheckpoint | null;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
-async function writeAtomic(path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const h = await open(tmp, 'w');
-  try {
-    await h.writeFile(data);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await rename(tmp, path);
-  await fsyncDir(dirname(path));
 }
 
 async function readJson<T>(path: string): Promise<T | null> {
@@ -96,7 +75,7 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
       const manifest = await readOptional(join(pending.location, 'manifest.json'));
       if (manifest && createHash('sha256').update(manifest).digest('hex') === pending.head.manifestSha256) {
         chain.head = pending.head; // the rename happened: roll forward
-        await writeAtomic(chainPath, Buffer.from(`${JSON.stringify(chain, null, 2)}\n`));
+        await writeFileAtomic(chainPath, Buffer.from(`${JSON.stringify(chain, null, 2)}\n`));
       }
       await unlink(pendingPath).catch(() => undefined);
     }
@@ -150,7 +129,7 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
               await h.close();
             }
           }
-          await fsyncDir(staging);
+          await syncDirectory(staging);
           const chain = await readChain();
           const current = chain.head?.manifestSha256 ?? chain.checkpoint?.manifestSha256 ?? null;
           if (current !== input.prevSha256)
@@ -159,11 +138,11 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
             );
           const target = finalDir(day, runId);
           const head: ChainHead = { seq: input.seq, manifestSha256: input.manifestSha256, runId };
-          await writeAtomic(pendingPath, Buffer.from(JSON.stringify({ head, location: target })));
+          await writeFileAtomic(pendingPath, Buffer.from(JSON.stringify({ head, location: target })));
           await mkdir(dirname(target), { recursive: true });
           await rename(staging, target);
-          await fsyncDir(dirname(target));
-          await writeAtomic(chainPath, Buffer.from(`${JSON.stringify({ head, checkpoint: chain.checkpoint }, null, 2)}\n`));
+          await syncDirectory(dirname(target));
+          await writeFileAtomic(chainPath, Buffer.from(`${JSON.stringify({ head, checkpoint: chain.checkpoint }, null, 2)}\n`));
           await unlink(pendingPath);
           return target;
         },
@@ -226,7 +205,7 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
     },
     async prune(refs, checkpoint) {
       const chain = await readChain();
-      await writeAtomic(chainPath, Buffer.from(`${JSON.stringify({ head: chain.head, checkpoint }, null, 2)}\n`));
+      await writeFileAtomic(chainPath, Buffer.from(`${JSON.stringify({ head: chain.head, checkpoint }, null, 2)}\n`));
       for (const ref of refs) {
         await rm(ref.location, { recursive: true, force: true });
         // Remove emptied day/month/year directories.

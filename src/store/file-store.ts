@@ -15,9 +15,10 @@
  * container whose hostname changes on restart, that means `staleLockMs`).
  */
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../adapters/fs/atomic-file.js';
 import { describeError, StorageError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import {
@@ -166,34 +167,25 @@ export function createFileStore(options: FileStoreOptions): Store {
     await replaceFile(HISTORY_FILE, body, lock);
   }
 
-  /** Atomically replaces `<dir>/<name>`: temp file in the same directory, fsync, rename, fsync of the directory. */
+  /** Atomically replaces `<dir>/<name>` (adapters/fs/atomic-file.ts), unless our write lock was lost meanwhile. */
   async function replaceFile(name: string, body: string, lock: HeldLock): Promise<void> {
     const target = join(dir, name);
-    const tmp = join(dir, `${name}.${pid}.${randomUUID()}.tmp`);
     const what = name === HISTORY_FILE ? 'history' : 'state';
-    try {
-      const handle = await open(tmp, 'wx', 0o600);
-      try {
-        await handle.writeFile(body, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      // Our write lock may have been broken as stale while we were stuck; never overwrite a newer write.
-      if (!(await stillHolds(lock))) {
-        throw new StorageError(
-          `Lost the write lock ${writeLockPath} (held longer than ${staleWriteLockMs} ms); the update was not written: retry`,
-        );
-      }
-      checkpoint(`store.${what}.tmp_written`);
-      await rename(tmp, target);
-      checkpoint(`store.${what}.renamed`);
-    } catch (error) {
-      await unlink(tmp).catch(() => undefined);
-      if (error instanceof StorageError) throw error;
-      throw fsError('write', target, error);
-    }
-    await syncDirectory(dir);
+    await writeFileAtomic(target, body, {
+      mode: 0o600,
+      beforeRename: async () => {
+        // Our write lock may have been broken as stale while we were stuck; never overwrite a newer write.
+        if (!(await stillHolds(lock))) {
+          throw new StorageError(
+            `Lost the write lock ${writeLockPath} (held longer than ${staleWriteLockMs} ms); the update was not written: retry`,
+          );
+        }
+        checkpoint(`store.${what}.tmp_written`);
+      },
+      afterRename: () => checkpoint(`store.${what}.renamed`),
+      mapError: (error, step) =>
+        error instanceof StorageError ? error : step === 'write' ? fsError('write', target, error) : fsError('sync', dir, error),
+    });
     checkpoint(`store.${what}.written`);
   }
 
@@ -583,22 +575,6 @@ function parseLockContent(raw: string): LockContent | null {
     owner: typeof owner === 'string' ? owner : '',
     token: typeof token === 'string' ? token : null,
   };
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch (error) {
-    // Some platforms (Windows, some network file systems) cannot fsync a directory; the rename stands.
-    const code = errorCode(error);
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF' && code !== 'ENOTSUP') {
-      throw fsError('sync', dir, error);
-    }
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
 }
 
 function defaultIsProcessAlive(pid: number): boolean {
