@@ -48,7 +48,7 @@ afterAll(async () => {
 
 async function pgSchema(): Promise<string> {
   const schema = randomSchemaName('lpad_ev');
-  const store = createPostgresStore({ connectionString: db.url, schema, maxConnections: 2 });
+  const store = createPostgresStore({ connectionString: db.url, schema, maxConnections: 2, now: () => new Date() });
   await store.init();
   await store.close();
   return schema;

@@ -13,7 +13,6 @@
  *   host or it is older than `staleLockMs`.
  */
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
-import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../adapters/fs/atomic-file.js';
 import { errorCode } from '../adapters/fs/error-code.js';
@@ -37,7 +36,7 @@ import {
   type HistoryContribution,
   type RunState,
 } from '../core/run-state.js';
-import type { LockHandle, Store } from '../ports.js';
+import type { Clock, LockHandle, ProcessInfo, Sleep, Store } from '../ports.js';
 import { fsError } from './fs-error.js';
 import { createLockFiles, type HeldLock } from './lock-file.js';
 import {
@@ -65,18 +64,16 @@ const DEFAULT_WRITE_LOCK_TIMEOUT_MS = 60_000;
 
 export interface FileStoreOptions {
   dir: string;
-  now?: () => Date;
+  /** Whose locks this store takes, and whether another process on this host still runs (main.ts hands in the real one). */
+  processInfo: ProcessInfo;
+  now: Clock;
   /** A run.lock older than this is taken over whoever holds it (default 6 h). */
   staleLockMs?: number;
   /** A state.lock older than this is broken (default 30 s). */
   staleWriteLockMs?: number;
   /** Give up (StorageError) after sleeping this long in total waiting for state.lock (default 60 s). */
   writeLockTimeoutMs?: number;
-  hostname?: string;
-  pid?: number;
-  /** Default: `process.kill(pid, 0)`; ESRCH means dead, EPERM means alive (someone else's). */
-  isProcessAlive?: (pid: number) => boolean;
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: Sleep;
   logger?: Logger;
   /**
    * Fault injection for the crash tests (the CLI passes LAD_CRASH_AT's): called at named points of the
@@ -89,17 +86,14 @@ export interface FileStoreOptions {
 
 export function createFileStore(options: FileStoreOptions): Store {
   const dir = options.dir;
-  const now = options.now ?? (() => new Date());
+  const now = options.now;
   const staleRunLockMs = options.staleLockMs ?? DEFAULT_STALE_RUN_LOCK_MS;
   const staleWriteLockMs = options.staleWriteLockMs ?? DEFAULT_STALE_WRITE_LOCK_MS;
   const writeLockTimeoutMs = options.writeLockTimeoutMs ?? DEFAULT_WRITE_LOCK_TIMEOUT_MS;
-  const host = options.hostname ?? osHostname();
-  const pid = options.pid ?? process.pid;
-  const isProcessAlive = options.isProcessAlive ?? defaultIsProcessAlive;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const logger = options.logger ?? silentLogger;
   const checkpoint = options.checkpoint ?? (() => undefined);
-  const locks = createLockFiles({ processInfo: { pid, hostname: host, isProcessAlive }, now, logger });
+  const locks = createLockFiles({ processInfo: options.processInfo, now, logger });
 
   const statePath = join(dir, STATE_FILE);
   const historyPath = join(dir, HISTORY_FILE);
@@ -365,13 +359,4 @@ export function createFileStore(options: FileStoreOptions): Store {
       await chain;
     },
   };
-}
-
-function defaultIsProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
-  }
 }

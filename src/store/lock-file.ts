@@ -58,7 +58,7 @@ interface SeenLock {
 const BREAKER_STALE_MS = 10_000;
 
 /**
- * Tokens of the locks held in this process. A lock file with our pid and host whose token is not here was
+ * Tokens of the locks this process holds. A lock file with our pid and host whose token is not here was
  * left by an earlier process that had the same pid (pid 1 in a container, say): its owner is gone.
  */
 const heldTokens = new Set<string>();

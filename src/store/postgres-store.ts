@@ -31,7 +31,7 @@ import {
   type HistoryContribution,
   type RunState,
 } from '../core/run-state.js';
-import type { LockHandle, Store } from '../ports.js';
+import type { Clock, LockHandle, Store } from '../ports.js';
 import { mergeHistoryRows, readHistoryRows } from './postgres-history.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './postgres-migrations.js';
 import { type DeliveredRow, iso, type RunStateRow, toDelivered, toFailure, toIntent } from './postgres-rows.js';
@@ -49,7 +49,7 @@ export { describeTarget } from './postgres-target.js';
 export interface PostgresStoreOptions {
   connectionString: string;
   schema?: string;
-  now?: () => Date;
+  now: Clock;
   logger?: Logger;
   /** Pool size (default 10, at least 2): a held run lock occupies one connection until released. */
   maxConnections?: number;
@@ -77,7 +77,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       `PostgreSQL store: maxConnections must be an integer of at least 2 (a held run lock keeps one connection), got ${maxConnections}`,
     );
   }
-  const now = options.now ?? (() => new Date());
+  const now = options.now;
   const logger = options.logger ?? silentLogger;
   const checkpoint = options.checkpoint ?? (() => undefined);
   const target = describeTarget(options.connectionString);
