@@ -313,6 +313,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
         databaseUrl: null,
         version: VERSION,
         settings: { raw: true, retentionDays: 400, signingKey: null },
+        now: () => new Date(),
       })
     : undefined;
 

@@ -113,6 +113,7 @@ function buildDeps(config: Config, logger: Logger, store: Store, dryRun: boolean
             databaseUrl: config.databaseUrl,
             version: VERSION,
             settings: config.evidence,
+            now: systemClock,
           }),
         }),
   };
@@ -406,7 +407,7 @@ async function openEvidence(env: Env) {
       await store.close();
     }
   }
-  return { archive: createEvidence({ dataDir, databaseUrl, version: VERSION, settings }), settings };
+  return { archive: createEvidence({ dataDir, databaseUrl, version: VERSION, settings, now: systemClock }), settings };
 }
 
 async function commandVerify(args: string[], env: Env): Promise<number> {

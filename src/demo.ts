@@ -67,6 +67,7 @@ export async function runDemo(deps: {
     backend: createFileEvidenceBackend({ dir: join(folder, 'evidence') }),
     version: deps.version,
     catalogueVersion: CATALOGUE_VERSION,
+    now: deps.now,
   });
   try {
     await store.init();

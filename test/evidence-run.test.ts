@@ -39,6 +39,7 @@ beforeEach(async () => {
     backend: createFileEvidenceBackend({ dir: join(dir, 'evidence') }),
     version: '0.0.0-test',
     catalogueVersion: 'test',
+    now: () => NOW,
   });
 });
 afterEach(async () => {

@@ -18,7 +18,7 @@ import { createManifestSigner, createManifestVerifier } from '../src/evidence/ev
 import { createRunEvidence } from '../src/evidence/run-evidence.js';
 import { recordingLogger } from './support/recording-logger.js';
 import { createPostgresStore } from '../src/store/postgres-store.js';
-import { describeEvidenceContract, ED_PRIVATE, ED_PUBLIC, writeRun } from './evidence-contract.js';
+import { ARCHIVE_NOW, describeEvidenceContract, ED_PRIVATE, ED_PUBLIC, writeRun } from './evidence-contract.js';
 import { randomSchemaName, startTestDatabase, type TestDatabase } from './support/postgres.js';
 
 describeEvidenceContract('files', async () => {
@@ -130,7 +130,7 @@ describe('evidence streaming', () => {
     const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-order-'));
     try {
       const { wrapped, writes } = measured(createFileEvidenceBackend({ dir }));
-      const archive = createEvidenceArchive({ backend: wrapped, version: '1', catalogueVersion: 't' });
+      const archive = createEvidenceArchive({ backend: wrapped, version: '1', catalogueVersion: 't', now: () => ARCHIVE_NOW });
       const bundle = await archive.begin({
         day: '2025-03-09',
         window: { start: 'a', end: 'b', key: 'k' },
@@ -174,7 +174,7 @@ describe('evidence streaming', () => {
         if (path === 'raw/page-0002.json.gz') throw new Error('disk full');
         return real(path);
       });
-      const archive = createEvidenceArchive({ backend: failing, version: '1', catalogueVersion: 't' });
+      const archive = createEvidenceArchive({ backend: failing, version: '1', catalogueVersion: 't', now: () => ARCHIVE_NOW });
       const bundle = await archive.begin({
         day: '2025-03-09',
         window: { start: 'a', end: 'b', key: 'k' },
@@ -208,7 +208,7 @@ describe('evidence streaming', () => {
         }
         return real(path);
       });
-      const archive = createEvidenceArchive({ backend: gated, version: '1', catalogueVersion: 't' });
+      const archive = createEvidenceArchive({ backend: gated, version: '1', catalogueVersion: 't', now: () => ARCHIVE_NOW });
       const evidence = createRunEvidence(archive, recordingLogger(), () => new Date('2025-03-10T07:00:00Z'));
       await evidence.begin({
         day: '2025-03-09',
@@ -265,6 +265,7 @@ describe('evidence streaming', () => {
         backend: createPostgresEvidenceBackend({ connectionString: db.url, schema, maxConnections: 2 }),
         version: '1',
         catalogueVersion: 't',
+        now: () => ARCHIVE_NOW,
       });
       await writeRun(archive, 0, { pageBytes: 6 * 1024 * 1024 });
       const client = new pg.Client({ connectionString: db.url });

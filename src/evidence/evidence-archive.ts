@@ -53,12 +53,11 @@ export interface EvidenceArchiveOptions {
   signingKey?: string | null;
   retentionDays?: number;
   /** Stamps the content manifests (createdAt) and the entries of an export. */
-  now?: Clock;
+  now: Clock;
 }
 
 export function createEvidenceArchive(options: EvidenceArchiveOptions): EvidenceArchive {
-  const { backend } = options;
-  const now = options.now ?? (() => new Date());
+  const { backend, now } = options;
   const retentionDays = options.retentionDays ?? DEFAULT_RETENTION_DAYS;
   const writer = {
     backend,

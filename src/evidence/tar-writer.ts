@@ -51,7 +51,8 @@ export function tarHeader(path: string, size: number, mtime: number): Buffer {
   return h;
 }
 
-export async function createTarGzWriter(out: string, now = Date.now()): Promise<TarGzWriter> {
+/** `mtime`: the modification time (ms since the epoch) every entry is given. */
+export async function createTarGzWriter(out: string, mtime: number): Promise<TarGzWriter> {
   const gzip = createGzip();
   const file = createWriteStream(out);
   const done = pipeline(gzip, file);
@@ -60,7 +61,7 @@ export async function createTarGzWriter(out: string, now = Date.now()): Promise<
     if (!gzip.write(data)) await once(gzip, 'drain');
   }
   async function addStream(path: string, size: number, data: AsyncIterable<Buffer>): Promise<void> {
-    await push(tarHeader(path, size, now));
+    await push(tarHeader(path, size, mtime));
     let written = 0;
     for await (const chunk of data) {
       written += chunk.length;
