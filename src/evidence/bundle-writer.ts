@@ -10,6 +10,7 @@
  */
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { EvidenceError } from '../errors.js';
 import type { EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
 import {
   CONTENT_FORMAT,
@@ -54,7 +55,11 @@ async function writeWhole(sink: EvidenceFileSink, data: Buffer, slice = SLICE_BY
 
 export async function beginBundle(deps: BundleWriterDeps, input: BeginInput): Promise<EvidenceBundle> {
   const { backend, raw, signer, now } = deps;
-  if (!isDay(input.day)) throw new Error(`Evidence bundle day ${JSON.stringify(input.day)} is not YYYY-MM-DD`);
+  if (!isDay(input.day)) {
+    throw new EvidenceError(
+      `Evidence bundle day ${JSON.stringify(input.day)} is not YYYY-MM-DD: no bundle was started. The day of the window must be a calendar day; this is a bug, report it with the run's log`,
+    );
+  }
   const runId = input.runId ?? newRunId(input.startedAt);
   const staged: StagedBundle = await backend.stage(runId, input.day, input.startedAt.toISOString());
   const files: FileEntry[] = [];
@@ -107,7 +112,12 @@ export async function beginBundle(deps: BundleWriterDeps, input: BeginInput): Pr
     runId,
     label,
     addPage(body) {
-      if (sealed || sealing) return Promise.reject(new Error('Evidence content is sealed: no more pages can be added'));
+      if (sealed || sealing)
+        return Promise.reject(
+          new EvidenceError(
+            "Evidence content is sealed: no more pages can be added (the content manifest would not cover them). Add every page before sealContent; this is a bug, report it with the run's log",
+          ),
+        );
       const path = `raw/page-${String(++pages).padStart(4, '0')}.json.gz`;
       const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
       // Only the writes are chained, to keep pages in order. Hashing and compression run on libuv's thread
@@ -137,7 +147,11 @@ export async function beginBundle(deps: BundleWriterDeps, input: BeginInput): Pr
     },
     sealContent: ({ eventsJson, fetchComplete }) => seal(eventsJson, fetchComplete),
     async finish(fin) {
-      if (finished) throw new Error('Evidence bundle already finished');
+      if (finished) {
+        throw new EvidenceError(
+          "Evidence bundle already finished: its manifest is in the chain and cannot change. Begin a new bundle for another run; this is a bug, report it with the run's log",
+        );
+      }
       finished = true;
       const content = await seal(null, false);
       if (fin.html !== undefined) await putFile('digest.html', Buffer.from(fin.html, 'utf8'));

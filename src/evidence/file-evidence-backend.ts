@@ -13,6 +13,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:f
 import { dirname, join, relative, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { syncDirectory, writeFileAtomic } from '../adapters/fs/atomic-file.js';
+import { describeError, EvidenceError, StorageError } from '../errors.js';
 import type { BundleRef, ChainHead, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
 import type { ChainCheckpoint } from '../ports.js';
 
@@ -25,12 +26,18 @@ interface ChainFile {
   checkpoint: ChainCheckpoint | null;
 }
 
+function unreadable(path: string, error: unknown): StorageError {
+  return new StorageError(
+    `Evidence ${path} cannot be read: ${describeError(error)}. Check that the process may read it; if it was damaged, restore it from a backup, then run lastpass-audit-digest verify`,
+  );
+}
+
 async function readJson<T>(path: string): Promise<T | null> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`Evidence ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+    throw unreadable(path, error);
   }
 }
 
@@ -39,7 +46,7 @@ async function readOptional(path: string): Promise<Buffer | null> {
     return await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
+    throw unreadable(path, error);
   }
 }
 
@@ -51,13 +58,15 @@ async function dirs(path: string): Promise<string[]> {
       .sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    throw unreadable(path, error);
   }
 }
 
 function safeRelative(path: string): string {
   if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(path) || path.split('/').some((p) => p === '..' || p === '.')) {
-    throw new Error(`Invalid evidence file path ${JSON.stringify(path)}`);
+    throw new EvidenceError(
+      `Invalid evidence file path ${JSON.stringify(path)}: a bundle's paths are relative, made of letters, digits, '.', '_' and '-'; this is a bug, report it with the run's log`,
+    );
   }
   return path;
 }
@@ -133,8 +142,8 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
           const chain = await readChain();
           const current = chain.head?.manifestSha256 ?? chain.checkpoint?.manifestSha256 ?? null;
           if (current !== input.prevSha256)
-            throw new Error(
-              `Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'})`,
+            throw new EvidenceError(
+              `Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'}): another process added a bundle to the same archive. This bundle stays incomplete (verify reports it); run one lastpass-audit-digest per archive, then run again`,
             );
           const target = finalDir(day, runId);
           const head: ChainHead = { seq: input.seq, manifestSha256: input.manifestSha256, runId };
