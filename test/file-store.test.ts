@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
+import { createStore } from '../src/store/create-store.js';
 import { createFileStore, FILE_STORE_FORMAT_VERSION, type FileStoreOptions } from '../src/store/file-store.js';
 import type { DeliveredWindow } from '../src/core/run-state.js';
 import { CONTRACT_NOW, describeStoreContract } from './store-contract.js';
 import type { ProcessInfo, Store } from '../src/ports.js';
 import { thisProcess } from './support/process-info.js';
+import { recordingLogger } from './support/recording-logger.js';
 
 describeStoreContract('files', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lpad-file-store-'));
@@ -335,6 +337,28 @@ describe('file store specifics', () => {
       await writeFile(lockPath(), theirs);
       await lock?.release();
       expect(await readFile(lockPath(), 'utf8')).toBe(theirs);
+    });
+
+    it('createStore hands its logger to the file store: a lock taken over is logged', async () => {
+      await writeLock({ pid: 999_009, hostname: HOST, owner: 'crashed run', acquiredAt: NOW.toISOString() });
+      const logger = recordingLogger();
+      const store = createStore({
+        dataDir: dir,
+        databaseUrl: null,
+        logger,
+        processInfo: proc({ isProcessAlive: (pid) => pid !== 999_009 }),
+        now: () => NOW,
+      });
+      stores.push(store);
+      expect(await store.tryLock('worker')).not.toBeNull();
+      expect(logger.records()).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          msg: 'store.lock_taken_over',
+          previousPid: 999_009,
+          reason: 'its process 999009 is no longer running',
+        }),
+      );
     });
 
     it('two stores racing to take over the same dead lock: exactly one wins', async () => {

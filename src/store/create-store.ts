@@ -17,5 +17,5 @@ export function createStore(options: {
   const checkpoint = options.checkpoint ?? undefined;
   const { now } = options;
   if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl, logger: options.logger, checkpoint, now });
-  return createFileStore({ dir: options.dataDir, checkpoint, processInfo: options.processInfo, now });
+  return createFileStore({ dir: options.dataDir, logger: options.logger, checkpoint, processInfo: options.processInfo, now });
 }
