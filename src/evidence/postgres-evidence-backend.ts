@@ -103,7 +103,8 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
     } catch (error) {
       throw failed(error);
     }
-    let broken: Error | undefined;
+    // A connection whose ROLLBACK failed is destroyed, not returned to the pool.
+    let broken: Error | boolean = false;
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -111,7 +112,7 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((e: unknown) => {
-        broken = e instanceof Error ? e : new Error(String(e));
+        broken = e instanceof Error ? e : true;
       });
       throw failed(error);
     } finally {
