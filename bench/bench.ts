@@ -41,6 +41,7 @@ import { requestRange, runReport } from '../src/run-report.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
+import { createProcessInfo } from '../src/store/process-info.js';
 import { seedEarlierDays as seedDemoHistory } from '../src/demo.js';
 import { createEvidence } from '../src/evidence/create-evidence-archive.js';
 import { VERSION, findUp } from '../src/version.js';
@@ -57,6 +58,7 @@ const REPORT_TZ = DEFAULTS.REPORT_TIMEZONE;
 /** A fixed window end (a Wednesday 07:00 UTC): the same day is generated on every run. */
 const WINDOW_END = new Date('2025-06-04T07:00:00.000Z');
 const RESULT_MARK = 'BENCH_RESULT ';
+const benchProcess = createProcessInfo({ pid: process.pid, hostname: os.hostname(), kill: (pid, signal) => process.kill(pid, signal) });
 
 const TARGETS = {
   ratio: 1.5,
@@ -303,7 +305,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
       return out;
     },
   };
-  const store = createFileStore({ dir: spec.dataDir });
+  const store = createFileStore({ dir: spec.dataDir, processInfo: benchProcess, now: () => new Date() });
   await store.init();
   const evidence = spec.evidence
     ? createEvidence({
@@ -311,6 +313,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
         databaseUrl: null,
         version: VERSION,
         settings: { raw: true, retentionDays: 400, signingKey: null },
+        now: () => new Date(),
       })
     : undefined;
 
@@ -656,7 +659,7 @@ async function parent(): Promise<number> {
     const dataDir = join(tmp, 'pipeline');
     t = performance.now();
     {
-      const store = createFileStore({ dir: dataDir });
+      const store = createFileStore({ dir: dataDir, processInfo: benchProcess, now: () => new Date() });
       await store.init();
       await seedEarlierDays(store, WINDOW_END, benignCount);
       await store.close();
@@ -769,7 +772,7 @@ async function parent(): Promise<number> {
         cachedPages: Math.ceil(small.events.length / LASTPASS_PAGE_LIMIT) + 16,
       });
       const smallDir = join(tmp, 'growth');
-      const store = createFileStore({ dir: smallDir });
+      const store = createFileStore({ dir: smallDir, processInfo: benchProcess, now: () => new Date() });
       await store.init();
       await seedEarlierDays(store, WINDOW_END, smallCount);
       await store.close();

@@ -22,9 +22,10 @@ import { ConfigError, describeError } from './errors.js';
 import { createLogger, createRedactor, type Logger, type LogLevel } from './logger.js';
 import { runReport, type RunDeps, type RunOutcome } from './run-report.js';
 import { createStore } from './store/create-store.js';
+import { createProcessInfo } from './store/process-info.js';
 import { VERSION } from './version.js';
 import { createWorker } from './worker.js';
-import type { Mailer, Store } from './ports.js';
+import type { Clock, Mailer, Store } from './ports.js';
 
 const USAGE = `lastpass-audit-digest ${VERSION}
 
@@ -64,6 +65,10 @@ function makeLogger(level: LogLevel, secrets: readonly string[]): Logger {
     write: (line) => process.stderr.write(`${line}\n`),
   });
 }
+
+/** This process, for the file store's lock files; and the real clock. */
+const processInfo = createProcessInfo({ pid: process.pid, hostname: hostname(), kill: (pid, signal) => process.kill(pid, signal) });
+const systemClock: Clock = () => new Date();
 
 function print(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -108,6 +113,7 @@ function buildDeps(config: Config, logger: Logger, store: Store, dryRun: boolean
             databaseUrl: config.databaseUrl,
             version: VERSION,
             settings: config.evidence,
+            now: systemClock,
           }),
         }),
   };
@@ -165,7 +171,14 @@ async function commandRun(args: string[], env: Env): Promise<number> {
   const { config, warnings } = loadConfig(env, { dryRun });
   const logger = makeLogger(config.logLevel, config.secrets);
   for (const w of warnings) logger.warn('config.warning', { warning: w });
-  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger, checkpoint: crashCheckpoint() });
+  const store = createStore({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    logger,
+    checkpoint: crashCheckpoint(),
+    processInfo,
+    now: systemClock,
+  });
   try {
     await store.init();
     const deps = buildDeps(config, logger, store, dryRun);
@@ -226,7 +239,7 @@ async function commandBackfill(args: string[], env: Env): Promise<number> {
   const { config, warnings } = loadConfig(env, { dryRun: !send });
   const logger = makeLogger(config.logLevel, config.secrets);
   for (const w of warnings) logger.warn('config.warning', { warning: w });
-  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger, processInfo, now: systemClock });
   const tty = process.stderr.isTTY === true;
   const windows = backfillWindows(from, to);
   let failed = 0;
@@ -281,7 +294,7 @@ async function commandWorker(env: Env): Promise<number> {
   for (const w of warnings) logger.warn('config.warning', { warning: w });
   const ephemeral = ephemeralDiskWarning(env, config);
   if (ephemeral) logger.error('storage.ephemeral_disk', { warning: ephemeral });
-  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger, processInfo, now: systemClock });
   await store.init();
   const deps = buildDeps(config, logger, store, false);
   const heartbeat = config.worker.heartbeatUrl ? createHeartbeat({ url: config.worker.heartbeatUrl, logger }) : null;
@@ -359,7 +372,7 @@ async function commandMigrate(env: Env): Promise<number> {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
     throw new ConfigError(['DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db).']);
   const logger = makeLogger('info', databaseUrl ? [databaseUrl] : []);
-  const store = createStore({ dataDir, databaseUrl, logger });
+  const store = createStore({ dataDir, databaseUrl, logger, processInfo, now: systemClock });
   try {
     await store.init();
     print(`${store.description}: schema version ${await store.schemaVersion()}`);
@@ -387,14 +400,14 @@ async function openEvidence(env: Env) {
   if (problems.length) throw new ConfigError(problems);
   if (databaseUrl) {
     // The evidence tables come with the store's migrations.
-    const store = createStore({ dataDir, databaseUrl, logger: makeLogger('error', [databaseUrl]) });
+    const store = createStore({ dataDir, databaseUrl, logger: makeLogger('error', [databaseUrl]), processInfo, now: systemClock });
     try {
       await store.init();
     } finally {
       await store.close();
     }
   }
-  return { archive: createEvidence({ dataDir, databaseUrl, version: VERSION, settings }), settings };
+  return { archive: createEvidence({ dataDir, databaseUrl, version: VERSION, settings, now: systemClock }), settings };
 }
 
 async function commandVerify(args: string[], env: Env): Promise<number> {
@@ -439,7 +452,7 @@ async function commandDemo(env: Env): Promise<number> {
   const dataDir = env.DATA_DIR?.trim() || './data';
   print('Starting the embedded LastPass simulator and running the real pipeline against it…');
   const { runDemo } = await import('./demo.js');
-  const result = await runDemo({ dataDir, logger, now: () => new Date(), renderer: createRenderer(), version: VERSION });
+  const result = await runDemo({ dataDir, logger, now: () => new Date(), processInfo, renderer: createRenderer(), version: VERSION });
   const code = reportOutcome(result.outcome);
   print(
     `\n${result.eventsServed.toLocaleString('en-US')} events served by the simulator over ${result.requests} requests; planted incidents: ${result.planted.map((p) => p.id).join(', ')}.`,
@@ -460,7 +473,7 @@ async function commandDemo(env: Env): Promise<number> {
 async function commandCheck(env: Env): Promise<number> {
   const { config, warnings } = loadConfig(env);
   const logger = makeLogger('error', config.secrets);
-  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  const store = createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger, processInfo, now: systemClock });
   try {
     const { runChecks } = await import('./check.js');
     const lines = await runChecks({

@@ -22,7 +22,7 @@ import { createFileStore } from './store/file-store.js';
 import { CATALOGUE_VERSION } from './core/catalogue.js';
 import { createEvidenceArchive } from './evidence/evidence-archive.js';
 import { createFileEvidenceBackend } from './evidence/file-evidence-backend.js';
-import type { Renderer, Store } from './ports.js';
+import type { ProcessInfo, Renderer, Store } from './ports.js';
 
 export const DEMO_ACCOUNT = '8771234';
 /** Not a real secret: the simulator only accepts this value. */
@@ -43,6 +43,8 @@ export async function runDemo(deps: {
   dataDir: string;
   logger: Logger;
   now: () => Date;
+  /** This process, for the demo store's lock files. */
+  processInfo: ProcessInfo;
   renderer: Renderer;
   version: string;
   benignCount?: number;
@@ -60,11 +62,12 @@ export async function runDemo(deps: {
     events: day.events,
     timeZone: lastpassTimeZone,
   });
-  const store = createFileStore({ dir: folder });
+  const store = createFileStore({ dir: folder, processInfo: deps.processInfo, now: deps.now });
   const evidence = createEvidenceArchive({
     backend: createFileEvidenceBackend({ dir: join(folder, 'evidence') }),
     version: deps.version,
     catalogueVersion: CATALOGUE_VERSION,
+    now: deps.now,
   });
   try {
     await store.init();

@@ -73,6 +73,15 @@ export class StorageError extends DigestError {
   override name = 'StorageError';
 }
 
+/**
+ * The compliance evidence could not be written, read back or exported as asked (a bundle used out of order,
+ * an unusable signing key, a chain head that moved under a concurrent writer). Storage failures underneath
+ * it are StorageErrors.
+ */
+export class EvidenceError extends DigestError {
+  override name = 'EvidenceError';
+}
+
 /** A short, safe description of any thrown value. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
+import { thisProcess } from './support/process-info.js';
 import { runCli, startCli } from './support/cli.js';
 import { startFakeSendGrid, type FakeSendGrid } from './support/fake-sendgrid.js';
 
@@ -174,7 +175,7 @@ describe('the CLI', () => {
 
   it('worker: logs the next run, catches up a scheduled time missed while down, and exits 0 on SIGTERM', async () => {
     // State says the last window ended two days ago: the scheduled 07:00 runs since then were missed.
-    const store = createFileStore({ dir: join(dir, 'data') });
+    const store = createFileStore({ dir: join(dir, 'data'), processInfo: thisProcess(), now: () => new Date() });
     await store.init();
     const cursor = new Date(Date.now() - 2 * 86_400_000);
     await store.completeDelivery({

@@ -22,6 +22,7 @@ import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
 import { createPostgresStore } from '../src/store/postgres-store.js';
+import { thisProcess } from './support/process-info.js';
 import type { DeliveredWindow } from '../src/core/run-state.js';
 import { runCli, startCli, type CliResult } from './support/cli.js';
 import { coverageViolations, sentDigests, sentFailureNotices, stateViolations, type StateView } from './support/digest-coverage.js';
@@ -220,7 +221,7 @@ describe('kill -9 at any point, then restart (file store)', () => {
     const dataDir = join(harness.dir, 'data');
     return {
       env: baseEnv(harness),
-      openStore: () => createFileStore({ dir: dataDir }),
+      openStore: () => createFileStore({ dir: dataDir, processInfo: thisProcess(), now: () => new Date() }),
       leftovers: async () => {
         const names = await readdir(dataDir);
         const problems = names
@@ -294,7 +295,7 @@ describe.skipIf(!serverUrl)('kill -9 at any point, then restart (PostgreSQL, a t
   function pgBackend(harness: Harness): Backend {
     return {
       env: { ...baseEnv(harness), DATABASE_URL: databaseUrl },
-      openStore: () => createPostgresStore({ connectionString: databaseUrl, maxConnections: 2 }),
+      openStore: () => createPostgresStore({ connectionString: databaseUrl, maxConnections: 2, now: () => new Date() }),
       leftovers: async () => {
         const problems: string[] = [];
         const others = await admin.query<{ n: string }>(

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRenderer } from '../src/adapters/renderer.js';
 import { runDemo, type DemoResult } from '../src/demo.js';
+import { thisProcess } from './support/process-info.js';
 import { recordingLogger } from './support/recording-logger.js';
 
 let dir: string;
@@ -21,6 +22,7 @@ beforeAll(async () => {
     dataDir: dir,
     logger: recordingLogger(),
     now: () => new Date('2025-06-12T07:00:00Z'),
+    processInfo: thisProcess(),
     renderer: createRenderer(),
     version: 'test',
   });

@@ -7,6 +7,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleRef, EvidenceBackend } from '../src/evidence/evidence-backend.js';
 import { createEvidenceArchive } from '../src/evidence/evidence-archive.js';
@@ -27,6 +28,9 @@ export const ED_PRIVATE = ed.privateKey.export({ type: 'pkcs8', format: 'pem' })
 export const ED_PUBLIC = ed.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const other = generateKeyPairSync('ed25519');
 const OTHER_PUBLIC = other.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
+/** The archive's clock in the contract: what content manifests and exported entries are stamped with. */
+export const ARCHIVE_NOW = new Date('2025-03-01T12:34:56.000Z');
 
 export function dayOf(n: number): string {
   return new Date(Date.UTC(2025, 1, 1) + n * 86_400_000).toISOString().slice(0, 10);
@@ -60,6 +64,17 @@ export async function writeRun(archive: EvidenceArchive, n: number, opts: { page
   return { bundle, sealed, finished };
 }
 
+/** A stored file of a bundle, whole (closes the backend). */
+async function readAll(backend: EvidenceBackend, ref: BundleRef, path: string): Promise<Buffer> {
+  try {
+    const parts: Buffer[] = [];
+    for await (const chunk of backend.read(ref, path)) parts.push(chunk);
+    return Buffer.concat(parts);
+  } finally {
+    await backend.close();
+  }
+}
+
 function problemsAt(report: VerifyReport, suffix: string) {
   return report.problems.filter((p) => p.where.endsWith(suffix));
 }
@@ -69,7 +84,13 @@ export function describeEvidenceContract(name: string, makeFixture: () => Promis
     let fx: EvidenceFixture;
     const archives: EvidenceArchive[] = [];
     const archive = async (opts: { signingKey?: string; raw?: boolean; retentionDays?: number } = {}) => {
-      const a = createEvidenceArchive({ backend: await fx.open(), version: '9.9.9', catalogueVersion: 'test', ...opts });
+      const a = createEvidenceArchive({
+        backend: await fx.open(),
+        version: '9.9.9',
+        catalogueVersion: 'test',
+        now: () => ARCHIVE_NOW,
+        ...opts,
+      });
       archives.push(a);
       return a;
     };
@@ -284,6 +305,26 @@ export function describeEvidenceContract(name: string, makeFixture: () => Promis
         const check = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: out, encoding: 'utf8' });
         expect(check).not.toMatch(/FAILED/);
         expect(await readFile(join(out, 'AUDITOR-README.txt'), 'utf8')).toContain('openssl pkeyutl -verify');
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+    });
+
+    it("stamps the content manifest and the exported entries with the archive's clock", async () => {
+      const a = await archive();
+      const { finished } = await writeRun(a, 0);
+      const bundle = (await refs())[0]!;
+      const content = await readAll(await fx.open(), bundle, 'content-manifest.json');
+      expect(JSON.parse(content.toString('utf8'))).toMatchObject({ createdAt: ARCHIVE_NOW.toISOString() });
+      expect(finished.seq).toBe(1);
+      const out = await mkdtemp(join(tmpdir(), 'lpad-export-'));
+      try {
+        const file = join(out, 'evidence.tar.gz');
+        await a.exportTarGz({ from: dayOf(0), to: dayOf(0), out: file });
+        const tar = gunzipSync(await readFile(file));
+        // The first entry's header: mtime is 12 octal digits (seconds) at offset 136.
+        expect(tar.subarray(0, 18).toString('utf8')).toBe('AUDITOR-README.txt');
+        expect(Number.parseInt(tar.subarray(136, 147).toString('ascii'), 8)).toBe(Math.floor(ARCHIVE_NOW.getTime() / 1000));
       } finally {
         await rm(out, { recursive: true, force: true });
       }

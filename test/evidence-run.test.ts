@@ -14,6 +14,7 @@ import { runReport, type RunDeps } from '../src/run-report.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
+import { thisProcess } from './support/process-info.js';
 import { createTestRunDeps } from './support/run-deps.js';
 import type { EvidenceArchive, Store } from '../src/ports.js';
 
@@ -32,12 +33,13 @@ beforeAll(() => {
 afterAll(() => nock.enableNetConnect());
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lpad-ev-run-'));
-  store = createFileStore({ dir });
+  store = createFileStore({ dir, processInfo: thisProcess(), now: () => NOW });
   await store.init();
   archive = createEvidenceArchive({
     backend: createFileEvidenceBackend({ dir: join(dir, 'evidence') }),
     version: '0.0.0-test',
     catalogueVersion: 'test',
+    now: () => NOW,
   });
 });
 afterEach(async () => {

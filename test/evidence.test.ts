@@ -16,9 +16,10 @@ import { createFileEvidenceBackend } from '../src/evidence/file-evidence-backend
 import { createChunker, createPostgresEvidenceBackend, EVIDENCE_CHUNK_BYTES } from '../src/evidence/postgres-evidence-backend.js';
 import { createManifestSigner, createManifestVerifier } from '../src/evidence/evidence-signing.js';
 import { createRunEvidence } from '../src/evidence/run-evidence.js';
+import { EvidenceError, StorageError } from '../src/errors.js';
 import { recordingLogger } from './support/recording-logger.js';
 import { createPostgresStore } from '../src/store/postgres-store.js';
-import { describeEvidenceContract, ED_PRIVATE, ED_PUBLIC, writeRun } from './evidence-contract.js';
+import { ARCHIVE_NOW, describeEvidenceContract, ED_PRIVATE, ED_PUBLIC, writeRun } from './evidence-contract.js';
 import { randomSchemaName, startTestDatabase, type TestDatabase } from './support/postgres.js';
 
 describeEvidenceContract('files', async () => {
@@ -48,7 +49,7 @@ afterAll(async () => {
 
 async function pgSchema(): Promise<string> {
   const schema = randomSchemaName('lpad_ev');
-  const store = createPostgresStore({ connectionString: db.url, schema, maxConnections: 2 });
+  const store = createPostgresStore({ connectionString: db.url, schema, maxConnections: 2, now: () => new Date() });
   await store.init();
   await store.close();
   return schema;
@@ -130,7 +131,7 @@ describe('evidence streaming', () => {
     const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-order-'));
     try {
       const { wrapped, writes } = measured(createFileEvidenceBackend({ dir }));
-      const archive = createEvidenceArchive({ backend: wrapped, version: '1', catalogueVersion: 't' });
+      const archive = createEvidenceArchive({ backend: wrapped, version: '1', catalogueVersion: 't', now: () => ARCHIVE_NOW });
       const bundle = await archive.begin({
         day: '2025-03-09',
         window: { start: 'a', end: 'b', key: 'k' },
@@ -174,7 +175,7 @@ describe('evidence streaming', () => {
         if (path === 'raw/page-0002.json.gz') throw new Error('disk full');
         return real(path);
       });
-      const archive = createEvidenceArchive({ backend: failing, version: '1', catalogueVersion: 't' });
+      const archive = createEvidenceArchive({ backend: failing, version: '1', catalogueVersion: 't', now: () => ARCHIVE_NOW });
       const bundle = await archive.begin({
         day: '2025-03-09',
         window: { start: 'a', end: 'b', key: 'k' },
@@ -208,7 +209,7 @@ describe('evidence streaming', () => {
         }
         return real(path);
       });
-      const archive = createEvidenceArchive({ backend: gated, version: '1', catalogueVersion: 't' });
+      const archive = createEvidenceArchive({ backend: gated, version: '1', catalogueVersion: 't', now: () => ARCHIVE_NOW });
       const evidence = createRunEvidence(archive, recordingLogger(), () => new Date('2025-03-10T07:00:00Z'));
       await evidence.begin({
         day: '2025-03-09',
@@ -265,6 +266,7 @@ describe('evidence streaming', () => {
         backend: createPostgresEvidenceBackend({ connectionString: db.url, schema, maxConnections: 2 }),
         version: '1',
         catalogueVersion: 't',
+        now: () => ARCHIVE_NOW,
       });
       await writeRun(archive, 0, { pageBytes: 6 * 1024 * 1024 });
       const client = new pg.Client({ connectionString: db.url });
@@ -285,6 +287,109 @@ describe('evidence streaming', () => {
   });
 });
 
+describe('evidence errors', () => {
+  const begin = (archive: ReturnType<typeof createEvidenceArchive>, day = '2025-03-09') =>
+    archive.begin({ day, window: { start: 'a', end: 'b', key: 'k' }, request: {}, startedAt: new Date('2025-03-10T07:00:00Z') });
+
+  it('a bundle used out of order is an EvidenceError that says what happened and what to do', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-order-'));
+    try {
+      const archive = createEvidenceArchive({
+        backend: createFileEvidenceBackend({ dir }),
+        version: '1',
+        catalogueVersion: 't',
+        now: () => ARCHIVE_NOW,
+      });
+      const badDay = await begin(archive, '2025-02-30').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(badDay).toBeInstanceOf(EvidenceError);
+      expect((badDay as Error).message).toMatch(/"2025-02-30" is not YYYY-MM-DD: no bundle was started.*report it/);
+
+      const bundle = await begin(archive);
+      await bundle.sealContent({ eventsJson: '[]', fetchComplete: true });
+      await expect(bundle.addPage('{}')).rejects.toThrow(EvidenceError);
+      await expect(bundle.addPage('{}')).rejects.toThrow(/sealed.*Add every page before sealContent/);
+      await bundle.finish({ status: 'delivered', delivery: {}, run: {}, finishedAt: ARCHIVE_NOW });
+      const again = bundle.finish({ status: 'delivered', delivery: {}, run: {}, finishedAt: ARCHIVE_NOW });
+      await expect(again).rejects.toThrow(EvidenceError);
+      await expect(again).rejects.toThrow(/already finished.*Begin a new bundle/);
+      expect((await archive.verify()).ok).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a bundle whose chain head moved under another writer is an EvidenceError, and stays incomplete', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-race-'));
+    try {
+      const other = createEvidenceArchive({
+        backend: createFileEvidenceBackend({ dir }),
+        version: '1',
+        catalogueVersion: 't',
+        now: () => ARCHIVE_NOW,
+      });
+      // Just before this archive links its bundle in, another process links one in first.
+      const real = createFileEvidenceBackend({ dir });
+      let interloper: (() => Promise<unknown>) | null = () => writeRun(other, 1);
+      const racing: EvidenceBackend = {
+        ...real,
+        async stage(runId, day, startedAt) {
+          const staged = await real.stage(runId, day, startedAt);
+          return {
+            location: staged.location,
+            openFile: (path) => staged.openFile(path),
+            async commit(input) {
+              const go = interloper;
+              interloper = null;
+              await go?.();
+              return staged.commit(input);
+            },
+          };
+        },
+      };
+      const archive = createEvidenceArchive({ backend: racing, version: '1', catalogueVersion: 't', now: () => ARCHIVE_NOW });
+      const error = await writeRun(archive, 0).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(EvidenceError);
+      expect((error as Error).message).toMatch(
+        /chain head moved.*another process added a bundle.*run one lastpass-audit-digest per archive/,
+      );
+      const report = await other.verify();
+      expect(report.head?.seq).toBe(1);
+      expect(report.incomplete).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unreadable chain.json is a StorageError naming it and the way out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lpad-evidence-chain-'));
+    try {
+      await writeFile(join(dir, 'chain.json'), '{"head":');
+      const archive = createEvidenceArchive({
+        backend: createFileEvidenceBackend({ dir }),
+        version: '1',
+        catalogueVersion: 't',
+        now: () => ARCHIVE_NOW,
+      });
+      const error = await archive.verify().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StorageError);
+      expect((error as Error).message).toMatch(
+        /chain\.json cannot be read: .*restore it from a backup, then run lastpass-audit-digest verify/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('evidence signing keys', () => {
   it('Ed25519: the public key fingerprint matches the signer, and signatures verify', () => {
     const signer = createManifestSigner(ED_PRIVATE);
@@ -298,6 +403,8 @@ describe('evidence signing keys', () => {
 
   it('refuses a short HMAC secret and a non-Ed25519 PEM with an actionable message', async () => {
     expect(() => createManifestSigner('short')).toThrow(/at least 16 characters/);
+    expect(() => createManifestSigner('short')).toThrow(EvidenceError);
+    expect(() => createManifestVerifier('-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----')).toThrow(EvidenceError);
     const { generateKeyPairSync } = await import('node:crypto');
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     expect(() => createManifestSigner(rsa)).toThrow(/only Ed25519/);

@@ -1,18 +1,21 @@
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
+import { createStore } from '../src/store/create-store.js';
 import { createFileStore, FILE_STORE_FORMAT_VERSION, type FileStoreOptions } from '../src/store/file-store.js';
 import type { DeliveredWindow } from '../src/core/run-state.js';
 import { CONTRACT_NOW, describeStoreContract } from './store-contract.js';
-import type { Store } from '../src/ports.js';
+import type { ProcessInfo, Store } from '../src/ports.js';
+import { thisProcess } from './support/process-info.js';
+import { recordingLogger } from './support/recording-logger.js';
 
 describeStoreContract('files', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lpad-file-store-'));
   const made: Store[] = [];
   const open = async () => {
-    const store = createFileStore({ dir, now: () => CONTRACT_NOW });
+    const store = createFileStore({ dir, now: () => CONTRACT_NOW, processInfo: thisProcess() });
     made.push(store);
     return store;
   };
@@ -47,8 +50,11 @@ describe('file store specifics', () => {
   let dir: string;
   const stores: Store[] = [];
 
+  /** This process under the host name HOST, with `overrides`. */
+  const proc = (overrides: Partial<ProcessInfo> = {}): ProcessInfo => thisProcess({ hostname: HOST, ...overrides });
+
   function make(extra: Partial<FileStoreOptions> = {}): Store {
-    const store = createFileStore({ dir, now: () => NOW, hostname: HOST, ...extra });
+    const store = createFileStore({ dir, now: () => NOW, processInfo: proc(), ...extra });
     stores.push(store);
     return store;
   }
@@ -263,7 +269,7 @@ describe('file store specifics', () => {
     const writeLock = (content: Record<string, unknown>) => writeFile(lockPath(), `${JSON.stringify(content)}\n`);
 
     it('writes pid, hostname, owner and acquiredAt, and release removes it', async () => {
-      const store = make({ pid: 4242 });
+      const store = make({ processInfo: proc({ pid: 4242 }) });
       const lock = await store.tryLock('worker');
       expect(JSON.parse(await readFile(lockPath(), 'utf8'))).toMatchObject({
         pid: 4242,
@@ -277,7 +283,7 @@ describe('file store specifics', () => {
 
     it('takes over the lock of a dead process on the same host', async () => {
       await writeLock({ pid: 999_001, hostname: HOST, owner: 'crashed run', acquiredAt: NOW.toISOString() });
-      const store = make({ isProcessAlive: (pid) => pid !== 999_001 });
+      const store = make({ processInfo: proc({ isProcessAlive: (pid) => pid !== 999_001 }) });
       const lock = await store.tryLock('worker');
       expect(lock).not.toBeNull();
       expect(JSON.parse(await readFile(lockPath(), 'utf8'))).toMatchObject({ owner: 'worker', pid: process.pid });
@@ -288,14 +294,15 @@ describe('file store specifics', () => {
     it('does not take over the lock of a live process', async () => {
       const content = { pid: 999_002, hostname: HOST, owner: 'other run', acquiredAt: NOW.toISOString() };
       await writeLock(content);
-      const store = make({ isProcessAlive: () => true });
+      const store = make({ processInfo: proc({ isProcessAlive: () => true }) });
       expect(await store.tryLock('worker')).toBeNull();
       expect(JSON.parse(await readFile(lockPath(), 'utf8'))).toEqual(content);
     });
 
-    it('uses the real process table by default: our own live parent is not taken over', async () => {
-      await writeLock({ pid: process.ppid, hostname: hostname(), owner: 'parent', acquiredAt: NOW.toISOString() });
-      const store = createFileStore({ dir, now: () => NOW });
+    it('with the real liveness check (kill(pid, 0)), our own live parent is not taken over', async () => {
+      const real = thisProcess();
+      await writeLock({ pid: process.ppid, hostname: real.hostname, owner: 'parent', acquiredAt: NOW.toISOString() });
+      const store = createFileStore({ dir, now: () => NOW, processInfo: real });
       stores.push(store);
       expect(await store.tryLock('worker')).toBeNull();
     });
@@ -303,15 +310,17 @@ describe('file store specifics', () => {
     it('does not judge the pid of another host, but takes over a lock older than staleLockMs', async () => {
       const old = new Date(NOW.getTime() - 2 * 60 * 60 * 1000).toISOString();
       await writeLock({ pid: 1, hostname: 'other-host', owner: 'elsewhere', acquiredAt: old });
-      expect(await make({ isProcessAlive: () => false, staleLockMs: 3 * 60 * 60 * 1000 }).tryLock('worker')).toBeNull();
-      const lock = await make({ isProcessAlive: () => false, staleLockMs: 60 * 60 * 1000 }).tryLock('worker');
+      expect(
+        await make({ processInfo: proc({ isProcessAlive: () => false }), staleLockMs: 3 * 60 * 60 * 1000 }).tryLock('worker'),
+      ).toBeNull();
+      const lock = await make({ processInfo: proc({ isProcessAlive: () => false }), staleLockMs: 60 * 60 * 1000 }).tryLock('worker');
       expect(lock).not.toBeNull();
       await lock?.release();
     });
 
     it('takes over a lock left by an earlier process that had our pid (containers reuse pids)', async () => {
       await writeLock({ pid: 1, hostname: HOST, owner: 'before restart', acquiredAt: NOW.toISOString(), token: 'old' });
-      const lock = await make({ pid: 1, isProcessAlive: () => true }).tryLock('worker');
+      const lock = await make({ processInfo: proc({ pid: 1, isProcessAlive: () => true }) }).tryLock('worker');
       expect(lock).not.toBeNull();
       await lock?.release();
     });
@@ -330,10 +339,34 @@ describe('file store specifics', () => {
       expect(await readFile(lockPath(), 'utf8')).toBe(theirs);
     });
 
+    it('createStore hands its logger to the file store: a lock taken over is logged', async () => {
+      await writeLock({ pid: 999_009, hostname: HOST, owner: 'crashed run', acquiredAt: NOW.toISOString() });
+      const logger = recordingLogger();
+      const store = createStore({
+        dataDir: dir,
+        databaseUrl: null,
+        logger,
+        processInfo: proc({ isProcessAlive: (pid) => pid !== 999_009 }),
+        now: () => NOW,
+      });
+      stores.push(store);
+      expect(await store.tryLock('worker')).not.toBeNull();
+      expect(logger.records()).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          msg: 'store.lock_taken_over',
+          previousPid: 999_009,
+          reason: 'its process 999009 is no longer running',
+        }),
+      );
+    });
+
     it('two stores racing to take over the same dead lock: exactly one wins', async () => {
       await writeLock({ pid: 999_004, hostname: HOST, owner: 'crashed', acquiredAt: NOW.toISOString() });
       const dead = (pid: number) => pid !== 999_004;
-      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => make({ isProcessAlive: dead }).tryLock(`racer-${i}`)));
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => make({ processInfo: proc({ isProcessAlive: dead }) }).tryLock(`racer-${i}`)),
+      );
       expect(results.filter((r) => r !== null)).toHaveLength(1);
       expect((await readdir(dir)).filter((n) => n.startsWith('run.lock'))).toEqual(['run.lock']);
     });
@@ -346,7 +379,7 @@ describe('file store specifics', () => {
       await writeFile(lockPath(), JSON.stringify({ pid: 999_005, hostname: HOST, owner: 'state-write', acquiredAt: NOW.toISOString() }));
       let slept = 0;
       const store = make({
-        isProcessAlive: () => true,
+        processInfo: proc({ isProcessAlive: () => true }),
         writeLockTimeoutMs: 1_000,
         sleep: async (ms) => {
           slept += ms;
@@ -361,7 +394,7 @@ describe('file store specifics', () => {
       await writeFile(lockPath(), JSON.stringify({ pid: 999_006, hostname: HOST, owner: 'state-write', acquiredAt: NOW.toISOString() }));
       let waits = 0;
       const store = make({
-        isProcessAlive: () => true,
+        processInfo: proc({ isProcessAlive: () => true }),
         sleep: async () => {
           waits += 1;
           if (waits === 3) await rm(lockPath());
@@ -375,11 +408,11 @@ describe('file store specifics', () => {
     it('breaks a write lock older than staleWriteLockMs, and one whose process is gone', async () => {
       const old = new Date(NOW.getTime() - 31_000).toISOString();
       await writeFile(lockPath(), JSON.stringify({ pid: 999_007, hostname: 'other-host', owner: 'state-write', acquiredAt: old }));
-      const store = make({ isProcessAlive: () => true });
+      const store = make({ processInfo: proc({ isProcessAlive: () => true }) });
       await store.completeDelivery(window(0));
 
       await writeFile(lockPath(), JSON.stringify({ pid: 999_008, hostname: HOST, owner: 'state-write', acquiredAt: NOW.toISOString() }));
-      await make({ isProcessAlive: (pid) => pid !== 999_008 }).completeDelivery(window(1));
+      await make({ processInfo: proc({ isProcessAlive: (pid) => pid !== 999_008 }) }).completeDelivery(window(1));
       expect((await store.readState()).delivered).toHaveLength(2);
       await expect(stat(lockPath())).rejects.toThrow(/ENOENT/);
     });

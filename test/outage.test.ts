@@ -19,6 +19,7 @@ import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator, type LastPassSimulatorOptions } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
 import { createPostgresStore } from '../src/store/postgres-store.js';
+import { thisProcess } from './support/process-info.js';
 import { coverageViolations, sentDigests, stateViolations } from './support/digest-coverage.js';
 import { startFakeSendGrid, type FakeSendGrid } from './support/fake-sendgrid.js';
 import { randomSchemaName, startTestDatabase, type TestDatabase } from './support/postgres.js';
@@ -76,7 +77,7 @@ async function startSimulator(events: RawEvent[], extra: Partial<LastPassSimulat
 }
 
 function fileStore(): Store {
-  const store = createFileStore({ dir: join(dir, 'data'), now: () => NOW });
+  const store = createFileStore({ dir: join(dir, 'data'), now: () => NOW, processInfo: thisProcess() });
   stores.push(store);
   return store;
 }
@@ -226,7 +227,7 @@ describe('transient upstream outages at the scheduled time', () => {
       timeZone: 'America/New_York',
     });
     try {
-      const other = createFileStore({ dir: join(dir, 'clean') });
+      const other = createFileStore({ dir: join(dir, 'clean'), processInfo: thisProcess(), now: () => NOW });
       stores.push(other);
       await other.init();
       const reference = await runReport({

@@ -141,7 +141,10 @@ describe('postgres store specifics', () => {
   });
 
   it('describes the target without user or password', () => {
-    const store = createPostgresStore({ connectionString: 'postgresql://digest:s3cret-pw@db.example.com:6543/audit?sslmode=require' });
+    const store = createPostgresStore({
+      connectionString: 'postgresql://digest:s3cret-pw@db.example.com:6543/audit?sslmode=require',
+      now: () => CONTRACT_NOW,
+    });
     expect(store.description).toBe('postgres db.example.com:6543/audit (schema lastpass_audit_digest)');
     expect(store.description).not.toContain('s3cret');
     expect(describeTarget('not a url')).toBe('(unparseable DATABASE_URL)');
@@ -152,6 +155,7 @@ describe('postgres store specifics', () => {
     const store = createPostgresStore({
       connectionString: 'postgresql://digest:s3cret-pw@127.0.0.1:1/audit?sslmode=disable',
       connectionTimeoutMillis: 2_000,
+      now: () => CONTRACT_NOW,
     });
     try {
       const error = await store.readState().then(
@@ -167,11 +171,13 @@ describe('postgres store specifics', () => {
   });
 
   it('rejects a schema name that is not a plain identifier', () => {
-    expect(() => createPostgresStore({ connectionString: db.url, schema: 'x"; drop table y; --' })).toThrow(StorageError);
+    expect(() => createPostgresStore({ connectionString: db.url, schema: 'x"; drop table y; --', now: () => CONTRACT_NOW })).toThrow(
+      StorageError,
+    );
   });
 
   it('rejects a pool too small to hold the run lock and still work', () => {
-    expect(() => createPostgresStore({ connectionString: db.url, maxConnections: 1 })).toThrow(/at least 2/);
+    expect(() => createPostgresStore({ connectionString: db.url, maxConnections: 1, now: () => CONTRACT_NOW })).toThrow(/at least 2/);
   });
 
   it('stores on different schemas do not share the run lock', async () => {

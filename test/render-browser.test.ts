@@ -11,6 +11,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRenderer } from '../src/adapters/renderer.js';
 import { runDemo } from '../src/demo.js';
+import { thisProcess } from './support/process-info.js';
 import { silentLogger } from '../src/logger.js';
 import { chartFrom, quietDigestModel, sampleDigestModel, sampleFailureModel, worstCaseDigestModel } from './fixtures/sample-models.js';
 
@@ -176,6 +177,7 @@ describe('rendered email in Chromium', () => {
             dataDir: dir,
             logger: silentLogger,
             now: () => new Date('2025-06-12T07:00:00Z'),
+            processInfo: thisProcess(),
             renderer,
             version: 'test',
           });

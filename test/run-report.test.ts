@@ -15,6 +15,7 @@ import { runReport } from '../src/run-report.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator, type LastPassSimulatorOptions } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
+import { thisProcess } from './support/process-info.js';
 import { createTestRunDeps } from './support/run-deps.js';
 import type { Store } from '../src/ports.js';
 
@@ -43,7 +44,7 @@ beforeAll(() => {
 afterAll(() => nock.enableNetConnect());
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lpad-run-'));
-  store = createFileStore({ dir });
+  store = createFileStore({ dir, processInfo: thisProcess(), now: () => NOW });
   await store.init();
 });
 afterEach(async () => {

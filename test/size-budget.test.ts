@@ -14,6 +14,7 @@ import { formatWall } from '../src/core/wall-time.js';
 import { runReport, type RunOutcome } from '../src/run-report.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
+import { thisProcess } from './support/process-info.js';
 import { recordingLogger } from './support/recording-logger.js';
 
 const NOW = new Date('2025-03-10T07:00:00Z');
@@ -50,7 +51,7 @@ beforeAll(async () => {
   }
   simulator = await createLastPassSimulator({ accountNumber: '1', apiSecret: 's3cret-value', events });
   const logger = recordingLogger();
-  const store = createFileStore({ dir });
+  const store = createFileStore({ dir, processInfo: thisProcess(), now: () => NOW });
   await store.init();
   const config = {
     lastpass: {

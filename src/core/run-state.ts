@@ -130,6 +130,12 @@ export function compareDelivered(a: DeliveredWindow, b: DeliveredWindow): number
   );
 }
 
+/** The newest DELIVERED_HISTORY_LIMIT delivered windows of `list`, oldest first (compareDelivered). */
+export function boundDelivered(list: DeliveredWindow[]): DeliveredWindow[] {
+  const sorted = [...list].sort(compareDelivered);
+  return sorted.length > DELIVERED_HISTORY_LIMIT ? sorted.slice(sorted.length - DELIVERED_HISTORY_LIMIT) : sorted;
+}
+
 /**
  * An instant as the stores keep it: canonical ISO-8601 UTC with milliseconds (what `Date#toISOString`
  * gives), so both implementations return identical strings. Returns null for a value that is not a date.

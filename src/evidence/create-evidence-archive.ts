@@ -4,7 +4,7 @@ import { CATALOGUE_VERSION } from '../core/catalogue.js';
 import { createEvidenceArchive } from './evidence-archive.js';
 import { createFileEvidenceBackend } from './file-evidence-backend.js';
 import { createPostgresEvidenceBackend } from './postgres-evidence-backend.js';
-import type { EvidenceArchive } from '../ports.js';
+import type { Clock, EvidenceArchive } from '../ports.js';
 
 export interface EvidenceSettings {
   raw: boolean;
@@ -18,6 +18,7 @@ export function createEvidence(options: {
   databaseUrl: string | null;
   version: string;
   settings: Pick<EvidenceSettings, 'raw' | 'retentionDays' | 'signingKey'>;
+  now: Clock;
 }): EvidenceArchive {
   const backend = options.databaseUrl
     ? createPostgresEvidenceBackend({ connectionString: options.databaseUrl })
@@ -29,5 +30,6 @@ export function createEvidence(options: {
     raw: options.settings.raw,
     signingKey: options.settings.signingKey,
     retentionDays: options.settings.retentionDays,
+    now: options.now,
   });
 }

@@ -5,6 +5,7 @@
  * fingerprint: Ed25519 `ed25519:SHA256:<hex of the SPKI DER>`; HMAC `hmac-sha256:<16 hex of
  * HMAC(secret, KEY_ID_LABEL)>` (never a plain hash of the secret).
  */
+import { EvidenceError } from '../errors.js';
 import { createHash, createHmac, createPrivateKey, createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 
 export type SignatureAlg = 'ed25519' | 'hmac-sha256';
@@ -36,19 +37,19 @@ function hmacFingerprint(secret: string): string {
   return `hmac-sha256:${createHmac('sha256', secret).update(KEY_ID_LABEL).digest('hex').slice(0, 16)}`;
 }
 
-/** Throws an Error with an actionable message when the PEM is not an Ed25519 private key. */
+/** Throws an EvidenceError with an actionable message when the key is unusable (config reports its message). */
 export function createManifestSigner(key: string): ManifestSigner {
   if (isPem(key)) {
     let privateKey: KeyObject;
     try {
       privateKey = createPrivateKey(key);
     } catch {
-      throw new Error(
+      throw new EvidenceError(
         'EVIDENCE_SIGNING_KEY looks like a PEM key but cannot be read: paste the whole "-----BEGIN PRIVATE KEY-----" block (openssl genpkey -algorithm ed25519), or use a plain secret for HMAC.',
       );
     }
     if (privateKey.asymmetricKeyType !== 'ed25519') {
-      throw new Error(
+      throw new EvidenceError(
         `EVIDENCE_SIGNING_KEY is a ${privateKey.asymmetricKeyType ?? 'unknown'} key: only Ed25519 is supported (openssl genpkey -algorithm ed25519 -out evidence-signing.pem).`,
       );
     }
@@ -56,7 +57,7 @@ export function createManifestSigner(key: string): ManifestSigner {
     return { alg: 'ed25519', keyFingerprint: fingerprint, sign: (data) => sign(null, data, privateKey) };
   }
   if (key.length < 16)
-    throw new Error(
+    throw new EvidenceError(
       'EVIDENCE_SIGNING_KEY is too short for an HMAC secret: use at least 16 characters (32 random bytes, e.g. openssl rand -hex 32), or an Ed25519 private key PEM.',
     );
   return {
@@ -73,12 +74,12 @@ export function createManifestVerifier(key: string): ManifestVerifier {
     try {
       publicKey = key.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(key)) : createPublicKey(key);
     } catch {
-      throw new Error(
+      throw new EvidenceError(
         'EVIDENCE_VERIFY_KEY looks like a PEM key but cannot be read: give the Ed25519 public key ("-----BEGIN PUBLIC KEY-----").',
       );
     }
     if (publicKey.asymmetricKeyType !== 'ed25519')
-      throw new Error(`EVIDENCE_VERIFY_KEY is a ${publicKey.asymmetricKeyType ?? 'unknown'} key: only Ed25519 is supported.`);
+      throw new EvidenceError(`EVIDENCE_VERIFY_KEY is a ${publicKey.asymmetricKeyType ?? 'unknown'} key: only Ed25519 is supported.`);
     return {
       alg: 'ed25519',
       keyFingerprint: ed25519Fingerprint(publicKey),

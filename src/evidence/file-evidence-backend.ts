@@ -12,6 +12,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { createHash } from 'node:crypto';
+import { syncDirectory, writeFileAtomic } from '../adapters/fs/atomic-file.js';
+import { describeError, EvidenceError, StorageError } from '../errors.js';
 import type { BundleRef, ChainHead, EvidenceBackend, EvidenceFileSink, StagedBundle } from './evidence-backend.js';
 import type { ChainCheckpoint } from '../ports.js';
 
@@ -24,26 +26,10 @@ interface ChainFile {
   checkpoint: ChainCheckpoint | null;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
-async function writeAtomic(path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const h = await open(tmp, 'w');
-  try {
-    await h.writeFile(data);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await rename(tmp, path);
-  await fsyncDir(dirname(path));
+function unreadable(path: string, error: unknown): StorageError {
+  return new StorageError(
+    `Evidence ${path} cannot be read: ${describeError(error)}. Check that the process may read it; if it was damaged, restore it from a backup, then run lastpass-audit-digest verify`,
+  );
 }
 
 async function readJson<T>(path: string): Promise<T | null> {
@@ -51,7 +37,7 @@ async function readJson<T>(path: string): Promise<T | null> {
     return JSON.parse(await readFile(path, 'utf8')) as T;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`Evidence ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+    throw unreadable(path, error);
   }
 }
 
@@ -60,7 +46,7 @@ async function readOptional(path: string): Promise<Buffer | null> {
     return await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
+    throw unreadable(path, error);
   }
 }
 
@@ -72,13 +58,15 @@ async function dirs(path: string): Promise<string[]> {
       .sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    throw unreadable(path, error);
   }
 }
 
 function safeRelative(path: string): string {
   if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(path) || path.split('/').some((p) => p === '..' || p === '.')) {
-    throw new Error(`Invalid evidence file path ${JSON.stringify(path)}`);
+    throw new EvidenceError(
+      `Invalid evidence file path ${JSON.stringify(path)}: a bundle's paths are relative, made of letters, digits, '.', '_' and '-'; this is a bug, report it with the run's log`,
+    );
   }
   return path;
 }
@@ -96,7 +84,7 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
       const manifest = await readOptional(join(pending.location, 'manifest.json'));
       if (manifest && createHash('sha256').update(manifest).digest('hex') === pending.head.manifestSha256) {
         chain.head = pending.head; // the rename happened: roll forward
-        await writeAtomic(chainPath, Buffer.from(`${JSON.stringify(chain, null, 2)}\n`));
+        await writeFileAtomic(chainPath, Buffer.from(`${JSON.stringify(chain, null, 2)}\n`));
       }
       await unlink(pendingPath).catch(() => undefined);
     }
@@ -150,20 +138,20 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
               await h.close();
             }
           }
-          await fsyncDir(staging);
+          await syncDirectory(staging);
           const chain = await readChain();
           const current = chain.head?.manifestSha256 ?? chain.checkpoint?.manifestSha256 ?? null;
           if (current !== input.prevSha256)
-            throw new Error(
-              `Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'})`,
+            throw new EvidenceError(
+              `Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'}): another process added a bundle to the same archive. This bundle stays incomplete (verify reports it); run one lastpass-audit-digest per archive, then run again`,
             );
           const target = finalDir(day, runId);
           const head: ChainHead = { seq: input.seq, manifestSha256: input.manifestSha256, runId };
-          await writeAtomic(pendingPath, Buffer.from(JSON.stringify({ head, location: target })));
+          await writeFileAtomic(pendingPath, Buffer.from(JSON.stringify({ head, location: target })));
           await mkdir(dirname(target), { recursive: true });
           await rename(staging, target);
-          await fsyncDir(dirname(target));
-          await writeAtomic(chainPath, Buffer.from(`${JSON.stringify({ head, checkpoint: chain.checkpoint }, null, 2)}\n`));
+          await syncDirectory(dirname(target));
+          await writeFileAtomic(chainPath, Buffer.from(`${JSON.stringify({ head, checkpoint: chain.checkpoint }, null, 2)}\n`));
           await unlink(pendingPath);
           return target;
         },
@@ -226,7 +214,7 @@ export function createFileEvidenceBackend(options: { dir: string }): EvidenceBac
     },
     async prune(refs, checkpoint) {
       const chain = await readChain();
-      await writeAtomic(chainPath, Buffer.from(`${JSON.stringify({ head: chain.head, checkpoint }, null, 2)}\n`));
+      await writeFileAtomic(chainPath, Buffer.from(`${JSON.stringify({ head: chain.head, checkpoint }, null, 2)}\n`));
       for (const ref of refs) {
         await rm(ref.location, { recursive: true, force: true });
         // Remove emptied day/month/year directories.

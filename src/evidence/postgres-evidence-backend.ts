@@ -8,6 +8,9 @@
  */
 import pg from 'pg';
 import type { PoolClient } from 'pg';
+import { describeError, DigestError, EvidenceError, StorageError } from '../errors.js';
+import { createRedactor } from '../logger.js';
+import { passwordOf } from '../store/postgres-target.js';
 import type { BundleRef, ChainHead, EvidenceBackend, EvidenceFileSink } from './evidence-backend.js';
 import type { ChainCheckpoint } from '../ports.js';
 
@@ -83,9 +86,25 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
   pool.on('error', () => undefined);
   const location = (day: string, runId: string) => `evidence_bundles ${day}/${runId}`;
 
+  const description = `PostgreSQL tables ${schema}.evidence_bundles / evidence_files`;
+  const redact = createRedactor([passwordOf(options.connectionString), options.connectionString]);
+  /** A failure of the database as a StorageError (ours, such as the chain head having moved, pass through). */
+  const failed = (error: unknown): DigestError =>
+    error instanceof DigestError
+      ? error
+      : new StorageError(
+          `Evidence in ${description} could not be read or written: ${redact(describeError(error))}. Check DATABASE_URL and that the database is running, then run lastpass-audit-digest verify`,
+        );
+
   async function tx<T>(work: (c: PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
-    let broken: Error | undefined;
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw failed(error);
+    }
+    // A connection whose ROLLBACK failed is destroyed, not returned to the pool.
+    let broken: Error | boolean = false;
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -93,9 +112,9 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((e: unknown) => {
-        broken = e instanceof Error ? e : new Error(String(e));
+        broken = e instanceof Error ? e : true;
       });
-      throw error;
+      throw failed(error);
     } finally {
       client.release(broken);
     }
@@ -128,7 +147,7 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
 
   return {
     kind: 'postgres',
-    description: `PostgreSQL tables ${schema}.evidence_bundles / evidence_files`,
+    description,
     async stage(runId, day, startedAt) {
       await tx((c) =>
         c.query(`INSERT INTO ${q}.evidence_bundles (run_id, day, started_at) VALUES ($1, $2::date, $3)`, [runId, day, startedAt]),
@@ -156,8 +175,8 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
             const cp = await c.query<{ manifest_sha256: string }>(`SELECT manifest_sha256 FROM ${q}.evidence_checkpoint WHERE id = 1`);
             const current = h.rows[0]?.manifest_sha256 ?? cp.rows[0]?.manifest_sha256 ?? null;
             if (current !== input.prevSha256)
-              throw new Error(
-                `Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'})`,
+              throw new EvidenceError(
+                `Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'}): another process added a bundle to the same archive. This bundle stays incomplete (verify reports it); run one lastpass-audit-digest per archive, then run again`,
               );
             await c.query(
               `UPDATE ${q}.evidence_bundles SET seq = $2, manifest = $3, signature = $4, manifest_sha256 = $5, prev_sha256 = $6, complete = true WHERE run_id = $1`,

@@ -7,8 +7,11 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { EvidenceError } from '../errors.js';
 
 const BLOCK = 512;
+const CHANGED_WHILE_EXPORTED =
+  'it changed while it was exported, and the export was not made. Run the export again (and verify the archive)';
 
 export interface TarGzWriter {
   addBuffer(path: string, data: Buffer): Promise<void>;
@@ -25,7 +28,9 @@ function splitPath(path: string): { name: string; prefix: string } {
     const name = path.slice(i + 1);
     if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100) return { name, prefix };
   }
-  throw new Error(`Path too long for ustar: ${path}`);
+  throw new EvidenceError(
+    `Path too long for ustar: ${path} (at most 155 bytes of directory and 100 of name): the export was not made. Bundle paths are short by design; this is a bug, report it`,
+  );
 }
 
 function octal(value: number, width: number): string {
@@ -51,7 +56,8 @@ export function tarHeader(path: string, size: number, mtime: number): Buffer {
   return h;
 }
 
-export async function createTarGzWriter(out: string, now = Date.now()): Promise<TarGzWriter> {
+/** `mtime`: the modification time (ms since the epoch) every entry is given. */
+export async function createTarGzWriter(out: string, mtime: number): Promise<TarGzWriter> {
   const gzip = createGzip();
   const file = createWriteStream(out);
   const done = pipeline(gzip, file);
@@ -60,14 +66,14 @@ export async function createTarGzWriter(out: string, now = Date.now()): Promise<
     if (!gzip.write(data)) await once(gzip, 'drain');
   }
   async function addStream(path: string, size: number, data: AsyncIterable<Buffer>): Promise<void> {
-    await push(tarHeader(path, size, now));
+    await push(tarHeader(path, size, mtime));
     let written = 0;
     for await (const chunk of data) {
       written += chunk.length;
-      if (written > size) throw new Error(`${path} is longer than announced (${size} bytes)`);
+      if (written > size) throw new EvidenceError(`${path} is longer than announced (${size} bytes): ${CHANGED_WHILE_EXPORTED}`);
       await push(chunk);
     }
-    if (written !== size) throw new Error(`${path} is ${written} bytes, ${size} announced`);
+    if (written !== size) throw new EvidenceError(`${path} is ${written} bytes, ${size} announced: ${CHANGED_WHILE_EXPORTED}`);
     const pad = (BLOCK - (size % BLOCK)) % BLOCK;
     if (pad) await push(Buffer.alloc(pad, 0));
   }

@@ -1,8 +1,8 @@
 /** Picks the store: PostgreSQL when DATABASE_URL is set, else files under DATA_DIR. */
 import type { Logger } from '../logger.js';
+import type { Clock, ProcessInfo, Store } from '../ports.js';
 import { createFileStore } from './file-store.js';
 import { createPostgresStore } from './postgres-store.js';
-import type { Store } from '../ports.js';
 
 export function createStore(options: {
   dataDir: string;
@@ -10,8 +10,12 @@ export function createStore(options: {
   logger: Logger;
   /** Fault injection for the crash tests (LAD_CRASH_AT): named points of the store's writes. */
   checkpoint?: ((name: string) => void) | null | undefined;
+  /** This process, for the file store's lock files (the PostgreSQL store locks by session instead). */
+  processInfo: ProcessInfo;
+  now: Clock;
 }): Store {
   const checkpoint = options.checkpoint ?? undefined;
-  if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl, logger: options.logger, checkpoint });
-  return createFileStore({ dir: options.dataDir, checkpoint });
+  const { now } = options;
+  if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl, logger: options.logger, checkpoint, now });
+  return createFileStore({ dir: options.dataDir, logger: options.logger, checkpoint, processInfo: options.processInfo, now });
 }

@@ -6,10 +6,9 @@
  *   statements are only ever sent inside a transaction (see test/support/postgres.ts: PGlite's wire
  *   server multiplexes connections and keeps a transaction's statements together, not a lone
  *   Parse/Bind/Execute sequence).
- * - Per-user history (migration 2): `user_ips`, `user_vault_changes`, `history_days`, and `history_windows`
- *   (the applied window keys). completeDelivery merges a contribution in its own transaction, after locking
- *   the run_state row (which serialises every state change), with multi-row `unnest` inserts of at most
- *   HISTORY_BATCH_ROWS rows each and the pruning in the same transaction.
+ * - Per-user history (migration 2, postgres-history.ts): completeDelivery merges a contribution in its own
+ *   transaction, after locking the run_state row (which serialises every state change). Rows become run
+ *   state in postgres-rows.ts.
  * - `tryLock` is a session-level advisory lock on a dedicated pooled connection held until release.
  * TLS follows the URL's `sslmode` (pg handles it). The URL is never logged: `description` names host,
  * port, database and schema only.
@@ -18,12 +17,8 @@ import pg from 'pg';
 import type { PoolClient, PoolConfig } from 'pg';
 import { describeError, StorageError } from '../errors.js';
 import { createRedactor, silentLogger, type Logger } from '../logger.js';
-import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './postgres-migrations.js';
 import {
   DELIVERED_HISTORY_LIMIT,
-  HISTORY_APPLIED_WINDOWS_LIMIT,
-  HISTORY_MAX_IPS_PER_USER,
-  HISTORY_RETENTION_DAYS,
   nextCursor,
   normaliseContribution,
   normaliseDelivered,
@@ -32,14 +27,15 @@ import {
   type DeliveredWindow,
   type DeliveryIntent,
   type DeliveryTail,
-  type DeliverySummary,
   type FailureRecord,
   type HistoryContribution,
-  type HistorySnapshot,
-  type NormalisedContribution,
   type RunState,
 } from '../core/run-state.js';
-import type { LockHandle, Store } from '../ports.js';
+import type { Clock, LockHandle, Store } from '../ports.js';
+import { mergeHistoryRows, readHistoryRows } from './postgres-history.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './postgres-migrations.js';
+import { type DeliveredRow, iso, type RunStateRow, toDelivered, toFailure, toIntent } from './postgres-rows.js';
+import { describeTarget, passwordOf } from './postgres-target.js';
 
 export const DEFAULT_POSTGRES_SCHEMA = 'lastpass_audit_digest';
 
@@ -47,13 +43,13 @@ export const DEFAULT_POSTGRES_SCHEMA = 'lastpass_audit_digest';
 export const MIGRATION_LOCK_KEY = '5498966905332957185'; // 0x4C504144_00000001
 /** First half of the two-int run-lock key ('LPAD'); the second half is derived from the schema name. */
 export const RUN_LOCK_NAMESPACE = 0x4c504144;
-/** Rows per multi-row history statement: one round trip per this many (user, IP) pairs or users. */
-export const HISTORY_BATCH_ROWS = 5_000;
+export { HISTORY_BATCH_ROWS } from './postgres-history.js';
+export { describeTarget } from './postgres-target.js';
 
 export interface PostgresStoreOptions {
   connectionString: string;
   schema?: string;
-  now?: () => Date;
+  now: Clock;
   logger?: Logger;
   /** Pool size (default 10, at least 2): a held run lock occupies one connection until released. */
   maxConnections?: number;
@@ -66,24 +62,6 @@ export interface PostgresStoreOptions {
    * `store.delivery.written` (completeDelivery committed).
    */
   checkpoint?: ((name: string) => void) | undefined;
-}
-
-interface RunStateRow {
-  cursor: Date | null;
-  consecutive_failures: number;
-  last_failure: unknown;
-  last_success_at: Date | null;
-  pending_delivery: unknown;
-}
-
-interface DeliveredRow {
-  key: string;
-  start: Date;
-  end: Date;
-  delivered_at: Date;
-  message_id: string | null;
-  marker: string;
-  summary: unknown;
 }
 
 export function createPostgresStore(options: PostgresStoreOptions): Store {
@@ -99,7 +77,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       `PostgreSQL store: maxConnections must be an integer of at least 2 (a held run lock keeps one connection), got ${maxConnections}`,
     );
   }
-  const now = options.now ?? (() => new Date());
+  const now = options.now;
   const logger = options.logger ?? silentLogger;
   const checkpoint = options.checkpoint ?? (() => undefined);
   const target = describeTarget(options.connectionString);
@@ -170,69 +148,6 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     const row = result.rows[0];
     if (!row) throw new StorageError(`PostgreSQL store (${description}): the run_state row is missing; run init again`);
     return row;
-  }
-
-  /** Merges a contribution (once per window key) and applies the bounds. Inside completeDelivery's transaction. */
-  async function mergeHistoryRows(client: PoolClient, c: NormalisedContribution): Promise<void> {
-    const fresh = await client.query(
-      `INSERT INTO ${q}.history_windows (window_key, applied_at) VALUES ($1, $2) ON CONFLICT (window_key) DO NOTHING RETURNING 1`,
-      [c.windowKey, now().toISOString()],
-    );
-    if (fresh.rowCount === 0) return; // already applied: a re-delivery (--force, or a retry after a crash)
-    await client.query(
-      `DELETE FROM ${q}.history_windows WHERE seq < (SELECT seq FROM ${q}.history_windows ORDER BY seq DESC OFFSET $1 LIMIT 1)`,
-      [HISTORY_APPLIED_WINDOWS_LIMIT - 1],
-    );
-    await client.query(`INSERT INTO ${q}.history_days (day) VALUES ($1::date) ON CONFLICT (day) DO NOTHING`, [c.day]);
-
-    const pairs: [string, string][] = [];
-    for (const u of c.users) for (const ip of u.ips) pairs.push([u.user, ip]);
-    for (let i = 0; i < pairs.length; i += HISTORY_BATCH_ROWS) {
-      const batch = pairs.slice(i, i + HISTORY_BATCH_ROWS);
-      await client.query(
-        `INSERT INTO ${q}.user_ips (user_key, ip, last_day)
-         SELECT t.u, t.i, $3::date FROM unnest($1::text[], $2::text[]) AS t(u, i)
-         ON CONFLICT (user_key, ip) DO UPDATE SET last_day = GREATEST(user_ips.last_day, EXCLUDED.last_day)`,
-        [batch.map((p) => p[0]), batch.map((p) => p[1]), c.day],
-      );
-    }
-    const vault = c.users.filter((u) => u.vaultChanges > 0);
-    for (let i = 0; i < vault.length; i += HISTORY_BATCH_ROWS) {
-      const batch = vault.slice(i, i + HISTORY_BATCH_ROWS);
-      await client.query(
-        `INSERT INTO ${q}.user_vault_changes (user_key, day, count)
-         SELECT t.u, $2::date, t.n FROM unnest($1::text[], $3::integer[]) AS t(u, n)
-         ON CONFLICT (user_key, day) DO UPDATE SET count = user_vault_changes.count + EXCLUDED.count`,
-        [batch.map((u) => u.user), c.day, batch.map((u) => u.vaultChanges)],
-      );
-    }
-
-    // Retention: everything older than HISTORY_RETENTION_DAYS before the newest day goes.
-    const cutoff = await client.query<{ cutoff: string | null }>(
-      `SELECT to_char(max(day) - $1::integer, 'YYYY-MM-DD') AS cutoff FROM ${q}.history_days`,
-      [HISTORY_RETENTION_DAYS],
-    );
-    const oldest = cutoff.rows[0]?.cutoff;
-    if (oldest) {
-      await client.query(`DELETE FROM ${q}.history_days WHERE day < $1::date`, [oldest]);
-      await client.query(`DELETE FROM ${q}.user_ips WHERE last_day < $1::date`, [oldest]);
-      await client.query(`DELETE FROM ${q}.user_vault_changes WHERE day < $1::date`, [oldest]);
-    }
-    if (pairs.length > 0) {
-      // The per-user IP bound, after retention (either order gives the same result), in one statement that
-      // ranks only the users over it: one pass over user_ips, which retention keeps to 60 days of IPs.
-      // (Capping per batch with `= ANY(batch users)` cost a scan per batch: seconds at 100k users.)
-      await client.query(
-        `WITH over AS (SELECT user_key FROM ${q}.user_ips GROUP BY user_key HAVING count(*) > $1),
-         ranked AS (
-           SELECT i.user_key, i.ip,
-             row_number() OVER (PARTITION BY i.user_key ORDER BY i.last_day DESC, i.ip COLLATE "C") AS rn
-           FROM ${q}.user_ips i JOIN over USING (user_key)
-         )
-         DELETE FROM ${q}.user_ips d USING ranked r WHERE d.user_key = r.user_key AND d.ip = r.ip AND r.rn > $1`,
-        [HISTORY_MAX_IPS_PER_USER],
-      );
-    }
   }
 
   const store: Store = {
@@ -315,7 +230,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await transaction('record the delivered window', 'BEGIN', async (client) => {
         const row = await lockRunState(client);
         if (contribution !== null) {
-          await mergeHistoryRows(client, contribution);
+          await mergeHistoryRows(client, q, contribution, now().toISOString());
           checkpoint('store.history.written');
         }
         if (tail !== undefined) {
@@ -367,29 +282,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
     async readHistory() {
       return transaction('read the per-user history', 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
-        const days = await client.query<{ day: string }>(`SELECT to_char(day, 'YYYY-MM-DD') AS day FROM ${q}.history_days ORDER BY day`);
-        const ips = await client.query<{ user_key: string; ip: string; last_day: string }>(
-          `SELECT user_key, ip, to_char(last_day, 'YYYY-MM-DD') AS last_day FROM ${q}.user_ips`,
-        );
-        const vault = await client.query<{ user_key: string; day: string; count: number }>(
-          `SELECT user_key, to_char(day, 'YYYY-MM-DD') AS day, count FROM ${q}.user_vault_changes`,
-        );
-        // Entries first, objects last (Object.fromEntries): any key, even "__proto__", stays an own property.
-        const users = new Map<string, { ips: [string, string][]; vault: [string, number][] }>();
-        const of = (user: string) => {
-          let u = users.get(user);
-          if (!u) users.set(user, (u = { ips: [], vault: [] }));
-          return u;
-        };
-        for (const r of ips.rows) of(r.user_key).ips.push([r.ip, r.last_day]);
-        for (const r of vault.rows) of(r.user_key).vault.push([r.day, r.count]);
-        const snapshot: HistorySnapshot = {
-          users: Object.fromEntries(
-            [...users].map(([user, u]) => [user, { ips: Object.fromEntries(u.ips), vaultChanges: Object.fromEntries(u.vault) }]),
-          ),
-          days: days.rows.map((r) => r.day),
-        };
-        return snapshot;
+        return readHistoryRows(client, q);
       });
     },
 
@@ -456,97 +349,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   return store;
 }
 
-function iso(value: Date | null): string | null {
-  return value === null ? null : value.toISOString();
-}
-
-function toDelivered(row: DeliveredRow): DeliveredWindow {
-  return {
-    key: row.key,
-    start: row.start.toISOString(),
-    end: row.end.toISOString(),
-    deliveredAt: row.delivered_at.toISOString(),
-    messageId: row.message_id,
-    marker: row.marker,
-    summary: toSummary(row.summary),
-  };
-}
-
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
-function text(r: Record<string, unknown>, name: string): string {
-  const v = r[name];
-  return typeof v === 'string' ? v : '';
-}
-
-function num(r: Record<string, unknown>, name: string): number {
-  const v = r[name];
-  return typeof v === 'number' ? v : 0;
-}
-
-function toSummary(value: unknown): DeliverySummary {
-  const r = record(value);
-  const byCategory: Record<string, number> = {};
-  for (const [name, n] of Object.entries(record(r.byCategory))) if (typeof n === 'number') byCategory[name] = n;
-  return {
-    eventsReviewed: num(r, 'eventsReviewed'),
-    high: num(r, 'high'),
-    medium: num(r, 'medium'),
-    low: num(r, 'low'),
-    info: num(r, 'info'),
-    byCategory,
-  };
-}
-
-function toIntent(value: unknown): DeliveryIntent | null {
-  if (value === null || value === undefined) return null;
-  const r = record(value);
-  return {
-    key: text(r, 'key'),
-    start: text(r, 'start'),
-    end: text(r, 'end'),
-    marker: text(r, 'marker'),
-    startedAt: text(r, 'startedAt'),
-    attempt: num(r, 'attempt'),
-  };
-}
-
-function toFailure(value: unknown): FailureRecord | null {
-  if (value === null || value === undefined) return null;
-  const r = record(value);
-  return { key: text(r, 'key'), start: text(r, 'start'), end: text(r, 'end'), at: text(r, 'at'), message: text(r, 'message') };
-}
-
 function pgCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {
     const code = (error as { code: unknown }).code;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;
-}
-
-/** `host:port/database`, for logs; never the user or password. */
-export function describeTarget(connectionString: string): string {
-  try {
-    const url = new URL(connectionString);
-    const host = url.hostname || url.searchParams.get('host') || 'localhost';
-    const port = url.port || '5432';
-    const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || '(default database)';
-    return `${host}:${port}/${database}`;
-  } catch {
-    return '(unparseable DATABASE_URL)';
-  }
-}
-
-function passwordOf(connectionString: string): string | undefined {
-  try {
-    const password = new URL(connectionString).password;
-    return password ? decodeURIComponent(password) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** FNV-1a 32-bit hash of the schema name, as a signed int4 for pg_try_advisory_lock(int, int). */

@@ -1,45 +1,23 @@
 /**
  * Delivery to the outbox: `<DATA_DIR>/outbox/<key>/` gets `message.html`, `message.txt`,
  * `sendgrid-request.json` (the exact body SendGrid would receive; no API key: that travels in a header) and
- * each attachment as a file. Used by `--dry-run` and by the demo. Files are written atomically (temp file,
- * then rename).
+ * each attachment as a file. Used by `--dry-run` and by the demo. Files are written atomically (adapters/fs/
+ * atomic-file.ts).
  *
  * Attachments can be megabytes of base64 on a busy day, so they are never copied whole: the request body is
  * built by SendGrid's own helpers around a placeholder per attachment, and each attachment's base64 is
  * written in its place (and decoded into its file) slice by slice.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
+import { writeFileAtomic, writePartsAtomic } from '../fs/atomic-file.js';
 import { toSendGridRequestBody } from './mail-message.js';
 import type { Mailer, OutgoingMessage } from '../../ports.js';
 
 /** Characters of base64 written per slice: a multiple of 4, so each slice decodes on its own. */
 const BASE64_SLICE = 1 << 20;
-
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${randomUUID()}.tmp`;
-  await writeFile(tmp, data, { flush: true });
-  await rename(tmp, path);
-}
-
-/** Like writeFileAtomic, for content produced in parts (strings are written as UTF-8). */
-export async function writePartsAtomic(path: string, parts: Iterable<string | Uint8Array>): Promise<void> {
-  const tmp = `${path}.${randomUUID()}.tmp`;
-  const file = await open(tmp, 'w');
-  try {
-    // writeFile on a handle writes all of each part at the current position (a bare write may be short).
-    for (const part of parts) if (part.length > 0) await file.writeFile(part);
-    await file.sync();
-  } catch (error) {
-    await file.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  await file.close();
-  await rename(tmp, path);
-}
 
 function* base64Slices(content: string): Generator<string> {
   for (let i = 0; i < content.length; i += BASE64_SLICE) yield content.slice(i, i + BASE64_SLICE);

@@ -1,0 +1,88 @@
+/**
+ * The PostgreSQL store's rows as run-state values: what `SELECT`s of run_state and delivered_windows return
+ * (pg gives timestamptz as Date and jsonb as parsed JSON) turned into the shapes of core/run-state.ts. The
+ * jsonb columns were written by this store from normalised values; anything missing decodes to an empty
+ * value rather than failing.
+ */
+import type { DeliveredWindow, DeliveryIntent, DeliverySummary, FailureRecord } from '../core/run-state.js';
+
+export interface RunStateRow {
+  cursor: Date | null;
+  consecutive_failures: number;
+  last_failure: unknown;
+  last_success_at: Date | null;
+  pending_delivery: unknown;
+}
+
+export interface DeliveredRow {
+  key: string;
+  start: Date;
+  end: Date;
+  delivered_at: Date;
+  message_id: string | null;
+  marker: string;
+  summary: unknown;
+}
+
+export function iso(value: Date | null): string | null {
+  return value === null ? null : value.toISOString();
+}
+
+export function toDelivered(row: DeliveredRow): DeliveredWindow {
+  return {
+    key: row.key,
+    start: row.start.toISOString(),
+    end: row.end.toISOString(),
+    deliveredAt: row.delivered_at.toISOString(),
+    messageId: row.message_id,
+    marker: row.marker,
+    summary: toSummary(row.summary),
+  };
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function text(r: Record<string, unknown>, name: string): string {
+  const v = r[name];
+  return typeof v === 'string' ? v : '';
+}
+
+function num(r: Record<string, unknown>, name: string): number {
+  const v = r[name];
+  return typeof v === 'number' ? v : 0;
+}
+
+function toSummary(value: unknown): DeliverySummary {
+  const r = record(value);
+  const byCategory: Record<string, number> = {};
+  for (const [name, n] of Object.entries(record(r.byCategory))) if (typeof n === 'number') byCategory[name] = n;
+  return {
+    eventsReviewed: num(r, 'eventsReviewed'),
+    high: num(r, 'high'),
+    medium: num(r, 'medium'),
+    low: num(r, 'low'),
+    info: num(r, 'info'),
+    byCategory,
+  };
+}
+
+export function toIntent(value: unknown): DeliveryIntent | null {
+  if (value === null || value === undefined) return null;
+  const r = record(value);
+  return {
+    key: text(r, 'key'),
+    start: text(r, 'start'),
+    end: text(r, 'end'),
+    marker: text(r, 'marker'),
+    startedAt: text(r, 'startedAt'),
+    attempt: num(r, 'attempt'),
+  };
+}
+
+export function toFailure(value: unknown): FailureRecord | null {
+  if (value === null || value === undefined) return null;
+  const r = record(value);
+  return { key: text(r, 'key'), start: text(r, 'start'), end: text(r, 'end'), at: text(r, 'at'), message: text(r, 'message') };
+}
