@@ -159,10 +159,17 @@ export function createClassifier(options: {
         overridden({ kind: 'known', category: 'Vault items', severity: 'info', note }, counter);
       const vaultItem = fromVault('a login to a vault item (Data names it), not a sign-in to LastPass');
       const site = fromVault('a login to a site from the vault (Data names the site), not a sign-in to LastPass');
+      // Data repeats (a few client strings, each user's vault items): each distinct one is read once.
+      const byData = new Map<string, KnownClassification>();
       return withCounter({
         rule: (data) => {
+          const seen = byData.get(data);
+          if (seen !== undefined) return seen;
           const target = loginTarget(data);
-          return target === 'lastpass' ? fixed : target === 'vault-item' ? vaultItem : site;
+          const c = target === 'lastpass' ? fixed : target === 'vault-item' ? vaultItem : site;
+          if (byData.size >= 10_000) byData.clear();
+          byData.set(data, c);
+          return c;
         },
       });
     }
