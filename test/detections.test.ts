@@ -209,7 +209,7 @@ describe('privilege and policy changes', () => {
     const root = f.find((x) => x.subject === 'root@example.org')!;
     expect(root.severity).toBe('high');
     expect(root.reason).toBe(
-      'root@example.org made tom@example.org an admin; deleted policy "Require multifactor authentication"; changed policy "Password length" to "8"',
+      "root@example.org made tom@example.org an admin; deleted policy 'Require multifactor authentication'; set 'Password length' to 8",
     );
     expect(f.find((x) => x.subject === 'eve@example.org')!.reason).toBe(
       'eve@example.org gave mallory@example.org Admin:yes on shared folder "Finance"',
@@ -218,6 +218,22 @@ describe('privilege and policy changes', () => {
     // folder change without Admin:yes is.
     const findings = collectFindings(r);
     expect(findings.filter((x) => x.detector === 'event').map((x) => x.title)).toEqual(['Update Folder Permissions']);
+  });
+
+  it("reads policy changes as a person would say them: set 'Password length' to 8", () => {
+    const reasons = (action: string, data: string) =>
+      by(analyse([ev(1, action, 'root@example.org', '192.0.2.1', data)]), 'privilege-changes')[0]!.reason;
+    expect(reasons('Edit Policy', 'Password length New value: 8')).toBe("root@example.org set 'Password length' to 8");
+    expect(reasons('Edit policy', 'Length of site passwords New value: !@# abc.com = 1')).toBe(
+      "root@example.org set 'Length of site passwords' to !@# abc.com = 1",
+    );
+    expect(reasons('Add policy', 'Require passwordless verification via LastPass Authenticator New value: 1')).toBe(
+      "root@example.org added policy 'Require passwordless verification via LastPass Authenticator', set to 1",
+    );
+    expect(reasons('Add policy', 'Length of site passwords')).toBe("root@example.org added policy 'Length of site passwords'");
+    expect(reasons('Update Policy Users', 'Require multifactor authentication')).toBe(
+      "root@example.org changed policy 'Require multifactor authentication'",
+    );
   });
 
   it('parses policy and folder data', () => {

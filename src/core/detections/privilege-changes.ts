@@ -43,11 +43,13 @@ function describe(kind: Kind, e: AuditEvent): string {
     case 'revoke':
       return `removed admin rights from ${target || 'someone'}`;
     case 'policy-delete':
-      return `deleted policy "${parsePolicy(e.data).name}"`;
+      return `deleted policy '${parsePolicy(e.data).name}'`;
     case 'policy-change': {
+      // "set 'Password length' to 8": what a reader would say, the policy named, the value as LastPass logged it.
       const p = parsePolicy(e.data);
-      const verb = normaliseActionName(e.action) === 'add policy' ? 'added' : 'changed';
-      return `${verb} policy "${p.name}"${p.value !== null ? ` to "${p.value}"` : ''}`;
+      const added = normaliseActionName(e.action) === 'add policy';
+      if (p.value === null) return `${added ? 'added' : 'changed'} policy '${p.name}'`;
+      return added ? `added policy '${p.name}', set to ${p.value}` : `set '${p.name}' to ${p.value}`;
     }
     case 'folder-admin': {
       const f = parseFolderPermission(e.data);
