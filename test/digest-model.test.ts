@@ -227,6 +227,9 @@ describe('what to do next', () => {
         { action: 'Reporting', data: 'Initiated by API: backup-script' },
         { action: 'Enterprise API Secret regenerated', username: 'root@example.org' },
         { action: 'Edit Policy', data: 'Password length New value: 8', username: 'root@example.org' },
+        { action: 'Make Admin', data: 'x@example.org', username: 'boss@example.org' },
+        { action: 'Delete Policy', data: 'Require multifactor authentication', username: 'boss@example.org' },
+        { action: 'Disabled Multifactor Authentication', username: 'tom@example.org' },
         { action: 'Data export' },
         { action: 'Employee Account Deleted', data: 'x@example.org', username: 'root@example.org' },
         { action: 'Account Lockout' },
@@ -240,11 +243,13 @@ describe('what to do next', () => {
     );
     const byTitle = Object.fromEntries(m.detections.map((d) => [d.title, d]));
     expect(Object.keys(byTitle).sort()).toEqual([
+      '2 privilege or policy changes',
       'Account Lockout',
       'Another API caller used the Enterprise API secret',
       'Data export',
       'Employee Account Deleted',
       'Failed sign-in burst, then a successful sign-in',
+      'Multifactor authentication disabled',
       'Password spraying from one IP',
       'Policy changed',
       'The API secret was changed',
@@ -263,9 +268,11 @@ describe('what to do next', () => {
     expect(byTitle['Another API caller used the Enterprise API secret']!.guidance).toContain('LASTPASS_KNOWN_API_CALLERS');
     expect(byTitle['The API secret was changed']!.guidance).toContain('LASTPASS_API_KEY');
     expect(byTitle['Failed sign-in burst, then a successful sign-in']).toMatchObject({ link: 'https://admin.lastpass.com/users/view' });
-    expect(byTitle['Policy changed']!.linkText).toBe('Admin Console > Reporting > General reports > Admin activity');
+    expect(byTitle['Policy changed']!.linkText).toBe('Admin Console > Policies');
     expect(byTitle['Update Folder Permissions']!.linkText).toBe('Admin Console > Applications > Shared folders');
     expect(byTitle['Policy changed']!.reason).toBe("root@example.org set 'Password length' to 8");
+    expect(byTitle['2 privilege or policy changes']!.linkText).toBe('Admin Console > Reporting > General reports > Admin activity');
+    expect(byTitle['Multifactor authentication disabled']!.guidance).toContain('have them enrol again');
     // Different types, different advice.
     expect(new Set(m.detections.map((d) => d.guidance)).size).toBe(m.detections.length);
   });

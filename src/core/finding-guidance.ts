@@ -71,6 +71,31 @@ const BY_TYPE: Record<string, Guidance> = {
     'Ask the admin named here for the request behind each change (a ticket, an approval) and undo any change nobody asked for. Admin activity is the record.',
     'adminActivity',
   ),
+  'privilege-changes/grant': guide(
+    'Ask the admin who granted the rights for the request behind it; an admin nobody asked for can change every policy and user.',
+    'adminLevels',
+  ),
+  'privilege-changes/revoke': guide('Confirm with the admin that the rights were meant to be removed.', 'adminLevels'),
+  'privilege-changes/policy-delete': guide(
+    'Ask the admin why the policy was deleted and restore it if nobody asked for it: it stopped applying to every user at once.',
+    'policies',
+  ),
+  'privilege-changes/policy-change': guide(
+    'Confirm the change with the admin: a weakened policy applies to every user at once.',
+    'policies',
+  ),
+  'privilege-changes/folder-admin': guide(
+    "Check with the folder's owner that this person should manage the folder: a folder admin can share its passwords on.",
+    'sharedFolders',
+  ),
+  'privilege-changes/mfa-off': guide(
+    'Ask the user why the factor was removed and have them enrol again; if they did not do it, treat the account as compromised.',
+    'users',
+  ),
+  'privilege-changes/mp-reset': guide(
+    'Confirm with the user that they asked for the reset: whoever reset it can now open that vault.',
+    'users',
+  ),
   'new-source/medium': guide(
     'Ask the user whether they signed in from this address (travel, a new ISP, a VPN). If not, destroy their sessions and require a master password change.',
     'users',

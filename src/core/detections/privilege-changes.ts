@@ -111,8 +111,11 @@ export function createPrivilegeChangesDetector(): Detector {
         const severity: Severity = changes.some((ch) => KIND_SEVERITY[ch.kind] === 'high') ? 'high' : 'medium';
         const texts = [...new Set(changes.map((ch) => ch.text))];
         const shown = texts.slice(0, 6).join('; ') + (texts.length > 6 ? `; and ${texts.length - 6} more` : '');
+        const kinds = new Set(changes.map((ch) => ch.kind));
         findings.push({
           detector: 'privilege-changes',
+          // One kind of change picks its own guidance ("mfa-off"); a mix gets the general one.
+          kind: kinds.size === 1 ? changes[0]!.kind : 'mixed',
           severity,
           title: changes.length === 1 ? KIND_TITLE[changes[0]!.kind] : `${changes.length} privilege or policy changes`,
           subject: actor,
