@@ -221,3 +221,58 @@ describe('API callers seen (for check)', () => {
     ]);
   });
 });
+
+describe('the demo day with its integrations', () => {
+  it('has a SIEM caller and a service account: noise without the settings, stated in the coverage with them', async () => {
+    const { DEMO_IGNORE_USERS, DEMO_KNOWN_API_CALLERS, DEMO_SERVICE_ACCOUNT, DEMO_SIEM_LABEL, generateDemoDay } = await import(
+      '../src/simulator/demo-day.js'
+    );
+    const { createWallResolver } = await import('../src/core/wall-time.js');
+    const { buildDigestModel } = await import('../src/core/digest-model.js');
+    const end = new Date('2025-03-10T07:00:00Z');
+    const day = generateDemoDay({ end, timeZone: 'America/New_York', benignCount: 8_000, integrations: true });
+    expect(day.events.filter((e) => e.Data === `Initiated by API: ${DEMO_SIEM_LABEL}`)).toHaveLength(144);
+    expect(day.events.filter((e) => e.Username === DEMO_SERVICE_ACCOUNT)).toHaveLength(96);
+    expect(
+      generateDemoDay({ end, timeZone: 'America/New_York', benignCount: 8_000 }).events.some((e) => e.Username === DEMO_SERVICE_ACCOUNT),
+    ).toBe(false);
+
+    const resolve = createWallResolver('America/New_York');
+    const run = (settings: { known?: string; ignore?: string }) => {
+      const a = createAnalysis({
+        apiUser: 'lastpass-audit-digest',
+        windowStart: end.getTime() - 86_400_000,
+        windowEnd: end.getTime(),
+        knownApiCallers: parseKnownApiCallers(settings.known).value,
+        ignoreUsers: parseIgnoreUsers(settings.ignore).value,
+      });
+      for (const e of day.events) a.addRow(e, resolve(e.Time));
+      return a.result();
+    };
+    const noisy = run({});
+    expect(noisy.findings.filter((f) => f.subject === DEMO_SIEM_LABEL).map((f) => f.events)).toEqual([144]);
+    expect(noisy.relevant.filter((e) => e.username === DEMO_SERVICE_ACCOUNT)).toHaveLength(6);
+
+    const quietened = run({ known: DEMO_KNOWN_API_CALLERS, ignore: DEMO_IGNORE_USERS });
+    expect(quietened.findings.filter((f) => f.subject === DEMO_SIEM_LABEL)).toEqual([]);
+    expect(quietened.relevant.filter((e) => e.username === DEMO_SERVICE_ACCOUNT)).toEqual([]);
+    expect(quietened.eventsReviewed).toBe(noisy.eventsReviewed - 96);
+    const m = buildDigestModel(quietened, {
+      window: { start: new Date(end.getTime() - 86_400_000), end },
+      requested: null,
+      requests: 1,
+      pages: 1,
+      reportTimeZone: 'UTC',
+      lastpassTimeZone: 'America/New_York',
+      version: 't',
+      generatedAt: end,
+    });
+    expect(m.coverage.adjustments).toEqual([
+      {
+        label: 'Known caller',
+        text: '"Microsoft Sentinel CCP" (allowed from 198.51.100.0/24): 144 calls (Reporting) from 198.51.100.250: info, not a finding',
+      },
+      { label: 'Ignored user', text: 'svc-provisioning@example.org: 96 events not reviewed' },
+    ]);
+  });
+});
