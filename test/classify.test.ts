@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createAnalysis } from '../src/core/analysis.js';
-import { buildCatalogueIndex, CATALOGUE } from '../src/core/catalogue.js';
+import { parseApiInitiated } from '../src/core/api-initiated.js';
+import { buildCatalogueIndex, CATALOGUE, CATALOGUE_VERSION } from '../src/core/catalogue.js';
 import { createClassifier } from '../src/core/classify.js';
+import { loginTarget } from '../src/core/sign-in-rule.js';
 import type { AuditEvent } from '../src/core/types.js';
+import { API_CALLER_ROWS, API_DATA_SPELLINGS, LOGIN_ROWS, MIXED_SPELLINGS } from './fixtures/public-samples.js';
 
 const classifyAction = createClassifier({ apiUser: 'lastpass-audit-digest' });
 const classify = (e: AuditEvent) => classifyAction(e.action, e.data);
@@ -37,6 +40,17 @@ describe('classification', () => {
     ['Account Lockout', 'Sign-in', 'medium'],
     ['Site Added', 'Vault items', 'info'],
     ['Enterprise API Secret regenerated', 'API and provisioning', 'high'],
+    // Settled against public material (catalogue 2026.12.1).
+    ['Password Reset', 'Master password', 'medium'],
+    ['Iterations changed', 'Master password', 'medium'],
+    ['Employee account created', 'Users', 'low'],
+    ['Created LastPass account', 'Users', 'low'],
+    ['User provisioned', 'Users', 'low'],
+    ['Created pending user', 'Users', 'low'],
+    ['Employee invited', 'Users', 'info'],
+    ['Deleted Sites', 'Vault items', 'info'],
+    ['Site deleted', 'Vault items', 'info'],
+    ['Delete Shared Sites', 'Shared folders', 'low'],
   ])('"%s" is %s / %s', (action, category, severity) => {
     expect(classify(ev(action))).toMatchObject({ kind: 'known', category, severity });
   });
@@ -68,6 +82,75 @@ describe('classification', () => {
 
   it('the catalogue lists no name twice (case-insensitively)', () => {
     expect(() => buildCatalogueIndex(CATALOGUE)).not.toThrow();
+  });
+
+  it('is version 2026.12.1, revisited against public samples, each settled severity with its one-line reason', () => {
+    expect(CATALOGUE_VERSION).toBe('2026.12.1');
+    const index = buildCatalogueIndex(CATALOGUE);
+    for (const name of [
+      'employee account created',
+      'iterations changed',
+      'password reset',
+      'deleted sites',
+      'delete shared sites',
+      'log in',
+      'reporting',
+    ]) {
+      const rationale = index.get(name)?.rationale ?? '';
+      expect(rationale.length, name).toBeGreaterThan(40);
+      expect(rationale, name).not.toContain('\n');
+    }
+  });
+
+  it.each(MIXED_SPELLINGS)('"%s" and "%s" (one account logs both) classify the same', (title, sentence) => {
+    expect(classifyAction(sentence, '')).toEqual(classifyAction(title, ''));
+    expect(classifyAction(title, '')).toMatchObject({ kind: 'known' });
+  });
+});
+
+describe('is it a sign-in to LastPass? A rule on Action and Data', () => {
+  it.each([
+    ['client', 'lastpass'],
+    ['website', 'lastpass'],
+    ['lastpassHost', 'lastpass'],
+    ['empty', 'lastpass'],
+    ['vaultItem', 'vault-item'],
+    ['sharedItem', 'vault-item'],
+    ['siteAddress', 'site'],
+    ['siteDomain', 'site'],
+  ] as const)('Log in with the %s Data is a login to %s', (which, target) => {
+    const r = LOGIN_ROWS[which];
+    expect(loginTarget(r.Data)).toBe(target);
+    const c = classifyAction(r.Action, r.Data);
+    if (target === 'lastpass') expect(c).toMatchObject({ kind: 'known', category: 'Sign-in', severity: 'info', signIn: 'success' });
+    else {
+      expect(c).toMatchObject({ kind: 'known', category: 'Vault items', severity: 'info' });
+      expect(c.kind === 'known' && c.signIn).toBeUndefined();
+    }
+  });
+
+  it('other sign-in names keep their rule: failures are failures whatever their Data', () => {
+    expect(classifyAction('Failed login attempt', 'lastpass.com')).toMatchObject({ signIn: 'failure' });
+    expect(classifyAction('SAML login', 'authorizationserver.oidc')).toMatchObject({ signIn: 'success' });
+  });
+});
+
+describe('API calls: the Data spellings', () => {
+  it.each(API_DATA_SPELLINGS)('Data %j names the caller %j', (data, label) => {
+    expect(parseApiInitiated(data)).toBe(label);
+  });
+
+  it('every spelling that names no label is an unlabelled caller, high, in any case', () => {
+    for (const data of ['Initiated by API', '(initiated by API)', 'INITIATED BY API.', '[Initiated by API]']) {
+      expect(classifyAction('Get user data', data), data).toMatchObject({
+        kind: 'known',
+        severity: 'high',
+        apiCaller: { label: '', status: 'unknown' },
+      });
+    }
+    expect(classifyAction('Reporting', '(Initiated by API: lastpass-audit-digest)')).toEqual({ kind: 'own-api' });
+    const { adminConsoleReport } = API_CALLER_ROWS;
+    expect(classifyAction(adminConsoleReport.Action, adminConsoleReport.Data)).toMatchObject({ severity: 'low' });
   });
 });
 

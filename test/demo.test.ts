@@ -72,7 +72,7 @@ describe('the demo digest', () => {
       ],
       [
         'policy-deleted',
-        /^\[HIGH\] 2 privilege or policy changes — .*deleted policy "Require multifactor authentication"; changed policy "Password length" to "8"/,
+        /^\[HIGH\] 2 privilege or policy changes — .*deleted policy 'Require multifactor authentication'; set 'Password length' to 8/,
       ],
       ['mfa-disabled', /^\[HIGH\] Multifactor authentication disabled — .*disabled multifactor authentication/],
       ['vault-export', /^\[HIGH\] Data export — .*a whole vault left LastPass/],
@@ -88,7 +88,7 @@ describe('the demo digest', () => {
       ).toHaveLength(1);
     }
     expect(entries).toHaveLength(expected.length);
-    expect(text).toMatch(/^\[ATTENTION\] 9 findings need attention \(8 high\)/m);
+    expect(text).toMatch(/^\[ATTENTION\] 9 findings \(8 high\) · \d+ high-severity events/m);
   });
 
   it('shows hostile text escaped and lists unrecognised names with counts', () => {

@@ -51,6 +51,27 @@ describe('failed sign-in burst', () => {
     expect(late.severity).toBe('medium');
   });
 
+  it('a `Log in` whose Data names a vault item or a site is not the success that escalates a burst', () => {
+    const at = START + 68 * MIN + 5_000;
+    for (const data of [
+      'VID: 4963227935627314198',
+      'VID: 7114762062923152782 from Finance Creds',
+      'salesforce.com',
+      '1.1.1.1:1234/example',
+    ]) {
+      const f = by(
+        analyse([...burst(12, 8), { ...ev(68, 'Log in', 'alice@example.org', '203.0.113.9', data), at }]),
+        'failed-signin-burst',
+      );
+      expect(
+        f.map((x) => x.severity),
+        data,
+      ).toEqual(['medium']);
+    }
+    const signIn = { ...ev(68, 'Log in', 'alice@example.org', '203.0.113.9', 'LastPass via Chrome v4.134.0'), at };
+    expect(by(analyse([...burst(12, 8), signIn]), 'failed-signin-burst').map((x) => x.severity)).toEqual(['high']);
+  });
+
   it('reports two separate bursts of one user separately', () => {
     const events = [...burst(5, 4), ...Array.from({ length: 5 }, (_, i) => ev(300 + i, 'failed login attempt'))];
     expect(by(analyse(events), 'failed-signin-burst')).toHaveLength(2);
@@ -105,6 +126,20 @@ describe('new source for a user', () => {
     expect(by(analyse([ev(10, 'Log in', 'newbie@example.org', '198.18.7.20')], history), 'new-source')).toHaveLength(0);
   });
 
+  it('a login to a site from the vault is not a sign-in source, nor part of the history', () => {
+    const r = analyse(
+      [
+        ev(10, 'Log in', 'alice@example.org', '198.18.7.20', 'VID: 4963227935627314198'),
+        ev(11, 'Login', 'alice@example.org', '198.18.7.21', 'salesforce.com'),
+      ],
+      history,
+    );
+    expect(by(r, 'new-source')).toHaveLength(0);
+    expect(r.history['alice@example.org']).toBeUndefined();
+    expect(r.byCategory.get('Vault items')).toMatchObject({ info: 2 });
+    expect(r.byCategory.get('Sign-in')).toBeUndefined();
+  });
+
   it('failed sign-ins do not count as a source', () => {
     expect(by(analyse([ev(10, 'Failed Login Attempt', 'alice@example.org', '198.18.7.20')], history), 'new-source')).toHaveLength(0);
   });
@@ -129,6 +164,23 @@ describe('foreign API caller', () => {
       '2 calls (Get User Data, Reporting) by "backup-script", not by this worker ("lastpass-audit-digest") from 192.0.2.1: someone else holds the API secret',
     );
     expect(r.ownApiRows).toBe(1);
+  });
+
+  it('groups the unlabelled spellings of an API call, "(initiated by API)" included, as one high caller', () => {
+    const f = by(
+      analyse([
+        ev(1, 'Reporting', 'admin@example.org', '192.0.2.1', 'Initiated by API'),
+        ev(2, 'get user data', 'admin@example.org', '192.0.2.1', '(initiated by API)'),
+      ]),
+      'foreign-api-caller',
+    );
+    expect(f.map((x) => [x.severity, x.subject, x.reason])).toEqual([
+      [
+        'high',
+        '(no caller label)',
+        '2 calls (Reporting, get user data) without a caller label, not by this worker ("lastpass-audit-digest") from 192.0.2.1: someone else holds the API secret',
+      ],
+    ]);
   });
 
   it('reports the API secret being regenerated', () => {
@@ -157,7 +209,7 @@ describe('privilege and policy changes', () => {
     const root = f.find((x) => x.subject === 'root@example.org')!;
     expect(root.severity).toBe('high');
     expect(root.reason).toBe(
-      'root@example.org made tom@example.org an admin; deleted policy "Require multifactor authentication"; changed policy "Password length" to "8"',
+      "root@example.org made tom@example.org an admin; deleted policy 'Require multifactor authentication'; set 'Password length' to 8",
     );
     expect(f.find((x) => x.subject === 'eve@example.org')!.reason).toBe(
       'eve@example.org gave mallory@example.org Admin:yes on shared folder "Finance"',
@@ -166,6 +218,22 @@ describe('privilege and policy changes', () => {
     // folder change without Admin:yes is.
     const findings = collectFindings(r);
     expect(findings.filter((x) => x.detector === 'event').map((x) => x.title)).toEqual(['Update Folder Permissions']);
+  });
+
+  it("reads policy changes as a person would say them: set 'Password length' to 8", () => {
+    const reasons = (action: string, data: string) =>
+      by(analyse([ev(1, action, 'root@example.org', '192.0.2.1', data)]), 'privilege-changes')[0]!.reason;
+    expect(reasons('Edit Policy', 'Password length New value: 8')).toBe("root@example.org set 'Password length' to 8");
+    expect(reasons('Edit policy', 'Length of site passwords New value: !@# abc.com = 1')).toBe(
+      "root@example.org set 'Length of site passwords' to !@# abc.com = 1",
+    );
+    expect(reasons('Add policy', 'Require passwordless verification via LastPass Authenticator New value: 1')).toBe(
+      "root@example.org added policy 'Require passwordless verification via LastPass Authenticator', set to 1",
+    );
+    expect(reasons('Add policy', 'Length of site passwords')).toBe("root@example.org added policy 'Length of site passwords'");
+    expect(reasons('Update Policy Users', 'Require multifactor authentication')).toBe(
+      "root@example.org changed policy 'Require multifactor authentication'",
+    );
   });
 
   it('parses policy and folder data', () => {

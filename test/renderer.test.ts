@@ -72,7 +72,8 @@ describe('templates', () => {
   it.each(files.filter((f) => f.endsWith('.html.hbs')).map((f) => [f.slice(TEMPLATES_DIR.length + 1), f]))(
     '%s loads nothing external',
     (_name, file) => {
-      const source = readFileSync(file, 'utf8');
+      // The one link is to an Admin Console page, through the consoleLink helper: a link, not a load.
+      const source = readFileSync(file, 'utf8').replaceAll('<a href="{{consoleLink link}}"', '<a');
       expect(source).not.toMatch(/\s(src|href|background)\s*=/i);
       expect(source).not.toMatch(/url\(|@import|<link|<script|<img/i);
     },
@@ -84,7 +85,8 @@ describe('templates', () => {
 });
 
 describe('renderDigest: HTML part', () => {
-  const { html } = renderer.renderDigest(sampleDigestModel());
+  const model = sampleDigestModel();
+  const { html } = renderer.renderDigest(model);
 
   it('escapes hostile user and detail text instead of emitting markup', () => {
     expect(html).not.toMatch(/<script/i);
@@ -113,9 +115,53 @@ describe('renderDigest: HTML part', () => {
   });
 
   it('shows the verdict in a banner coloured by level', () => {
-    expect(html).toContain('9 findings need attention (4 high) among 18,088 events reviewed');
+    expect(html).toContain('9 findings (4 high) · 8 high-severity events · 18,088 events reviewed');
     expect(html).toContain('background-color:#b91c1c');
     expect(renderer.renderDigest(sampleDigestModel({ verdictLevel: 'review' })).html).toContain('background-color:#b45309');
+    const low = renderer.renderDigest(sampleDigestModel({ verdictLevel: 'low' })).html;
+    expect(low).toContain('background-color:#1d4ed8');
+    expect(low).toContain('Worth a look');
+  });
+
+  it('says the same thing in the preheader, and names what the tiles count', () => {
+    const preheader = /<div style="display:none;[^>]*>([^<]*)<\/div>/.exec(html)![1];
+    expect(preheader).toBe('9 findings (4 high) · 8 high-severity events · 18,088 events reviewed');
+    expect(html.indexOf('Events by severity')).toBeLessThan(html.indexOf('class="lad-tile"'));
+  });
+
+  it('gives each finding what to do next and a link to an Admin Console page, never to anything else', () => {
+    const findings = html.slice(html.indexOf('>Findings'), html.indexOf('>High and medium events'));
+    for (const d of model.detections) expect(findings).toContain(`<b>What to do:</b> ${escaped(d.guidance)}`);
+    expect(findings).toContain('<a href="https://admin.lastpass.com/users/view" style="color:#1d4ed8;">Admin Console &gt; Users</a>');
+    expect(findings).toContain('Admin Console &gt; Reporting &gt; General reports &gt; User activity');
+    const [first, ...rest] = model.detections;
+    const hostile = renderer.renderDigest({
+      ...model,
+      detections: [
+        { ...first!, link: 'javascript:alert(1)' },
+        { ...first!, link: 'https://attacker.invalid/admin.lastpass.com/' },
+        ...rest,
+      ],
+    }).html;
+    expect(hostile).not.toContain('javascript:');
+    expect(hostile).not.toContain('attacker.invalid');
+    expect(hostile.match(/<a href="https:\/\/admin\.lastpass\.com\/"/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('states every noise-control setting in the coverage section', () => {
+    const coverage = html.slice(html.indexOf('>Window and coverage'));
+    for (const line of model.coverage.adjustments) {
+      expect(coverage).toContain(`>${escaped(line.label)}</td>`);
+      expect(coverage).toContain(escaped(line.text));
+    }
+    expect(coverage).toContain('svc-provisioning@northwind.example: 102 events not reviewed');
+  });
+
+  it('says when events are left out of the events table because they are findings above', () => {
+    const events = html.slice(html.indexOf('>High and medium events'), html.indexOf('>Activity'));
+    expect(events).toContain('2 events that are findings on their own are listed under Findings above, not repeated here.');
+    const none = renderer.renderDigest({ ...model, findings: [], moreFindings: 0 }).html;
+    expect(none).toContain('No other high or medium events in this window.');
   });
 
   it('shows window, coverage, tiles, findings, low events, unrecognised and footer', () => {
@@ -138,7 +184,8 @@ describe('renderDigest: HTML part', () => {
       'does not know yet',
       'API and provisioning',
       'lastpass-audit-digest 0.1.0',
-      'event catalogue 2026.11.1',
+      'event catalogue 2026.12.1',
+      'Times are in Europe/Berlin unless marked UTC.',
       '20250309T070000Z_20250310T070000Z',
     ]) {
       expect(html, text).toContain(escaped(text).replace(/&#x27;/g, "'"));
@@ -439,12 +486,20 @@ describe('renderDigest: text part', () => {
   const lines = text.split('\n');
 
   it('states the verdict, window and coverage', () => {
-    expect(text).toContain('[ATTENTION] 9 findings need attention (4 high) among 18,088');
+    expect(text.replace(/\n {2}(?=\S)/g, ' ')).toContain(
+      '[ATTENTION] 9 findings (4 high) · 8 high-severity events · 18,088 events reviewed',
+    );
+    const flat = text.replace(/\n {19}(?=\S)/g, ' ');
+    expect(flat).toContain(
+      '  Known caller     "Microsoft Sentinel CCP" (allowed from 198.51.100.0/24): 144 calls (Reporting) from 198.51.100.250: info, not a finding\n',
+    );
+    expect(flat).toContain('  Override         "Login to Admin Console" rated info (catalogue: low): 37 events\n');
+    expect(flat).toContain('  Ignored user     svc-provisioning@northwind.example: 102 events not reviewed\n');
     expect(text).toContain('2025-03-09 08:00 -> 2025-03-10 08:00 Europe/Berlin (24 hours)');
     expect(text).toContain('2025-03-09T07:00:00Z -> 2025-03-10T07:00:00Z');
     expect(text).toMatch(/Events reviewed +18,088/);
     expect(text).toContain('19 requests, 18 pages of events');
-    expect(text).toMatch(/High 8 +Medium 22 +Low 39 +Info 17,998/);
+    expect(text).toMatch(/Events by severity: High 8 +Medium 22 +Low 39 +Info 17,998/);
   });
 
   it('starts one entry per finding, with severity, time, action and user', () => {
@@ -463,6 +518,9 @@ describe('renderDigest: text part', () => {
       '  [HIGH] Failed sign-in burst, then a successful sign-in — alice@northwind.example: 12 failed sign-ins in 8 min from 203.0.113.9, then a successful sign-in 5 s later (2025-03-09 17:05)',
     );
     expect(flat).toContain('  [MEDIUM] Sign-in from a new network — j.okafor@northwind.example:');
+    expect(text.replace(/\n {6}(?=\S)/g, ' ')).toContain(
+      '    What to do: One address tried many accounts. Block it at your network edge (or with an IP restriction policy) and look in User activity for any successful sign-in from it. (Admin Console > Reporting > General reports > User activity: https://admin.lastpass.com/)',
+    );
     expect(text).toContain('...and 2 more findings not listed here.');
     expect(text.indexOf('FINDINGS')).toBeLessThan(text.indexOf('HIGH AND MEDIUM EVENTS'));
     expect(renderer.renderDigest(quietDigestModel()).text).toContain('No findings: nothing in this window needs attention.');
@@ -513,7 +571,7 @@ describe('renderDigest: text part', () => {
     expect(text).toMatch(/ +14x Passkey registered; sample: Platform authenticator \(Windows Hello\)/);
     expect(text).toMatch(/Sign-in +0 +6 +33 +15,412 +15,451/);
     expect(text).toContain('Window key 20250309T070000Z_20250310T070000Z');
-    expect(text.replace(/\s+/g, ' ')).toContain('lastpass-audit-digest 0.1.0, event catalogue 2026.11.1');
+    expect(text.replace(/\s+/g, ' ')).toContain('lastpass-audit-digest 0.1.0, event catalogue 2026.12.1');
   });
 
   it('carries the notices right after the verdict', () => {
@@ -607,7 +665,7 @@ describe('createRenderer', () => {
     const dir = copyTemplates();
     writeFileSync(join(dir, 'digest.txt.hbs'), 'custom {{verdict}}\n');
     expect(createRenderer({ templatesDir: dir }).renderDigest(sampleDigestModel()).text).toBe(
-      'custom 9 findings need attention (4 high) among 18,088 events reviewed\n',
+      'custom 9 findings (4 high) · 8 high-severity events · 18,088 events reviewed\n',
     );
   });
 });

@@ -108,7 +108,7 @@ describe('runReport', () => {
     scope.done();
     expect(sent).toHaveLength(1);
     const mail = sent[0]!;
-    expect(mail.subject).toMatch(/^LastPass security digest 2025-03-10 — \d+ high, \d+ medium$/);
+    expect(mail.subject).toMatch(/^LastPass security digest 2025-03-10 — \d+ findings? \(\d+ high\) · \d+ high-severity events?$/);
     expect(mail.personalizations[0]!.to.map((t) => t.email)).toEqual(['secops@example.org', 'ciso@example.org']);
     expect(mail.custom_args.digest_window).toBe('20250309T070000Z_20250310T070000Z');
     const html = htmlOf(mail);

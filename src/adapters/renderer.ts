@@ -326,6 +326,7 @@ const UNKNOWN: Palette = { fg: '#4b5563', bg: '#f3f4f6', ink: '#374151', label: 
 const VERDICT: Record<string, { bg: string; label: string }> = {
   attention: { bg: '#b91c1c', label: 'Needs attention' },
   review: { bg: '#b45309', label: 'Review' },
+  low: { bg: '#1d4ed8', label: 'Worth a look' },
   quiet: { bg: '#15803d', label: 'Quiet' },
 };
 
@@ -334,6 +335,9 @@ function palette(severity: unknown): Palette {
 }
 
 const NUMBER = new Intl.NumberFormat('en-US');
+
+const CONSOLE_ROOT = 'https://admin.lastpass.com/';
+const CONSOLE_PAGE = /^https:\/\/admin\.lastpass\.com\/[A-Za-z0-9/_.-]*$/;
 
 /** Arithmetic helpers take numbers only: a missing field must fail the render (as strict mode does), not draw 0. */
 function number(value: unknown, helper: string): number {
@@ -355,6 +359,8 @@ function createEnvironment(flavour: Flavour): HandlebarsEnv {
   env.registerHelper('verdictColor', (v: unknown) => (typeof v === 'string' ? VERDICT[v]?.bg : undefined) ?? UNKNOWN.fg);
   env.registerHelper('verdictLabel', (v: unknown) => (typeof v === 'string' ? VERDICT[v]?.label : undefined) ?? 'Unknown');
   env.registerHelper('num', (n: unknown) => (typeof n === 'number' ? NUMBER.format(n) : String(n)));
+  /** `href="{{consoleLink link}}"`: only an Admin Console page is ever linked; anything else becomes the console's root. */
+  env.registerHelper('consoleLink', (url: unknown) => (typeof url === 'string' && CONSOLE_PAGE.test(url) ? url : CONSOLE_ROOT));
   /** `{{plural count "event"}}` → "event"/"events"; `{{plural count "entry" "entries"}}`. */
   env.registerHelper('plural', (...args: unknown[]) => {
     const [count, singular, pluralForm] = args;

@@ -17,6 +17,10 @@ import {
 } from './detections/detection.js';
 import { isFailedSignIn, isSuccessfulSignIn } from './detections/failed-signin-burst.js';
 import { isVaultChange } from './detections/unusual-volume.js';
+import type { IgnoreUserRule } from './ignore-users.js';
+import type { KnownApiCaller } from './known-callers.js';
+import { createNoiseControl, type NoiseSummary } from './noise-control.js';
+import type { SeverityOverride } from './severity-overrides.js';
 import { SEVERITIES, type AuditEvent, type Category, type ClassifiedEvent, type RawEvent, type Severity } from './types.js';
 
 export type SeverityCounts = Record<Severity, number>;
@@ -35,8 +39,8 @@ export interface RelevantEvent extends ClassifiedEvent {
   why?: string;
 }
 
-export interface AnalysisResult {
-  /** Every row of the window except this worker's own API rows. */
+export interface AnalysisResult extends NoiseSummary {
+  /** Every row of the window except this worker's own API rows and the ignored users' events. */
   eventsReviewed: number;
   ownApiRows: number;
   bySeverity: SeverityCounts;
@@ -98,9 +102,16 @@ export function createAnalysis(options: {
   history?: HistorySnapshot;
   thresholds?: DetectionThresholds;
   detectors?: Detector[];
+  /** LASTPASS_KNOWN_API_CALLERS: their calls are info (and listed in the coverage), not findings. */
+  knownApiCallers?: readonly KnownApiCaller[];
+  /** REPORT_SEVERITY_OVERRIDES. */
+  severityOverrides?: readonly SeverityOverride[];
+  /** REPORT_IGNORE_USERS: their events are not reviewed (and counted per rule). */
+  ignoreUsers?: readonly IgnoreUserRule[];
 }): Analysis {
+  const noise = createNoiseControl(options);
   const classify = createClassifier(
-    options.catalogue ? { apiUser: options.apiUser, catalogue: options.catalogue } : { apiUser: options.apiUser },
+    options.catalogue ? { apiUser: options.apiUser, catalogue: options.catalogue, noise } : { apiUser: options.apiUser, noise },
   );
   const detectors = options.detectors ?? createAllDetectors();
   const bySeverity = zeroCounts();
@@ -151,7 +162,8 @@ export function createAnalysis(options: {
 
   /** One event, by its fields; `given` is the caller's event object when there is one. */
   function addFields(at: number, wall: string, username: string, ip: string, action: string, data: string, given: AuditEvent | null): void {
-    const c = classify(action, data);
+    if (noise.ignores(username)) return;
+    const c = classify(action, data, ip);
     if (c.kind === 'own-api') {
       ownApiRows++;
       return;
@@ -263,6 +275,7 @@ export function createAnalysis(options: {
         hourly: { total: hourlyTotal, failures: hourlyFailures },
         findings,
         history: contribution,
+        ...noise.summary(),
       };
     },
   };

@@ -51,6 +51,19 @@ export interface DetectionRow {
   reason: string;
   /** Time of the latest event involved, in REPORT_TIMEZONE ("2025-03-09 17:05"). */
   time: string;
+  /** What to do next: one or two sentences for a recipient who is not a LastPass admin. */
+  guidance: string;
+  /** The Admin Console page where it is done. */
+  link: string;
+  /** Where that is, in words: "Admin Console > Users". */
+  linkText: string;
+}
+
+/** One line of the coverage section about a setting that changed what was looked at. */
+export interface CoverageLine {
+  /** "Known caller" (LASTPASS_KNOWN_API_CALLERS), "Override" (REPORT_SEVERITY_OVERRIDES), "Ignored user" (REPORT_IGNORE_USERS). */
+  label: string;
+  text: string;
 }
 
 /** One hour of the activity chart (24 bars for a day; one per hour of the window). */
@@ -81,10 +94,16 @@ export interface TrendRow {
 
 export interface DigestModel {
   kind: 'digest';
+  /** "LastPass security digest 2025-03-10 — 3 findings (2 high) · 7 high-severity events". */
   subject: string;
-  /** "attention" when anything is high, "review" when medium only, "quiet" otherwise. */
-  verdictLevel: 'attention' | 'review' | 'quiet';
-  /** One sentence: "2 high and 5 medium events need attention" or "No security-relevant events among 18,204 events reviewed". */
+  /** The inbox preview line: the verdict, word for word. */
+  preheader: string;
+  /** "attention": a high finding; "review": a medium one; "low": low findings only; "quiet": no findings. */
+  verdictLevel: 'attention' | 'review' | 'low' | 'quiet';
+  /**
+   * One sentence naming what it counts, the same words as the subject:
+   * "3 findings (2 high) · 7 high-severity events · 30,036 events reviewed", or "Quiet day: …".
+   */
   verdict: string;
   /** True when nothing of severity low or above was found: the template shows the attestation. */
   quiet: boolean;
@@ -112,12 +131,16 @@ export interface DigestModel {
     lastpassTimeZone: string;
     /** The wall-clock range asked of LastPass, "2025-03-09 02:00:00 … 2025-03-10 01:59:59". */
     requestedRange: string;
+    /** Known API callers, severity overrides and ignored users: what each did to this window. */
+    adjustments: CoverageLine[];
   };
+  /** What the tiles count: "Events by severity". */
+  tilesCaption: string;
   tiles: SeverityTile[];
   /** Findings first (detections, then high/medium events no detection covers), capped; see moreDetections. */
   detections: DetectionRow[];
   moreDetections: number;
-  /** Number of high and medium findings (the verdict counts these). */
+  /** Number of findings, all severities (the verdict and subject count these). */
   findingCount: number;
   chart: {
     bars: ChartBar[];
@@ -138,12 +161,16 @@ export interface DigestModel {
   /** Names of the attached files with every security-relevant event ("" when none attached). */
   attachments: { csv: string; json: string; events: number };
   categories: CategoryRow[];
-  /** High and medium events, newest first, capped; see moreFindings. */
+  /** High and medium events behind the findings (not those that are findings on their own), newest first, capped; see moreFindings. */
   findings: EventRow[];
   moreFindings: number;
+  /** Said under the events' heading when events were left out because they are findings above, else "". */
+  findingsNote: string;
   /** Low events, capped. */
   lowEvents: EventRow[];
   moreLowEvents: number;
+  /** To the recipient: what the unrecognised names are and what to do about them. */
+  unrecognisedNote: string;
   unrecognised: UnrecognisedRow[];
   /** Unrecognised action names not listed (over the cap); the attachments hold their events. */
   moreUnrecognised: number;
@@ -152,6 +179,8 @@ export interface DigestModel {
     version: string; // package version
     catalogueVersion: string;
     windowKey: string;
+    /** "Times are in Europe/Berlin unless marked UTC." ("Times are in UTC." when that is the zone). */
+    timesNote: string;
     /** "Evidence bundle <day>/<run id>, content SHA-256 <hex>": anchors the evidence chain (absent without evidence). */
     evidence?: string;
   };

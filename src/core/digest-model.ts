@@ -12,7 +12,12 @@ import type {
   TrendRow,
 } from './digest-model-types.js';
 import type { Finding } from './detections/detection.js';
-import { formatCount, formatDuration, formatLocalMinute, formatLocalSecond, formatUtc } from './display-time.js';
+import { countOf, formatCount, formatDuration, formatLocalMinute, formatLocalSecond, formatUtc } from './display-time.js';
+import { guidanceFor } from './finding-guidance.js';
+import type { IgnoreUserRule } from './ignore-users.js';
+import { callerKey, type KnownApiCaller } from './known-callers.js';
+import type { KnownApiCallerActivity } from './noise-control.js';
+import type { SeverityOverride } from './severity-overrides.js';
 import { SEVERITIES, type ClassifiedEvent, type ReportWindow, type Severity, type WallRange } from './types.js';
 import { windowKey } from './window-plan.js';
 
@@ -46,6 +51,14 @@ export interface DigestContext {
   prior?: readonly PriorDay[];
   /** File names of the attached full event lists, or null when nothing is attached. */
   attachments?: { csv: string; json: string } | null;
+  /**
+   * The noise-control settings of the run (LASTPASS_KNOWN_API_CALLERS, REPORT_SEVERITY_OVERRIDES,
+   * REPORT_IGNORE_USERS): the coverage section states each, with what it did (from the analysis; 0 when the
+   * analysis has no count for it).
+   */
+  knownApiCallers?: readonly KnownApiCaller[];
+  severityOverrides?: readonly SeverityOverride[];
+  ignoreUsers?: readonly IgnoreUserRule[];
 }
 
 const LABEL: Record<Severity, string> = { high: 'High', medium: 'Medium', low: 'Low', info: 'Info' };
@@ -72,6 +85,7 @@ function footer(ctx: Pick<DigestContext, 'window' | 'generatedAt' | 'reportTimeZ
     version: ctx.version,
     catalogueVersion: CATALOGUE_VERSION,
     windowKey: windowKey(ctx.window),
+    timesNote: ctx.reportTimeZone === 'UTC' ? 'Times are in UTC.' : `Times are in ${ctx.reportTimeZone} unless marked UTC.`,
   };
 }
 
@@ -98,6 +112,7 @@ export function collectFindings(analysis: AnalysisResult): Finding[] {
     .filter((e: RelevantEvent) => (e.severity === 'high' || e.severity === 'medium') && !e.claimedBy)
     .map((e) => ({
       detector: 'event',
+      category: e.category,
       severity: e.severity,
       title: e.action,
       subject: e.username || e.ip || '(no user)',
@@ -145,7 +160,7 @@ export function buildChart(analysis: AnalysisResult, window: ReportWindow, timeZ
       totalPx,
       failurePx,
       restPx: CHART_HEIGHT - totalPx,
-      title: `${from}–${to}: ${formatCount(b.total)} events, ${formatCount(b.failures)} failed sign-ins`,
+      title: `${from}–${to}: ${countOf(b.total, 'event')}, ${countOf(b.failures, 'failed sign-in')}`,
     };
   });
   return {
@@ -197,28 +212,94 @@ export function buildTrends(analysis: AnalysisResult, window: ReportWindow, prio
   };
 }
 
+const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+/** "3 findings (2 high) · 7 high-severity events": what the subject, preheader, verdict and tiles all say. */
+export function headline(findings: readonly Finding[], bySeverity: Record<Severity, number>): string {
+  if (findings.length === 0) return `no findings · ${countOf(bySeverity.low, 'low-severity event')}`;
+  const high = findings.filter((f) => f.severity === 'high').length;
+  return `${countOf(findings.length, 'finding')} (${formatCount(high)} high) · ${countOf(bySeverity.high, 'high-severity event')}`;
+}
+
+function knownCallerLine(a: KnownApiCallerActivity): string {
+  const who = a.label === '' ? 'Calls without a label ("-")' : `"${a.label}"`;
+  const from = a.networks.length ? `allowed from ${a.networks.join(', ')}` : 'allowed from any address';
+  const calls =
+    a.calls === 0
+      ? 'no calls in this window'
+      : `${countOf(a.calls, 'call')}${a.actions.length ? ` (${a.actions.join(', ')})` : ''}${a.ips.length ? ` from ${a.ips.join(', ')}` : ''}: info, not a finding`;
+  const outside =
+    a.outsideCalls > 0
+      ? `; ${countOf(a.outsideCalls, 'call')} with this label from ${a.outsideIps.join(', ') || 'no IP'}, outside: a finding above`
+      : '';
+  return `${who} (${from}): ${calls}${outside}`;
+}
+
+/** The coverage lines for the noise-control settings, from the analysis, completed from the context. */
+export function noiseControlLines(analysis: AnalysisResult, ctx: DigestContext): DigestModel['coverage']['adjustments'] {
+  const known = [...analysis.knownApiCallers];
+  for (const c of ctx.knownApiCallers ?? []) {
+    if (!known.some((k) => callerKey(k.label) === c.key)) {
+      known.push({
+        label: c.label,
+        networks: c.networks.map((n) => n.text),
+        calls: 0,
+        ips: [],
+        actions: [],
+        outsideCalls: 0,
+        outsideIps: [],
+      });
+    }
+  }
+  const overrides = [...analysis.severityOverrides];
+  for (const o of ctx.severityOverrides ?? []) {
+    if (!overrides.some((x) => x.name === o.name)) overrides.push({ ...o, events: 0 });
+  }
+  const ignored = [...analysis.ignoredUsers];
+  for (const r of ctx.ignoreUsers ?? []) if (!ignored.some((x) => x.rule === r.rule)) ignored.push({ rule: r.rule, events: 0 });
+  return [
+    ...known.map((a) => ({ label: 'Known caller', text: knownCallerLine(a) })),
+    ...overrides.map((o) => ({
+      label: 'Override',
+      text: `"${o.name}" rated ${o.severity} (catalogue: ${o.catalogueSeverity}): ${o.events === 0 ? 'no events in this window' : countOf(o.events, 'event')}`,
+    })),
+    ...ignored.map((r) => ({
+      label: 'Ignored user',
+      text: `${r.rule}: ${r.events === 0 ? 'no events in this window' : `${countOf(r.events, 'event')} not reviewed`}`,
+    })),
+  ];
+}
+
 export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, caps: DigestCaps = DEFAULT_CAPS): DigestModel {
   const { bySeverity } = analysis;
   const reviewed = formatCount(analysis.eventsReviewed);
+  const reviewedEvents = countOf(analysis.eventsReviewed, 'event');
   const quiet = bySeverity.high + bySeverity.medium + bySeverity.low === 0 && analysis.findings.length === 0;
   const all = collectFindings(analysis);
-  const attentionFindings = all.filter((f) => f.severity === 'high' || f.severity === 'medium');
-  const highFindings = all.filter((f) => f.severity === 'high').length;
-  const verdictLevel = highFindings > 0 ? 'attention' : attentionFindings.length > 0 ? 'review' : 'quiet';
-  const n = attentionFindings.length;
+  const n = all.length;
+  const verdictLevel: DigestModel['verdictLevel'] = all.some((f) => f.severity === 'high')
+    ? 'attention'
+    : all.some((f) => f.severity === 'medium')
+      ? 'review'
+      : n > 0
+        ? 'low'
+        : 'quiet';
+  const summary = headline(all, bySeverity);
   const verdict = quiet
-    ? `Quiet day: no security-relevant events among ${reviewed} events reviewed`
-    : n > 0
-      ? `${n === 1 ? '1 finding needs' : `${formatCount(n)} findings need`} attention (${highFindings} high) among ${reviewed} events reviewed`
-      : `Nothing needs attention: ${formatCount(bySeverity.low)} low-severity events among ${reviewed} events reviewed`;
+    ? `Quiet day: no security-relevant events among ${reviewedEvents} reviewed`
+    : `${capitalise(summary)} · ${reviewedEvents} reviewed`;
   const label = windowLabel(ctx.window, ctx.reportTimeZone);
   const subject = quiet
-    ? `LastPass security digest ${label} — quiet, ${reviewed} events reviewed`
-    : `LastPass security digest ${label} — ${bySeverity.high} high, ${bySeverity.medium} medium`;
+    ? `LastPass security digest ${label} — quiet, ${reviewedEvents} reviewed`
+    : `LastPass security digest ${label} — ${summary}`;
 
-  const highMedium = analysis.relevant.filter((e) => e.severity === 'high' || e.severity === 'medium');
+  // The events behind the findings: those a detection reports. A high or medium event no detection
+  // reports is a finding of its own, listed above, and not repeated here.
+  const highMediumAll = analysis.relevant.filter((e) => e.severity === 'high' || e.severity === 'medium');
+  const highMedium = highMediumAll.filter((e) => e.claimedBy);
   // High first, then medium; newest first within each.
   highMedium.sort((a, b) => (a.severity === b.severity ? b.at - a.at : a.severity === 'high' ? -1 : 1));
+  const ownFindings = highMediumAll.length - highMedium.length;
   const low = analysis.relevant.filter((e) => e.severity === 'low');
 
   const tiles: SeverityTile[] = SEVERITIES.map((s) => ({
@@ -232,23 +313,30 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
     .sort((a, b) => b.high - a.high || b.medium - a.medium || b.low - a.low || b.total - a.total);
 
   const attestation = quiet
-    ? `No security-relevant events among ${reviewed} events reviewed in this window` +
+    ? `No security-relevant events among ${reviewedEvents} reviewed in this window` +
       (analysis.unrecognisedEvents > 0
-        ? ` (${formatCount(analysis.unrecognisedEvents)} events with names the catalogue does not know are listed below).`
+        ? ` (${countOf(analysis.unrecognisedEvents, 'event')} with names the catalogue does not know ${analysis.unrecognisedEvents === 1 ? 'is' : 'are'} listed below).`
         : '.')
     : '';
   const max = caps.text;
-  const detections: DetectionRow[] = all.slice(0, caps.detections).map((f) => ({
-    severity: f.severity,
-    title: cut(f.title, max),
-    subject: cut(f.subject, max),
-    reason: cut(f.reason, max * 2),
-    time: formatLocalMinute(f.at, ctx.reportTimeZone),
-  }));
+  const detections: DetectionRow[] = all.slice(0, caps.detections).map((f) => {
+    const g = guidanceFor(f);
+    return {
+      severity: f.severity,
+      title: cut(f.title, max),
+      subject: cut(f.subject, max),
+      reason: cut(f.reason, max * 2),
+      time: formatLocalMinute(f.at, ctx.reportTimeZone),
+      guidance: g.text,
+      link: g.url,
+      linkText: g.where,
+    };
+  });
 
   return {
     kind: 'digest',
     subject,
+    preheader: verdict,
     verdictLevel,
     verdict,
     quiet,
@@ -265,7 +353,9 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
       requestedRange: ctx.requested
         ? `${ctx.requested.from} … ${ctx.requested.to}`
         : 'none (the window lies in a repeated DST hour already covered)',
+      adjustments: noiseControlLines(analysis, ctx),
     },
+    tilesCaption: 'Events by severity',
     tiles,
     detections,
     moreDetections: Math.max(0, all.length - caps.detections),
@@ -278,8 +368,18 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
     categories,
     findings: highMedium.slice(0, caps.findings).map((e) => toRow(e, ctx.reportTimeZone, max)),
     moreFindings: Math.max(0, highMedium.length - caps.findings),
+    findingsNote:
+      ownFindings === 0
+        ? ''
+        : ownFindings === 1
+          ? '1 event that is a finding on its own is listed under Findings above, not repeated here.'
+          : `${formatCount(ownFindings)} events that are findings on their own are listed under Findings above, not repeated here.`,
     lowEvents: low.slice(0, caps.low).map((e) => toRow(e, ctx.reportTimeZone, max)),
     moreLowEvents: Math.max(0, low.length - caps.low),
+    unrecognisedNote:
+      'LastPass logged these actions, which this digest does not know yet, so it could not rate them: they are counted in the events reviewed and attached in full, ' +
+      'but in no severity. If a name looks security-relevant to you (a deletion, a permission, an export), look at its rows in the attachment, ' +
+      `and tell whoever runs this digest so that the next catalogue (this one is ${CATALOGUE_VERSION}) rates it.`,
     unrecognised: analysis.unrecognised
       .slice(0, caps.unrecognised)
       .map((u) => ({ action: cut(u.action, max), count: u.count, sample: cut(u.sample, max) })),

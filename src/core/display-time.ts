@@ -74,3 +74,8 @@ export function formatDuration(ms: number): string {
 
 const integer = new Intl.NumberFormat('en-US');
 export const formatCount = (n: number): string => integer.format(n);
+
+/** "1 event", "2 events", "1,204 events"; `countOf(n, 'entry', 'entries')` for irregular plurals. */
+export function countOf(n: number, singular: string, plural = `${singular}s`): string {
+  return `${formatCount(n)} ${n === 1 ? singular : plural}`;
+}

@@ -24,7 +24,24 @@ export interface DemoDayOptions {
   apiUser?: string;
   /** Email domain of the company's users (default 'example.org'). */
   domain?: string;
+  /**
+   * The integrations a real tenant runs beside this worker (default off, which keeps the day every other
+   * test knows): a Microsoft Sentinel connector calling `Reporting` every 10 minutes from DEMO_SIEM_IP with
+   * the account's one API secret, and a provisioning service account that signs in every 15 minutes and
+   * fails every 4 hours (a host with a stale password). Counted in `benignCount`. With DEMO_KNOWN_API_CALLERS
+   * and DEMO_IGNORE_USERS set, neither is a finding nor a low event; without them the SIEM is a foreign caller.
+   */
+  integrations?: boolean;
 }
+
+/** The demo's SIEM connector, and the address it polls from. */
+export const DEMO_SIEM_LABEL = 'Microsoft Sentinel CCP';
+export const DEMO_SIEM_IP = '198.51.100.250';
+/** LASTPASS_KNOWN_API_CALLERS for the demo day with integrations. */
+export const DEMO_KNOWN_API_CALLERS = `${DEMO_SIEM_LABEL}@198.51.100.0/24`;
+/** The demo's service account (at the default domain), and REPORT_IGNORE_USERS for it. */
+export const DEMO_SERVICE_ACCOUNT = 'svc-provisioning@example.org';
+export const DEMO_IGNORE_USERS = DEMO_SERVICE_ACCOUNT;
 
 export interface PlantedIncident {
   /** Stable identifier, e.g. 'failed-login-burst'. */
@@ -236,6 +253,7 @@ const SPRAY_IP = '203.0.113.66';
 const NEW_IP = '198.18.7.20';
 const WORKER_IP = '10.0.0.5';
 const FOREIGN_API_IP = '203.0.113.250';
+const SERVICE_ACCOUNT_IP = '10.0.0.9';
 const HOSTILE_IP = '192.0.2.254';
 
 function shuffle<T>(items: T[], rand: () => number): T[] {
@@ -382,6 +400,26 @@ export function generateDemoDay(options: DemoDayOptions): DemoDay {
   for (let k = 0; k < ownApiRows; k++) {
     const sec = sStart + Math.floor(((k + 0.5) * totalSec) / ownApiRows);
     events.push(makeEvent(wallOf(sec), admins[0]!.email, WORKER_IP, 'Reporting', `Initiated by API: ${apiUser}`));
+  }
+  if (options.integrations) {
+    // The SIEM connector polls with the same secret, labelled, every 10 minutes (as Sentinel's connector does).
+    for (let sec = sStart + 120; sec < sEnd && events.length < benignCount; sec += 600) {
+      events.push(makeEvent(wallOf(sec), admins[0]!.email, DEMO_SIEM_IP, 'Reporting', `Initiated by API: ${DEMO_SIEM_LABEL}`));
+    }
+    // The provisioning service account: routine sign-ins, and a failure every 4 hours.
+    const account = `svc-provisioning@${domain}`;
+    for (let sec = sStart + 300, k = 0; sec < sEnd && events.length < benignCount; sec += 900, k++) {
+      const failed = k % 16 === 8;
+      events.push(
+        makeEvent(
+          wallOf(sec),
+          account,
+          SERVICE_ACCOUNT_IP,
+          failed ? 'Failed Login Attempt' : 'Log in',
+          failed ? '' : 'LastPass CLI v1.6.1',
+        ),
+      );
+    }
   }
 
   let prevSec = -1;

@@ -4,11 +4,15 @@
  * that say why they fired. Pure: history and thresholds come in as values.
  */
 import type { Classification } from '../classify.js';
-import type { AuditEvent, Severity } from '../types.js';
+import type { AuditEvent, Category, Severity } from '../types.js';
 
 export interface Finding {
-  /** The detector that fired, e.g. "failed-signin-burst". */
+  /** The detector that fired, e.g. "failed-signin-burst" ("event" for a single high/medium event). */
   detector: string;
+  /** Which of a detector's findings this is, where it has several ("secret-changed"): picks the guidance. */
+  kind?: string;
+  /** For a single-event finding: the event's category (picks the guidance). */
+  category?: Category;
   severity: Severity;
   /** Short title: "Failed sign-in burst, then a successful sign-in". */
   title: string;

@@ -1,25 +1,36 @@
 /**
  * API callers other than this worker (someone else holds the API secret), grouped per caller, and the
- * regeneration of the API secret itself.
+ * regeneration of the API secret itself. A known caller (LASTPASS_KNOWN_API_CALLERS) calling from inside its
+ * networks is info and no finding; its label from any other address is a finding of its own.
  */
 import type { Classification } from '../classify.js';
-import { API_READ_ACTIONS, normaliseActionName } from '../catalogue.js';
+import { normaliseActionName } from '../catalogue.js';
 import type { AuditEvent } from '../types.js';
 import type { Detector, Finding } from './detection.js';
 
-const API_DATA_RE = /^initiated by api(?:\s*:\s*(.*))?$/i;
 const SECRET_CHANGES = new Set(['enterprise api secret regenerated', 'scim provisioning hash updated']);
 
+interface CallerCalls {
+  label: string;
+  outside: boolean;
+  networks: string[];
+  calls: number;
+  actions: Set<string>;
+  ips: Set<string>;
+  last: number;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
 export function createForeignApiCallerDetector(): Detector {
-  const callers = new Map<string, { calls: number; actions: Set<string>; admins: Set<string>; ips: Set<string>; last: number }>();
+  const callers = new Map<string, CallerCalls>();
   const secretChanges: AuditEvent[] = [];
   return {
     id: 'foreign-api-caller',
     wants: (c) => c.kind === 'known' && c.category === 'API and provisioning',
     observe(event: AuditEvent, c: Classification) {
       if (c.kind !== 'known' || c.category !== 'API and provisioning') return false;
-      const name = normaliseActionName(event.action);
-      if (SECRET_CHANGES.has(name)) {
+      if (SECRET_CHANGES.has(normaliseActionName(event.action))) {
         secretChanges.push({
           at: event.at,
           wall: event.wall,
@@ -30,27 +41,48 @@ export function createForeignApiCallerDetector(): Detector {
         });
         return true;
       }
-      if (!API_READ_ACTIONS.has(name) || c.severity !== 'high') return false;
-      const m = API_DATA_RE.exec(event.data.trim());
-      const caller = m ? (m[1] ?? '').trim() || '(no caller label)' : '(not via the API)';
-      let entry = callers.get(caller);
-      if (!entry) callers.set(caller, (entry = { calls: 0, actions: new Set(), admins: new Set(), ips: new Set(), last: 0 }));
+      const caller = c.apiCaller;
+      if (!caller || caller.status === 'known') return false;
+      const outside = caller.status === 'outside';
+      const id = `${outside ? 'outside' : 'unknown'}\u0000${caller.label.toLowerCase()}`;
+      let entry = callers.get(id);
+      if (!entry)
+        callers.set(
+          id,
+          (entry = { label: caller.label, outside, networks: caller.networks, calls: 0, actions: new Set(), ips: new Set(), last: 0 }),
+        );
       entry.calls++;
       entry.actions.add(event.action.trim());
-      if (event.username) entry.admins.add(event.username.trim());
       if (event.ip) entry.ips.add(event.ip);
       entry.last = Math.max(entry.last, event.at);
       return true;
     },
     finish(ctx) {
       const findings: Finding[] = [];
-      for (const [caller, e] of callers) {
+      for (const e of callers.values()) {
+        const calls = `${plural(e.calls, 'call')} (${[...e.actions].sort().join(', ')})`;
+        const ips = [...e.ips].slice(0, 3).join(', ');
+        if (e.outside) {
+          const named = e.label === '' ? 'without a caller label' : `labelled "${e.label}"`;
+          findings.push({
+            detector: 'foreign-api-caller',
+            kind: 'api-caller-outside',
+            severity: 'high',
+            title: 'A known API caller from an unexpected address',
+            subject: e.label || '(no caller label)',
+            reason: `${calls} ${named} from ${ips || 'no IP'}, outside the networks allowed for it in LASTPASS_KNOWN_API_CALLERS (${e.networks.join(', ')}): a label is free text, so whoever sent these holds the API secret`,
+            at: e.last,
+            events: e.calls,
+          });
+          continue;
+        }
         findings.push({
           detector: 'foreign-api-caller',
+          kind: 'api-caller',
           severity: 'high',
           title: 'Another API caller used the Enterprise API secret',
-          subject: caller,
-          reason: `${e.calls} call${e.calls === 1 ? '' : 's'} (${[...e.actions].sort().join(', ')}) ${caller.startsWith('(') ? caller.slice(1, -1).replace(/^no /, 'without a ') : `by "${caller}"`}, not by this worker ("${ctx.apiUser}")${e.ips.size ? ` from ${[...e.ips].slice(0, 3).join(', ')}` : ''}: someone else holds the API secret`,
+          subject: e.label || '(no caller label)',
+          reason: `${calls} ${e.label === '' ? 'without a caller label' : `by "${e.label}"`}, not by this worker ("${ctx.apiUser}")${ips ? ` from ${ips}` : ''}: someone else holds the API secret`,
           at: e.last,
           events: e.calls,
         });
@@ -58,6 +90,7 @@ export function createForeignApiCallerDetector(): Detector {
       for (const e of secretChanges) {
         findings.push({
           detector: 'foreign-api-caller',
+          kind: 'secret-changed',
           severity: 'high',
           title: 'The API secret was changed',
           subject: e.username.trim() || '(unknown admin)',

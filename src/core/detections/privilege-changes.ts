@@ -43,11 +43,13 @@ function describe(kind: Kind, e: AuditEvent): string {
     case 'revoke':
       return `removed admin rights from ${target || 'someone'}`;
     case 'policy-delete':
-      return `deleted policy "${parsePolicy(e.data).name}"`;
+      return `deleted policy '${parsePolicy(e.data).name}'`;
     case 'policy-change': {
+      // "set 'Password length' to 8": what a reader would say, the policy named, the value as LastPass logged it.
       const p = parsePolicy(e.data);
-      const verb = normaliseActionName(e.action) === 'add policy' ? 'added' : 'changed';
-      return `${verb} policy "${p.name}"${p.value !== null ? ` to "${p.value}"` : ''}`;
+      const added = normaliseActionName(e.action) === 'add policy';
+      if (p.value === null) return `${added ? 'added' : 'changed'} policy '${p.name}'`;
+      return added ? `added policy '${p.name}', set to ${p.value}` : `set '${p.name}' to ${p.value}`;
     }
     case 'folder-admin': {
       const f = parseFolderPermission(e.data);
@@ -109,8 +111,11 @@ export function createPrivilegeChangesDetector(): Detector {
         const severity: Severity = changes.some((ch) => KIND_SEVERITY[ch.kind] === 'high') ? 'high' : 'medium';
         const texts = [...new Set(changes.map((ch) => ch.text))];
         const shown = texts.slice(0, 6).join('; ') + (texts.length > 6 ? `; and ${texts.length - 6} more` : '');
+        const kinds = new Set(changes.map((ch) => ch.kind));
         findings.push({
           detector: 'privilege-changes',
+          // One kind of change picks its own guidance ("mfa-off"); a mix gets the general one.
+          kind: kinds.size === 1 ? changes[0]!.kind : 'mixed',
           severity,
           title: changes.length === 1 ? KIND_TITLE[changes[0]!.kind] : `${changes.length} privilege or policy changes`,
           subject: actor,
