@@ -2,7 +2,7 @@
 import type { Logger } from '../logger.js';
 import { createFileStore } from './file-store.js';
 import { createPostgresStore } from './postgres-store.js';
-import type { Store } from '../ports.js';
+import type { ProcessInfo, Store } from '../ports.js';
 
 export function createStore(options: {
   dataDir: string;
@@ -10,6 +10,8 @@ export function createStore(options: {
   logger: Logger;
   /** Fault injection for the crash tests (LAD_CRASH_AT): named points of the store's writes. */
   checkpoint?: ((name: string) => void) | null | undefined;
+  processInfo?: ProcessInfo;
+  now?: () => Date;
 }): Store {
   const checkpoint = options.checkpoint ?? undefined;
   if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl, logger: options.logger, checkpoint });

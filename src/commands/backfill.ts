@@ -1,0 +1,79 @@
+/**
+ * `backfill --from --to [--send] [--force]`: digests for a past range, one per day, oldest first. Dry run
+ * (to the outbox) unless --send; already delivered days are skipped unless --force. A progress bar on a
+ * terminal; one line per day otherwise.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load-config.js';
+import { planBackfill } from '../core/backfill-plan.js';
+import { ConfigError } from '../errors.js';
+import { runReport, type WindowResult } from '../run-report.js';
+import { parseInstant } from './args.js';
+import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
+import { createCommandLogger, createRunDeps, openStore, printer } from './wiring.js';
+
+function progressBar(done: number, total: number, label: string): string {
+  const width = 24;
+  const filled = Math.round((done / Math.max(1, total)) * width);
+  return `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${label}`.padEnd(90);
+}
+
+function describeDay(r: WindowResult | undefined): string {
+  if (r?.status === 'already-delivered') return 'skipped (already delivered; --force re-sends)';
+  if (r?.status === 'failed') return `FAILED: ${r.error ?? ''}`;
+  if (r?.status === 'dry-run') return `dry run: ${r.destination ?? ''}`;
+  return `sent${r?.messageId ? ` (message id ${r.messageId})` : ''}`;
+}
+
+export async function backfillCommand(args: string[], io: CommandIo): Promise<ExitCode> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      send: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const plan = planBackfill(parseInstant(values.from, '--from'), parseInstant(values.to, '--to'), io.now());
+  if (!plan.ok) throw new ConfigError([plan.problem]);
+  const send = values.send ?? false;
+  const { config, warnings } = loadConfig(io.env, { dryRun: !send });
+  const logger = createCommandLogger(io, config.logLevel, config.secrets);
+  for (const w of warnings) logger.warn('config.warning', { warning: w });
+  const print = printer(io.stdout);
+  const store = openStore(io, config, logger);
+  const tty = io.stderr.isTTY;
+  const { windows } = plan;
+  let failed = 0;
+  try {
+    await store.init();
+    const deps = createRunDeps(io, config, logger, store, !send);
+    try {
+      for (const [i, w] of windows.entries()) {
+        const label = `${w.start.toISOString().slice(0, 16)} → ${w.end.toISOString().slice(0, 16)}`;
+        if (tty) io.stderr.write(progressBar(i, windows.length, label));
+        const outcome = await runReport(deps, { from: w.start, to: w.end, dryRun: !send, force: values.force ?? false });
+        if (outcome.status === 'locked') {
+          if (tty) io.stderr.write('\n');
+          print('Another run holds the lock; backfill stopped.');
+          return EXIT_FAILED;
+        }
+        const r = outcome.windows[0];
+        if (r?.status === 'failed') failed++;
+        if (tty) io.stderr.write(progressBar(i + 1, windows.length, label));
+        if (tty) io.stderr.write('\n');
+        print(`${label}  ${describeDay(r)}`);
+      }
+    } finally {
+      await deps.evidence?.close();
+    }
+  } finally {
+    await store.close();
+  }
+  print(
+    `${windows.length} day(s): ${windows.length - failed} done, ${failed} failed${send ? '' : ' (dry run: nothing was sent; add --send to deliver)'}.`,
+  );
+  return failed > 0 ? EXIT_FAILED : EXIT_OK;
+}
