@@ -6,15 +6,7 @@ import { collectSecrets, secretVariants } from '../config/load-config.js';
 import { ConfigError, describeError } from '../errors.js';
 import { createRedactor } from '../logger.js';
 import { VERSION } from '../version.js';
-import { backfillCommand } from './backfill.js';
-import { checkCommand } from './check.js';
-import { demoCommand } from './demo.js';
-import { exportCommand } from './export.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Command, type CommandIo, type ExitCode } from './io.js';
-import { migrateCommand } from './migrate.js';
-import { runCommand } from './run.js';
-import { verifyCommand } from './verify.js';
-import { workerCommand } from './worker.js';
 
 const USAGE = `lastpass-audit-digest ${VERSION}
 
@@ -35,15 +27,16 @@ Usage:
 Configuration comes from environment variables (and ./.env); see README.md.
 Exit codes: 0 success, 1 the run failed, 2 bad usage or configuration.`;
 
-const COMMANDS: ReadonlyMap<string, Command> = new Map([
-  ['run', runCommand],
-  ['worker', workerCommand],
-  ['demo', demoCommand],
-  ['check', checkCommand],
-  ['backfill', backfillCommand],
-  ['migrate', migrateCommand],
-  ['verify', verifyCommand],
-  ['export', exportCommand],
+/** Each command is loaded when it runs: the worker does not carry the simulator, `verify` not the LastPass client. */
+const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map([
+  ['run', async () => (await import('./run.js')).runCommand],
+  ['worker', async () => (await import('./worker.js')).workerCommand],
+  ['demo', async () => (await import('./demo.js')).demoCommand],
+  ['check', async () => (await import('./check.js')).checkCommand],
+  ['backfill', async () => (await import('./backfill.js')).backfillCommand],
+  ['migrate', async () => (await import('./migrate.js')).migrateCommand],
+  ['verify', async () => (await import('./verify.js')).verifyCommand],
+  ['export', async () => (await import('./export.js')).exportCommand],
 ]);
 
 function isParseArgsError(error: unknown): error is TypeError {
@@ -52,9 +45,9 @@ function isParseArgsError(error: unknown): error is TypeError {
 
 export async function runCli(argv: readonly string[], io: CommandIo): Promise<ExitCode> {
   const [name, ...args] = argv;
-  const command = name === undefined ? undefined : COMMANDS.get(name);
+  const load = name === undefined ? undefined : COMMANDS.get(name);
   try {
-    if (command) return await command(args, io);
+    if (load) return await (await load())(args, io);
     switch (name) {
       case undefined:
       case 'help':
