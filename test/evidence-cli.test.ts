@@ -18,7 +18,7 @@ describe('evidence commands', () => {
     const demo = await runCli(['demo'], { DATA_DIR: dir }, dir, 120_000);
     expect(demo.code, demo.stderr).toBe(0);
     expect(demo.stdout).toContain('Evidence bundle written to:');
-    expect(demo.stdout).toMatch(/DATA_DIR=.* node dist\/src\/cli\.js verify/);
+    expect(demo.stdout).toMatch(/DATA_DIR=.* node dist\/cli\.js verify/);
     const env = { DATA_DIR: join(dir, 'demo') };
     const ok = await runCli(['verify'], env, dir);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);

@@ -24,7 +24,7 @@ export async function demoCommand(args: string[], io: CommandIo): Promise<ExitCo
   if (result.digestPath) {
     if (result.evidencePath) {
       print(
-        `\nEvidence bundle written to:\n  ${resolve(io.cwd, result.evidencePath)}\nVerify it with:\n  DATA_DIR=${resolve(io.cwd, result.folder)} DATABASE_URL= node dist/src/cli.js verify`,
+        `\nEvidence bundle written to:\n  ${resolve(io.cwd, result.evidencePath)}\nVerify it with:\n  DATA_DIR=${resolve(io.cwd, result.folder)} DATABASE_URL= node dist/cli.js verify`,
       );
     }
     const digest = resolve(io.cwd, result.digestPath);
