@@ -10,7 +10,7 @@ import { describeError } from '../errors.js';
 import { runReport } from '../run-report.js';
 import { VERSION } from '../version.js';
 import { createWorker } from '../worker.js';
-import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
+import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode, type StopSignal } from './io.js';
 import { createCommandLogger, createRunDeps, ephemeralDiskWarning, openStore } from './wiring.js';
 
 const STOP_GRACE_MS = 30_000;
@@ -67,22 +67,27 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
     });
     logger.info('health.listening', { port: health.port, path: '/healthz' });
   }
-  await worker.start();
-  return new Promise<ExitCode>((resolvePromise) => {
+  // The stop signals are heard from before the start: a SIGTERM during start-up (catch-up run included)
+  // stops the worker gracefully once it has started.
+  return new Promise<ExitCode>((resolvePromise, rejectPromise) => {
     let stopping = false;
     const removers: (() => void)[] = [];
-    const shutdown = (signal: string) => {
+    const release = async () => {
+      await health?.close();
+      await deps.evidence?.close();
+      await store.close();
+    };
+    let started: Promise<void> = Promise.resolve();
+    const shutdown = (signal: StopSignal) => {
       if (stopping) return;
       stopping = true;
       for (const remove of removers) remove();
       logger.info('worker.stopping', { signal });
-      void worker
-        .stop(STOP_GRACE_MS)
+      void started
+        .then(() => worker.stop(STOP_GRACE_MS))
         .then(async (finished) => {
           if (!finished) logger.warn('worker.stopped_with_run_in_flight', {});
-          await health?.close();
-          await deps.evidence?.close();
-          await store.close();
+          await release();
           logger.info('worker.stopped', { signal });
           resolvePromise(EXIT_OK);
         })
@@ -93,5 +98,14 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
     };
     removers.push(io.onSignal('SIGTERM', () => shutdown('SIGTERM')));
     removers.push(io.onSignal('SIGINT', () => shutdown('SIGINT')));
+    started = worker.start();
+    started.catch(async (error: unknown) => {
+      if (stopping) return; // the shutdown reports it
+      stopping = true;
+      for (const remove of removers) remove();
+      await worker.stop(0).catch(() => false);
+      await release().catch(() => undefined);
+      rejectPromise(error);
+    });
   });
 }
