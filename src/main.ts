@@ -10,6 +10,7 @@ import { parseEnv } from 'node:util';
 import type { Env } from './config/load-config.js';
 import { runCli } from './commands/dispatch.js';
 import type { CommandIo, Writer } from './commands/io.js';
+import { shellWord } from './commands/shell-word.js';
 import type { ProcessInfo } from './ports.js';
 
 /** Real environment variables (Replit Secrets) win over `<cwd>/.env`. */
@@ -57,7 +58,7 @@ export function cliNameFor(script: string | undefined, cwd: string): string {
   if (!script || basename(script) !== 'cli.js' || script.split(/[\\/]/).includes('node_modules')) return 'npx lastpass-audit-digest';
   const rel = relative(cwd, script);
   const path = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : script;
-  return `node ${/^[\w./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`}`;
+  return `node ${shellWord(path)}`;
 }
 
 function writerFor(stream: NodeJS.WriteStream): Writer {

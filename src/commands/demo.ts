@@ -7,6 +7,7 @@ import { runDemo } from '../demo.js';
 import { VERSION } from '../version.js';
 import type { CommandIo, ExitCode } from './io.js';
 import { reportOutcome } from './report-outcome.js';
+import { shellWord } from './shell-word.js';
 import { createCommandLogger, printer } from './wiring.js';
 
 export async function demoCommand(args: string[], io: CommandIo): Promise<ExitCode> {
@@ -24,7 +25,7 @@ export async function demoCommand(args: string[], io: CommandIo): Promise<ExitCo
   if (result.digestPath) {
     if (result.evidencePath) {
       print(
-        `\nEvidence bundle written to:\n  ${resolve(io.cwd, result.evidencePath)}\nVerify it with:\n  DATA_DIR=${resolve(io.cwd, result.folder)} DATABASE_URL= node dist/cli.js verify`,
+        `\nEvidence bundle written to:\n  ${resolve(io.cwd, result.evidencePath)}\nVerify it with:\n  DATA_DIR=${shellWord(resolve(io.cwd, result.folder))} DATABASE_URL= ${io.cliName} verify`,
       );
     }
     const digest = resolve(io.cwd, result.digestPath);

@@ -9,10 +9,13 @@ export function reportOutcome(outcome: RunOutcome, print: (text: string) => void
     else if (w.evidence) print(`evidence ${span}: bundle seq ${w.evidence.seq} at ${w.evidence.location}`);
     if (w.status === 'failed') print(`FAILED   ${span}: ${w.error ?? 'unknown error'}`);
     else if (w.status === 'already-delivered') print(`skipped  ${span}: already delivered (use --force to send it again)`);
-    else
-      print(
-        `${w.status === 'dry-run' ? 'dry run ' : 'sent    '} ${span}: ${w.subject ?? ''}${w.destination && w.destination !== 'sendgrid' ? `\n         ${w.destination}` : w.messageId ? ` (message id ${w.messageId})` : ''}`,
-      );
+    else {
+      // A delivery to the outbox (the demo) was written there, not sent.
+      const toOutbox = w.destination !== undefined && w.destination !== 'sendgrid';
+      const label = w.status === 'dry-run' ? 'dry run ' : toOutbox ? 'written ' : 'sent    ';
+      const where = toOutbox ? `\n         ${w.destination}` : w.messageId ? ` (message id ${w.messageId})` : '';
+      print(`${label} ${span}: ${w.subject ?? ''}${where}`);
+    }
   }
   if (outcome.status === 'locked') {
     print('Another run holds the lock (a worker or another `run` on the same store); nothing was done.');
