@@ -115,7 +115,7 @@ export const SCHEMA = {
   }),
   LASTPASS_API_URL: variable<string>({
     name: 'LASTPASS_API_URL',
-    help: 'endpoint (a proxy, a regional host)',
+    help: 'the endpoint: a proxy or a regional host',
     default: DEFAULTS.LASTPASS_API_URL,
     parse: httpUrl('LASTPASS_API_URL', { example: DEFAULTS.LASTPASS_API_URL, isDefault: true }),
   }),
@@ -221,7 +221,7 @@ export const SCHEMA = {
   }),
   REPORT_LATE_OVERLAP_MINUTES: variable<number>({
     name: 'REPORT_LATE_OVERLAP_MINUTES',
-    help: 'minutes of the previous window asked for again, for late arrivals (0: off)',
+    help: 'minutes of the previous window asked for again for late arrivals; 0 disables',
     default: '15',
     parse: wholeNumber('REPORT_LATE_OVERLAP_MINUTES', 0, 720, '15'),
   }),
