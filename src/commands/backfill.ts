@@ -10,13 +10,8 @@ import { ConfigError } from '../errors.js';
 import { runReport, type WindowResult } from '../run-report.js';
 import { parseInstant } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
+import { createProgressBar } from './progress-bar.js';
 import { createCommandLogger, createRunDeps, openStore, printer } from './wiring.js';
-
-function progressBar(done: number, total: number, label: string): string {
-  const width = 24;
-  const filled = Math.round((done / Math.max(1, total)) * width);
-  return `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${label}`.padEnd(90);
-}
 
 function describeDay(r: WindowResult | undefined): string {
   if (r?.status === 'already-delivered') return 'skipped (already delivered; --force re-sends)';
@@ -40,11 +35,13 @@ export async function backfillCommand(args: string[], io: CommandIo): Promise<Ex
   if (!plan.ok) throw new ConfigError([plan.problem]);
   const send = values.send ?? false;
   const { config, warnings } = loadConfig(io.env, { dryRun: !send });
-  const logger = createCommandLogger(io, config.logLevel, config.secrets);
+  // On a terminal the bar owns stderr while it shows: log lines (and result lines, when stdout is the
+  // terminal too) clear it, print, and redraw it below.
+  const bar = io.stderr.isTTY ? createProgressBar(io.stderr) : null;
+  const logger = createCommandLogger(io, config.logLevel, config.secrets, bar ? bar.wrap(io.stderr) : io.stderr);
   for (const w of warnings) logger.warn('config.warning', { warning: w });
-  const print = printer(io.stdout);
+  const print = printer(bar && io.stdout.isTTY ? bar.wrap(io.stdout) : io.stdout);
   const store = openStore(io, config, logger);
-  const tty = io.stderr.isTTY;
   const { windows } = plan;
   let failed = 0;
   try {
@@ -53,20 +50,20 @@ export async function backfillCommand(args: string[], io: CommandIo): Promise<Ex
     try {
       for (const [i, w] of windows.entries()) {
         const label = `${w.start.toISOString().slice(0, 16)} → ${w.end.toISOString().slice(0, 16)}`;
-        if (tty) io.stderr.write(progressBar(i, windows.length, label));
+        bar?.update(i, windows.length, label);
         const outcome = await runReport(deps, { from: w.start, to: w.end, dryRun: !send, force: values.force ?? false });
         if (outcome.status === 'locked') {
-          if (tty) io.stderr.write('\n');
+          bar?.stop();
           print('Another run holds the lock; backfill stopped.');
           return EXIT_FAILED;
         }
         const r = outcome.windows[0];
         if (r?.status === 'failed') failed++;
-        if (tty) io.stderr.write(progressBar(i + 1, windows.length, label));
-        if (tty) io.stderr.write('\n');
+        bar?.update(i + 1, windows.length, label);
         print(`${label}  ${describeDay(r)}`);
       }
     } finally {
+      bar?.stop();
       await deps.evidence?.close();
     }
   } finally {
