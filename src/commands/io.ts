@@ -1,6 +1,6 @@
 /**
  * What a command gets from the process it runs in. Only src/main.ts builds the real one (argv, env and
- * .env, the real stdout/stderr, signals, pid); tests hand in a captured one and call the commands in process.
+ * .env, the real stdout/stderr, signals, pid); tests hand in a captured one and call the commands directly.
  */
 import type { Env } from '../config/load-config.js';
 import type { Clock, ProcessInfo } from '../ports.js';
