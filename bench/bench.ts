@@ -432,7 +432,7 @@ function readVmRssKiB(pid: number): number | null {
   }
 }
 
-/** Starts `node dist/src/cli.js worker`, times it to `worker.scheduled`, reads VmRSS after 1 s idle, SIGTERMs it. */
+/** Starts `node dist/cli.js worker`, times it to `worker.scheduled`, reads VmRSS after 1 s idle, SIGTERMs it. */
 async function measureWorker(cliPath: string, dataDir: string): Promise<WorkerRun> {
   await mkdir(dataDir, { recursive: true });
   const env: NodeJS.ProcessEnv = {
@@ -615,7 +615,7 @@ async function parent(): Promise<number> {
   const pkg = findUp(dirname(self), 'package.json');
   const root = pkg ? dirname(pkg) : process.cwd();
   const jsonPath = resolve(values.json ?? join(root, 'bench', 'results', 'latest.json'));
-  const cliPath = join(dirname(self), '..', 'src', 'cli.js');
+  const cliPath = join(root, 'dist', 'cli.js');
   const say = (s: string) => process.stdout.write(`${s}\n`);
   const fmt = (n: number) => n.toLocaleString('en-US');
 

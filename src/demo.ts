@@ -18,11 +18,11 @@ import { windowKey } from './core/window-plan.js';
 import { runReport, summarise, type RunOutcome } from './run-report.js';
 import { generateDemoDay, type PlantedIncident } from './simulator/demo-day.js';
 import { createLastPassSimulator } from './simulator/lastpass-simulator.js';
-import { createFileStore } from './store/file-store.js';
+import { createStore } from './store/create-store.js';
 import { CATALOGUE_VERSION } from './core/catalogue.js';
 import { createEvidenceArchive } from './evidence/evidence-archive.js';
 import { createFileEvidenceBackend } from './evidence/file-evidence-backend.js';
-import type { ProcessInfo, Renderer, Store } from './ports.js';
+import type { Clock, ProcessInfo, Renderer, Store } from './ports.js';
 
 export const DEMO_ACCOUNT = '8771234';
 /** Not a real secret: the simulator only accepts this value. */
@@ -39,17 +39,26 @@ export interface DemoResult {
   evidencePath: string | null;
 }
 
-export async function runDemo(deps: {
+export interface DemoDeps {
+  /** The demo works in `<dataDir>/demo`, which it empties first. */
   dataDir: string;
   logger: Logger;
-  now: () => Date;
-  /** This process, for the demo store's lock files. */
-  processInfo: ProcessInfo;
+  now: Clock;
   renderer: Renderer;
   version: string;
+  /**
+   * The process the demo's store names as its lock owner (main.ts hands in the real one). Absent: a
+   * stand-in that never takes a lock over; the demo's folder is its own and emptied at every start.
+   */
+  processInfo?: ProcessInfo;
   benignCount?: number;
   reportTimeZone?: string;
-}): Promise<DemoResult> {
+}
+
+/** Stands in for the process when a library caller (a test) gives none; see DemoDeps.processInfo. */
+const DEMO_PROCESS: ProcessInfo = { pid: 0, hostname: 'lastpass-audit-digest-demo', isProcessAlive: () => true };
+
+export async function runDemo(deps: DemoDeps): Promise<DemoResult> {
   const folder = join(deps.dataDir, 'demo');
   await rm(folder, { recursive: true, force: true });
   await mkdir(folder, { recursive: true });
@@ -62,7 +71,14 @@ export async function runDemo(deps: {
     events: day.events,
     timeZone: lastpassTimeZone,
   });
-  const store = createFileStore({ dir: folder, processInfo: deps.processInfo, now: deps.now });
+  // Files in the demo's own folder, whatever DATABASE_URL says.
+  const store = createStore({
+    dataDir: folder,
+    databaseUrl: null,
+    logger: deps.logger,
+    processInfo: deps.processInfo ?? DEMO_PROCESS,
+    now: deps.now,
+  });
   const evidence = createEvidenceArchive({
     backend: createFileEvidenceBackend({ dir: join(folder, 'evidence') }),
     version: deps.version,

@@ -27,11 +27,17 @@ export function createRedactor(secrets: readonly (string | undefined)[]): (text:
   };
 }
 
-export function createLogger(
-  options: { level?: LogLevel; write?: (line: string) => void; redact?: (text: string) => string; now?: () => Date } = {},
-): Logger {
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Where each line goes (without its newline): main.ts hands in the real stderr, tests a recorder. */
+  write: (line: string) => void;
+  redact?: (text: string) => string;
+  now?: () => Date;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
   const min = ORDER[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const write = options.write;
   const redact = options.redact ?? ((t: string) => t);
   const now = options.now ?? (() => new Date());
   const emit = (level: LogLevel, message: string, fields?: LogFields) => {

@@ -7,6 +7,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from './logger.js';
+import type { Clock } from './ports.js';
 import type { RunOutcome } from './run-report.js';
 
 export interface WorkerOptions {
@@ -15,7 +16,8 @@ export interface WorkerOptions {
   /** Runs what is due; `deadline` is the next scheduled time (retries give up before it). */
   runDue: (deadline: number | undefined) => Promise<RunOutcome>;
   logger: Logger;
-  now?: () => Date;
+  /** The clock (main.ts hands in the real one). */
+  now: Clock;
   /** End of the last delivered window, to decide whether a scheduled time was missed while down. */
   readCursor?: () => Promise<Date | null>;
   /**
@@ -48,7 +50,7 @@ export function previousScheduledTime(task: Pick<ScheduledTask, 'match'>, now: D
 
 export function createWorker(options: WorkerOptions): Worker {
   const { logger } = options;
-  const now = options.now ?? (() => new Date());
+  const { now } = options;
   let task: ScheduledTask | null = null;
   let inFlight: Promise<RunOutcome | null> | null = null;
   let retryIndex = 0;

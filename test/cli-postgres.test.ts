@@ -1,7 +1,8 @@
 /**
  * The command line on the PostgreSQL store (what a Replit deployment uses): the state lives in the
- * database, so a restart on a new, empty DATA_DIR continues exactly where it stopped. Needs a real
- * server (TEST_DATABASE_URL): the CLI runs in a child process, and PGlite lives inside the test process.
+ * database, so a restart on a new, empty DATA_DIR continues exactly where it stopped. The commands run in
+ * process (test/support/command-io.ts). Needs a real server (TEST_DATABASE_URL): each case creates and
+ * drops a whole database, which PGlite cannot.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
-import { runCli } from './support/cli.js';
+import { runInProcess } from './support/command-io.js';
 import { startFakeSendGrid, type FakeSendGrid } from './support/fake-sendgrid.js';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
@@ -70,23 +71,23 @@ describe.skipIf(!serverUrl)('the CLI on PostgreSQL', () => {
       .filter((b) => !b.custom_args.digest_failure);
 
   it('run, no resend from a fresh DATA_DIR, --force, dry run, migrate, evidence verify — all from the database', async () => {
-    expect((await runCli(['migrate'], env('a'), dir)).stdout).toMatch(/schema version \d+/);
-    const first = await runCli(['run'], env('a'), dir);
+    expect((await runInProcess(['migrate'], env('a'), dir)).stdout).toMatch(/schema version \d+/);
+    const first = await runInProcess(['run'], env('a'), dir);
     expect(first.code).toBe(0);
     expect(digests()).toHaveLength(1);
     const key = digests()[0]!.custom_args.digest_window!;
 
     // A new container: empty DATA_DIR, same database. Nothing is due, nothing is re-sent.
-    const again = await runCli(['run'], env('b'), dir);
+    const again = await runInProcess(['run'], env('b'), dir);
     expect(again.code).toBe(0);
     expect(digests()).toHaveLength(1);
 
     // The delivered window asked for explicitly: skipped; with --force: sent again.
     const [start, end] = key.split('_').map((k) => k.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
-    const skipped = await runCli(['run', '--from', start!, '--to', end!], env('c'), dir);
+    const skipped = await runInProcess(['run', '--from', start!, '--to', end!], env('c'), dir);
     expect(skipped.stdout).toContain('already delivered');
     expect(digests()).toHaveLength(1);
-    expect((await runCli(['run', '--from', start!, '--to', end!, '--force'], env('c'), dir)).code).toBe(0);
+    expect((await runInProcess(['run', '--from', start!, '--to', end!, '--force'], env('c'), dir)).code).toBe(0);
     expect(digests()).toHaveLength(2);
 
     // A dry run sends nothing and changes no state.
@@ -100,7 +101,7 @@ describe.skipIf(!serverUrl)('the CLI on PostgreSQL', () => {
       ).rows[0]!.state;
     try {
       const before = await snapshot();
-      const dry = await runCli(['run', '--dry-run', '--force', '--from', start!, '--to', end!], env('d'), dir);
+      const dry = await runInProcess(['run', '--dry-run', '--force', '--from', start!, '--to', end!], env('d'), dir);
       expect(dry.code).toBe(0);
       expect(dry.stdout).toContain('dry run');
       expect(digests()).toHaveLength(2);
@@ -110,7 +111,7 @@ describe.skipIf(!serverUrl)('the CLI on PostgreSQL', () => {
     }
 
     // The evidence chain lives in the database too: it verifies from yet another empty DATA_DIR.
-    const verify = await runCli(['verify'], env('e'), dir);
+    const verify = await runInProcess(['verify'], env('e'), dir);
     expect(verify.stdout).toContain('RESULT: OK');
     expect(verify.code).toBe(0);
 

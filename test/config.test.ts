@@ -2,8 +2,21 @@
  * loadConfig: every problem at once, each naming its variable and the fix; the documented defaults; the
  * alias and region rules; and secrets that never reach a message but always reach the redactor.
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, loadConfig, secretVariants, type Env } from '../src/config/load-config.js';
+import {
+  collectSecrets,
+  DEFAULTS,
+  loadConfig,
+  loadDemoSettings,
+  loadEvidenceSettings,
+  loadStoreCommandSettings,
+  secretVariants,
+  type Env,
+} from '../src/config/load-config.js';
+import { SCHEMA } from '../src/config/schema.js';
+import { createManifestSigner, createManifestVerifier } from '../src/evidence/evidence-signing.js';
 import { ConfigError } from '../src/errors.js';
 import { createRedactor } from '../src/logger.js';
 
@@ -275,5 +288,133 @@ describe('secrets', () => {
     for (const s of [LP_SECRET, SG_KEY, DB_PASSWORD, encodeURIComponent(DB_PASSWORD)]) expect(out).not.toContain(s);
     expect(out).toContain('postgresql://digest:[redacted]@db.example.test:5432/digest');
     expect(out).toContain('Bearer [redacted]');
+  });
+});
+
+describe('schema, then named rules, all at once', () => {
+  it('reports the problems of the schema and of the cross-field rules together, in the order of the variables', () => {
+    const problems = problemsOf(
+      env({
+        LASTPASS_ACCOUNT_NUMBER: undefined,
+        LASTPASS_PROVISIONING_HASH: 'ffffeeeeddddccccbbbbaaaa99998888',
+        SENDGRID_DATA_RESIDENCY: 'eu',
+        SENDGRID_API_URL: 'https://sendgrid.example.test',
+        REPORT_SCHEDULE: 'daily',
+        LOG_LEVEL: 'loud',
+      }),
+    );
+    expect(problems.map((p) => p.split(/[ :]/)[0])).toEqual([
+      'LASTPASS_ACCOUNT_NUMBER',
+      'LASTPASS_API_KEY', // api-key-alias-conflict
+      'SENDGRID_API_URL', // sendgrid-url-vs-residency
+      'REPORT_SCHEDULE',
+      'LOG_LEVEL',
+    ]);
+  });
+
+  it('names a malformed alias by its own name and still knows the secret is set', () => {
+    const problems = problemsOf(env({ LASTPASS_API_KEY: undefined, LASTPASS_PROVISIONING_HASH: 'has a space' }));
+    expect(problems).toEqual([expect.stringMatching(/^LASTPASS_PROVISIONING_HASH contains whitespace/)]);
+  });
+
+  it('collects every secret set in the environment even when the configuration is invalid (for the redactor)', () => {
+    const secrets = collectSecrets({
+      LASTPASS_API_KEY: 'has a space in it',
+      SENDGRID_API_KEY: SG_KEY,
+      DATABASE_URL: DB_URL,
+      HEARTBEAT_URL: 'https://hc-ping.example.test/uuid-1234',
+      EVIDENCE_SIGNING_KEY: 'short',
+    });
+    expect(secrets).toEqual(
+      expect.arrayContaining(['has a space in it', SG_KEY, DB_PASSWORD, 'https://hc-ping.example.test/uuid-1234', 'short']),
+    );
+    expect(() => loadConfig({ LASTPASS_API_KEY: 'has a space in it' })).toThrow(ConfigError);
+  });
+});
+
+describe('the settings of migrate, verify, export and demo', () => {
+  it('reads DATA_DIR, DATABASE_URL, LOG_LEVEL and EVIDENCE_* without any LastPass or SendGrid variable', () => {
+    expect(loadStoreCommandSettings({})).toEqual({
+      storage: { dataDir: './data', databaseUrl: null },
+      logLevel: 'info',
+      evidence: { raw: true, retentionDays: 400, signingKey: null, verifyKey: null },
+      secrets: [],
+    });
+    const s = loadStoreCommandSettings({
+      DATA_DIR: ' /srv/digest ',
+      DATABASE_URL: DB_URL,
+      LOG_LEVEL: 'DEBUG',
+      EVIDENCE_VERIFY_KEY: 'x'.repeat(20),
+    });
+    expect(s.storage).toEqual({ dataDir: '/srv/digest', databaseUrl: DB_URL });
+    expect(s.logLevel).toBe('debug');
+    expect(s.secrets).toEqual(expect.arrayContaining([DB_PASSWORD, 'x'.repeat(20)]));
+  });
+
+  it('reports every bad storage, logging and evidence value at once, with the same messages as loadConfig', () => {
+    let error: unknown;
+    try {
+      loadStoreCommandSettings({
+        DATABASE_URL: 'mysql://u:p@h/db',
+        LOG_LEVEL: 'loud',
+        EVIDENCE_RAW: 'maybe',
+        EVIDENCE_SIGNING_KEY: 'short',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems.map((p) => p.split(' ')[0])).toEqual(['DATABASE_URL', 'EVIDENCE_RAW', 'EVIDENCE_SIGNING_KEY', 'LOG_LEVEL']);
+    expect(problemFor(problems, 'DATABASE_URL')).toBe(problemFor(problemsOf(env({ DATABASE_URL: 'mysql://u:p@h/db' })), 'DATABASE_URL'));
+  });
+
+  it('gives the demo its DATA_DIR and a quieter default log level, and refuses a bad LOG_LEVEL', () => {
+    expect(loadDemoSettings({})).toEqual({ dataDir: './data', logLevel: 'warn' });
+    expect(loadDemoSettings({ DATA_DIR: '/tmp/x', LOG_LEVEL: 'info' })).toEqual({ dataDir: '/tmp/x', logLevel: 'info' });
+    expect(() => loadDemoSettings({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
+  });
+});
+
+describe('evidence keys', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const ED_PRIVATE = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const ED_PUBLIC = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const RSA = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+  it('accepts and refuses exactly the keys the evidence signer and verifier accept and refuse, with their messages', () => {
+    const cases: [string, string][] = [
+      ['EVIDENCE_SIGNING_KEY', ED_PRIVATE],
+      ['EVIDENCE_SIGNING_KEY', ED_PRIVATE.replace(/\n/g, '\\n')],
+      ['EVIDENCE_SIGNING_KEY', 'x'.repeat(16)],
+      ['EVIDENCE_SIGNING_KEY', 'short'],
+      ['EVIDENCE_SIGNING_KEY', RSA],
+      ['EVIDENCE_SIGNING_KEY', '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----'],
+      ['EVIDENCE_VERIFY_KEY', ED_PUBLIC],
+      ['EVIDENCE_VERIFY_KEY', ED_PRIVATE],
+      ['EVIDENCE_VERIFY_KEY', 'any hmac secret'],
+      ['EVIDENCE_VERIFY_KEY', RSA],
+      ['EVIDENCE_VERIFY_KEY', '-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----'],
+    ];
+    for (const [name, key] of cases) {
+      let archiveMessage: string | null = null;
+      try {
+        const normalised = key.replace(/\\n/g, '\n');
+        if (name === 'EVIDENCE_SIGNING_KEY') createManifestSigner(normalised);
+        else createManifestVerifier(normalised);
+      } catch (error) {
+        archiveMessage = (error as Error).message;
+      }
+      const problems: string[] = [];
+      loadEvidenceSettings({ [name]: key }, problems);
+      expect(problems, `${name} ${key.slice(0, 30)}`).toEqual(archiveMessage === null ? [] : [archiveMessage]);
+    }
+  });
+});
+
+describe('the README', () => {
+  it('documents every variable of the schema', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    for (const name of Object.keys(SCHEMA)) expect(readme, name).toContain(`\`${name}\``);
   });
 });

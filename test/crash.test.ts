@@ -1,7 +1,7 @@
 /**
  * kill -9 at every step of a run, then restart: nothing is lost, nothing is sent twice unmarked.
  *
- * The built CLI (`node dist/src/cli.js run`) runs in a child process against the embedded LastPass
+ * The built CLI (`node dist/cli.js run`) runs in a child process against the embedded LastPass
  * simulator (~25,000 events, so the fetch takes 3 pages of 10,000) and the loopback fake SendGrid.
  * `LAD_CRASH_AT=<step>[#n]` makes the child SIGKILL itself the n-th time it reaches a checkpoint of the
  * run (run-report.ts) or of the store's writes (file-store.ts / postgres-store.ts); the "during send" point

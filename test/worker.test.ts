@@ -92,6 +92,7 @@ describe('worker retries within the day', () => {
       schedule: '0 7 * * *',
       timeZone: 'UTC',
       logger: recordingLogger(),
+      now: () => new Date('2025-03-10T12:00:00Z'),
       runDue: () => {
         runs++;
         return new Promise<RunOutcome>((r) => (release = () => r(outcome('ok'))));
@@ -104,6 +105,32 @@ describe('worker retries within the day', () => {
     await first;
     expect(runs).toBe(1);
     await worker.stop(1000);
+  });
+
+  it('catches up at start-up when the scheduled time before the injected now is past the cursor, and only then', async () => {
+    const started = async (cursor: string) => {
+      const reasons: string[] = [];
+      const logger = recordingLogger();
+      const worker = createWorker({
+        schedule: '0 7 * * *',
+        timeZone: 'UTC',
+        logger,
+        now: () => new Date('2025-03-10T08:00:00Z'),
+        readCursor: async () => new Date(cursor),
+        runDue: async () => {
+          reasons.push('run');
+          return outcome('ok');
+        },
+      });
+      await worker.start();
+      await new Promise((r) => setImmediate(r));
+      await worker.stop(1000);
+      return { runs: reasons.length, catchUp: logger.records().filter((r) => r.msg === 'worker.catch_up') };
+    };
+    const missed = await started('2025-03-09T07:00:00Z');
+    expect(missed.runs).toBe(1);
+    expect(missed.catchUp).toEqual([expect.objectContaining({ missedScheduledTime: '2025-03-10T07:00:00.000Z' })]);
+    expect(await started('2025-03-10T07:00:00Z')).toEqual({ runs: 0, catchUp: [] });
   });
 
   it('finds the last scheduled time before now (for start-up catch-up)', () => {

@@ -1,14 +1,16 @@
 /**
- * Configuration: read the raw variables, normalise them, then apply named cross-field rules. Every problem
- * is collected and reported at once, each naming the variable and the fix. Pure: the environment comes in
- * as a value.
+ * Configuration: the schema (schema.ts) normalises each variable, the named rules (rules.ts) check what
+ * spans variables, and every problem and warning comes out at once, each naming the variable and the fix.
+ * Storage, logging and evidence settings are read here too for the commands that need only those
+ * (migrate, verify, export, demo). Pure: the environment comes in as a value.
  */
-import cron from 'node-cron';
 import { ConfigError } from '../errors.js';
-import { isValidTimeZone } from '../core/wall-time.js';
-import { createManifestSigner, createManifestVerifier } from '../evidence/evidence-signing.js';
+import { RULES } from './rules.js';
+import { DEFAULTS, SCHEMA, VARIABLE_NAMES, type ConfigLogLevel, type Schema, type VariableName } from './schema.js';
+import { inSchemaOrder, readVariables, secretsIn, textOf, type Env, type Values } from './variable.js';
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env } from './variable.js';
+export { DEFAULTS, parseAddress } from './schema.js';
 
 export interface Config {
   lastpass: {
@@ -53,7 +55,7 @@ export interface Config {
     /** EVIDENCE_VERIFY_KEY: HMAC secret or Ed25519 public key PEM (for `verify`). */
     verifyKey: string | null;
   };
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  logLevel: ConfigLogLevel;
   /** Every secret value, for the redactor. */
   secrets: string[];
 }
@@ -63,284 +65,128 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-export const DEFAULTS = {
-  LASTPASS_API_URL: 'https://lastpass.com/enterpriseapi.php',
-  LASTPASS_TIMEZONE: 'America/New_York',
-  LASTPASS_API_USER: 'lastpass-audit-digest',
-  LASTPASS_TIMEOUT_SECONDS: '60',
-  SENDGRID_API_URL: 'https://api.sendgrid.com',
-  SENDGRID_EU_API_URL: 'https://api.eu.sendgrid.com',
-  REPORT_SCHEDULE: '0 7 * * *',
-  REPORT_TIMEZONE: 'UTC',
-  REPORT_MAX_CATCHUP_DAYS: '7',
-  DATA_DIR: './data',
-  LOG_LEVEL: 'info',
-  REPORT_RETRY_MINUTES: '10,30,60,120',
-} as const;
-
-const EMAIL_RE = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
-
-/** Accepts `a@b.c` or `Name <a@b.c>`; returns the address part, or null. */
-export function parseAddress(text: string): string | null {
-  const t = text.trim();
-  const angle = /^[^<>]*<([^<>]+)>$/.exec(t);
-  const address = (angle ? angle[1]! : t).trim();
-  return EMAIL_RE.test(address) ? address : null;
-}
-
-function clean(env: Env, name: string): string | undefined {
-  const v = env[name];
-  if (v === undefined) return undefined;
-  const t = v.trim();
-  return t === '' ? undefined : t;
-}
-
-function checkUrl(value: string, name: string, problems: string[], example?: string): string {
-  try {
-    const u = new URL(value);
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('protocol');
-    return value.replace(/\/+$/, '');
-  } catch {
-    // The heartbeat URL is a capability: never echo it.
-    const shown = name === 'HEARTBEAT_URL' ? '' : ` ("${value}")`;
-    problems.push(
-      `${name} is not an http(s) URL${shown}: set it to a full URL such as ${example ?? (name === 'LASTPASS_API_URL' ? DEFAULTS.LASTPASS_API_URL : DEFAULTS.SENDGRID_API_URL)}, or unset it${example ? '' : ' for the default'}.`,
-    );
-    return value;
-  }
-}
-
-function checkInt(env: Env, name: string, fallback: string, min: number, max: number, problems: string[]): number {
-  const raw = clean(env, name) ?? fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < min || n > max) {
-    problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}"): unset it for the default ${fallback}.`);
-    return Number(fallback);
-  }
-  return n;
-}
-
 export interface LoadOptions {
   /** `run --dry-run`, `demo`: no SendGrid key needed. */
   dryRun?: boolean;
 }
 
-export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
-  const problems: string[] = [];
-  const warnings: string[] = [];
-
-  // --- LastPass
-  const accountNumber = clean(env, 'LASTPASS_ACCOUNT_NUMBER');
-  if (!accountNumber) {
-    problems.push(
-      'LASTPASS_ACCOUNT_NUMBER is not set: copy the account number from the LastPass Admin Console (Advanced > Enterprise API, or the account number shown under your admin name).',
-    );
-  } else if (!/^\d+$/.test(accountNumber)) {
-    problems.push(
-      `LASTPASS_ACCOUNT_NUMBER must be the numeric account number (cid) from the Admin Console, digits only (got ${accountNumber.length} characters that are not all digits).`,
-    );
-  }
-  const key = clean(env, 'LASTPASS_API_KEY');
-  const hash = clean(env, 'LASTPASS_PROVISIONING_HASH');
-  if (key && hash && key !== hash) {
-    problems.push(
-      'LASTPASS_API_KEY and LASTPASS_PROVISIONING_HASH are both set and differ: they name the same secret (the provisioning hash); keep one of them.',
-    );
-  }
-  const apiSecret = key ?? hash;
-  if (!apiSecret) {
-    problems.push(
-      'LASTPASS_API_KEY is not set: create or copy the API secret (the "provisioning hash") in the Admin Console under Advanced > Enterprise API, and set it as LASTPASS_API_KEY (LASTPASS_PROVISIONING_HASH is accepted too).',
-    );
-  } else if (/\s/.test(apiSecret)) {
-    problems.push('LASTPASS_API_KEY contains whitespace: paste the secret exactly as the Admin Console shows it.');
-  }
-  const apiUrl = checkUrl(clean(env, 'LASTPASS_API_URL') ?? DEFAULTS.LASTPASS_API_URL, 'LASTPASS_API_URL', problems);
-  const lpZone = clean(env, 'LASTPASS_TIMEZONE') ?? DEFAULTS.LASTPASS_TIMEZONE;
-  if (!isValidTimeZone(lpZone)) {
-    problems.push(
-      `LASTPASS_TIMEZONE "${lpZone}" is not an IANA time zone: use a name such as America/New_York or Europe/Berlin (the zone of the admin account that owns the API secret).`,
-    );
-  }
-  const apiUser = clean(env, 'LASTPASS_API_USER') ?? DEFAULTS.LASTPASS_API_USER;
-  if (apiUser.length > 64 || /[\r\n]/.test(apiUser)) {
-    problems.push(
-      'LASTPASS_API_USER must be a short single-line label (at most 64 characters): unset it for the default "lastpass-audit-digest".',
-    );
-  }
-  const timeoutSeconds = checkInt(env, 'LASTPASS_TIMEOUT_SECONDS', DEFAULTS.LASTPASS_TIMEOUT_SECONDS, 5, 600, problems);
-
-  // --- SendGrid
-  const sgKey = clean(env, 'SENDGRID_API_KEY') ?? null;
-  if (!sgKey && !options.dryRun) {
-    problems.push(
-      'SENDGRID_API_KEY is not set: create an API key with the "Mail Send" permission in SendGrid (Settings > API Keys), or use --dry-run to write the digest to the outbox instead.',
-    );
-  } else if (sgKey && !sgKey.startsWith('SG.')) {
-    warnings.push('SENDGRID_API_KEY does not start with "SG.": SendGrid keys normally do; check that the whole key was pasted.');
-  }
-  const residency = (clean(env, 'SENDGRID_DATA_RESIDENCY') ?? 'global').toLowerCase();
-  if (residency !== 'global' && residency !== 'eu') {
-    problems.push(`SENDGRID_DATA_RESIDENCY must be "global" or "eu" (got "${residency}").`);
-  }
-  const sgUrlRaw = clean(env, 'SENDGRID_API_URL');
-  if (sgUrlRaw && residency === 'eu') {
-    problems.push(
-      'SENDGRID_API_URL and SENDGRID_DATA_RESIDENCY=eu are both set: keep one (the EU setting selects https://api.eu.sendgrid.com).',
-    );
-  }
-  const sgUrl = checkUrl(
-    sgUrlRaw ?? (residency === 'eu' ? DEFAULTS.SENDGRID_EU_API_URL : DEFAULTS.SENDGRID_API_URL),
-    'SENDGRID_API_URL',
-    problems,
+function fail(problems: readonly string[]): never {
+  throw new ConfigError(
+    inSchemaOrder(
+      problems,
+      VARIABLE_NAMES.map((n) => SCHEMA[n].name),
+    ),
   );
+}
 
-  // --- Report
-  const from = clean(env, 'REPORT_FROM');
-  if (!from)
-    problems.push(
-      'REPORT_FROM is not set: use a sender address verified in SendGrid (Settings > Sender Authentication), e.g. "LastPass digest <security-bot@example.org>".',
-    );
-  else if (!parseAddress(from))
-    problems.push(`REPORT_FROM is not an email address ("${from}"): use "name@example.org" or "Name <name@example.org>".`);
-  const toRaw = clean(env, 'REPORT_TO');
-  const to: string[] = [];
-  if (!toRaw) {
-    problems.push('REPORT_TO is not set: list the recipients, comma-separated, e.g. "secops@example.org, ciso@example.org".');
-  } else {
-    for (const part of toRaw
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean)) {
-      if (parseAddress(part)) to.push(part);
-      else problems.push(`REPORT_TO contains "${part}", which is not an email address: separate recipients with commas.`);
-    }
-    if (to.length === 0 && !problems.some((p) => p.startsWith('REPORT_TO'))) problems.push('REPORT_TO lists no recipient.');
+export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
+  const { values: v, problems, warnings } = readVariables(env, SCHEMA);
+  for (const rule of RULES) {
+    const found = rule.check({ values: v, text: (name: VariableName) => textOf(env, SCHEMA[name].name), dryRun: options.dryRun ?? false });
+    problems.push(...(found.problems ?? []));
+    warnings.push(...(found.warnings ?? []));
   }
-  const schedule = clean(env, 'REPORT_SCHEDULE') ?? DEFAULTS.REPORT_SCHEDULE;
-  if (!cron.validate(schedule)) {
-    problems.push(
-      `REPORT_SCHEDULE "${schedule}" is not a valid cron expression: use five fields "minute hour day month weekday", e.g. "0 7 * * *" for 07:00 daily.`,
-    );
-  }
-  const reportZone = clean(env, 'REPORT_TIMEZONE') ?? DEFAULTS.REPORT_TIMEZONE;
-  if (!isValidTimeZone(reportZone)) {
-    problems.push(`REPORT_TIMEZONE "${reportZone}" is not an IANA time zone: use a name such as UTC, Europe/London or America/Chicago.`);
-  }
-  const maxCatchupDays = checkInt(env, 'REPORT_MAX_CATCHUP_DAYS', DEFAULTS.REPORT_MAX_CATCHUP_DAYS, 1, 90, problems);
-  const lateOverlapMinutes = checkInt(env, 'REPORT_LATE_OVERLAP_MINUTES', '15', 0, 720, problems);
+  if (problems.length > 0) fail(problems);
+  return { config: assemble(v, collectSecrets(env)), warnings };
+}
 
-  // --- Worker
-  const retryRaw = clean(env, 'REPORT_RETRY_MINUTES') ?? DEFAULTS.REPORT_RETRY_MINUTES;
-  const retryDelaysMs: number[] = [];
-  if (retryRaw.toLowerCase() !== 'off') {
-    for (const part of retryRaw.split(',').map((p) => p.trim())) {
-      const n = Number(part);
-      if (!/^\d+$/.test(part) || n < 1 || n > 720) {
-        problems.push(
-          `REPORT_RETRY_MINUTES must be comma-separated minutes from 1 to 720, or "off" (got "${retryRaw}"): e.g. "${DEFAULTS.REPORT_RETRY_MINUTES}".`,
-        );
-        break;
-      }
-      retryDelaysMs.push(n * 60_000);
-    }
-  }
-  const heartbeatUrl = clean(env, 'HEARTBEAT_URL') ?? null;
-  if (heartbeatUrl) checkUrl(heartbeatUrl, 'HEARTBEAT_URL', problems, 'https://hc-ping.com/<your-check-uuid>');
-  const portRaw = clean(env, 'PORT');
-  let port: number | null = null;
-  if (portRaw !== undefined) {
-    port = Number(portRaw);
-    if (!/^\d+$/.test(portRaw) || port < 1 || port > 65_535) {
-      problems.push(`PORT must be a TCP port number (got "${portRaw}"): unset it to serve no health endpoint.`);
-      port = null;
-    }
-  }
-
-  // --- Storage
-  const dataDir = clean(env, 'DATA_DIR') ?? DEFAULTS.DATA_DIR;
-  const databaseUrl = clean(env, 'DATABASE_URL') ?? null;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    problems.push('DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db): unset it to keep state in DATA_DIR.');
-  }
-  const evidence = loadEvidenceSettings(env, problems);
-  const logLevel = (clean(env, 'LOG_LEVEL') ?? DEFAULTS.LOG_LEVEL).toLowerCase();
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
-    problems.push(`LOG_LEVEL must be one of debug, info, warn, error (got "${logLevel}").`);
-  }
-
-  if (problems.length > 0) throw new ConfigError(problems);
-
-  // The heartbeat URL is a capability (anyone holding it can fake the pings): treat it as a secret too.
-  const secrets = [
-    apiSecret,
-    sgKey,
-    ...databasePasswords(databaseUrl),
-    clean(env, 'EVIDENCE_SIGNING_KEY'),
-    clean(env, 'EVIDENCE_VERIFY_KEY'),
-    heartbeatUrl ?? undefined,
-  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
+/** The `Config` from values that passed the schema and the rules (so every required one is there). */
+function assemble(v: Values<Schema>, secrets: string[]): Config {
+  const eu = v.SENDGRID_DATA_RESIDENCY === 'eu';
   return {
-    config: {
-      lastpass: {
-        accountNumber: accountNumber!,
-        apiSecret: apiSecret!,
-        apiUrl,
-        timeZone: lpZone,
-        apiUser,
-        timeoutMs: timeoutSeconds * 1000,
-      },
-      sendgrid: { apiKey: sgKey, apiUrl: sgUrl },
-      report: { from: from!, to, schedule, timeZone: reportZone, maxCatchupDays, lateOverlapMinutes },
-      worker: { retryDelaysMs, heartbeatUrl, port },
-      dataDir,
-      databaseUrl,
-      evidence,
-      logLevel: logLevel as Config['logLevel'],
-      secrets,
+    lastpass: {
+      accountNumber: v.LASTPASS_ACCOUNT_NUMBER!,
+      apiSecret: (v.LASTPASS_API_KEY ?? v.LASTPASS_PROVISIONING_HASH)!,
+      apiUrl: v.LASTPASS_API_URL!,
+      timeZone: v.LASTPASS_TIMEZONE!,
+      apiUser: v.LASTPASS_API_USER!,
+      timeoutMs: v.LASTPASS_TIMEOUT_SECONDS! * 1000,
     },
-    warnings,
+    sendgrid: { apiKey: v.SENDGRID_API_KEY, apiUrl: v.SENDGRID_API_URL ?? (eu ? DEFAULTS.SENDGRID_EU_API_URL : DEFAULTS.SENDGRID_API_URL) },
+    report: {
+      from: v.REPORT_FROM!,
+      to: v.REPORT_TO!,
+      schedule: v.REPORT_SCHEDULE!,
+      timeZone: v.REPORT_TIMEZONE!,
+      maxCatchupDays: v.REPORT_MAX_CATCHUP_DAYS!,
+      lateOverlapMinutes: v.REPORT_LATE_OVERLAP_MINUTES!,
+    },
+    worker: { retryDelaysMs: v.REPORT_RETRY_MINUTES!, heartbeatUrl: v.HEARTBEAT_URL, port: v.PORT },
+    dataDir: v.DATA_DIR!,
+    databaseUrl: v.DATABASE_URL,
+    evidence: evidenceOf(v),
+    logLevel: v.LOG_LEVEL!,
+    secrets,
   };
 }
 
-/** EVIDENCE_*: also used alone by `verify` and `export`, which need no LastPass or SendGrid settings. */
-export function loadEvidenceSettings(env: Env, problems: string[]): Config['evidence'] {
-  const rawText = (clean(env, 'EVIDENCE_RAW') ?? 'on').toLowerCase();
-  if (!['on', 'off', 'true', 'false', '1', '0'].includes(rawText)) problems.push(`EVIDENCE_RAW must be on or off (got "${rawText}").`);
-  const retentionDays = checkInt(env, 'EVIDENCE_RETENTION_DAYS', '400', 1, 36_500, problems);
-  // PEM keys arrive with literal "\n" from some secret stores: accept both.
-  const key = (name: string) => clean(env, name)?.replace(/\\n/g, '\n') ?? null;
-  const signingKey = key('EVIDENCE_SIGNING_KEY');
-  if (signingKey) {
-    try {
-      createManifestSigner(signingKey);
-    } catch (error) {
-      problems.push(error instanceof Error ? error.message : String(error));
-    }
-  }
-  const verifyKey = key('EVIDENCE_VERIFY_KEY');
-  if (verifyKey) {
-    try {
-      createManifestVerifier(verifyKey);
-    } catch (error) {
-      problems.push(error instanceof Error ? error.message : String(error));
-    }
-  }
-  return { raw: !['off', 'false', '0'].includes(rawText), retentionDays, signingKey, verifyKey };
+function evidenceOf(v: Pick<Values<Schema>, 'EVIDENCE_RAW' | 'EVIDENCE_RETENTION_DAYS' | 'EVIDENCE_SIGNING_KEY' | 'EVIDENCE_VERIFY_KEY'>) {
+  return {
+    raw: v.EVIDENCE_RAW ?? true,
+    retentionDays: v.EVIDENCE_RETENTION_DAYS ?? 400,
+    signingKey: v.EVIDENCE_SIGNING_KEY,
+    verifyKey: v.EVIDENCE_VERIFY_KEY,
+  };
 }
 
-/** The DATABASE_URL password in every form it may be written or used in (raw, decoded). */
-function databasePasswords(url: string | null): string[] {
-  if (!url) return [];
-  const raw = /^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(url)?.[1];
-  if (!raw) return [];
-  const forms = [raw];
-  try {
-    forms.push(decodeURIComponent(raw));
-  } catch {
-    // A literal "%" that is not an escape: pg uses the text as written.
-  }
-  return forms;
+/** Every secret value set in `env` (valid or not): what the redactor needs, also when the configuration is bad. */
+export function collectSecrets(env: Env): string[] {
+  return secretsIn(env, SCHEMA);
+}
+
+// ---- the settings of the commands that need no LastPass or SendGrid configuration ------------------
+
+export interface StorageSettings {
+  dataDir: string;
+  databaseUrl: string | null;
+}
+
+export interface StoreCommandSettings {
+  storage: StorageSettings;
+  logLevel: ConfigLogLevel;
+  evidence: Config['evidence'];
+  secrets: string[];
+}
+
+const STORE_VARIABLES = {
+  DATA_DIR: SCHEMA.DATA_DIR,
+  DATABASE_URL: SCHEMA.DATABASE_URL,
+  LOG_LEVEL: SCHEMA.LOG_LEVEL,
+  EVIDENCE_RAW: SCHEMA.EVIDENCE_RAW,
+  EVIDENCE_RETENTION_DAYS: SCHEMA.EVIDENCE_RETENTION_DAYS,
+  EVIDENCE_SIGNING_KEY: SCHEMA.EVIDENCE_SIGNING_KEY,
+  EVIDENCE_VERIFY_KEY: SCHEMA.EVIDENCE_VERIFY_KEY,
+};
+
+/** migrate, verify, export: DATA_DIR, DATABASE_URL, LOG_LEVEL and EVIDENCE_*, every problem at once. */
+export function loadStoreCommandSettings(env: Env): StoreCommandSettings {
+  const { values: v, problems } = readVariables(env, STORE_VARIABLES);
+  if (problems.length > 0) fail(problems);
+  return {
+    storage: { dataDir: v.DATA_DIR!, databaseUrl: v.DATABASE_URL },
+    logLevel: v.LOG_LEVEL!,
+    evidence: evidenceOf(v),
+    secrets: secretsIn(env, STORE_VARIABLES),
+  };
+}
+
+/** demo: its DATA_DIR and LOG_LEVEL (default warn: the demo prints its own summary). */
+export function loadDemoSettings(env: Env): { dataDir: string; logLevel: ConfigLogLevel } {
+  const { values: v, problems } = readVariables(env, { DATA_DIR: SCHEMA.DATA_DIR, LOG_LEVEL: SCHEMA.LOG_LEVEL }, { LOG_LEVEL: 'warn' });
+  if (problems.length > 0) fail(problems);
+  return { dataDir: v.DATA_DIR!, logLevel: v.LOG_LEVEL! };
+}
+
+/** EVIDENCE_* alone, problems appended to `problems`. */
+export function loadEvidenceSettings(env: Env, problems: string[]): Config['evidence'] {
+  const read = readVariables(env, {
+    EVIDENCE_RAW: SCHEMA.EVIDENCE_RAW,
+    EVIDENCE_RETENTION_DAYS: SCHEMA.EVIDENCE_RETENTION_DAYS,
+    EVIDENCE_SIGNING_KEY: SCHEMA.EVIDENCE_SIGNING_KEY,
+    EVIDENCE_VERIFY_KEY: SCHEMA.EVIDENCE_VERIFY_KEY,
+  });
+  problems.push(...read.problems);
+  return evidenceOf(read.values);
 }
 
 /** The secrets worth redacting from any text: the raw values and their URL-encoded forms. */

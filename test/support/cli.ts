@@ -1,9 +1,9 @@
-/** Runs the built CLI (dist/src/cli.js, built by `npm test` before vitest) in a child process. */
+/** Runs the built CLI (dist/cli.js, built by `npm test` before vitest) in a child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 export function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it first).`);

@@ -1,14 +1,46 @@
 /**
- * `check`: validates the configuration (done before we get here) and reaches both APIs without sending
- * anything: one `reporting` call for a one-minute window, and SendGrid's GET /v3/scopes, which must
- * include `mail.send`.
+ * `check`: validates the configuration and reaches both APIs without sending anything: one `reporting`
+ * call for a one-minute window, and SendGrid's GET /v3/scopes, which must include `mail.send`; then the
+ * storage state.
  */
-import type { Config } from './config/load-config.js';
-import { createSendGridClient, translateSendGridError } from './adapters/mail/sendgrid-mailer.js';
-import { redactUrl } from './adapters/http/redact.js';
-import { formatWall } from './core/wall-time.js';
-import { describeError } from './errors.js';
-import type { LastPassClient, Store } from './ports.js';
+import { parseArgs } from 'node:util';
+import { redactUrl } from '../adapters/http/redact.js';
+import type { RetryPolicy } from '../adapters/http/retry.js';
+import { createSendGridClient, translateSendGridError } from '../adapters/mail/sendgrid-mailer.js';
+import { loadConfig, secretVariants, type Config } from '../config/load-config.js';
+import { formatWall } from '../core/wall-time.js';
+import { describeError } from '../errors.js';
+import { createRedactor } from '../logger.js';
+import type { Clock, LastPassClient, Store } from '../ports.js';
+import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
+import { createCommandLogger, createLastPass, ephemeralDiskWarning, openStore, printer } from './wiring.js';
+
+/** One try and one retry: `check` answers quickly. */
+const CHECK_RETRY_POLICY: RetryPolicy = { retries: 1, baseDelayMs: 1000, maxDelayMs: 2000, maxRetryAfterMs: 5000 };
+
+export async function checkCommand(args: string[], io: CommandIo): Promise<ExitCode> {
+  parseArgs({ args, options: {}, strict: true });
+  const { config, warnings } = loadConfig(io.env);
+  const logger = createCommandLogger(io, 'error', config.secrets);
+  const store = openStore(io, config, logger);
+  try {
+    const lines = await runChecks({
+      config,
+      lastpass: createLastPass(io, config, logger, CHECK_RETRY_POLICY),
+      store,
+      now: io.now,
+      warnings,
+    });
+    const ephemeral = ephemeralDiskWarning(io.env, config);
+    if (ephemeral) lines.push({ name: 'storage', ok: false, detail: ephemeral });
+    const redact = createRedactor(secretVariants(config.secrets));
+    const print = printer(io.stdout);
+    for (const l of lines) print(redact(`${l.ok ? 'ok  ' : 'FAIL'} ${l.name.padEnd(9)} ${l.detail}`));
+    return lines.every((l) => l.ok) ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    await store.close();
+  }
+}
 
 export interface CheckLine {
   name: string;
@@ -20,7 +52,7 @@ export async function runChecks(deps: {
   config: Config;
   lastpass: LastPassClient;
   store: Store;
-  now: () => Date;
+  now: Clock;
   warnings: string[];
 }): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];

@@ -1,0 +1,111 @@
+/**
+ * `worker`: the long-running scheduler (src/worker.ts) with the real adapters, the heartbeat and the
+ * optional health endpoint; SIGTERM/SIGINT stop it gracefully (an in-flight run gets 30 s).
+ */
+import { parseArgs } from 'node:util';
+import { startHealthServer, type HealthServer } from '../adapters/health-server.js';
+import { createHeartbeat } from '../adapters/notify/heartbeat.js';
+import { loadConfig } from '../config/load-config.js';
+import { describeError } from '../errors.js';
+import { runReport } from '../run-report.js';
+import { VERSION } from '../version.js';
+import { createWorker } from '../worker.js';
+import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode, type StopSignal } from './io.js';
+import { createCommandLogger, createRunDeps, ephemeralDiskWarning, openStore } from './wiring.js';
+
+const STOP_GRACE_MS = 30_000;
+
+export async function workerCommand(args: string[], io: CommandIo): Promise<ExitCode> {
+  parseArgs({ args, options: {}, strict: true });
+  const { config, warnings } = loadConfig(io.env);
+  const logger = createCommandLogger(io, config.logLevel, config.secrets);
+  for (const w of warnings) logger.warn('config.warning', { warning: w });
+  const ephemeral = ephemeralDiskWarning(io.env, config);
+  if (ephemeral) logger.error('storage.ephemeral_disk', { warning: ephemeral });
+  const store = openStore(io, config, logger);
+  await store.init();
+  const deps = createRunDeps(io, config, logger, store, false);
+  const heartbeat = config.worker.heartbeatUrl ? createHeartbeat({ url: config.worker.heartbeatUrl, logger }) : null;
+  const worker = createWorker({
+    schedule: config.report.schedule,
+    timeZone: config.report.timeZone,
+    logger,
+    now: io.now,
+    retryDelaysMs: config.worker.retryDelaysMs,
+    runDue: async (deadline) => {
+      const outcome = await runReport(deps, deadline === undefined ? {} : { deadline });
+      if (heartbeat && outcome.status !== 'locked') {
+        const failed = outcome.windows.find((w) => w.status === 'failed');
+        await heartbeat.ping(
+          outcome.status === 'failed' ? 'fail' : 'success',
+          failed ? `window ${failed.key} failed: ${failed.error ?? ''}` : `${outcome.status}: ${outcome.windows.length} window(s)`,
+        );
+      }
+      return outcome;
+    },
+    readCursor: async () => {
+      const state = await store.readState();
+      return state.cursor ? new Date(state.cursor) : null;
+    },
+  });
+  let health: HealthServer | null = null;
+  if (config.worker.port !== null) {
+    health = await startHealthServer({
+      port: config.worker.port,
+      status: async () => {
+        const state = await store.readState();
+        return {
+          status: state.consecutiveFailures > 0 ? 'failing' : 'ok',
+          lastSuccessAt: state.lastSuccessAt,
+          coveredUntil: state.cursor,
+          nextRun: worker.nextRun()?.toISOString() ?? null,
+          consecutiveFailures: state.consecutiveFailures,
+          running: worker.busy(),
+          version: VERSION,
+        };
+      },
+    });
+    logger.info('health.listening', { port: health.port, path: '/healthz' });
+  }
+  // The stop signals are heard from before the start: a SIGTERM during start-up (catch-up run included)
+  // stops the worker gracefully once it has started.
+  return new Promise<ExitCode>((resolvePromise, rejectPromise) => {
+    let stopping = false;
+    const removers: (() => void)[] = [];
+    const release = async () => {
+      await health?.close();
+      await deps.evidence?.close();
+      await store.close();
+    };
+    let started: Promise<void> = Promise.resolve();
+    const shutdown = (signal: StopSignal) => {
+      if (stopping) return;
+      stopping = true;
+      for (const remove of removers) remove();
+      logger.info('worker.stopping', { signal });
+      void started
+        .then(() => worker.stop(STOP_GRACE_MS))
+        .then(async (finished) => {
+          if (!finished) logger.warn('worker.stopped_with_run_in_flight', {});
+          await release();
+          logger.info('worker.stopped', { signal });
+          resolvePromise(EXIT_OK);
+        })
+        .catch((error: unknown) => {
+          logger.error('worker.stop_failed', { error: describeError(error) });
+          resolvePromise(EXIT_FAILED);
+        });
+    };
+    removers.push(io.onSignal('SIGTERM', () => shutdown('SIGTERM')));
+    removers.push(io.onSignal('SIGINT', () => shutdown('SIGINT')));
+    started = worker.start();
+    started.catch(async (error: unknown) => {
+      if (stopping) return; // the shutdown reports it
+      stopping = true;
+      for (const remove of removers) remove();
+      await worker.stop(0).catch(() => false);
+      await release().catch(() => undefined);
+      rejectPromise(error);
+    });
+  });
+}

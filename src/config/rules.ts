@@ -1,0 +1,74 @@
+/**
+ * The cross-field rules of the configuration, each named, each seeing every normalised value and which
+ * variables were set. They run after the schema (schema.ts), so that all problems come out together.
+ */
+import type { Schema, VariableName } from './schema.js';
+import type { Values } from './variable.js';
+
+export interface RuleInput {
+  values: Values<Schema>;
+  /** The trimmed text of a variable as set (undefined: unset or blank), whether or not it was valid. */
+  text(name: VariableName): string | undefined;
+  /** `run --dry-run`, `demo`, `backfill` without --send: nothing is sent. */
+  dryRun: boolean;
+}
+
+export interface RuleFindings {
+  problems?: string[];
+  warnings?: string[];
+}
+
+export interface ConfigRule {
+  readonly name: string;
+  check(input: RuleInput): RuleFindings;
+}
+
+export const RULES: readonly ConfigRule[] = [
+  {
+    name: 'api-key-alias-conflict',
+    check: ({ text }) => {
+      const key = text('LASTPASS_API_KEY');
+      const hash = text('LASTPASS_PROVISIONING_HASH');
+      return key && hash && key !== hash
+        ? {
+            problems: [
+              'LASTPASS_API_KEY and LASTPASS_PROVISIONING_HASH are both set and differ: they name the same secret (the provisioning hash); keep one of them.',
+            ],
+          }
+        : {};
+    },
+  },
+  {
+    name: 'api-secret-required',
+    check: ({ text }) =>
+      text('LASTPASS_API_KEY') || text('LASTPASS_PROVISIONING_HASH')
+        ? {}
+        : {
+            problems: [
+              'LASTPASS_API_KEY is not set: create or copy the API secret (the "provisioning hash") in the Admin Console under Advanced > Enterprise API, and set it as LASTPASS_API_KEY (LASTPASS_PROVISIONING_HASH is accepted too).',
+            ],
+          },
+  },
+  {
+    name: 'sendgrid-key-unless-dry-run',
+    check: ({ text, dryRun }) =>
+      text('SENDGRID_API_KEY') || dryRun
+        ? {}
+        : {
+            problems: [
+              'SENDGRID_API_KEY is not set: create an API key with the "Mail Send" permission in SendGrid (Settings > API Keys), or use --dry-run to write the digest to the outbox instead.',
+            ],
+          },
+  },
+  {
+    name: 'sendgrid-url-vs-residency',
+    check: ({ text, values }) =>
+      text('SENDGRID_API_URL') && values.SENDGRID_DATA_RESIDENCY === 'eu'
+        ? {
+            problems: [
+              'SENDGRID_API_URL and SENDGRID_DATA_RESIDENCY=eu are both set: keep one (the EU setting selects https://api.eu.sendgrid.com).',
+            ],
+          }
+        : {},
+  },
+];
