@@ -206,6 +206,7 @@ describe('defaults', () => {
       timeZone: 'America/New_York',
       apiUser: 'lastpass-audit-digest',
       timeoutMs: 60_000,
+      knownApiCallers: [],
     });
     expect(config.sendgrid).toEqual({ apiKey: SG_KEY, apiUrl: 'https://api.sendgrid.com' });
     expect(config.report).toEqual({
@@ -215,6 +216,8 @@ describe('defaults', () => {
       timeZone: 'UTC',
       maxCatchupDays: 7,
       lateOverlapMinutes: 15,
+      severityOverrides: [],
+      ignoreUsers: [],
     });
     expect(config.dataDir).toBe('./data');
     expect(config.databaseUrl).toBeNull();
@@ -416,5 +419,51 @@ describe('the README', () => {
   it('documents every variable of the schema', async () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
     for (const name of Object.keys(SCHEMA)) expect(readme, name).toContain(`\`${name}\``);
+  });
+});
+
+describe('noise control (LASTPASS_KNOWN_API_CALLERS, REPORT_SEVERITY_OVERRIDES, REPORT_IGNORE_USERS)', () => {
+  it('reads all three into the configuration', () => {
+    const { config } = loadConfig(
+      env({
+        LASTPASS_KNOWN_API_CALLERS: 'Microsoft Sentinel CCP@198.51.100.0/24, splunk.collector',
+        REPORT_SEVERITY_OVERRIDES: 'Log in=info, Login to Admin Console=info',
+        REPORT_IGNORE_USERS: 'svc-scim@example.org, *@robots.example.org',
+      }),
+    );
+    expect(config.lastpass.knownApiCallers?.map((c) => c.label)).toEqual(['Microsoft Sentinel CCP', 'splunk.collector']);
+    expect(config.report.severityOverrides).toHaveLength(2);
+    expect(config.report.ignoreUsers).toHaveLength(2);
+  });
+
+  it('defaults to none of each', () => {
+    const { config } = loadConfig(env());
+    expect([config.lastpass.knownApiCallers, config.report.severityOverrides, config.report.ignoreUsers]).toEqual([[], [], []]);
+  });
+
+  it('reports a bad entry of each together with the other problems, each naming its variable', () => {
+    const error = (() => {
+      try {
+        loadConfig(
+          env({
+            LASTPASS_ACCOUNT_NUMBER: undefined,
+            LASTPASS_KNOWN_API_CALLERS: 'Sentinel@300.1.1.0/24',
+            REPORT_SEVERITY_OVERRIDES: 'No Such Action=low',
+            REPORT_IGNORE_USERS: '*@',
+          }),
+        );
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    for (const name of ['LASTPASS_ACCOUNT_NUMBER', 'LASTPASS_KNOWN_API_CALLERS', 'REPORT_SEVERITY_OVERRIDES', 'REPORT_IGNORE_USERS']) {
+      expect(
+        problems.some((p) => p.includes(name)),
+        name,
+      ).toBe(true);
+    }
   });
 });

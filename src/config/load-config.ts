@@ -4,6 +4,9 @@
  * Storage, logging and evidence settings are read here too for the commands that need only those
  * (migrate, verify, export, demo). Pure: the environment comes in as a value.
  */
+import type { IgnoreUserRule } from '../core/ignore-users.js';
+import type { KnownApiCaller } from '../core/known-callers.js';
+import type { SeverityOverride } from '../core/severity-overrides.js';
 import { ConfigError } from '../errors.js';
 import { RULES } from './rules.js';
 import { DEFAULTS, SCHEMA, VARIABLE_NAMES, type ConfigLogLevel, type Schema, type VariableName } from './schema.js';
@@ -20,6 +23,8 @@ export interface Config {
     timeZone: string;
     apiUser: string;
     timeoutMs: number;
+    /** LASTPASS_KNOWN_API_CALLERS: API callers other than this worker that hold the secret on purpose. */
+    knownApiCallers?: KnownApiCaller[];
   };
   sendgrid: {
     /** null only when running dry (no sending). */
@@ -34,6 +39,10 @@ export interface Config {
     maxCatchupDays: number;
     /** Minutes of each window's tail asked for again at the next run, to report late arrivals (0: off). */
     lateOverlapMinutes?: number;
+    /** REPORT_SEVERITY_OVERRIDES. */
+    severityOverrides?: SeverityOverride[];
+    /** REPORT_IGNORE_USERS. */
+    ignoreUsers?: IgnoreUserRule[];
   };
   worker: {
     /** Delays of the retries after a failed run, within the day. */
@@ -101,6 +110,7 @@ function assemble(v: Values<Schema>, secrets: string[]): Config {
       timeZone: v.LASTPASS_TIMEZONE!,
       apiUser: v.LASTPASS_API_USER!,
       timeoutMs: v.LASTPASS_TIMEOUT_SECONDS! * 1000,
+      knownApiCallers: v.LASTPASS_KNOWN_API_CALLERS ?? [],
     },
     sendgrid: { apiKey: v.SENDGRID_API_KEY, apiUrl: v.SENDGRID_API_URL ?? (eu ? DEFAULTS.SENDGRID_EU_API_URL : DEFAULTS.SENDGRID_API_URL) },
     report: {
@@ -110,6 +120,8 @@ function assemble(v: Values<Schema>, secrets: string[]): Config {
       timeZone: v.REPORT_TIMEZONE!,
       maxCatchupDays: v.REPORT_MAX_CATCHUP_DAYS!,
       lateOverlapMinutes: v.REPORT_LATE_OVERLAP_MINUTES!,
+      severityOverrides: v.REPORT_SEVERITY_OVERRIDES ?? [],
+      ignoreUsers: v.REPORT_IGNORE_USERS ?? [],
     },
     worker: { retryDelaysMs: v.REPORT_RETRY_MINUTES!, heartbeatUrl: v.HEARTBEAT_URL, port: v.PORT },
     dataDir: v.DATA_DIR!,

@@ -6,6 +6,9 @@
 import cron from 'node-cron';
 import { isValidTimeZone } from '../core/wall-time.js';
 import { normaliseKeyText, signingKeyProblem, verifyKeyProblem } from './evidence-keys.js';
+import { type IgnoreUserRule, parseIgnoreUsers } from '../core/ignore-users.js';
+import { type KnownApiCaller, parseKnownApiCallers } from '../core/known-callers.js';
+import { parseSeverityOverrides, type SeverityOverride } from '../core/severity-overrides.js';
 import { ok, problem, variable, type Parsed } from './variable.js';
 
 export const DEFAULTS = {
@@ -82,6 +85,14 @@ export function databasePasswords(url: string): string[] {
 /** A key as written (maybe with literal "\n") and as used. */
 const keyForms = (text: string) => [text, normaliseKeyText(text)];
 
+/** One of the core noise-control parsers as a variable's parse (they name the variable in their problems). */
+function fromCore<T>(parse: (text: string) => { value: T; problems: string[] }) {
+  return (text: string): Parsed<T> => {
+    const { value, problems } = parse(text);
+    return problems.length ? problem(...problems) : ok(value);
+  };
+}
+
 // ---- the variables, in the README's order ---------------------------------------------------------
 
 export const SCHEMA = {
@@ -127,6 +138,11 @@ export const SCHEMA = {
       (z) =>
         `LASTPASS_TIMEZONE "${z}" is not an IANA time zone: use a name such as America/New_York or Europe/Berlin (the zone of the admin account that owns the API secret).`,
     ),
+  }),
+  LASTPASS_KNOWN_API_CALLERS: variable<KnownApiCaller[]>({
+    name: 'LASTPASS_KNOWN_API_CALLERS',
+    help: 'other API callers that hold the secret on purpose: label or label@CIDR, comma-separated ("-" = no label)',
+    parse: fromCore(parseKnownApiCallers),
   }),
   LASTPASS_API_USER: variable<string>({
     name: 'LASTPASS_API_USER',
@@ -224,6 +240,16 @@ export const SCHEMA = {
     help: 'minutes of the previous window asked for again for late arrivals; 0 disables',
     default: '15',
     parse: wholeNumber('REPORT_LATE_OVERLAP_MINUTES', 0, 720, '15'),
+  }),
+  REPORT_SEVERITY_OVERRIDES: variable<SeverityOverride[]>({
+    name: 'REPORT_SEVERITY_OVERRIDES',
+    help: 'severities of your own: action=severity, comma-separated (names as the catalogue knows them)',
+    parse: fromCore((t) => parseSeverityOverrides(t)),
+  }),
+  REPORT_IGNORE_USERS: variable<IgnoreUserRule[]>({
+    name: 'REPORT_IGNORE_USERS',
+    help: 'users not reviewed (service accounts): exact names or *@domain, comma-separated',
+    parse: fromCore(parseIgnoreUsers),
   }),
   REPORT_RETRY_MINUTES: variable<number[]>({
     name: 'REPORT_RETRY_MINUTES',
