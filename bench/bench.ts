@@ -112,9 +112,7 @@ interface PipelineResult {
   phases: {
     beforeFetchMs: number;
     fetchMs: number;
-    /** Inside fetchPages: time in the page processor (parse, paging decision, wall times, analysis). */
-    processMs: number;
-    /** Inside fetchPages: time in the page callback (handing the raw page to the evidence archive). */
+    /** Inside fetchEvents: time in the page callback (handing the raw page to the evidence archive). */
     onPageMs: number;
     /** From the end of the fetch to the first render: analysis.result(), CSV/JSON attachments, model. */
     afterFetchToRenderMs: number;
@@ -235,7 +233,6 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
   };
   // Timing decorators around the real adapters (a few clock reads per page; they change nothing else).
   const marks = { fetchStart: 0, fetchEnd: 0, firstRender: 0, deliverStart: 0, deliverEnd: 0 };
-  let processMs = 0;
   let onPageMs = 0;
   let renderMs = 0;
   let renders = 0;
@@ -252,26 +249,20 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
 
   const realClient = createLastPassClient({ ...config.lastpass, logger });
   const lastpass: LastPassClient = {
+    endpoint: realClient.endpoint,
     probe: (range) => realClient.probe(range),
-    fetchRange: (range, onEvents, options) => realClient.fetchRange(range, onEvents, options),
-    async fetchPages(range, processPage, onPage, options) {
+    async fetchEvents(range, sink, options = {}) {
       marks.fetchStart = performance.now();
-      const stats = await realClient.fetchPages(
-        range,
-        async (response) => {
+      const { onPage } = options;
+      const stats = await realClient.fetchEvents(range, sink, {
+        ...options,
+        async onPage(page) {
           const t = performance.now();
-          const outcome = await processPage(response);
-          processMs += performance.now() - t;
-          return outcome;
-        },
-        async (page, outcome) => {
-          const t = performance.now();
-          await onPage?.(page, outcome);
+          await onPage?.(page);
           onPageMs += performance.now() - t;
           sampleMemory();
         },
-        options,
-      );
+      });
       marks.fetchEnd = performance.now();
       sampleMemory();
       fetchStats = { requests: stats.requests, pages: stats.pages, events: stats.events };
@@ -353,7 +344,6 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
     phases: {
       beforeFetchMs: (marks.fetchStart || ended) - started,
       fetchMs: marks.fetchEnd - marks.fetchStart,
-      processMs,
       onPageMs,
       afterFetchToRenderMs: marks.firstRender ? marks.firstRender - marks.fetchEnd : 0,
       renderMs,
@@ -894,7 +884,7 @@ async function parent(): Promise<number> {
     say(`  pipeline phases of the median round (ms):`);
     say(`    before fetch (lock, state, history) ${round(ph.beforeFetchMs)}`);
     say(
-      `    fetch (client + analysis)           ${round(ph.fetchMs)}   (floor ${round(floorMs)}); of which parsing and analysing pages ${round(ph.processMs)}; the evidence hand-off of each page, alongside the next one: ${round(ph.onPageMs)}`,
+      `    fetch (client + analysis)           ${round(ph.fetchMs)}   (floor ${round(floorMs)}); the evidence hand-off of each page, alongside the next one: ${round(ph.onPageMs)}`,
     );
     say(`    result + attachments + model        ${round(ph.afterFetchToRenderMs)}`);
     say(

@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load-config.js';
 import type { AnalysisResult } from './core/analysis.js';
-import { createWindowSession } from './adapters/lastpass/window-session.js';
 import { buildDigestModel, buildFailureModel, DEFAULT_CAPS, windowLabel, type DigestCaps, type PriorDay } from './core/digest-model.js';
 import { eventsToCsv, eventsToJson } from './core/event-export.js';
 import type { DigestModel } from './core/digest-model-types.js';
@@ -14,7 +13,7 @@ import { formatCount, formatDuration, formatUtc } from './core/display-time.js';
 import type { ReportWindow, WallRange } from './core/types.js';
 import { wallBoundary, wallMinusOneSecond } from './core/wall-time.js';
 import { planDueWindows, windowKey } from './core/window-plan.js';
-import { redactUrl } from './adapters/http/redact.js';
+import { createWindowIntake } from './core/window-intake.js';
 import { createRunEvidence } from './evidence/run-evidence.js';
 import { AuthorizationError, DigestError, UpstreamError, describeError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -251,7 +250,7 @@ async function processWindow(deps: RunDeps, options: RunOptions, window: ReportW
         cmd: 'reporting',
         cid: config.lastpass.accountNumber,
         apiuser: config.lastpass.apiUser,
-        url: redactUrl(config.lastpass.apiUrl),
+        url: deps.lastpass.endpoint,
         data: requested,
         lastpassTimeZone: config.lastpass.timeZone,
         window: { start: window.start.toISOString(), end: window.end.toISOString(), key },
@@ -268,47 +267,42 @@ async function processWindow(deps: RunDeps, options: RunOptions, window: ReportW
       : null;
     const tailFrom =
       requested && overlapMs > 0 ? maxWall(requested.from, wallBoundary(window.end.getTime() - overlapMs, config.lastpass.timeZone)) : null;
-    const session = createWindowSession({
+    const intake = createWindowIntake({
       apiUser: config.lastpass.apiUser,
       windowStart: window.start.getTime(),
       windowEnd: window.end.getTime(),
       history: await deps.store.readHistory(),
-      lastpassTimeZone: config.lastpass.timeZone,
       tailFrom,
       knownTail: previousTail ? previousTail.fingerprints : null,
     });
     // Each accepted response goes to the evidence archive (hashed and compressed on the thread pool) while
     // the next one is fetched and analysed; the archive holds at most three pages in flight. (Evidence errors
     // are recorded, never thrown.)
-    const fetchOptions = options.deadline === undefined ? {} : { deadline: options.deadline };
+    const deadline = options.deadline === undefined ? {} : { deadline: options.deadline };
     let tailRequests = 0;
     if (previousTail) {
-      const tailStats = await deps.lastpass.fetchPages(
-        { from: previousTail.from, to: previousTail.to },
-        session.late,
-        (page) => evidence.page(page.bytes),
-        fetchOptions,
-      );
+      const tailStats = await deps.lastpass.fetchEvents({ from: previousTail.from, to: previousTail.to }, intake.late, {
+        ...deadline,
+        onPage: (page) => evidence.page(page.bytes),
+      });
       tailRequests = tailStats.requests;
       requests += tailStats.requests;
       pages += tailStats.pages;
     }
     if (requested) {
       let pageNumber = 0;
-      const stats = await deps.lastpass.fetchPages(
-        requested,
-        session.window,
-        async (page) => {
+      const stats = await deps.lastpass.fetchEvents(requested, intake.window, {
+        ...deadline,
+        onPage: async (page) => {
           deps.checkpoint?.(`fetch.page.${++pageNumber}`);
           await evidence.page(page.bytes);
         },
-        fetchOptions,
-      );
+      });
       requests += stats.requests;
       pages += stats.pages;
       logger.info('lastpass.fetched', { key, requests: stats.requests, pages: stats.pages, events: stats.events, retries: stats.retries });
     }
-    const sessionResult = session.finish();
+    const sessionResult = intake.finish();
     if (requested && tailFrom !== null && tailFrom <= requested.to) {
       tail = { windowKey: key, from: tailFrom, to: requested.to, fingerprints: sessionResult.tailPrints };
     }
