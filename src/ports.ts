@@ -6,6 +6,7 @@
  * src/core/.
  */
 import type { HistorySnapshot } from './core/detections/detection.js';
+import type { DigestCaps } from './core/digest-model.js';
 import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
 import type { DeliveredWindow, DeliveryIntent, DeliveryTail, FailureRecord, HistoryContribution, RunState } from './core/run-state.js';
 import type { WallRange } from './core/types.js';
@@ -126,8 +127,19 @@ export interface RenderedMessage {
   text: string;
 }
 
+/** A digest rendered within the HTML budget, with the model it was rendered from. */
+export interface RenderedDigest extends RenderedMessage {
+  model: DigestModel;
+}
+
 export interface Renderer {
   renderDigest(model: DigestModel): RenderedMessage;
+  /**
+   * The digest within the renderer's HTML budget (the one budget there is): the model is built with the
+   * default row caps and, while the HTML part is still over budget after shortening and leaving out rows,
+   * built again with the caps halved. The counts always cover everything; the attachments hold every event.
+   */
+  renderDigestWithinBudget(build: (caps: DigestCaps) => DigestModel): RenderedDigest;
   renderFailure(model: FailureNoticeModel): RenderedMessage;
 }
 

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
+import { DEFAULT_CAPS, type DigestCaps } from '../core/digest-model.js';
 import type { ChartBar, DigestModel, EventRow } from '../core/digest-model-types.js';
 import { describeError, RenderError } from '../errors.js';
 import type { Renderer } from '../ports.js';
@@ -20,9 +21,13 @@ export interface RendererOptions {
 
 /**
  * Gmail clips an HTML part over about 102 KB behind a "[Message clipped]" link, hiding the end of the
- * digest (and the footer that makes it a record). The HTML part is kept under this, whatever the volume.
+ * digest (and the footer that makes it a record). The HTML part is kept under this, whatever the volume:
+ * the one HTML budget of the project (renderDigestWithinBudget is how the orchestrator asks for it).
  */
 export const HTML_BUDGET_BYTES = 90_000;
+
+/** Rebuilds of the model with halved caps before an over-budget HTML part is sent as it is. */
+const MAX_CAP_HALVINGS = 6;
 
 type HandlebarsEnv = typeof Handlebars;
 type Template = (context: unknown) => string;
@@ -67,14 +72,25 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
 
   const budget = options.htmlBudgetBytes ?? HTML_BUDGET_BYTES;
 
+  const renderDigest = (model: DigestModel) => {
+    const view: DigestView = { ...sanitiseStrings(model) };
+    return {
+      html: fitToBudget(view, budget, (v) => run(templates.digestHtml, TEMPLATE_FILES.digestHtml, v)),
+      // The text part is not clipped by mail clients: it keeps every row the model has.
+      text: run(templates.digestText, TEMPLATE_FILES.digestText, view),
+    };
+  };
+
   return {
-    renderDigest(model) {
-      const view: DigestView = { ...sanitiseStrings(model) };
-      return {
-        html: fitToBudget(view, budget, (v) => run(templates.digestHtml, TEMPLATE_FILES.digestHtml, v)),
-        // The text part is not clipped by mail clients: it keeps every row the model has.
-        text: run(templates.digestText, TEMPLATE_FILES.digestText, view),
-      };
+    renderDigest,
+    renderDigestWithinBudget(build) {
+      let caps: DigestCaps = { ...DEFAULT_CAPS };
+      for (let halvings = 0; ; halvings++) {
+        const model = build(caps);
+        const { html, text } = renderDigest(model);
+        if (utf8Bytes(html) <= budget || halvings >= MAX_CAP_HALVINGS) return { model, html, text };
+        caps = halveCaps(caps);
+      }
     },
     renderFailure(model) {
       return {
@@ -230,6 +246,20 @@ function trimmedNotice(view: DigestView): string {
     'This HTML part is shortened to stay under the size at which Gmail clips an email: some long entries are cut ' +
     `and some rows are left out (counted in the "and N more" lines). The plain-text part lists every row.${attached}`
   );
+}
+
+/**
+ * The model's row caps halved (with floors): fewer rows in every list, and in the text part too. Only
+ * reached when shortening and leaving out rows of the HTML part did not bring it under the budget.
+ */
+export function halveCaps(caps: DigestCaps): DigestCaps {
+  return {
+    detections: Math.max(5, caps.detections >> 1),
+    findings: Math.max(5, caps.findings >> 1),
+    low: Math.max(3, caps.low >> 1),
+    unrecognised: Math.max(5, caps.unrecognised >> 1),
+    text: Math.max(80, caps.text >> 1),
+  };
 }
 
 function fitToBudget(model: DigestView, budget: number, render: (view: DigestView) => string): string {

@@ -3,11 +3,11 @@
  * then the unrecognised ones: nobody has rated those yet) are encoded once, and the same JSON bytes are
  * sealed into the evidence before rendering, because the digest's footer carries the content hash.
  */
-import { buildDigestModel, DEFAULT_CAPS, windowLabel, type DigestCaps } from '../core/digest-model.js';
+import { buildDigestModel, windowLabel } from '../core/digest-model.js';
 import type { DigestModel } from '../core/digest-model-types.js';
 import { eventsToCsv, eventsToJson } from '../core/event-export.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
-import type { MailAttachment, OutgoingMessage, Renderer } from '../ports.js';
+import type { MailAttachment, OutgoingMessage } from '../ports.js';
 import type { FetchedWindow } from './fetch-window.js';
 import type { RunDeps, WindowContext } from './run-types.js';
 
@@ -52,7 +52,7 @@ export async function composeDigest(
   };
   const notices = fetched.lateNotice === null ? ctx.notices : [...ctx.notices, fetched.lateNotice];
   deps.checkpoint?.('analysis.done');
-  const { model, html, text } = renderWithinBudget(deps.renderer, (caps) => {
+  const { model, html, text } = deps.renderer.renderDigestWithinBudget((caps) => {
     const m = buildDigestModel(analysis, context, caps);
     m.notices = notices;
     if (evidenceFooter) m.footer.evidence = evidenceFooter;
@@ -72,31 +72,4 @@ export async function composeDigest(
       attachments,
     },
   };
-}
-
-/** Gmail clips HTML parts above ~102 KB: stay under this, whatever the volume. */
-export const HTML_BUDGET_BYTES = 100_000;
-
-/**
- * Renders the digest, and while the HTML part is over budget, halves the row caps and renders again.
- * The counts always cover everything; the attachments hold every event.
- */
-export function renderWithinBudget(
-  renderer: Renderer,
-  build: (caps: DigestCaps) => DigestModel,
-  budget = HTML_BUDGET_BYTES,
-): { model: DigestModel; html: string; text: string } {
-  let caps = { ...DEFAULT_CAPS };
-  for (let attempt = 0; ; attempt++) {
-    const model = build(caps);
-    const { html, text } = renderer.renderDigest(model);
-    if (Buffer.byteLength(html) <= budget || attempt >= 6) return { model, html, text };
-    caps = {
-      detections: Math.max(5, caps.detections >> 1),
-      findings: Math.max(5, caps.findings >> 1),
-      low: Math.max(3, caps.low >> 1),
-      unrecognised: Math.max(5, caps.unrecognised >> 1),
-      text: Math.max(80, caps.text >> 1),
-    };
-  }
 }
