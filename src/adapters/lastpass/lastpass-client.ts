@@ -9,7 +9,7 @@
  * nothing holds the whole window.
  */
 import { decidePage, isKept, type PageDecision } from '../../core/page-decision.js';
-import type { WallRange } from '../../core/types.js';
+import type { RawEvent, WallRange } from '../../core/types.js';
 import { createWallResolver } from '../../core/wall-time.js';
 import type { RowSink } from '../../core/window-intake.js';
 import { UpstreamError } from '../../errors.js';
@@ -104,6 +104,12 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     }
   }
 
+  /** A page read and decided, its rows not yet handed on. */
+  interface DecidedPage {
+    rows: RawEvent[];
+    decision: PageDecision;
+  }
+
   /** A request sent early, for the range the next page will most likely ask for. */
   interface Early {
     to: string;
@@ -141,20 +147,17 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     );
   }
 
-  /**
-   * Reads one response, decides it, and hands its kept rows to `sink` with their instants. Throws (before
-   * the sink sees any row) when the response is an error or not a complete page; an unreadable Time is a
-   * non-retryable error.
-   */
-  function takePage(
-    response: ReportingResponse,
-    scanner: PageScanner | null,
-    sink: RowSink,
-    resolve: (wall: string) => number,
-  ): PageDecision {
+  /** Reads and decides one response; throws when it is an error or not a complete page (then it is retried). */
+  function readAndDecide(response: ReportingResponse, scanner: PageScanner | null): DecidedPage {
     const page = readPage(response, scanner);
-    const decision = decidePage(page.rows, page.next, response.range, response.pageLimit);
-    const rows = page.rows;
+    return { rows: page.rows, decision: decidePage(page.rows, page.next, response.range, response.pageLimit) };
+  }
+
+  /**
+   * Hands a decided page's kept rows to `sink` with their instants. An unreadable Time is a non-retryable
+   * error (the sink may have seen the rows before it).
+   */
+  function deliverRows(rows: readonly RawEvent[], decision: PageDecision, sink: RowSink, resolve: (wall: string) => number): void {
     // Rows come grouped by second: decide and resolve once per run of equal Time values.
     let last: string | null = null;
     let keep = false;
@@ -178,7 +181,6 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
       }
       if (keep) sink.add(row, at);
     }
-    return decision;
   }
 
   async function fetchEvents(range: WallRange, sink: RowSink, fetchOptions: FetchEventsOptions = {}): Promise<FetchStats> {
@@ -190,9 +192,9 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     // Per fetch: the scanner's intern table (about 3 MB) lives only as long as the fetch.
     const scanner = pageReader === 'byte-scanner' ? createPageScanner() : null;
     const resolve = createWallResolver(options.timeZone);
-    const take = (response: ReportingResponse) => takePage(response, scanner, sink, resolve);
-    // One request ahead: as soon as a page is processed, the next range is known and requested, so it
-    // travels while this page goes to `onPage` (the evidence archive) and the next one is processed.
+    const read = (response: ReportingResponse) => readAndDecide(response, scanner);
+    // One request ahead: as soon as a page is decided, the next range is known and requested, so it travels
+    // while this page's rows go to the sink and its bytes to `onPage` (the evidence archive).
     let early: Early | null = null;
     let pageDone: Promise<void> = Promise.resolve();
     try {
@@ -200,18 +202,21 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         const current = { from, to };
         const ahead: Early | null = early;
         early = null;
-        const { response, result: outcome }: { response: ReportingResponse; result: PageDecision } = await request(
+        const { response, result }: { response: ReportingResponse; result: DecidedPage } = await request(
           current,
           stats,
-          take,
+          read,
           ahead,
           fetchOptions.deadline,
         );
+        const outcome: PageDecision = result.decision;
         if (outcome.nextTo !== null) {
           early = { to: outcome.nextTo, response: send({ from, to: outcome.nextTo }, stats) };
           // If this page fails later on, the early request is abandoned: keep its rejection from going unhandled.
           early.response.catch(() => {});
         }
+        // The scanner's rows are valid until it reads the next page, which only happens below, on the next turn.
+        deliverRows(result.rows, outcome, sink, resolve);
         if (outcome.dropped > 0) {
           stats.outOfRange += outcome.dropped;
           logger.warn('lastpass.rows_out_of_range', { from, to, dropped: outcome.dropped });
