@@ -985,6 +985,7 @@ async function parent(): Promise<number> {
         ms: round(floorMs),
         msPerRound: floors.map((x) => round(x.result.ms)),
         cpuMs: round(floorCpuMs),
+        cpuMsPerRound: floors.map((x) => round(x.result.cpuMs)),
         requests: floor.result.requests,
         events: floor.result.events,
         jsonBytes: floor.result.bytes,
@@ -997,6 +998,7 @@ async function parent(): Promise<number> {
         ms: round(pipeMs),
         msPerRound: pipes.map((x) => round(x.result.ms)),
         cpuMs: round(pipeCpuMs),
+        cpuMsPerRound: pipes.map((x) => round(x.result.cpuMs)),
         cpuRatioToFloor: round(pipeCpuMs / floorCpuMs, 3),
         peakRssMiBPerRound: pipes.map((x) => round(mib(x.result.maxRssKiB))),
         /** resourceUsage().maxRSS per round: also counts the parent's pages at spawn (not the target figure). */

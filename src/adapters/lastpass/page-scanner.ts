@@ -10,6 +10,15 @@
  * return null, and the caller parses the page with `JSON.parse` (`parseReportingResponse`), which gives the
  * same rows or the error. So for every page it accepts, the rows, their order and `next` are exactly what
  * `parseReportingResponse` would give for the same bytes; `test/page-scanner.test.ts` checks that.
+ *
+ * Kept by measurement, not habit (bench/README.md, "The byte scanner: kept by measurement"): with LastPass
+ * answering each page after 300 ms, a day of a million events costs 15 % less CPU and 35 % less peak RSS
+ * than with `JSON.parse` (whose run misses the 256 MiB target), at the same wall time. The client's
+ * `pageReader: 'json-parse'` runs without it, for the bench.
+ *
+ * Over 400 lines on purpose: one state machine over a page's bytes, whose intern table, cursor and row
+ * reader share their state in one closure so that the hot path passes nothing around; split into modules,
+ * that state would have to travel between them on every value.
  */
 
 import type { RawEvent } from '../../core/types.js';
