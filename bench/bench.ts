@@ -528,8 +528,9 @@ const median = (xs: number[]) => {
 /** The commit and the uncommitted files of the tree the bench was built from (null outside git). */
 function sourceState(root: string): { commit: string; uncommittedFiles: string[] } | null {
   try {
+    // trimEnd, not trim: a porcelain line starts with its status column, often a space.
     const git = (...args: string[]) =>
-      execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trimEnd();
     const changed = git('status', '--porcelain', '--untracked-files=no');
     return { commit: git('rev-parse', '--short', 'HEAD'), uncommittedFiles: changed ? changed.split('\n').map((l) => l.slice(3)) : [] };
   } catch {
