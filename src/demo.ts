@@ -165,7 +165,7 @@ export async function seedEarlierDays(
     });
     for (const e of day.events) {
       if (exclude.has(e)) continue;
-      analysis.addRow(e, resolve(e.Time));
+      analysis.add({ at: resolve(e.Time), wall: e.Time, username: e.Username, ip: e.IP_Address, action: e.Action, data: e.Data });
     }
     const result = analysis.result();
     const key = windowKey(window);

@@ -5,11 +5,12 @@
  * loopback stand-ins. Data types the ports carry that are pure (run state, events, view models) live in
  * src/core/.
  */
-import type { PageOutcome, PageProcessor } from './adapters/lastpass/reporting-page.js';
 import type { HistorySnapshot } from './core/detections/detection.js';
+import type { DigestCaps } from './core/digest-model.js';
 import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
 import type { DeliveredWindow, DeliveryIntent, DeliveryTail, FailureRecord, HistoryContribution, RunState } from './core/run-state.js';
-import type { RawEvent, WallRange } from './core/types.js';
+import type { WallRange } from './core/types.js';
+import type { RowSink } from './core/window-intake.js';
 
 // ---- time -----------------------------------------------------------------------------------------
 
@@ -54,24 +55,33 @@ export interface PageInfo {
   requestNumber: number;
 }
 
-export interface LastPassClient {
+export interface FetchEventsOptions {
+  /** Epoch ms after which retries give up (the worker passes the next scheduled run). */
+  deadline?: number;
   /**
-   * Fetches every event of `range` (both ends inclusive), newest first, one response at a time: `process`
-   * parses each response and takes its rows, then `onPage` sees the accepted
-   * response. Resolves only when the whole range was fetched; throws otherwise.
+   * Sees each accepted response, in order and one at a time, while the next one is fetched and read (the
+   * evidence archive takes the raw bytes here). A throw fails the fetch; the fetch never settles while a
+   * call is still running.
    */
-  fetchPages(
-    range: WallRange,
-    process: PageProcessor,
-    onPage?: (page: PageInfo, outcome: PageOutcome) => void | Promise<void>,
-    options?: { deadline?: number },
-  ): Promise<FetchStats>;
-  /** `fetchPages` with the rows parsed here and passed to `onEvents`, page by page. */
-  fetchRange(
-    range: WallRange,
-    onEvents: (rows: RawEvent[], page: PageInfo) => void | Promise<void>,
-    options?: { deadline?: number },
-  ): Promise<FetchStats>;
+  onPage?: (page: PageInfo) => void | Promise<void>;
+}
+
+/**
+ * The LastPass `reporting` API as the orchestrator sees it: rows in, nothing of the wire format out. The
+ * client owns the transport, retries, paging and reading the bodies; it resolves each row's wall-clock
+ * Time to an instant (in LASTPASS_TIMEZONE) and hands the rows to a `RowSink` (a core type), page by page,
+ * so the caller decides what a row means (src/core/window-intake.ts analyses them) and no page outlives
+ * the next one.
+ */
+export interface LastPassClient {
+  /** The endpoint as logs and evidence may show it (redacted). */
+  readonly endpoint: string;
+  /**
+   * Fetches every event of `range` (both ends inclusive), newest first, and hands each row, once, to
+   * `sink`, with its instant. The row object may be reused for the next row. Resolves only when the whole
+   * range was fetched; throws otherwise (the sink may then have seen part of it).
+   */
+  fetchEvents(range: WallRange, sink: RowSink, options?: FetchEventsOptions): Promise<FetchStats>;
   /** One request, for `check`. */
   probe(range: WallRange): Promise<{ events: number }>;
 }
@@ -117,8 +127,19 @@ export interface RenderedMessage {
   text: string;
 }
 
+/** A digest rendered within the HTML budget, with the model it was rendered from. */
+export interface RenderedDigest extends RenderedMessage {
+  model: DigestModel;
+}
+
 export interface Renderer {
   renderDigest(model: DigestModel): RenderedMessage;
+  /**
+   * The digest within the renderer's HTML budget (the one budget there is): the model is built with the
+   * default row caps and, while the HTML part is still over budget after shortening and leaving out rows,
+   * built again with the caps halved. The counts always cover everything; the attachments hold every event.
+   */
+  renderDigestWithinBudget(build: (caps: DigestCaps) => DigestModel): RenderedDigest;
   renderFailure(model: FailureNoticeModel): RenderedMessage;
 }
 

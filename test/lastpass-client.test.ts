@@ -6,10 +6,10 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLastPassClient, parseReportingResponse, type LastPassClientOptions } from '../src/adapters/lastpass/lastpass-client.js';
-import { createPageScanner } from '../src/adapters/lastpass/page-scanner.js';
-import { processReportingResponse } from '../src/adapters/lastpass/reporting-page.js';
 import { DEFAULT_RETRY_POLICY } from '../src/adapters/http/retry.js';
 import type { RawEvent, WallRange } from '../src/core/types.js';
+import { createWallResolver } from '../src/core/wall-time.js';
+import type { RowSink } from '../src/core/window-intake.js';
 import { AuthorizationError, IncompleteDataError, UpstreamError } from '../src/errors.js';
 import { recordingLogger } from './support/recording-logger.js';
 import type { FetchStats, PageInfo } from '../src/ports.js';
@@ -26,8 +26,7 @@ const CDN_503 =
   '<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>503 Service Temporarily Unavailable</h1></body></html>';
 const CDN_403 = '<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center></body></html>';
 
-/** The page processor's scanner for tests that process responses themselves. */
-const scanner = createPageScanner();
+const TIME_ZONE = 'America/New_York';
 
 let sleeps: number[];
 let logger: ReturnType<typeof recordingLogger>;
@@ -51,6 +50,7 @@ function client(overrides: Partial<LastPassClientOptions> = {}) {
     accountNumber: ACCOUNT,
     apiSecret: SECRET,
     apiUser: API_USER,
+    timeZone: TIME_ZONE,
     fetch: globalThis.fetch,
     sleep: async (ms) => {
       sleeps.push(ms);
@@ -60,22 +60,30 @@ function client(overrides: Partial<LastPassClientOptions> = {}) {
   });
 }
 
-/** Runs fetchRange and returns everything it passed on, page by page. */
+/** A sink that keeps a copy of every row it is given (the client may reuse its row objects). */
+function keeper(rows: RawEvent[]): RowSink {
+  const resolve = createWallResolver(TIME_ZONE);
+  return {
+    add(row, at) {
+      // Each row comes with the instant of its Time in LASTPASS_TIMEZONE.
+      expect(at).toBe(resolve(row.Time));
+      rows.push({ Time: row.Time, Username: row.Username, IP_Address: row.IP_Address, Action: row.Action, Data: row.Data });
+    },
+  };
+}
+
+/** Runs fetchEvents and returns every row it passed on, and each accepted page. */
 async function collect(
   c: ReturnType<typeof client>,
   range: WallRange = RANGE,
   options?: { deadline?: number },
-): Promise<{ rows: RawEvent[]; pages: { rows: RawEvent[]; info: PageInfo }[]; stats: FetchStats }> {
+): Promise<{ rows: RawEvent[]; pages: PageInfo[]; stats: FetchStats }> {
   const rows: RawEvent[] = [];
-  const pages: { rows: RawEvent[]; info: PageInfo }[] = [];
-  const stats = await c.fetchRange(
-    range,
-    (pageRows, info) => {
-      rows.push(...pageRows);
-      pages.push({ rows: [...pageRows], info: { ...info } });
-    },
-    options,
-  );
+  const pages: PageInfo[] = [];
+  const stats = await c.fetchEvents(range, keeper(rows), {
+    ...options,
+    onPage: (info) => void pages.push({ ...info }),
+  });
   return { rows, pages, stats };
 }
 
@@ -198,6 +206,47 @@ describe('response shapes of a successful answer', () => {
   });
 });
 
+describe('rows and their instants', () => {
+  it('hands every row to the sink with the instant of its Time in LASTPASS_TIMEZONE, whichever page reader reads it', async () => {
+    // 23:59:59 on 2025-03-09 in New York is 03:59:59 UTC the next day (EDT from that morning).
+    const rows = [ev('2025-03-09 23:59:59'), ev('2025-03-09 01:30:00', 'tom@example.org', 'Log out'), ev('2025-03-09 01:30:00')];
+    const results: { reader: string; rows: RawEvent[]; instants: number[] }[] = [];
+    for (const pageReader of ['byte-scanner', 'json-parse'] as const) {
+      const scope = nock(ORIGIN).post(PATH).reply(200, okBody(rows), { 'content-type': 'application/json' });
+      const got: RawEvent[] = [];
+      const instants: number[] = [];
+      await client({ pageReader }).fetchEvents(RANGE, {
+        add(row, at) {
+          got.push({ ...row });
+          instants.push(at);
+        },
+      });
+      scope.done();
+      results.push({ reader: pageReader, rows: got, instants });
+    }
+    for (const r of results) {
+      expect(r.rows).toEqual(rows);
+      expect(r.instants).toEqual([
+        Date.parse('2025-03-10T03:59:59Z'),
+        Date.parse('2025-03-09T06:30:00Z'),
+        Date.parse('2025-03-09T06:30:00Z'),
+      ]);
+    }
+  });
+
+  it('refuses a row whose Time is not a LastPass wall time, without retrying', async () => {
+    const scope = nock(ORIGIN)
+      .post(PATH)
+      .reply(200, okBody([ev('2025-03-09 12:00:00'), ev('2025-03-09 11:61:00')]), { 'content-type': 'application/json' });
+    const error = await caught(collect(client()));
+    scope.done();
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect((error as UpstreamError).retryable).toBe(false);
+    expect((error as UpstreamError).message).toContain('unreadable Time "2025-03-09 11:61:00"');
+    expect(sleeps).toEqual([]);
+  });
+});
+
 describe('the bytes for evidence', () => {
   it('passes on each body exactly as received (a BOM and UTF-8 included) and reads it as text() would', async () => {
     const row = ev('2025-03-09 17:05:31', 'zoë@example.org', 'Login', '198.51.100.23', 'Chrome — “quoted”');
@@ -207,7 +256,7 @@ describe('the bytes for evidence', () => {
     scope.done();
     expect(rows).toEqual([row]);
     expect(pages).toHaveLength(1);
-    expect(Buffer.from(pages[0]!.info.bytes).equals(body)).toBe(true);
+    expect(Buffer.from(pages[0]!.bytes).equals(body)).toBe(true);
   });
 });
 
@@ -217,30 +266,28 @@ describe('page callbacks', () => {
   };
 
   it('hand pages on in order, one at a time, and the fetch never settles while one is still running', async () => {
+    let failing!: () => void;
+    const secondPageFails = new Promise<void>((resolve) => (failing = resolve));
     const scope = nock(ORIGIN)
       .post(PATH)
       .reply(200, okBody([ev('2025-03-09 12:00:02'), ev('2025-03-09 12:00:01')]))
       .post(PATH)
-      .reply(400, 'bad request');
+      .reply(() => {
+        failing();
+        return [400, 'bad request'];
+      });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    let failing!: () => void;
-    const secondPageFails = new Promise<void>((resolve) => (failing = resolve));
     const seen: string[] = [];
     let settled = false;
     const fetching = client({ pageLimit: 2 })
-      .fetchPages(
-        RANGE,
-        (response) => {
-          if (response.status === 400) failing();
-          return processReportingResponse(response, () => {}, scanner);
-        },
-        async (page) => {
+      .fetchEvents(RANGE, keeper([]), {
+        async onPage(page) {
           seen.push(`page ${page.requestNumber} to ${page.range.to}`);
           await gate;
           seen.push('page 1 done');
         },
-      )
+      })
       .finally(() => {
         settled = true;
       });
@@ -264,13 +311,11 @@ describe('page callbacks', () => {
       .post(PATH)
       .reply(200, okBody([ev('2025-03-09 12:00:01')]));
     const error = await caught(
-      client({ pageLimit: 2 }).fetchPages(
-        RANGE,
-        (response) => processReportingResponse(response, () => {}, scanner),
-        async () => {
+      client({ pageLimit: 2 }).fetchEvents(RANGE, keeper([]), {
+        async onPage() {
           throw new Error('evidence disk full');
         },
-      ),
+      }),
     );
     scope.done();
     expect((error as Error).message).toBe('evidence disk full');
@@ -286,8 +331,8 @@ describe('errors that are not retried', () => {
         requests++;
         return [200, AUTH_XML, { 'content-type': 'text/xml; charset=UTF-8' }];
       });
-    const onEvents: RawEvent[][] = [];
-    const error = await caught(client().fetchRange(RANGE, (rows) => void onEvents.push(rows)));
+    const onEvents: RawEvent[] = [];
+    const error = await caught(client().fetchEvents(RANGE, keeper(onEvents)));
 
     scope.done();
     expect(requests).toBe(1);
@@ -339,8 +384,8 @@ describe('retries', () => {
     const truncated = '{"status":"OK","data":{"Event1":{"Ti';
     const attempts = DEFAULT_RETRY_POLICY.retries + 1;
     const scope = nock(ORIGIN).post(PATH).times(attempts).reply(200, truncated, { 'content-type': 'application/json' });
-    const received: RawEvent[][] = [];
-    const error = await caught(client().fetchRange(RANGE, (rows) => void received.push(rows)));
+    const received: RawEvent[] = [];
+    const error = await caught(client().fetchEvents(RANGE, keeper(received)));
 
     scope.done();
     expect(error).toBeInstanceOf(UpstreamError);
@@ -354,8 +399,8 @@ describe('retries', () => {
     const rows = Array.from({ length: 40 }, (_, i) => ev(`2025-03-09 10:00:${String(i % 60).padStart(2, '0')}`));
     const body = okBody(rows);
     const scope = nock(ORIGIN).post(PATH).reply(200, body, { 'content-type': 'application/json' });
-    const received: RawEvent[][] = [];
-    const error = await caught(client({ maxBodyBytes: body.length - 1 }).fetchRange(RANGE, (r) => void received.push(r)));
+    const received: RawEvent[] = [];
+    const error = await caught(client({ maxBodyBytes: body.length - 1 }).fetchEvents(RANGE, keeper(received)));
 
     scope.done();
     expect(error).toBeInstanceOf(UpstreamError);
@@ -615,8 +660,8 @@ describe('completeness past the page limit', () => {
 
     // Each page answered the range it asked for, and each request narrowed `to` to the cut second.
     expect(stats).toEqual({ requests: sim.requests.length, pages: sim.requests.length, events: 1050, outOfRange: 0, retries: 0 });
-    expect(pages.map((p) => p.info.range)).toEqual(sim.requests.map((r) => ({ from: r.from, to: r.to })));
-    expect(pages.map((p) => p.info.requestNumber)).toEqual(sim.requests.map((_r, i) => i + 1));
+    expect(pages.map((p) => p.range)).toEqual(sim.requests.map((r) => ({ from: r.from, to: r.to })));
+    expect(pages.map((p) => p.requestNumber)).toEqual(sim.requests.map((_r, i) => i + 1));
     for (let i = 1; i < sim.requests.length; i++) {
       expect((sim.requests[i] as { to: string }).to < (sim.requests[i - 1] as { to: string }).to).toBe(true);
     }
@@ -678,7 +723,7 @@ describe('completeness past the page limit', () => {
 });
 
 describe('a cut page without a single row in the asked range', () => {
-  // fetchRange promises to resolve only when the whole range was fetched. A full page whose rows all lie
+  // fetchEvents promises to resolve only when the whole range was fetched. A full page whose rows all lie
   // outside [from, to] says nothing about the events inside the range, so it must not be taken as
   // "no events": the digest would report a quiet day that may not have been quiet.
   it('does not resolve as complete when a full page holds only rows newer than `to`', async () => {

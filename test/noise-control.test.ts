@@ -23,7 +23,8 @@ function analyse(rows: RawEvent[], settings: { known?: string; overrides?: strin
     severityOverrides: parseSeverityOverrides(settings.overrides).value,
     ignoreUsers: parseIgnoreUsers(settings.ignore).value,
   });
-  for (const [i, r] of rows.entries()) a.addRow(r, START + 3_600_000 + i * 1000);
+  for (const [i, r] of rows.entries())
+    a.add({ at: START + 3_600_000 + i * 1000, wall: r.Time, username: r.Username, ip: r.IP_Address, action: r.Action, data: r.Data });
   return a.result();
 }
 
@@ -246,7 +247,8 @@ describe('the demo day with its integrations', () => {
         knownApiCallers: parseKnownApiCallers(settings.known).value,
         ignoreUsers: parseIgnoreUsers(settings.ignore).value,
       });
-      for (const e of day.events) a.addRow(e, resolve(e.Time));
+      for (const e of day.events)
+        a.add({ at: resolve(e.Time), wall: e.Time, username: e.Username, ip: e.IP_Address, action: e.Action, data: e.Data });
       return a.result();
     };
     const noisy = run({});

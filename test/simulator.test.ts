@@ -216,6 +216,14 @@ describe('LastPass simulator: protocol', () => {
     expect(sim.requests.map((r) => r.kind)).toEqual(['override', 'override', 'override', 'override', 'ok']);
   });
 
+  it('answers after the latency it is given, which can be set between requests (the bench sets it after pre-building)', async () => {
+    const sim = await start({ events: steadyEvents(10) });
+    sim.setDelay(150);
+    const t0 = Date.now();
+    expect(rows(await query(sim.url, reporting(DAY)))).toHaveLength(10);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+  });
+
   it('can drop the connection and still close cleanly with keep-alive sockets open', async () => {
     const sim = await createLastPassSimulator({
       accountNumber: ACCOUNT,

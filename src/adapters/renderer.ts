@@ -7,9 +7,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import type { ChartBar, DigestModel, EventRow } from '../core/digest-model-types.js';
+import type { ChartBar, DigestModel } from '../core/digest-model-types.js';
 import { describeError, RenderError } from '../errors.js';
 import type { Renderer } from '../ports.js';
+import { fitToBudget, HTML_BUDGET_BYTES, renderWithinBudget } from './html-budget.js';
 
 export interface RendererOptions {
   /** The directory holding `digest.html.hbs` and friends; found by walking up from this module when absent. */
@@ -18,11 +19,7 @@ export interface RendererOptions {
   htmlBudgetBytes?: number;
 }
 
-/**
- * Gmail clips an HTML part over about 102 KB behind a "[Message clipped]" link, hiding the end of the
- * digest (and the footer that makes it a record). The HTML part is kept under this, whatever the volume.
- */
-export const HTML_BUDGET_BYTES = 90_000;
+export { HTML_BUDGET_BYTES } from './html-budget.js';
 
 type HandlebarsEnv = typeof Handlebars;
 type Template = (context: unknown) => string;
@@ -67,15 +64,18 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
 
   const budget = options.htmlBudgetBytes ?? HTML_BUDGET_BYTES;
 
+  const renderDigest = (model: DigestModel) => {
+    const view: DigestModel = { ...sanitiseStrings(model) };
+    return {
+      html: fitToBudget(view, budget, (v) => run(templates.digestHtml, TEMPLATE_FILES.digestHtml, v)),
+      // The text part is not clipped by mail clients: it keeps every row the model has.
+      text: run(templates.digestText, TEMPLATE_FILES.digestText, view),
+    };
+  };
+
   return {
-    renderDigest(model) {
-      const view: DigestView = { ...sanitiseStrings(model) };
-      return {
-        html: fitToBudget(view, budget, (v) => run(templates.digestHtml, TEMPLATE_FILES.digestHtml, v)),
-        // The text part is not clipped by mail clients: it keeps every row the model has.
-        text: run(templates.digestText, TEMPLATE_FILES.digestText, view),
-      };
-    },
+    renderDigest,
+    renderDigestWithinBudget: (build) => renderWithinBudget(build, renderDigest, budget),
     renderFailure(model) {
       return {
         html: run(templates.failureHtml, TEMPLATE_FILES.failureHtml, sanitiseStrings(model)),
@@ -136,141 +136,6 @@ function registerPartials(dir: string, html: HandlebarsEnv, text: HandlebarsEnv)
     const template = compileSource(env, readTemplate(join(partialsDir, file)), `partials/${file}`, flavour);
     env.registerPartial(name, template);
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The HTML size budget. The model caps rows and string lengths, but the bytes a row takes still vary
-// (escaping can make one character six bytes), so the renderer measures the HTML it produced and, when
-// it is over the budget, shortens long strings and then leaves out rows, least important first, each
-// time adding the rows left out to the section's "and N more". A notice says so at the top.
-
-/** What the HTML template sees: the model plus what only the renderer knows. */
-type DigestView = DigestModel;
-
-/** Longest string kept in a row once the HTML is over budget (detection reasons get twice this). */
-const SHORT_TEXT = 120;
-
-function utf8Bytes(text: string): number {
-  return Buffer.byteLength(text, 'utf8');
-}
-
-function shorten(value: string, max: number): string {
-  return value.length > max ? `${value.slice(0, max - 1)}…` : value;
-}
-
-function shortenEvents(rows: readonly EventRow[]): EventRow[] {
-  return rows.map((r) => ({
-    ...r,
-    user: shorten(r.user, SHORT_TEXT),
-    ip: shorten(r.ip, SHORT_TEXT),
-    action: shorten(r.action, SHORT_TEXT),
-    detail: shorten(r.detail, SHORT_TEXT),
-    note: shorten(r.note, SHORT_TEXT),
-  }));
-}
-
-/** Each step returns a smaller view (or the same one when it has nothing to shorten). */
-const SHORTEN_STEPS: readonly ((v: DigestView) => DigestView)[] = [
-  (v) => ({
-    ...v,
-    trends: { ...v.trends, rows: v.trends.rows.map((t) => ({ ...t, category: shorten(t.category, SHORT_TEXT) })) },
-    lowEvents: shortenEvents(v.lowEvents),
-    unrecognised: v.unrecognised.map((u) => ({
-      ...u,
-      action: shorten(u.action, SHORT_TEXT),
-      sample: shorten(u.sample, SHORT_TEXT),
-    })),
-  }),
-  (v) => ({ ...v, findings: shortenEvents(v.findings) }),
-  (v) => ({
-    ...v,
-    detections: v.detections.map((d) => ({
-      ...d,
-      title: shorten(d.title, SHORT_TEXT),
-      subject: shorten(d.subject, SHORT_TEXT),
-      reason: shorten(d.reason, 2 * SHORT_TEXT),
-    })),
-  }),
-];
-
-/** The lists rows are left out of, least important first, and how to keep only `keep` rows of each. */
-const DROP_STEPS: readonly { size: (v: DigestView) => number; keep: (v: DigestView, keep: number) => DigestView }[] = [
-  {
-    size: (v) => v.lowEvents.length,
-    keep: (v, n) => ({ ...v, lowEvents: v.lowEvents.slice(0, n), moreLowEvents: v.moreLowEvents + v.lowEvents.length - n }),
-  },
-  {
-    size: (v) => v.unrecognised.length,
-    keep: (v, n) => ({
-      ...v,
-      unrecognised: v.unrecognised.slice(0, n),
-      moreUnrecognised: v.moreUnrecognised + v.unrecognised.length - n,
-    }),
-  },
-  {
-    size: (v) => v.findings.length,
-    keep: (v, n) => ({ ...v, findings: v.findings.slice(0, n), moreFindings: v.moreFindings + v.findings.length - n }),
-  },
-  {
-    size: (v) => v.detections.length,
-    keep: (v, n) => ({
-      ...v,
-      detections: v.detections.slice(0, n),
-      moreDetections: v.moreDetections + v.detections.length - n,
-    }),
-  },
-];
-
-function trimmedNotice(view: DigestView): string {
-  const attached =
-    view.attachments.csv === ''
-      ? ''
-      : ` The attached ${view.attachments.csv} and ${view.attachments.json} hold every security-relevant event in full.`;
-  return (
-    'This HTML part is shortened to stay under the size at which Gmail clips an email: some long entries are cut ' +
-    `and some rows are left out (counted in the "and N more" lines). The plain-text part lists every row.${attached}`
-  );
-}
-
-function fitToBudget(model: DigestView, budget: number, render: (view: DigestView) => string): string {
-  const first = render(model);
-  if (utf8Bytes(first) <= budget) return first;
-  // The notice goes in first so that its own bytes are counted.
-  let view: DigestView = { ...model, notices: [...model.notices, trimmedNotice(model)] };
-  let html = render(view);
-  for (const step of SHORTEN_STEPS) {
-    if (utf8Bytes(html) <= budget) return html;
-    view = step(view);
-    html = render(view);
-  }
-  for (const { size, keep } of DROP_STEPS) {
-    if (utf8Bytes(html) <= budget) return html;
-    const rows = size(view);
-    const none = keep(view, 0);
-    const noneHtml = render(none);
-    if (utf8Bytes(noneHtml) > budget) {
-      view = none;
-      html = noneHtml;
-      continue;
-    }
-    // The most rows that fit: `low` always fits, `high` never does.
-    let low = 0;
-    let lowHtml = noneHtml;
-    let high = rows;
-    while (high - low > 1) {
-      const mid = (low + high) >> 1;
-      const midHtml = render(keep(view, mid));
-      if (utf8Bytes(midHtml) <= budget) {
-        low = mid;
-        lowHtml = midHtml;
-      } else {
-        high = mid;
-      }
-    }
-    return lowHtml;
-  }
-  // Over budget with every list empty: only a pathological notice or window could do that. Send it anyway.
-  return html;
 }
 
 // ---------------------------------------------------------------------------------------------------

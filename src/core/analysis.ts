@@ -21,7 +21,7 @@ import type { IgnoreUserRule } from './ignore-users.js';
 import type { KnownApiCaller } from './known-callers.js';
 import { createNoiseControl, type NoiseSummary } from './noise-control.js';
 import type { SeverityOverride } from './severity-overrides.js';
-import { SEVERITIES, type AuditEvent, type Category, type ClassifiedEvent, type RawEvent, type Severity } from './types.js';
+import { SEVERITIES, type AuditEvent, type Category, type ClassifiedEvent, type Severity } from './types.js';
 
 export type SeverityCounts = Record<Severity, number>;
 
@@ -60,16 +60,20 @@ export interface AnalysisResult extends NoiseSummary {
   history: Record<string, { ips: string[]; vaultChanges: number }>;
 }
 
-export interface Analysis {
+/**
+ * Where events go, one at a time. The caller may hand in the same object for every event (the LastPass
+ * client's page reader does): a sink copies what it keeps and never holds on to `event` itself.
+ */
+export interface EventSink {
   add(event: AuditEvent): void;
+}
+
+export interface Analysis extends EventSink {
   /**
-   * The hot path: one row as LastPass sent it, with its instant already resolved. Same effect as
-   * `add({ at, wall: Time, username: Username, ip: IP_Address, action: Action.trim(), data: Data })`, but
-   * an event object is only made for events that a detection or the attachments keep.
+   * Takes one event. Its action name is matched, kept and shown trimmed (detectors see it trimmed too); an
+   * event object is only made for the events that a detection or the attachments keep.
    */
-  addRow(row: RawEvent, at: number): void;
-  /** `addRow` with the row's fields as values (the page processors read rows as columns). */
-  addValues(at: number, time: string, username: string, ip: string, action: string, data: string): void;
+  add(event: AuditEvent): void;
   result(): AnalysisResult;
 }
 
@@ -157,12 +161,13 @@ export function createAnalysis(options: {
     return route;
   };
 
-  /** The event object the detectors see for rows that have none of their own (filled in per row). */
-  const scratch: AuditEvent = { at: 0, wall: '', username: '', ip: '', action: '', data: '' };
+  /** What the detectors see when the caller's event has an untrimmed action name (filled in per event). */
+  const trimmed: AuditEvent = { at: 0, wall: '', username: '', ip: '', action: '', data: '' };
 
-  /** One event, by its fields; `given` is the caller's event object when there is one. */
-  function addFields(at: number, wall: string, username: string, ip: string, action: string, data: string, given: AuditEvent | null): void {
+  function add(given: AuditEvent): void {
+    const { at, wall, username, ip, data } = given;
     if (noise.ignores(username)) return;
+    const action = given.action.trim();
     const c = classify(action, data, ip);
     if (c.kind === 'own-api') {
       ownApiRows++;
@@ -182,7 +187,7 @@ export function createAnalysis(options: {
           wall,
           username,
           ip,
-          action: given ? given.action : action,
+          action,
           data,
           category: 'Unrecognised',
           severity: 'info',
@@ -197,10 +202,10 @@ export function createAnalysis(options: {
     let claimedBy: string | undefined;
     const routed = route.detectors;
     if (routed.length > 0) {
-      // Detectors copy what they keep (Detector.observe), so one event object serves every row.
+      // Detectors copy what they keep (Detector.observe), so one event object serves every event.
       let event = given;
-      if (event === null) {
-        event = scratch;
+      if (action !== given.action) {
+        event = trimmed;
         event.at = at;
         event.wall = wall;
         event.username = username;
@@ -227,7 +232,7 @@ export function createAnalysis(options: {
         wall,
         username,
         ip,
-        action: given ? given.action : action,
+        action,
         data,
         category: c.category,
         severity: c.severity,
@@ -240,15 +245,7 @@ export function createAnalysis(options: {
   }
 
   return {
-    add(event) {
-      addFields(event.at, event.wall, event.username, event.ip, event.action.trim(), event.data, event);
-    },
-    addRow(row, at) {
-      addFields(at, row.Time, row.Username, row.IP_Address, row.Action.trim(), row.Data, null);
-    },
-    addValues(at, time, username, ip, action, data) {
-      addFields(at, time, username, ip, action.trim(), data, null);
-    },
+    add,
     result() {
       const sorted = [...relevant].sort((a, b) => b.at - a.at || severityRank(a.severity) - severityRank(b.severity));
       const ctx = {

@@ -49,7 +49,10 @@ export interface LastPassSimulatorOptions {
   /** How an empty result is sent: `data: {}`, `data: []` or no `data` at all (default 'object'). */
   emptyDataShape?: EmptyDataShape;
   override?: SimulatorOverride;
-  /** Wait this long before every response. */
+  /**
+   * Wait this long before every response: LastPass's time to answer a page (the bench's --latency-ms).
+   * Answers wait concurrently, as a real upstream's would. `setDelay` changes it later.
+   */
   delayMs?: number;
   /** Port to listen on (default 0: any free port). Always bound to 127.0.0.1. */
   port?: number;
@@ -81,6 +84,8 @@ export interface LastPassSimulator {
   url: string;
   close(): Promise<void>;
   requests: SimulatorRequestLog[];
+  /** Changes `delayMs` for the requests that arrive from now on (the bench pre-builds its pages without it). */
+  setDelay(ms: number): void;
 }
 
 export const AUTH_ERROR_XML = '<?xml version="1.0" encoding="UTF-8"?>\n<lastpass rc="Authorization Error"/>';
@@ -266,6 +271,7 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
   };
 
   const requests: SimulatorRequestLog[] = [];
+  let delayMs = Math.max(0, options.delayMs ?? 0);
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
 
@@ -324,7 +330,7 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
     logged.eventCount = answer.eventCount;
     logged.next = answer.next;
 
-    const delay = (answer.delayMs ?? 0) + (options.delayMs ?? 0);
+    const delay = (answer.delayMs ?? 0) + delayMs;
     if (delay > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -361,6 +367,9 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
   return {
     url: `http://127.0.0.1:${port}/enterpriseapi.php`,
     requests,
+    setDelay(ms) {
+      delayMs = Math.max(0, ms);
+    },
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {
         closed = true;

@@ -1,50 +1,44 @@
 /**
- * The LastPass Enterprise API `reporting` client.
+ * The LastPass Enterprise API `reporting` client: transport, retries, paging, and the rows of each page
+ * handed to the caller's sink with their instants.
  *
- * Completeness past the 10,000-event page limit, without depending on where `next` goes in a request:
- * LastPass returns the newest events of [from, to] first. When a response is full (or carries `next`), the
- * events of its *oldest* second may be cut, so we keep only the events strictly newer than that second and
- * ask again with `to` set to it. Every second's events therefore come from exactly one response: the
- * boundary duplicates that `next` would produce cannot occur, and genuine repeats (two identical failed
- * logins in one second) are all kept. A full page that is a single second cannot be split further and is
- * reported as incomplete rather than guessed at.
- *
- * The client does the transport, retries and paging; parsing the body and taking its rows is the caller's
- * page processor (reporting-page.ts has the parser and the paging decision; window-session.ts the processor
- * that analyses a window), so each page's rows are analysed and dropped before the next page is read.
+ * Completeness past the 10,000-event page limit, without depending on where `next` goes in a request: the
+ * paging rule of src/core/page-decision.ts (a cut page keeps only the rows newer than its oldest second,
+ * and the next request asks again up to that second). Each page is read (reporting-page.ts), decided,
+ * and its kept rows are resolved to instants and handed to the sink before the next page is read, so
+ * nothing holds the whole window.
  */
-import { UpstreamError } from '../../errors.js';
-import { redactUrl } from '../http/redact.js';
-import type { Logger } from '../../logger.js';
+import { decidePage, isKept, type PageDecision } from '../../core/page-decision.js';
 import type { RawEvent, WallRange } from '../../core/types.js';
+import { createWallResolver } from '../../core/wall-time.js';
+import type { RowSink } from '../../core/window-intake.js';
+import { UpstreamError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { FetchEventsOptions, FetchLike, FetchStats, LastPassClient, Sleep } from '../../ports.js';
+import { redactUrl } from '../http/redact.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy } from '../http/retry.js';
-import {
-  decodeBody,
-  parseReportingResponse,
-  processReportingResponse,
-  type PageOutcome,
-  type PageProcessor,
-  toRawEvents,
-  type ReportingResponse,
-} from './reporting-page.js';
-import { createPageScanner } from './page-scanner.js';
-import type { FetchLike, FetchStats, LastPassClient, PageInfo, Sleep } from '../../ports.js';
+import { createPageScanner, type PageScanner } from './page-scanner.js';
+import { decodeBody, parseReportingResponse, readPage, type ReportingResponse } from './reporting-page.js';
 
-export {
-  parseReportingResponse,
-  type PageOutcome,
-  type PageProcessor,
-  type ReportingPage,
-  type ReportingResponse,
-} from './reporting-page.js';
+export { parseReportingResponse, type ReportingPage, type ReportingResponse } from './reporting-page.js';
 
 export const LASTPASS_PAGE_LIMIT = 10_000;
+
+/**
+ * How response bodies are read: the byte scanner for LastPass's plain OK page (anything else still goes
+ * to JSON.parse), or JSON.parse for every page (the bench compares the two).
+ */
+export type PageReader = 'byte-scanner' | 'json-parse';
 
 export interface LastPassClientOptions {
   apiUrl: string;
   accountNumber: string;
   apiSecret: string;
   apiUser: string;
+  /** LASTPASS_TIMEZONE: the zone of the wall-clock times LastPass sends, to resolve them to instants. */
+  timeZone: string;
+  /** Default 'byte-scanner'. */
+  pageReader?: PageReader;
   timeoutMs?: number;
   pageLimit?: number;
   /** The most one response may carry (default MAX_BODY_BYTES; tests set less). */
@@ -63,6 +57,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
   const timeoutMs = options.timeoutMs ?? 60_000;
   const pageLimit = options.pageLimit ?? LASTPASS_PAGE_LIMIT;
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const pageReader = options.pageReader ?? 'byte-scanner';
   const url = options.apiUrl;
   const safeUrl = redactUrl(url);
   const { logger } = options;
@@ -109,6 +104,12 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     }
   }
 
+  /** A page read and decided, its rows not yet handed on. */
+  interface DecidedPage {
+    rows: RawEvent[];
+    decision: PageDecision;
+  }
+
   /** A request sent early, for the range the next page will most likely ask for. */
   interface Early {
     to: string;
@@ -146,18 +147,54 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     );
   }
 
-  async function fetchPages(
-    range: WallRange,
-    process: PageProcessor,
-    onPage?: (page: PageInfo, outcome: PageOutcome) => void | Promise<void>,
-    fetchOptions?: { deadline?: number },
-  ): Promise<FetchStats> {
+  /** Reads and decides one response; throws when it is an error or not a complete page (then it is retried). */
+  function readAndDecide(response: ReportingResponse, scanner: PageScanner | null): DecidedPage {
+    const page = readPage(response, scanner);
+    return { rows: page.rows, decision: decidePage(page.rows, page.next, response.range, response.pageLimit) };
+  }
+
+  /**
+   * Hands a decided page's kept rows to `sink` with their instants. An unreadable Time is a non-retryable
+   * error (the sink may have seen the rows before it).
+   */
+  function deliverRows(rows: readonly RawEvent[], decision: PageDecision, sink: RowSink, resolve: (wall: string) => number): void {
+    // Rows come grouped by second: decide and resolve once per run of equal Time values.
+    let last: string | null = null;
+    let keep = false;
+    let at = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const t = row.Time;
+      if (t !== last) {
+        last = t;
+        keep = isKept(decision, t);
+        if (keep) {
+          at = resolve(t);
+          if (Number.isNaN(at)) {
+            throw new UpstreamError(`LastPass sent an event with an unreadable Time "${t.slice(0, 40)}".`, {
+              service: 'lastpass',
+              url: safeUrl,
+              retryable: false,
+            });
+          }
+        }
+      }
+      if (keep) sink.add(row, at);
+    }
+  }
+
+  async function fetchEvents(range: WallRange, sink: RowSink, fetchOptions: FetchEventsOptions = {}): Promise<FetchStats> {
     const stats: FetchStats = { requests: 0, pages: 0, events: 0, outOfRange: 0, retries: 0 };
     const from = range.from;
     let to = range.to;
     if (from > to) return stats;
-    // One request ahead: as soon as a page is processed, the next range is known and requested, so it
-    // travels while this page goes to `onPage` (the evidence archive) and the next one is processed.
+    const { onPage } = fetchOptions;
+    // Per fetch: the scanner's intern table (about 3 MB) lives only as long as the fetch.
+    const scanner = pageReader === 'byte-scanner' ? createPageScanner() : null;
+    const resolve = createWallResolver(options.timeZone);
+    const read = (response: ReportingResponse) => readAndDecide(response, scanner);
+    // One request ahead: as soon as a page is decided, the next range is known and requested, so it travels
+    // while this page's rows go to the sink and its bytes to `onPage` (the evidence archive).
     let early: Early | null = null;
     let pageDone: Promise<void> = Promise.resolve();
     try {
@@ -165,18 +202,21 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         const current = { from, to };
         const ahead: Early | null = early;
         early = null;
-        const { response, result: outcome }: { response: ReportingResponse; result: PageOutcome } = await request(
+        const { response, result }: { response: ReportingResponse; result: DecidedPage } = await request(
           current,
           stats,
-          process,
+          read,
           ahead,
-          fetchOptions?.deadline,
+          fetchOptions.deadline,
         );
+        const outcome: PageDecision = result.decision;
         if (outcome.nextTo !== null) {
           early = { to: outcome.nextTo, response: send({ from, to: outcome.nextTo }, stats) };
           // If this page fails later on, the early request is abandoned: keep its rejection from going unhandled.
           early.response.catch(() => {});
         }
+        // The scanner's rows are valid until it reads the next page, which only happens below, on the next turn.
+        deliverRows(result.rows, outcome, sink, resolve);
         if (outcome.dropped > 0) {
           stats.outOfRange += outcome.dropped;
           logger.warn('lastpass.rows_out_of_range', { from, to, dropped: outcome.dropped });
@@ -187,7 +227,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         // Pages reach `onPage` in order, one at a time, but the next page is fetched and processed while
         // this one's callback runs (it may wait for the evidence archive).
         await pageDone;
-        pageDone = Promise.resolve(onPage?.({ range: current, bytes: response.bytes, requestNumber: response.requestNumber }, outcome));
+        pageDone = Promise.resolve(onPage?.({ range: current, bytes: response.bytes, requestNumber: response.requestNumber }));
         pageDone.catch(() => {}); // awaited below; handled here so that it is never reported as unhandled meanwhile
         if (outcome.nextTo === null) break;
         to = outcome.nextTo;
@@ -202,24 +242,8 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
   }
 
   return {
-    fetchPages,
-    async fetchRange(range, onEvents, fetchOptions) {
-      let rows: RawEvent[] = [];
-      const scanner = createPageScanner();
-      return fetchPages(
-        range,
-        (response) =>
-          processReportingResponse(
-            response,
-            (kept) => {
-              rows = toRawEvents(kept);
-            },
-            scanner,
-          ),
-        (page) => onEvents(rows, page),
-        fetchOptions,
-      );
-    },
+    endpoint: safeUrl,
+    fetchEvents,
     async probe(range) {
       const stats: FetchStats = { requests: 0, pages: 0, events: 0, outOfRange: 0, retries: 0 };
       const { result } = await request(

@@ -1,0 +1,75 @@
+/**
+ * Stage 2 of a window: from the analysis to the message. The attachments (every security-relevant event,
+ * then the unrecognised ones: nobody has rated those yet) are encoded once, and the same JSON bytes are
+ * sealed into the evidence before rendering, because the digest's footer carries the content hash.
+ */
+import { buildDigestModel, windowLabel } from '../core/digest-model.js';
+import type { DigestModel } from '../core/digest-model-types.js';
+import { eventsToCsv, eventsToJson } from '../core/event-export.js';
+import type { RunEvidence } from '../evidence/run-evidence.js';
+import type { MailAttachment, OutgoingMessage } from '../ports.js';
+import type { FetchedWindow } from './fetch-window.js';
+import type { RunDeps, WindowContext } from './run-types.js';
+
+export interface ComposedDigest {
+  message: OutgoingMessage;
+  model: DigestModel;
+}
+
+export async function composeDigest(
+  deps: RunDeps,
+  ctx: WindowContext,
+  fetched: FetchedWindow,
+  evidence: RunEvidence,
+): Promise<ComposedDigest> {
+  const { config } = deps;
+  const { key, window } = ctx;
+  const { analysis } = fetched;
+  const exported = [...analysis.relevant, ...analysis.unrecognisedRows];
+  // Encoded once: the same bytes are attached and sealed into the evidence.
+  const eventsJson = Buffer.from(eventsToJson(exported), 'utf8');
+  let attachments: MailAttachment[] = [];
+  if (exported.length > 0) {
+    const name = `lastpass-security-events-${windowLabel(window, config.report.timeZone)}`;
+    attachments = [
+      { filename: `${name}.csv`, type: 'text/csv', content: Buffer.from(eventsToCsv(exported, config.report.timeZone)).toString('base64') },
+      { filename: `${name}.json`, type: 'application/json', content: eventsJson.toString('base64') },
+    ];
+  }
+  // Evidence content (request, raw pages, events) is sealed before rendering: its hash is in the footer.
+  const evidenceFooter = await evidence.seal(eventsJson);
+  const context = {
+    window,
+    requested: fetched.requested,
+    requests: fetched.requests,
+    pages: fetched.pages,
+    reportTimeZone: config.report.timeZone,
+    lastpassTimeZone: config.lastpass.timeZone,
+    version: deps.version,
+    generatedAt: deps.now(),
+    prior: ctx.prior,
+    attachments: attachments.length ? { csv: attachments[0]!.filename, json: attachments[1]!.filename } : null,
+  };
+  const notices = fetched.lateNotice === null ? ctx.notices : [...ctx.notices, fetched.lateNotice];
+  deps.checkpoint?.('analysis.done');
+  const { model, html, text } = deps.renderer.renderDigestWithinBudget((caps) => {
+    const m = buildDigestModel(analysis, context, caps);
+    m.notices = notices;
+    if (evidenceFooter) m.footer.evidence = evidenceFooter;
+    return m;
+  });
+  return {
+    model,
+    message: {
+      key,
+      kind: 'digest',
+      from: config.report.from,
+      to: config.report.to,
+      subject: model.subject,
+      html,
+      text,
+      customArgs: { digest_window: key, digest_marker: ctx.marker, digest_attempt: String(ctx.attempt) },
+      attachments,
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * A window that failed: the failure is logged at error level and recorded in the store (not for dry runs),
+ * the recipients get a FAILED notice instead of a digest (a dry run writes it to the outbox), and the
+ * evidence bundle is finished as failed, with the notice that was rendered. A notice that cannot be sent
+ * is logged; the run is failed either way.
+ */
+import { buildFailureModel } from '../core/digest-model.js';
+import { AuthorizationError, DigestError, UpstreamError, describeError } from '../errors.js';
+import type { RunEvidence } from '../evidence/run-evidence.js';
+import type { RunDeps, WindowContext, WindowResult } from './run-types.js';
+
+/** The parts of the digest that was built before delivery failed (evidence keeps them). */
+export interface UndeliveredDigest {
+  html: string;
+  text: string;
+  subject: string;
+}
+
+export async function failWindow(
+  deps: RunDeps,
+  ctx: WindowContext,
+  evidence: RunEvidence,
+  failure: { what: string; error: unknown; digest?: UndeliveredDigest; run: () => Record<string, unknown> },
+): Promise<WindowResult> {
+  const { config } = deps;
+  const { error, digest } = failure;
+  const notice = await sendFailureNotice(deps, ctx, failure.what, error);
+  await evidence.finish({
+    status: 'failed',
+    ...(digest ? { html: digest.html, text: digest.text } : {}),
+    ...notice.files,
+    delivery: {
+      sent: false,
+      recipients: config.report.to,
+      ...(digest ? { subject: digest.subject } : {}),
+      error: describeError(error),
+      notice: notice.record,
+    },
+    run: failure.run(),
+    finishedAt: deps.now(),
+  });
+  return { key: ctx.key, window: ctx.window, status: 'failed', error: describeError(error), ...evidence.outcome() };
+}
+
+/** The FAILED notice as the evidence bundle records it: the rendered parts and whether it went out. */
+interface FailureNoticeRecord {
+  files: { noticeHtml?: string; noticeText?: string };
+  record: { sent: boolean; subject?: string; recipients?: string[]; messageId?: string | null; error?: string };
+}
+
+async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string, error: unknown): Promise<FailureNoticeRecord> {
+  const { logger, config } = deps;
+  const notice: FailureNoticeRecord = { files: {}, record: { sent: false } };
+  const message = describeError(error);
+  logger.error('run.window_failed', {
+    key: ctx.key,
+    error: message,
+    errorName: error instanceof Error ? error.name : typeof error,
+    service: error instanceof UpstreamError ? error.service : undefined,
+    status: error instanceof UpstreamError ? error.status : undefined,
+  });
+  if (!(error instanceof DigestError)) {
+    // Unexpected (a bug, not an upstream problem): keep the stack in the log, it holds no secret.
+    logger.error('run.unexpected_error', { stack: error instanceof Error ? error.stack : String(error) });
+  }
+  const failures = ctx.consecutiveFailures + 1;
+  if (!ctx.dryRun) {
+    try {
+      await deps.store.recordFailure({
+        key: ctx.key,
+        start: ctx.window.start.toISOString(),
+        end: ctx.window.end.toISOString(),
+        at: deps.now().toISOString(),
+        message,
+      });
+    } catch (storeError) {
+      logger.error('store.record_failure_failed', { error: describeError(storeError) });
+    }
+  }
+  try {
+    const model = buildFailureModel({
+      window: ctx.window,
+      coveredUntil: ctx.coveredUntil,
+      now: deps.now(),
+      what,
+      error: message,
+      advice: adviceFor(error),
+      consecutiveFailures: failures,
+      reportTimeZone: config.report.timeZone,
+      version: deps.version,
+      generatedAt: deps.now(),
+    });
+    const { html, text } = deps.renderer.renderFailure(model);
+    notice.files = { noticeHtml: html, noticeText: text };
+    notice.record = { sent: false, subject: model.subject, recipients: config.report.to };
+    const target = ctx.dryRun ? deps.outbox : deps.mailer;
+    const sent = await target.send({
+      key: `${ctx.key}.failed-${failures}`,
+      kind: 'failure',
+      from: config.report.from,
+      to: config.report.to,
+      subject: model.subject,
+      html,
+      text,
+      customArgs: { digest_window: ctx.key, digest_failure: String(failures) },
+    });
+    notice.record = { sent: true, subject: model.subject, recipients: config.report.to, messageId: sent.messageId };
+  } catch (noticeError) {
+    logger.error('run.failure_notice_failed', { key: ctx.key, error: describeError(noticeError) });
+    notice.record = { ...notice.record, sent: false, error: describeError(noticeError) };
+  }
+  return notice;
+}
+
+function adviceFor(error: unknown): string {
+  if (error instanceof AuthorizationError) {
+    return 'Check LASTPASS_ACCOUNT_NUMBER and LASTPASS_API_KEY (Admin Console > Advanced > Enterprise API). If the secret was regenerated, update the secret and restart the worker. The window will be reported at the next run.';
+  }
+  if (error instanceof UpstreamError && error.service === 'sendgrid') {
+    return 'Fix the SendGrid problem above; the window stays due and is reported at the next run.';
+  }
+  return 'Nothing is lost: the window stays due and the worker retries at the next run. Run "lastpass-audit-digest check" to test both APIs now.';
+}

@@ -1,0 +1,96 @@
+/**
+ * What the orchestrator takes and gives (re-exported by run-report.ts, where callers import them from), and
+ * the values its stages pass each other for one window.
+ */
+import type { Config } from '../config/load-config.js';
+import type { PriorDay } from '../core/digest-model.js';
+import type { DeliveredWindow } from '../core/run-state.js';
+import type { ReportWindow } from '../core/types.js';
+import type { Logger } from '../logger.js';
+import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Renderer, Store } from '../ports.js';
+
+export interface RunDeps {
+  config: Pick<Config, 'lastpass' | 'report'>;
+  store: Store;
+  lastpass: LastPassClient;
+  /** Where real deliveries go (SendGrid, or the outbox in the demo). */
+  mailer: Mailer;
+  /** Where dry runs go. */
+  outbox: Mailer;
+  renderer: Renderer;
+  logger: Logger;
+  /** The clock: every time the run reads or records comes from here. */
+  now: () => Date;
+  version: string;
+  /** Who holds the run lock (for the lock file and logs). */
+  owner?: string;
+  /**
+   * Called at each named step of a run (fault injection for the crash tests: the CLI kills the process
+   * at a chosen step when LAD_CRASH_AT names it). A no-op by default.
+   */
+  checkpoint?: (name: string) => void;
+  /**
+   * The compliance evidence archive. Absent: no evidence. Dry runs never leave a bundle. A failure to write
+   * evidence marks the run failed (after the digest is delivered: it is never held back for evidence).
+   */
+  evidence?: EvidenceArchive;
+}
+
+export interface RunOptions {
+  from?: Date;
+  to?: Date;
+  dryRun?: boolean;
+  force?: boolean;
+  /** Epoch ms after which retries give up (the worker passes the next scheduled run). */
+  deadline?: number;
+}
+
+export type WindowStatus = 'delivered' | 'dry-run' | 'failed' | 'already-delivered';
+
+export interface WindowResult {
+  key: string;
+  /** The record written for a delivered window (feeds the trends of the next window in a catch-up). */
+  delivered?: DeliveredWindow;
+  window: ReportWindow;
+  status: WindowStatus;
+  /** The outbox file or "sendgrid". */
+  destination?: string;
+  messageId?: string | null;
+  subject?: string;
+  eventsReviewed?: number;
+  error?: string;
+  /** The evidence bundle written for this window (not for dry runs). */
+  evidence?: FinishedBundle;
+  /** Set when the evidence could not be written: the run then fails (exit 1), the digest is still delivered. */
+  evidenceError?: string;
+}
+
+export interface RunOutcome {
+  status: 'ok' | 'nothing-due' | 'locked' | 'failed';
+  windows: WindowResult[];
+  skipped: ReportWindow | null;
+}
+
+/** One window as the run plan and the state before it describe it: what its stages need to know. */
+export interface WindowContext {
+  key: string;
+  window: ReportWindow;
+  dryRun: boolean;
+  /** The delivered days before this window (this run's included), for the trends. */
+  prior: PriorDay[];
+  recordStart: Date;
+  /** End of the delivered coverage before this run (null before the first delivery). */
+  coveredUntil: string | null;
+  /** The digest's notices about itself, from the run plan. */
+  notices: string[];
+  marker: string;
+  attempt: number;
+  consecutiveFailures: number;
+  startedAt: Date;
+}
+
+/** The requests and pages a window's fetch made so far (a failed fetch records how far it got). */
+export interface FetchProgress {
+  requests: number;
+  pages: number;
+}
