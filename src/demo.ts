@@ -16,7 +16,9 @@ import type { RawEvent } from './core/types.js';
 import { createWallResolver } from './core/wall-time.js';
 import { windowKey } from './core/window-plan.js';
 import { runReport, summarise, type RunOutcome } from './run-report.js';
-import { generateDemoDay, type PlantedIncident } from './simulator/demo-day.js';
+import { DEMO_IGNORE_USERS, DEMO_KNOWN_API_CALLERS, generateDemoDay, type PlantedIncident } from './simulator/demo-day.js';
+import { parseIgnoreUsers } from './core/ignore-users.js';
+import { parseKnownApiCallers } from './core/known-callers.js';
 import { createLastPassSimulator } from './simulator/lastpass-simulator.js';
 import { createStore } from './store/create-store.js';
 import { CATALOGUE_VERSION } from './core/catalogue.js';
@@ -25,6 +27,12 @@ import { createFileEvidenceBackend } from './evidence/file-evidence-backend.js';
 import type { Clock, ProcessInfo, Renderer, Store } from './ports.js';
 
 export const DEMO_ACCOUNT = '8771234';
+
+/** The demo's noise control: its SIEM connector is a known API caller, its service account is not reviewed. */
+const DEMO_NOISE = {
+  knownApiCallers: parseKnownApiCallers(DEMO_KNOWN_API_CALLERS).value,
+  ignoreUsers: parseIgnoreUsers(DEMO_IGNORE_USERS).value,
+};
 /** Not a real secret: the simulator only accepts this value. */
 export const DEMO_SECRET = 'demo-provisioning-hash-0000';
 
@@ -64,7 +72,7 @@ export async function runDemo(deps: DemoDeps): Promise<DemoResult> {
   await mkdir(folder, { recursive: true });
   const lastpassTimeZone = DEFAULTS.LASTPASS_TIMEZONE;
   const end = deps.now();
-  const day = generateDemoDay({ end, hours: 24, timeZone: lastpassTimeZone, benignCount: deps.benignCount ?? 30_000 });
+  const day = generateDemoDay({ end, hours: 24, timeZone: lastpassTimeZone, benignCount: deps.benignCount ?? 30_000, integrations: true });
   const simulator = await createLastPassSimulator({
     accountNumber: DEMO_ACCOUNT,
     apiSecret: DEMO_SECRET,
@@ -96,6 +104,8 @@ export async function runDemo(deps: DemoDeps): Promise<DemoResult> {
         timeZone: lastpassTimeZone,
         apiUser: DEFAULTS.LASTPASS_API_USER,
         timeoutMs: 30_000,
+        // The demo tenant runs a SIEM connector with the same secret, declared as a known caller.
+        knownApiCallers: DEMO_NOISE.knownApiCallers,
       },
       report: {
         from: 'LastPass digest <digest@example.org>',
@@ -103,6 +113,8 @@ export async function runDemo(deps: DemoDeps): Promise<DemoResult> {
         schedule: DEFAULTS.REPORT_SCHEDULE,
         timeZone: deps.reportTimeZone ?? DEFAULTS.REPORT_TIMEZONE,
         maxCatchupDays: 7,
+        // And a provisioning service account whose routine failures nobody needs to read.
+        ignoreUsers: DEMO_NOISE.ignoreUsers,
       },
     };
     const outbox = createOutboxMailer({ dataDir: folder, logger: deps.logger });
@@ -155,13 +167,14 @@ export async function seedEarlierDays(
   for (let d = 7; d >= 1; d--) {
     const dayEnd = new Date(end.getTime() - d * 86_400_000);
     const window = { start: new Date(dayEnd.getTime() - 86_400_000), end: dayEnd };
-    const day = generateDemoDay({ end: dayEnd, hours: 24, timeZone: lastpassTimeZone, benignCount });
+    const day = generateDemoDay({ end: dayEnd, hours: 24, timeZone: lastpassTimeZone, benignCount, integrations: true });
     const exclude = new Set<RawEvent>(day.planted.filter((p) => p.id === 'new-ip').flatMap((p) => p.events));
     const analysis = createAnalysis({
       apiUser: DEFAULTS.LASTPASS_API_USER,
       windowStart: window.start.getTime(),
       windowEnd: window.end.getTime(),
       detectors: [],
+      ...DEMO_NOISE,
     });
     for (const e of day.events) {
       if (exclude.has(e)) continue;

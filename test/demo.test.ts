@@ -91,6 +91,17 @@ describe('the demo digest', () => {
     expect(text).toMatch(/^\[ATTENTION\] 9 findings \(8 high\) · \d+ high-severity events/m);
   });
 
+  it('states its noise control in the coverage section: the known SIEM caller with its calls, the ignored service account with its events', () => {
+    const coverage = text.split('WINDOW AND COVERAGE')[1]!.replace(/\s+/g, ' ');
+    expect(coverage).toMatch(
+      /Known caller "Microsoft Sentinel CCP" \(allowed from 198\.51\.100\.0\/24\): \d+ calls \(Reporting\) from 198\.51\.100\.\d+: info, not a finding/,
+    );
+    expect(coverage).toMatch(/Ignored user svc-provisioning@example\.org: \d+ events not reviewed/);
+    // The SIEM's calls are no "foreign API caller" finding; the planted foreign caller still is.
+    expect(text.match(/API caller/gi)?.length ?? 0).toBeGreaterThan(0);
+    expect(text.split('WINDOW AND COVERAGE')[0]).not.toContain('Microsoft Sentinel CCP');
+  });
+
   it('shows hostile text escaped and lists unrecognised names with counts', () => {
     expect(html).toContain('&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;');
     expect(html).not.toMatch(/<script>alert|<img src=x/);

@@ -4,6 +4,7 @@
  * check, and of the re-queried tail of the previous window only the rows it had not seen are analysed. No
  * row outlives the call that hands it over.
  */
+import type { NoiseControlSettings } from './noise-control.js';
 import { createHash } from 'node:crypto';
 import { createAnalysis, type AnalysisResult } from './analysis.js';
 import type { HistorySnapshot } from './detections/detection.js';
@@ -27,6 +28,8 @@ export interface WindowIntakeOptions {
   tailFrom: string | null;
   /** The previous window's tail fingerprints (a multiset), for re-querying that tail (null: no re-query). */
   knownTail: Record<string, number> | null;
+  /** Noise control (LASTPASS_KNOWN_API_CALLERS, REPORT_SEVERITY_OVERRIDES, REPORT_IGNORE_USERS). */
+  noise?: NoiseControlSettings;
 }
 
 export interface WindowIntakeResult {
@@ -60,6 +63,7 @@ export function createWindowIntake(options: WindowIntakeOptions): WindowIntake {
     windowStart: options.windowStart,
     windowEnd: options.windowEnd,
     history: options.history,
+    ...options.noise,
   });
   const known = new Map(Object.entries(options.knownTail ?? {}));
   const prints = new Map<string, number>();

@@ -3,6 +3,7 @@
  * then the unrecognised ones: nobody has rated those yet) are encoded once, and the same JSON bytes are
  * sealed into the evidence before rendering, because the digest's footer carries the content hash.
  */
+import { noiseSettings } from './fetch-window.js';
 import { buildDigestModel, windowLabel } from '../core/digest-model.js';
 import type { DigestModel } from '../core/digest-model-types.js';
 import { eventsToCsv, eventsToJson } from '../core/event-export.js';
@@ -49,6 +50,7 @@ export async function composeDigest(
     generatedAt: deps.now(),
     prior: ctx.prior,
     attachments: attachments.length ? { csv: attachments[0]!.filename, json: attachments[1]!.filename } : null,
+    ...noiseSettings(config),
   };
   const notices = fetched.lateNotice === null ? ctx.notices : [...ctx.notices, fetched.lateNotice];
   deps.checkpoint?.('analysis.done');

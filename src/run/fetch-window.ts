@@ -5,6 +5,7 @@
  * (hashed and compressed on the thread pool while the next page is fetched; evidence errors are recorded,
  * never thrown). Any failure here means no digest for this window.
  */
+import type { NoiseControlSettings } from '../core/noise-control.js';
 import type { AnalysisResult } from '../core/analysis.js';
 import { windowLabel } from '../core/digest-model.js';
 import { lateArrivalNotice, lateOverlapMs, planWindowFetch, requestRange } from '../core/fetch-plan.js';
@@ -63,6 +64,7 @@ export async function fetchWindow(
     history: await deps.store.readHistory(),
     tailFrom: plan.tailFrom,
     knownTail: previousTail ? previousTail.fingerprints : null,
+    noise: noiseSettings(config),
   });
   const deadline = options.deadline === undefined ? {} : { deadline: options.deadline };
   let tailRequests = 0;
@@ -101,5 +103,14 @@ export async function fetchWindow(
     pages: progress.pages,
     tail: plan.tailRange ? { windowKey: key, ...plan.tailRange, fingerprints: taken.tailPrints } : undefined,
     lateNotice,
+  };
+}
+
+/** The run's noise-control settings, as the analysis and the digest's coverage section take them. */
+export function noiseSettings(config: RunDeps['config']): NoiseControlSettings {
+  return {
+    knownApiCallers: config.lastpass.knownApiCallers ?? [],
+    severityOverrides: config.report.severityOverrides ?? [],
+    ignoreUsers: config.report.ignoreUsers ?? [],
   };
 }
