@@ -208,7 +208,23 @@ describe('the CLI, in process', () => {
     expect(result.stdout).toMatch(/ok\s+storage/);
     expect(result.code).toBe(0);
     expect(mails()).toHaveLength(0);
-    expect(simulator.requests).toHaveLength(1);
+    // The one-minute probe, then the last 24 hours (12,000 events: two pages) for the API callers line.
+    expect(simulator.requests.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('check: lists the API callers of the last 24 hours with how LASTPASS_KNOWN_API_CALLERS rates each, and what to add', async () => {
+    const unknown = await runInProcess(['check'], env(), dir);
+    expect(unknown.code, unknown.stderr).toBe(0);
+    const line = unknown.stdout.split('\n').find((l) => /^ok\s+callers/.test(l)) ?? '';
+    expect(line).toMatch(/"backup-script" 1 call from 203\.0\.113\.250: unknown \(a finding\)/);
+    expect(line).toMatch(/\(no label\) 1 call from 203\.0\.113\.250: unknown \(a finding\)/);
+    expect(line).toContain('add "-", "backup-script" to LASTPASS_KNOWN_API_CALLERS');
+
+    const known = await runInProcess(['check'], env({ LASTPASS_KNOWN_API_CALLERS: 'backup-script@203.0.113.0/24,-@192.0.2.0/24' }), dir);
+    const knownLine = known.stdout.split('\n').find((l) => /^ok\s+callers/.test(l)) ?? '';
+    expect(knownLine).toMatch(/"backup-script" 1 call from 203\.0\.113\.250: known(;|\.)/);
+    expect(knownLine).toMatch(/\(no label\) 1 call from 203\.0\.113\.250: known label, but from outside its networks/);
+    expect(knownLine).not.toContain('add "');
   });
 
   it('check on a Replit deployment without DATABASE_URL fails the storage line (the disk does not survive a republish)', async () => {

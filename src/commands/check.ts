@@ -1,6 +1,6 @@
 /**
  * `check`: validates the configuration and reaches both APIs without sending anything: one `reporting`
- * call for a one-minute window, and SendGrid's GET /v3/scopes, which must include `mail.send`; then the
+ * call for a one-minute window, the last 24 hours for the API callers seen, and SendGrid's GET /v3/scopes, which must include `mail.send`; then the
  * storage state.
  */
 import { parseArgs } from 'node:util';
@@ -8,6 +8,9 @@ import { redactUrl } from '../adapters/http/redact.js';
 import type { RetryPolicy } from '../adapters/http/retry.js';
 import { createSendGridClient, translateSendGridError } from '../adapters/mail/sendgrid-mailer.js';
 import { loadConfig, secretVariants, type Config } from '../config/load-config.js';
+import { apiCallersSeen } from '../core/api-callers-seen.js';
+import { API_READ_ACTIONS, normaliseActionName } from '../core/catalogue.js';
+import type { RawEvent } from '../core/types.js';
 import { formatWall } from '../core/wall-time.js';
 import { describeError } from '../errors.js';
 import { createRedactor } from '../logger.js';
@@ -73,6 +76,7 @@ export async function runChecks(deps: {
       ok: true,
       detail: `reporting answered for ${range.from} … ${range.to} (${config.lastpass.timeZone}): ${probe.events} events; account ${config.lastpass.accountNumber} at ${redactUrl(config.lastpass.apiUrl)}`,
     });
+    lines.push(await apiCallersLine(deps));
   } catch (error) {
     lines.push({ name: 'lastpass', ok: false, detail: describeError(error) });
   }
@@ -117,4 +121,49 @@ export async function runChecks(deps: {
     lines.push({ name: 'storage', ok: false, detail: describeError(error) });
   }
   return lines;
+}
+
+/** API rows kept for the callers line: far more than any real tenant's day of API calls. */
+const MAX_API_ROWS = 100_000;
+
+/**
+ * The API callers LastPass logged in the last 24 hours (label, calls, IPs) and how LASTPASS_KNOWN_API_CALLERS
+ * rates each, so a team can fill the list in from what LastPass saw rather than guess. Reading a day is one
+ * request per 10,000 events; only the API rows are kept.
+ */
+async function apiCallersLine(deps: { config: Config; lastpass: LastPassClient; now: Clock }): Promise<CheckLine> {
+  const { config } = deps;
+  const end = deps.now().getTime();
+  const range = { from: formatWall(end - 86_400_000, config.lastpass.timeZone), to: formatWall(end - 1000, config.lastpass.timeZone) };
+  const rows: RawEvent[] = [];
+  try {
+    await deps.lastpass.fetchEvents(range, {
+      add(row) {
+        if (rows.length < MAX_API_ROWS && API_READ_ACTIONS.has(normaliseActionName(row.Action))) rows.push({ ...row });
+      },
+    });
+  } catch (error) {
+    return { name: 'callers', ok: false, detail: `could not read the last 24 hours: ${describeError(error)}` };
+  }
+  const seen = apiCallersSeen(rows, { apiUser: config.lastpass.apiUser, knownApiCallers: config.lastpass.knownApiCallers ?? [] });
+  const others = seen.filter((c) => c.status !== 'own');
+  if (others.length === 0) return { name: 'callers', ok: true, detail: 'no API caller but this worker in the last 24 hours' };
+  const describe = (c: (typeof seen)[number]) =>
+    `${c.label ? `"${c.label}"` : '(no label)'} ${c.calls} call${c.calls === 1 ? '' : 's'} from ${c.ips.join(', ')}: ${
+      c.status === 'known'
+        ? 'known'
+        : c.status === 'outside'
+          ? 'known label, but from outside its networks (a finding)'
+          : 'unknown (a finding)'
+    }`;
+  const unknown = others.filter((c) => c.status !== 'known');
+  const entries = [...new Set(unknown.filter((c) => c.status === 'unknown').map((c) => c.entry))];
+  const suggestion = entries.length
+    ? ` If these are your integrations, add ${entries.map((e) => `"${e}"`).join(', ')} to LASTPASS_KNOWN_API_CALLERS (comma-separated; "label@CIDR" pins a caller to its network); if not, someone else holds the API secret.`
+    : '';
+  return {
+    name: 'callers',
+    ok: true,
+    detail: `API callers in the last 24 hours besides this worker: ${others.map(describe).join('; ')}.${suggestion}`,
+  };
 }
