@@ -15,6 +15,7 @@ import type { RowSink } from '../../core/window-intake.js';
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { FetchEventsOptions, FetchLike, FetchStats, LastPassClient, Sleep } from '../../ports.js';
+import { createOutboundFetch } from '../http/outbound-fetch.js';
 import { redactUrl } from '../http/redact.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy } from '../http/retry.js';
 import { createPageScanner, type PageScanner } from './page-scanner.js';
@@ -51,7 +52,8 @@ export interface LastPassClientOptions {
 }
 
 export function createLastPassClient(options: LastPassClientOptions): LastPassClient {
-  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  // Redirects are refused: the body carries the API secret, which never leaves the configured origin.
+  const fetchImpl = createOutboundFetch({ service: 'lastpass', ...(options.fetch ? { fetch: options.fetch } : {}) });
   const sleep = options.sleep ?? realSleep;
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 60_000;
