@@ -94,7 +94,12 @@ function windowContext(
     key: planned.key,
     window: planned.window,
     dryRun: options.dryRun ?? false,
-    prior: delivered.map((d) => ({ end: d.end, byCategory: d.summary.byCategory })),
+    prior: delivered.map((d) => ({
+      start: d.start,
+      end: d.end,
+      byCategory: d.summary.byCategory,
+      eventsReviewed: d.summary.eventsReviewed,
+    })),
     recordStart: planned.recordStart,
     coveredUntil: state.cursor,
     notices: planned.notices,
