@@ -111,8 +111,9 @@ export interface LastPassClient {
   /**
    * One request for `range`, never paged (for `check`, the clock check and the zone self-check): its rows
    * inside the range go to `sink` when given, in no order, possibly not all of the range's (see `cut`).
+   * `once`: a single attempt, no retry (the run's own checks never hold a run up).
    */
-  probe(range: WallRange, sink?: RowSink): Promise<ProbeResult>;
+  probe(range: WallRange, sink?: RowSink, options?: { once?: boolean }): Promise<ProbeResult>;
 }
 
 // ---- mail ---------------------------------------------------------------------------------------
@@ -200,6 +201,11 @@ export interface Store {
   completeDelivery(delivered: DeliveredWindow, history?: HistoryContribution, tail?: DeliveryTail): Promise<void>;
   /** The tail fingerprints of the newest delivered window (for late arrivals), or null. */
   readTail(): Promise<DeliveryTail | null>;
+  /**
+   * Atomically set the cursor to `cursor`, only if it is still `expected` (the value read): the repair of a
+   * cursor found in the future (core/state-check.ts). Returns whether it was set.
+   */
+  repairCursor(expected: string | null, cursor: string | null): Promise<boolean>;
   /** Atomically record a failed run: increments consecutiveFailures and sets lastFailure. The cursor does not move. */
   recordFailure(failure: FailureRecord): Promise<void>;
   /**

@@ -7,7 +7,7 @@ import type { PriorDay } from '../core/digest-model.js';
 import type { DeliveredWindow } from '../core/run-state.js';
 import type { ReportWindow } from '../core/types.js';
 import type { Logger } from '../logger.js';
-import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Renderer, Store } from '../ports.js';
+import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Renderer, RequestTiming, Store } from '../ports.js';
 
 export interface RunDeps {
   config: Pick<Config, 'lastpass' | 'report'>;
@@ -87,6 +87,8 @@ export interface WindowContext {
   attempt: number;
   consecutiveFailures: number;
   startedAt: Date;
+  /** The run's clock probe (its send instant serves the zone self-check), or null. */
+  probe: RequestTiming | null;
 }
 
 /** The requests and pages a window's fetch made so far (a failed fetch records how far it got). */

@@ -25,6 +25,9 @@ export { parseReportingResponse, type ReportingPage, type ReportingResponse } fr
 
 export const LASTPASS_PAGE_LIMIT = 10_000;
 
+/** A single attempt (probe's `once`). */
+const ONCE: RetryPolicy = { retries: 0, baseDelayMs: 0, maxDelayMs: 0, maxRetryAfterMs: 0 };
+
 /**
  * How response bodies are read: the byte scanner for LastPass's plain OK page (anything else still goes
  * to JSON.parse), or JSON.parse for every page (the bench compares the two).
@@ -133,6 +136,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     process: (response: ReportingResponse) => T | Promise<T>,
     early: Early | null,
     deadline?: number,
+    policy?: RetryPolicy,
   ): Promise<{ response: ReportingResponse; result: T }> {
     let first = early !== null && early.range.from === range.from && early.range.to === range.to ? early.response : null;
     return withRetry(
@@ -144,7 +148,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         return { response, result: await process(response) };
       },
       {
-        policy: options.retryPolicy ?? DEFAULT_RETRY_POLICY,
+        policy: policy ?? options.retryPolicy ?? DEFAULT_RETRY_POLICY,
         sleep,
         logger,
         now,
@@ -275,7 +279,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
   return {
     endpoint: safeUrl,
     fetchEvents,
-    async probe(range, sink) {
+    async probe(range, sink, probeOptions) {
       const stats = emptyStats();
       const resolve = createWallResolver(options.timeZone);
       const { response, result } = await request(
@@ -283,6 +287,8 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         stats,
         (r) => parseReportingResponse(r.status, r.contentType, decodeBody(r.bytes), r),
         null,
+        undefined,
+        probeOptions?.once ? ONCE : undefined,
       );
       const inRange = result.rows.filter((row) => row.Time >= range.from && row.Time <= range.to);
       if (sink) {
