@@ -17,7 +17,9 @@ import type { FetchProgress, RunDeps, RunOptions, WindowContext } from './run-ty
 import type { Caution } from '../core/digest-model.js';
 import { judgeOutOfRange, type OutOfRangeCounts } from '../core/out-of-range-rule.js';
 import { IncompleteDataError } from '../errors.js';
-import type { FetchStats } from '../ports.js';
+import type { FetchStats, RequestTiming } from '../ports.js';
+import { checkZone } from './zone-self-check.js';
+import { wallPlusOneSecond } from '../core/wall-time.js';
 
 export interface FetchedWindow {
   analysis: AnalysisResult;
@@ -80,6 +82,8 @@ export async function fetchWindow(
     counts.outOfRangeBefore += stats.outOfRangeBefore;
     counts.outOfRangeAfter += stats.outOfRangeAfter;
   };
+  // Every request of this run so far, for the zone self-check: the clock probe, then the fetches.
+  const timings: RequestTiming[] = [...ctx.probes];
   let tailRequests = 0;
   if (previousTail) {
     const stats = await deps.lastpass.fetchEvents({ from: previousTail.from, to: previousTail.to }, intake.late, {
@@ -88,6 +92,7 @@ export async function fetchWindow(
     });
     tailRequests = stats.requests;
     count(stats);
+    timings.push(...stats.timings);
     progress.requests += stats.requests;
     progress.pages += stats.pages;
   }
@@ -101,6 +106,7 @@ export async function fetchWindow(
       },
     });
     count(stats);
+    timings.push(...stats.timings);
     progress.requests += stats.requests;
     progress.pages += stats.pages;
     logger.info('lastpass.fetched', {
@@ -117,6 +123,18 @@ export async function fetchWindow(
   if (outOfRange.kind === 'fail') throw new IncompleteDataError(outOfRange.message);
   if (outOfRange.kind === 'caution') cautions.push(outOfRange.caution);
   const taken = intake.finish();
+  // Does LastPass speak LASTPASS_TIMEZONE? This run's own Reporting rows say (run/zone-self-check.ts).
+  const zone = await checkZone({
+    lastpass: deps.lastpass,
+    logger,
+    now: deps.now,
+    timeZone: config.lastpass.timeZone,
+    apiUser: config.lastpass.apiUser,
+    requests: timings,
+    echoes: taken.analysis.ownApiWalls,
+    ...(requested ? { notBefore: wallPlusOneSecond(requested.to) } : {}),
+  });
+  if (zone.caution) cautions.unshift(zone.caution);
   let lateNotice: string | null = null;
   if (previousTail) {
     logger.info('lastpass.late_arrivals', { key, previous: previousTail.windowKey, late: taken.lateArrivals, requests: tailRequests });

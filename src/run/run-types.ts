@@ -87,8 +87,8 @@ export interface WindowContext {
   attempt: number;
   consecutiveFailures: number;
   startedAt: Date;
-  /** The run's clock probe (its send instant serves the zone self-check), or null. */
-  probe: RequestTiming | null;
+  /** The run's clock probes that were answered (their send instants serve the zone self-check). */
+  probes: RequestTiming[];
 }
 
 /** The requests and pages a window's fetch made so far (a failed fetch records how far it got). */

@@ -1,9 +1,9 @@
 /**
- * Before a run is planned: one request to LastPass (for the current second, so it carries next to no
- * events) whose `Date` header is compared with the local clock (core/clock-sanity.ts). A skew over the
- * tolerance fails the run before anything is planned from the wrong clock; within it, the run is planned
- * to end no later than LastPass's own time. The request's send instant also serves the zone self-check
- * (its own `Reporting` row comes back in later responses).
+ * Before a run is planned: two requests to LastPass, one after the other (for the current second, so they
+ * carry next to no events), whose `Date` headers are compared with the local clock (core/clock-sanity.ts).
+ * A skew over the tolerance fails the run before anything is planned from the wrong clock; within it, the
+ * run is planned to end no later than LastPass's own time. The requests' send instants also serve the zone
+ * self-check: their own `Reporting` rows come back in later responses, and it takes two to tell an offset.
  */
 import { judgeClock, type ClockVerdict } from '../core/clock-sanity.js';
 import { formatWall } from '../core/wall-time.js';
@@ -15,30 +15,32 @@ export interface UpstreamClock {
   /** The "now" to plan from: the local clock, never later than LastPass's. */
   planNow: Date;
   verdict: ClockVerdict | { kind: 'error'; error: unknown };
-  /** The probe's answered request (null when it failed). */
-  probe: RequestTiming | null;
+  /** The probes' answered requests ([] when they failed). */
+  probes: RequestTiming[];
 }
 
 export async function readUpstreamClock(deps: Pick<RunDeps, 'lastpass' | 'now' | 'logger' | 'config'>): Promise<UpstreamClock> {
   const local = deps.now();
   const second = formatWall(local.getTime(), deps.config.lastpass.timeZone);
   try {
-    // One attempt: a LastPass that cannot be reached now fails the window's own fetch, with its retries and evidence.
-    const probe = await deps.lastpass.probe({ from: second, to: second }, undefined, { once: true });
+    // One attempt each: a LastPass that cannot be reached now fails the window's own fetch, with its retries
+    // and evidence.
+    const probes: RequestTiming[] = [];
+    for (let i = 0; i < 2; i++) probes.push((await deps.lastpass.probe({ from: second, to: second }, undefined, { once: true })).timing);
     const now = deps.now();
-    const verdict = judgeClock(probe.timings, now.getTime(), 'LastPass');
+    const verdict = judgeClock(probes, now.getTime(), 'LastPass');
     if (verdict.kind === 'unverified') {
       deps.logger.warn('clock.unverified', { upstream: 'lastpass', reason: 'no Date header' });
-      return { planNow: now, verdict, probe: probe.timing };
+      return { planNow: now, verdict, probes };
     }
     if (verdict.kind === 'skewed') {
       deps.logger.error('clock.skewed', { upstream: 'lastpass', skewMs: verdict.skewMs });
-      return { planNow: new Date(verdict.upstreamNow), verdict, probe: probe.timing };
+      return { planNow: new Date(verdict.upstreamNow), verdict, probes };
     }
     deps.logger.debug('clock.checked', { upstream: 'lastpass', skewMs: verdict.skewMs });
-    return { planNow: new Date(Math.min(now.getTime(), verdict.upstreamNow)), verdict, probe: probe.timing };
+    return { planNow: new Date(Math.min(now.getTime(), verdict.upstreamNow)), verdict, probes };
   } catch (error) {
     deps.logger.warn('clock.check_failed', { upstream: 'lastpass', error: describeError(error) });
-    return { planNow: local, verdict: { kind: 'error', error }, probe: null };
+    return { planNow: local, verdict: { kind: 'error', error }, probes: [] };
   }
 }
