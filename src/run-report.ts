@@ -78,7 +78,7 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
   if (clockFailure !== null) {
     // Loud, before any window is fetched: the FAILED notice names what is due by LastPass's clock.
     const planned = first ?? noticeWindow(now);
-    const ctx = { ...windowContext(deps, options, state, state.delivered, planned), probes: clock.probes };
+    const ctx = { ...windowContext(deps, options, state, state.delivered, planned), probes: clock.probes, cautions: [] };
     const evidence = createRunEvidence(null, logger, deps.now);
     const result = await failWindow(deps, ctx, evidence, {
       what: "This machine's clock disagrees with LastPass's, so no window was planned or fetched.",
@@ -111,7 +111,12 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
       results.push({ key: planned.key, window: planned.window, status: 'already-delivered', messageId: already.messageId });
       continue;
     }
-    const result = await processWindow(deps, options, { ...windowContext(deps, options, state, delivered, planned), probes: clock.probes });
+    const cautions = planned === first && checked.caution ? [checked.caution] : [];
+    const result = await processWindow(deps, options, {
+      ...windowContext(deps, options, state, delivered, planned),
+      probes: clock.probes,
+      cautions,
+    });
     results.push(result);
     if (result.delivered) delivered = [...delivered, result.delivered];
     if (result.status === 'failed') {
@@ -135,7 +140,7 @@ function windowContext(
   state: RunState,
   delivered: readonly DeliveredWindow[],
   planned: PlannedWindow,
-): Omit<WindowContext, 'probes'> {
+): Omit<WindowContext, 'probes' | 'cautions'> {
   return {
     key: planned.key,
     window: planned.window,

@@ -4,13 +4,16 @@
  * A cursor (or a delivered window, or a pending send) later than now by more than the clock tolerance was
  * written by a clock that was wrong (a VM three days ahead for one run): planning from it would find
  * "nothing due" for days. It is repaired, with a notice in the next digest, never trusted:
- * - the cursor goes back to the start of the earliest delivered window that ends in the future (that
- *   window covered time that had not happened yet; everything before it was real), or, when no delivered
- *   window explains it, to the end of the newest one that does not; with neither, to none (the last 24 h);
- * - delivered windows that end in the future take no part in the plan, the trends or the silence baseline;
- * - a pending send of a window that ends in the future is dropped (that window was never real).
+ * - a delivered window that ends in the future, or was recorded as delivered in the future (by the wrong
+ *   clock itself), covered time that had not happened yet: it takes no part in the plan, the trends or the
+ *   silence baseline;
+ * - the cursor goes back to the start of the earliest such window (everything before it was real), or,
+ *   when none explains it, to the end of the newest real one; with neither, to none (the last 24 h);
+ * - a pending send of a window that ends in the future is dropped (that window was never real);
+ * - the digest that follows says so at the top (a caution: earlier digests were not true).
  * Times that are not instants at all are the stores' decoding errors (they name the store and the fix).
  */
+import type { Caution } from './digest-model.js';
 import { formatDuration } from './display-time.js';
 import type { DeliveredWindow, DeliveryIntent, RunState } from './run-state.js';
 
@@ -23,13 +26,16 @@ export interface StateCheck {
   dropPending: DeliveryIntent | null;
   /** What the next digest says about the repair. */
   notices: string[];
+  /** The caution of the next digest when earlier ones covered time that had not happened (null: none). */
+  caution: Caution | null;
 }
 
 export function checkStateTimes(state: RunState, now: Date, toleranceMs: number): StateCheck {
   const limit = now.getTime() + toleranceMs;
   const future = (iso: string) => Date.parse(iso) > limit;
-  const bogus = state.delivered.filter((d) => future(d.end));
-  const delivered = state.delivered.filter((d) => !future(d.end));
+  const unreal = (d: DeliveredWindow) => future(d.end) || future(d.deliveredAt);
+  const bogus = state.delivered.filter(unreal);
+  const delivered = state.delivered.filter((d) => !unreal(d));
   const notices: string[] = [];
   let cursor = state.cursor;
   let cursorRepair: StateCheck['cursorRepair'] = null;
@@ -56,7 +62,14 @@ export function checkStateTimes(state: RunState, now: Date, toleranceMs: number)
     );
     pendingDelivery = null;
   }
-  return { state: { ...state, cursor, delivered, pendingDelivery }, cursorRepair, dropPending, notices };
+  const caution: Caution | null =
+    cursorRepair !== null || bogus.length > 0
+      ? {
+          headline: 'Earlier digests covered time that had not happened yet',
+          detail: `A clock was wrong when earlier digests were made: ${bogus.length ? describeBogus(bogus) : 'the stored cursor lay in the future'}. This digest covers the time again from ${cursor ?? 'the last 24 hours'}; check that this machine's clock is right (run "lastpass-audit-digest check").`,
+        }
+      : null;
+  return { state: { ...state, cursor, delivered, pendingDelivery }, cursorRepair, dropPending, notices, caution };
 }
 
 function describeBogus(bogus: readonly DeliveredWindow[]): string {

@@ -83,7 +83,7 @@ export async function composeDigest(
  * (core/silence-rule.ts: far fewer events than the delivered days say is usual).
  */
 function digestCautions(deps: RunDeps, ctx: WindowContext, fetched: FetchedWindow): Caution[] {
-  const cautions = [...fetched.cautions];
+  const cautions = [...ctx.cautions, ...fetched.cautions];
   const silence = unusuallyFew({
     eventsReviewed: fetched.analysis.eventsReviewed,
     window: ctx.window,
