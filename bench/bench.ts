@@ -264,7 +264,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
   const realClient = createLastPassClient({ ...config.lastpass, logger, pageReader: spec.pageReader });
   const lastpass: LastPassClient = {
     endpoint: realClient.endpoint,
-    probe: (range) => realClient.probe(range),
+    probe: (range, sink, options) => realClient.probe(range, sink, options),
     async fetchEvents(range, sink, options = {}) {
       marks.fetchStart = performance.now();
       const { onPage } = options;

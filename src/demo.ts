@@ -78,6 +78,9 @@ export async function runDemo(deps: DemoDeps): Promise<DemoResult> {
     apiSecret: DEMO_SECRET,
     events: day.events,
     timeZone: lastpassTimeZone,
+    // As LastPass does: a Date header (the run's clock check) and a row for each API call (its zone self-check).
+    now: () => deps.now().getTime(),
+    logApiCalls: true,
   });
   // Files in the demo's own folder, whatever DATABASE_URL says.
   const store = createStore({
@@ -122,7 +125,7 @@ export async function runDemo(deps: DemoDeps): Promise<DemoResult> {
       {
         config,
         store,
-        lastpass: createLastPassClient({ ...config.lastpass, logger: deps.logger }),
+        lastpass: createLastPassClient({ ...config.lastpass, logger: deps.logger, now: () => deps.now().getTime() }),
         mailer: outbox,
         outbox,
         renderer: deps.renderer,

@@ -65,6 +65,11 @@ export class IncompleteDataError extends DigestError {
   override name = 'IncompleteDataError';
 }
 
+/** The local clock disagrees with an upstream's by more than the tolerance: nothing is planned from it. */
+export class ClockError extends DigestError {
+  override name = 'ClockError';
+}
+
 export class RenderError extends DigestError {
   override name = 'RenderError';
 }

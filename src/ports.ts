@@ -39,12 +39,38 @@ export interface FetchStats {
   requests: number;
   /** Responses that carried events. */
   pages: number;
-  /** Events passed on (after removing the cut boundary second of full pages). */
+  /** Events passed on (each second's events from exactly one response). */
   events: number;
-  /** Rows LastPass returned outside the asked range (dropped, logged). */
+  /** Rows in all responses, in range or not, boundary seconds asked again included. */
+  rowsReturned: number;
+  /** Rows LastPass returned outside the asked range (dropped, logged): in all, older than `from`, newer than `to`. */
   outOfRange: number;
+  outOfRangeBefore: number;
+  outOfRangeAfter: number;
   /** Attempts that failed and were retried. */
   retries: number;
+  /** Every request that got an answer: when it was sent and answered, and the upstream's Date header. */
+  timings: RequestTiming[];
+}
+
+/** One request as the clock check and the zone self-check need it. Epoch ms. */
+export interface RequestTiming {
+  sentAt: number;
+  /** When the response's headers arrived. */
+  receivedAt: number;
+  /** The upstream's `Date` header, or null when it sent none that parses. */
+  serverDate: number | null;
+}
+
+/** One request for `check` and the run's own checks (no paging). */
+export interface ProbeResult {
+  /** Events in the asked range. */
+  events: number;
+  /** The response was full or carried `next`: more events lie in the range. */
+  cut: boolean;
+  /** The answered attempt (retries before it are in `timings`). */
+  timing: RequestTiming;
+  timings: RequestTiming[];
 }
 
 export interface PageInfo {
@@ -77,13 +103,17 @@ export interface LastPassClient {
   /** The endpoint as logs and evidence may show it (redacted). */
   readonly endpoint: string;
   /**
-   * Fetches every event of `range` (both ends inclusive), newest first, and hands each row, once, to
-   * `sink`, with its instant. The row object may be reused for the next row. Resolves only when the whole
+   * Fetches every event of `range` (both ends inclusive), in no promised order, and hands each row, once,
+   * to `sink`, with its instant. The row object may be reused for the next row. Resolves only when the whole
    * range was fetched; throws otherwise (the sink may then have seen part of it).
    */
   fetchEvents(range: WallRange, sink: RowSink, options?: FetchEventsOptions): Promise<FetchStats>;
-  /** One request, for `check`. */
-  probe(range: WallRange): Promise<{ events: number }>;
+  /**
+   * One request for `range`, never paged (for `check`, the clock check and the zone self-check): its rows
+   * inside the range go to `sink` when given, in no order, possibly not all of the range's (see `cut`).
+   * `once`: a single attempt, no retry (the run's own checks never hold a run up).
+   */
+  probe(range: WallRange, sink?: RowSink, options?: { once?: boolean }): Promise<ProbeResult>;
 }
 
 // ---- mail ---------------------------------------------------------------------------------------
@@ -171,6 +201,11 @@ export interface Store {
   completeDelivery(delivered: DeliveredWindow, history?: HistoryContribution, tail?: DeliveryTail): Promise<void>;
   /** The tail fingerprints of the newest delivered window (for late arrivals), or null. */
   readTail(): Promise<DeliveryTail | null>;
+  /**
+   * Atomically set the cursor to `cursor`, only if it is still `expected` (the value read): the repair of a
+   * cursor found in the future (core/state-check.ts). Returns whether it was set.
+   */
+  repairCursor(expected: string | null, cursor: string | null): Promise<boolean>;
   /** Atomically record a failed run: increments consecutiveFailures and sets lastFailure. The cursor does not move. */
   recordFailure(failure: FailureRecord): Promise<void>;
   /**

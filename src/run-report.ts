@@ -6,7 +6,12 @@
  * FAILED notice when either of the first or the last fails.
  */
 import { randomUUID } from 'node:crypto';
+import { CLOCK_TOLERANCE_MS } from './core/clock-sanity.js';
 import { planRun, type PlannedWindow } from './core/run-plan.js';
+import { checkStateTimes } from './core/state-check.js';
+import { DAY_MS, windowKey } from './core/window-plan.js';
+import { ClockError } from './errors.js';
+import { readUpstreamClock } from './run/upstream-clock.js';
 import type { DeliveredWindow, RunState } from './core/run-state.js';
 import { createRunEvidence } from './evidence/run-evidence.js';
 import { composeDigest, type ComposedDigest } from './run/compose-digest.js';
@@ -36,17 +41,52 @@ export async function runReport(deps: RunDeps, options: RunOptions = {}): Promis
 async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome> {
   const { store, logger, config } = deps;
   deps.checkpoint?.('run.locked');
-  const state = await store.readState();
+  const stored = await store.readState();
+  const dryRun = options.dryRun ?? false;
+  // Before anything is planned: LastPass's clock (its Date header) against ours; plan to its time at the latest.
+  const clock = await readUpstreamClock(deps);
+  const now = clock.planNow;
+  // A skew fails the run here; a LastPass that could not be asked leaves the clock unverified (the window's
+  // fetch then meets the same problem, with its retries, its evidence and its FAILED notice).
+  const clockFailure = clock.verdict.kind === 'skewed' ? new ClockError(clock.verdict.message) : null;
+  // Stored times in the future (a wrong clock wrote them) are repaired, never trusted.
+  const checked = checkStateTimes(stored, now, CLOCK_TOLERANCE_MS);
+  const state = checked.state;
+  if (checked.notices.length > 0) {
+    logger.warn('store.times_repaired', {
+      foundCursor: checked.cursorRepair?.found ?? null,
+      cursor: checked.cursorRepair ? checked.cursorRepair.repaired : state.cursor,
+      droppedPending: checked.dropPending?.key ?? null,
+    });
+  }
+  if (!dryRun && clockFailure === null) {
+    if (checked.cursorRepair) await store.repairCursor(checked.cursorRepair.found, checked.cursorRepair.repaired);
+    if (checked.dropPending) await store.abandonDelivery(checked.dropPending.key);
+  }
   const explicit = options.from !== undefined || options.to !== undefined;
   const plan = planRun({
     state,
-    now: deps.now(),
+    now,
     maxCatchupDays: config.report.maxCatchupDays,
     ...(options.from ? { from: options.from } : {}),
     ...(options.to ? { to: options.to } : {}),
-    dryRun: options.dryRun ?? false,
+    dryRun,
     force: options.force ?? false,
   });
+  const first = plan.windows.find((w) => !w.skip);
+  if (first) first.notices.push(...checked.notices);
+  if (clockFailure !== null) {
+    // Loud, before any window is fetched: the FAILED notice names what is due by LastPass's clock.
+    const planned = first ?? noticeWindow(now);
+    const ctx = { ...windowContext(deps, options, state, state.delivered, planned), probes: clock.probes, cautions: [] };
+    const evidence = createRunEvidence(null, logger, deps.now);
+    const result = await failWindow(deps, ctx, evidence, {
+      what: "This machine's clock disagrees with LastPass's, so no window was planned or fetched.",
+      error: clockFailure,
+      run: () => ({ windowKey: ctx.key, startedAt: ctx.startedAt.toISOString(), finishedAt: deps.now().toISOString() }),
+    });
+    return { status: 'failed', windows: [result], skipped: plan.skipped };
+  }
   const { repair, skipped } = plan;
   if (repair) logger.warn('run.repair_pending_delivery', { key: repair.key, marker: repair.marker, startedAt: repair.startedAt });
   if (!explicit && plan.windows.length === 0) {
@@ -71,7 +111,12 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
       results.push({ key: planned.key, window: planned.window, status: 'already-delivered', messageId: already.messageId });
       continue;
     }
-    const result = await processWindow(deps, options, windowContext(deps, options, state, delivered, planned));
+    const cautions = planned === first && checked.caution ? [checked.caution] : [];
+    const result = await processWindow(deps, options, {
+      ...windowContext(deps, options, state, delivered, planned),
+      probes: clock.probes,
+      cautions,
+    });
     results.push(result);
     if (result.delivered) delivered = [...delivered, result.delivered];
     if (result.status === 'failed') {
@@ -83,18 +128,29 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
   return { status: results.some((r) => r.evidenceError) ? 'failed' : 'ok', windows: results, skipped };
 }
 
+/** The window a FAILED notice names when nothing is due: the last 24 hours by the checked clock. */
+function noticeWindow(now: Date): PlannedWindow {
+  const window = { start: new Date(now.getTime() - DAY_MS), end: now };
+  return { window, key: windowKey(window), delivered: null, skip: false, notices: [], marker: null, attempt: 1, recordStart: window.start };
+}
+
 function windowContext(
   deps: RunDeps,
   options: RunOptions,
   state: RunState,
   delivered: readonly DeliveredWindow[],
   planned: PlannedWindow,
-): WindowContext {
+): Omit<WindowContext, 'probes' | 'cautions'> {
   return {
     key: planned.key,
     window: planned.window,
     dryRun: options.dryRun ?? false,
-    prior: delivered.map((d) => ({ end: d.end, byCategory: d.summary.byCategory })),
+    prior: delivered.map((d) => ({
+      start: d.start,
+      end: d.end,
+      byCategory: d.summary.byCategory,
+      eventsReviewed: d.summary.eventsReviewed,
+    })),
     recordStart: planned.recordStart,
     coveredUntil: state.cursor,
     notices: planned.notices,

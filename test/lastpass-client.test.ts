@@ -148,7 +148,8 @@ describe('the request', () => {
     });
     expect(seen[0]?.headers['content-type']).toBe('application/json');
     expect(seen[0]?.headers.authorization).toBeUndefined();
-    expect(stats).toEqual({ requests: 1, pages: 0, events: 0, outOfRange: 0, retries: 0 });
+    expect(stats).toMatchObject({ requests: 1, pages: 0, events: 0, rowsReturned: 0, outOfRange: 0, retries: 0 });
+    expect(stats.timings).toHaveLength(1);
   });
 
   it('sends the account number exactly as configured and the configured apiuser label', async () => {
@@ -659,7 +660,7 @@ describe('completeness past the page limit', () => {
     expect(sim.requests.at(-1)?.cut).toBe(false);
 
     // Each page answered the range it asked for, and each request narrowed `to` to the cut second.
-    expect(stats).toEqual({ requests: sim.requests.length, pages: sim.requests.length, events: 1050, outOfRange: 0, retries: 0 });
+    expect(stats).toMatchObject({ requests: sim.requests.length, pages: sim.requests.length, events: 1050, outOfRange: 0, retries: 0 });
     expect(pages.map((p) => p.range)).toEqual(sim.requests.map((r) => ({ from: r.from, to: r.to })));
     expect(pages.map((p) => p.requestNumber)).toEqual(sim.requests.map((_r, i) => i + 1));
     for (let i = 1; i < sim.requests.length; i++) {
@@ -718,7 +719,109 @@ describe('completeness past the page limit', () => {
     expect(rows).toEqual(inside);
     expect(stats).toMatchObject({ outOfRange: 3, events: 2, requests: 1 });
     const warnings = logger.records().filter((r) => r.msg === 'lastpass.rows_out_of_range');
-    expect(warnings).toEqual([expect.objectContaining({ level: 'warn', dropped: 3, from: RANGE.from, to: RANGE.to })]);
+    expect(warnings).toEqual([expect.objectContaining({ level: 'warn', dropped: 3, before: 2, after: 1, from: RANGE.from, to: RANGE.to })]);
+  });
+});
+
+type ServedOrder = 'newest-first' | 'oldest-first' | 'shuffled-newest' | 'shuffled-oldest';
+
+/**
+ * Answers with a page of `pageLimit` events selected and ordered as `order` says: the newest (or oldest)
+ * events of the range, listed newest first, oldest first, or shuffled within the page; `next` when cut.
+ */
+function serveInOrder(dataset: readonly RawEvent[], pageLimit: number, order: ServedOrder, requests: WallRange[]) {
+  const shuffle = prng(7);
+  return async (request: Request): Promise<nock.ReplyFnResult> => {
+    const data = (await requestBodyOf(request)).data as WallRange;
+    requests.push({ from: data.from, to: data.to });
+    const matching = dataset.filter((e) => e.Time >= data.from && e.Time <= data.to);
+    const oldestFirst = [...matching].reverse();
+    const selected =
+      order === 'newest-first' || order === 'shuffled-newest' ? matching.slice(0, pageLimit) : oldestFirst.slice(0, pageLimit);
+    let page = order === 'oldest-first' ? selected : order === 'newest-first' ? selected : [...selected];
+    if (order.startsWith('shuffled')) {
+      for (let i = page.length - 1; i > 0; i--) {
+        const j = Math.floor(shuffle() * (i + 1));
+        [page[i], page[j]] = [page[j]!, page[i]!];
+      }
+    }
+    page = page.slice();
+    return [200, okBody(page, matching.length > pageLimit ? 1741539931.5 : null), { 'content-type': 'application/json' }];
+  };
+}
+
+describe('paging that does not trust the order', () => {
+  const orders: ServedOrder[] = ['newest-first', 'oldest-first', 'shuffled-newest', 'shuffled-oldest'];
+  for (const order of orders) {
+    it(`collects exactly the dataset when pages come ${order}`, async () => {
+      const dataset = syntheticDay(100);
+      const requests: WallRange[] = [];
+      nock(ORIGIN)
+        .post(PATH)
+        .reply(serveInOrder(dataset, 100, order, requests))
+        .persist();
+      const { rows, stats } = await collect(client({ pageLimit: 100 }), { from: '2025-03-09 17:00:00', to: '2025-03-09 17:10:00' });
+      nock.cleanAll();
+      expect(rows).toHaveLength(1050);
+      expect(sortedLines(rows)).toEqual(sortedLines(dataset));
+      expect(stats).toMatchObject({ events: 1050, outOfRange: 0 });
+      // Each range asked again is strictly inside the one before it was cut from, and the bound holds.
+      expect(stats.requests).toBe(requests.length);
+      expect(stats.requests).toBeLessThanOrEqual(3 * Math.ceil(1050 / 5) + 10);
+    });
+  }
+
+  it('fails loudly, within the bound, when every answer moves the boundary one second with one new event', async () => {
+    // A runaway: each answer has one event at `to` and one a second older, and says more are available.
+    const requests: WallRange[] = [];
+    nock(ORIGIN)
+      .post(PATH)
+      .reply(async (request: Request) => {
+        const data = (await requestBodyOf(request)).data as WallRange;
+        requests.push(data);
+        const older = wallAt(data.to, -1);
+        const own = (Time: string) => ev(Time, '', 'Reporting', '198.51.100.23', 'Initiated by API: lastpass-audit-digest');
+        return [200, okBody([own(data.to), own(older)], 1741539931)];
+      })
+      .persist();
+    const error = await caught(collect(client(), { from: '2025-03-09 17:00:00', to: '2025-03-09 17:59:59' }));
+    nock.cleanAll();
+    expect(error).toBeInstanceOf(IncompleteDataError);
+    expect((error as Error).message).toMatch(/needed more than 13 requests for 13 events/);
+    expect(requests.length).toBeLessThanOrEqual(14);
+  });
+
+  it('fails loudly when a cut page only moves the boundary without a new event', async () => {
+    nock(ORIGIN)
+      .post(PATH)
+      .reply(
+        200,
+        okBody([ev('2025-03-09 12:00:00'), ev('2025-03-09 12:30:00'), ev('2025-03-09 12:00:00'), ev('2025-03-09 12:30:00')], 1741539931),
+      );
+    const error = await caught(collect(client()));
+    expect(error).toBeInstanceOf(IncompleteDataError);
+    expect((error as Error).message).toContain('adds no event');
+  });
+
+  it('reads the key "data" twice (the second empty) as an error, never as an empty day', async () => {
+    const body = `{"status":"OK","next":null,"data":{"Event1":${JSON.stringify(ev('2025-03-09 12:00:00', 'maria@example.org', 'Make admin'))}},"data":{}}`;
+    for (const pageReader of ['byte-scanner', 'json-parse'] as const) {
+      nock(ORIGIN).post(PATH).reply(200, body);
+      const error = await caught(collect(client({ pageReader })));
+      expect(error, pageReader).toBeInstanceOf(UpstreamError);
+      expect((error as Error).message).toBe(
+        'LastPass sent JSON with the key "data" twice in one object (top level): it cannot be read unambiguously, so no events from it are used.',
+      );
+      expect((error as UpstreamError).retryable).toBe(false);
+    }
+  });
+
+  it('counts rows outside the asked range per direction', async () => {
+    nock(ORIGIN)
+      .post(PATH)
+      .reply(200, okBody([ev('2025-03-10 00:00:00'), ev('2025-03-09 12:00:00'), ev('2025-03-08 23:59:59'), ev('2025-03-08 10:00:00')]));
+    const { stats } = await collect(client());
+    expect(stats).toMatchObject({ events: 1, rowsReturned: 4, outOfRange: 3, outOfRangeBefore: 2, outOfRangeAfter: 1 });
   });
 });
 

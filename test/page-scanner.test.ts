@@ -43,6 +43,7 @@ function response(bytes: Uint8Array): ReportingResponse {
     url: CTX.url,
     now: 0,
     pageLimit: 10_000,
+    timing: { sentAt: 0, receivedAt: 0, serverDate: null },
   };
 }
 
@@ -228,6 +229,25 @@ describe('page scanner', () => {
       '\u00a0{"status":"OK"}',
     ];
     for (const body of declined) expect(check(body), body.slice(0, 80)).toBe(false);
+  });
+
+  it('reads a key twice in one object as an error on both paths, never as the last value (an empty day)', () => {
+    const r = JSON.stringify(row(1));
+    const twice = [
+      `{"status":"OK","next":null,"data":{"Event1":${r}},"data":{}}`,
+      `{"status":"OK","data":{},"data":{"Event1":${r}}}`,
+      `{"status":"OK","status":"OK","data":{"Event1":${r}}}`,
+      `{"status":"OK","data":{"Event1":${r},"Event1":${r}}}`,
+      `{"status":"OK","data":{"Event1":${r},"Ev\\u0065nt1":${r}}}`,
+      `{"status":"OK","data":[${r},{"Time":"2025-03-09 10:00:00","Time":"2025-03-09 10:00:01","Username":"","IP_Address":"","Action":"","Data":""}]}`,
+    ];
+    for (const body of twice) {
+      expect(check(body), body.slice(0, 80)).toBe(false);
+      const outcome = reference(encoder.encode(body));
+      expect('error' in outcome && outcome.error, body.slice(0, 80)).toMatch(/twice in one object/);
+    }
+    // Equal keys in different objects are no duplicate.
+    expect(check(`{"status":"OK","data":{"Event1":${r},"Event2":${r}}}`)).toBe(true);
   });
 
   it('declines a truncated page at every byte, and readPage reports it as incomplete JSON', () => {

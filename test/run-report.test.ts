@@ -216,7 +216,7 @@ describe('runReport', () => {
     const outcome = await runReport(d);
 
     expect(outcome.status).toBe('failed');
-    expect(sim.requests).toHaveLength(1); // not retried
+    expect(sim.requests).toHaveLength(2); // the clock probe (one attempt) and the fetch, neither retried
     expect(sent).toHaveLength(1);
     expect(sent[0]!.subject).toMatch(/^FAILED: LastPass security digest 2025-03-10/);
     expect(textOf(sent[0]!)).toContain('LASTPASS_API_KEY');

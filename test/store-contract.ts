@@ -312,6 +312,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       await taken?.release();
     });
 
+    it('repairCursor sets the cursor only while it is still the value read (compare and set)', async () => {
+      await store.init();
+      await store.completeDelivery(delivered(0, 24));
+      expect(await store.repairCursor(at(48), at(12))).toBe(false);
+      expect((await store.readState()).cursor).toBe(at(24));
+      expect(await store.repairCursor(at(24), at(12))).toBe(true);
+      expect((await store.readState()).cursor).toBe(at(12));
+      expect(await store.repairCursor(at(12), null)).toBe(true);
+      expect((await store.readState()).cursor).toBeNull();
+      await expect(store.repairCursor(null, 'banana')).rejects.toThrow(/not an ISO-8601 instant/);
+      // The delivered windows stay as they were.
+      expect((await store.readState()).delivered).toEqual([delivered(0, 24)]);
+    });
+
     it("abandonDelivery clears the pending intent only when it is that key's", async () => {
       await store.init();
       await store.abandonDelivery(windowKey(0, 24)); // nothing pending: harmless

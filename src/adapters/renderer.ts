@@ -191,6 +191,8 @@ const UNKNOWN: Palette = { fg: '#4b5563', bg: '#f3f4f6', ink: '#374151', label: 
 const VERDICT: Record<string, { bg: string; label: string }> = {
   attention: { bg: '#b91c1c', label: 'Needs attention' },
   review: { bg: '#b45309', label: 'Review' },
+  // Amber: not an all-clear (unusually few events, another zone, rows out of range); see DigestModel.cautions.
+  untrusted: { bg: '#a16207', label: 'Check this digest' },
   low: { bg: '#1d4ed8', label: 'Worth a look' },
   quiet: { bg: '#15803d', label: 'Quiet' },
 };

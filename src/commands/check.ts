@@ -1,6 +1,8 @@
 /**
- * `check`: validates the configuration and reaches both APIs without sending anything: one `reporting`
- * call for a one-minute window, the last 24 hours for the API callers seen, and SendGrid's GET /v3/scopes, which must include `mail.send`; then the
+ * `check`: validates the configuration and reaches both APIs without sending anything: LastPass's and
+ * SendGrid's clocks (their Date headers) against this machine's, one `reporting` call for a one-minute
+ * window, the last 24 hours for the API callers seen, the zone LastPass speaks (inferred from this check's
+ * own requests, as every run does), SendGrid's GET /v3/scopes, which must include `mail.send`; then the
  * storage state.
  */
 import { parseArgs } from 'node:util';
@@ -11,10 +13,16 @@ import { loadConfig, secretVariants, type Config } from '../config/load-config.j
 import { apiCallersSeen } from '../core/api-callers-seen.js';
 import { API_READ_ACTIONS, normaliseActionName } from '../core/catalogue.js';
 import type { RawEvent } from '../core/types.js';
-import { formatWall } from '../core/wall-time.js';
+import { formatWall, wallPlusOneSecond } from '../core/wall-time.js';
+import { judgeClock, type ClockVerdict } from '../core/clock-sanity.js';
+import type { Caution } from '../core/digest-model.js';
+import { formatOffset, type ZoneInference } from '../core/zone-inference.js';
+import { httpDate } from '../adapters/lastpass/lastpass-client.js';
+import { readUpstreamClock } from '../run/upstream-clock.js';
+import { checkZone, createEchoCollector } from '../run/zone-self-check.js';
 import { describeError } from '../errors.js';
-import { createRedactor } from '../logger.js';
-import type { Clock, LastPassClient, Store } from '../ports.js';
+import { createRedactor, silentLogger, type Logger } from '../logger.js';
+import type { Clock, LastPassClient, RequestTiming, Store } from '../ports.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
 import { createCommandLogger, createLastPass, ephemeralDiskWarning, openStore, printer } from './wiring.js';
 
@@ -33,6 +41,7 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<ExitC
       store,
       now: io.now,
       warnings,
+      logger,
     });
     const ephemeral = ephemeralDiskWarning(io.env, config);
     if (ephemeral) lines.push({ name: 'storage', ok: false, detail: ephemeral });
@@ -57,7 +66,9 @@ export async function runChecks(deps: {
   store: Store;
   now: Clock;
   warnings: string[];
+  logger?: Logger;
 }): Promise<CheckLine[]> {
+  const logger = deps.logger ?? silentLogger;
   const lines: CheckLine[] = [];
   const { config } = deps;
   lines.push({
@@ -66,7 +77,10 @@ export async function runChecks(deps: {
     detail: deps.warnings.length ? `valid, with warnings: ${deps.warnings.join(' ')}` : 'valid',
   });
 
-  // LastPass: one minute ending a minute ago.
+  // LastPass: its clock (two probes of the current second, as every run makes), one minute ending a minute
+  // ago, the API callers of the last 24 hours, and the zone it speaks, from this check's own requests.
+  const clock = await readUpstreamClock({ lastpass: deps.lastpass, now: deps.now, logger, config });
+  lines.push(clockLine('LastPass', clock.verdict));
   const end = deps.now().getTime() - 60_000;
   const range = { from: formatWall(end - 60_000, config.lastpass.timeZone), to: formatWall(end - 1000, config.lastpass.timeZone) };
   try {
@@ -76,7 +90,19 @@ export async function runChecks(deps: {
       ok: true,
       detail: `reporting answered for ${range.from} … ${range.to} (${config.lastpass.timeZone}): ${probe.events} events; account ${config.lastpass.accountNumber} at ${redactUrl(config.lastpass.apiUrl)}`,
     });
-    lines.push(await apiCallersLine(deps));
+    const callers = await apiCallersLine(deps);
+    lines.push(callers.line);
+    const zone = await checkZone({
+      lastpass: deps.lastpass,
+      logger,
+      now: deps.now,
+      timeZone: config.lastpass.timeZone,
+      apiUser: config.lastpass.apiUser,
+      requests: [...clock.probes, ...probe.timings, ...callers.timings],
+      echoes: callers.echoes,
+      ...(callers.to ? { notBefore: wallPlusOneSecond(callers.to) } : {}),
+    });
+    lines.push(zoneLine(zone.inference, zone.caution, config.lastpass.timeZone));
   } catch (error) {
     lines.push({ name: 'lastpass', ok: false, detail: describeError(error) });
   }
@@ -92,7 +118,16 @@ export async function runChecks(deps: {
     const url = `${config.sendgrid.apiUrl}/v3/scopes`;
     try {
       const client = await createSendGridClient({ apiKey: config.sendgrid.apiKey, apiUrl: config.sendgrid.apiUrl, timeoutMs: 15_000 });
-      const [, body] = await client.request({ method: 'GET', url: '/v3/scopes' });
+      const sentAt = deps.now().getTime();
+      const [response, body] = await client.request({ method: 'GET', url: '/v3/scopes' });
+      const receivedAt = deps.now().getTime();
+      const date = (response.headers as { date?: unknown } | undefined)?.date;
+      lines.push(
+        clockLine(
+          'SendGrid',
+          judgeClock([{ sentAt, receivedAt, serverDate: httpDate(typeof date === 'string' ? date : null) }], receivedAt, 'SendGrid'),
+        ),
+      );
       const scopes: unknown = body && typeof body === 'object' ? (body as { scopes?: unknown }).scopes : undefined;
       const list = Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : [];
       const ok = list.includes('mail.send');
@@ -131,20 +166,39 @@ const MAX_API_ROWS = 100_000;
  * rates each, so a team can fill the list in from what LastPass saw rather than guess. Reading a day is one
  * request per 10,000 events; only the API rows are kept.
  */
-async function apiCallersLine(deps: { config: Config; lastpass: LastPassClient; now: Clock }): Promise<CheckLine> {
+async function apiCallersLine(deps: {
+  config: Config;
+  lastpass: LastPassClient;
+  now: Clock;
+}): Promise<{ line: CheckLine; timings: RequestTiming[]; echoes: Record<string, number>; to: string | null }> {
   const { config } = deps;
   const end = deps.now().getTime();
   const range = { from: formatWall(end - 86_400_000, config.lastpass.timeZone), to: formatWall(end - 1000, config.lastpass.timeZone) };
   const rows: RawEvent[] = [];
+  // This check's own rows, for the zone line.
+  const echoes = createEchoCollector(config.lastpass.apiUser);
+  let timings: RequestTiming[] = [];
   try {
-    await deps.lastpass.fetchEvents(range, {
-      add(row) {
+    const stats = await deps.lastpass.fetchEvents(range, {
+      add(row, at) {
+        echoes.add(row, at);
         if (rows.length < MAX_API_ROWS && API_READ_ACTIONS.has(normaliseActionName(row.Action))) rows.push({ ...row });
       },
     });
+    timings = stats.timings;
   } catch (error) {
-    return { name: 'callers', ok: false, detail: `could not read the last 24 hours: ${describeError(error)}` };
+    return {
+      line: { name: 'callers', ok: false, detail: `could not read the last 24 hours: ${describeError(error)}` },
+      timings,
+      echoes: {},
+      to: null,
+    };
   }
+  return { line: callersLine(rows, config), timings, echoes: echoes.echoes, to: range.to };
+}
+
+/** What the API rows of the last 24 hours say about the callers. */
+function callersLine(rows: readonly RawEvent[], config: Config): CheckLine {
   const seen = apiCallersSeen(rows, { apiUser: config.lastpass.apiUser, knownApiCallers: config.lastpass.knownApiCallers ?? [] });
   const others = seen.filter((c) => c.status !== 'own');
   if (others.length === 0) return { name: 'callers', ok: true, detail: 'no API caller but this worker in the last 24 hours' };
@@ -165,5 +219,38 @@ async function apiCallersLine(deps: { config: Config; lastpass: LastPassClient; 
     name: 'callers',
     ok: true,
     detail: `API callers in the last 24 hours besides this worker: ${others.map(describe).join('; ')}.${suggestion}`,
+  };
+}
+
+/** The clock line of an upstream: its Date header against this machine's clock. */
+function clockLine(upstream: 'LastPass' | 'SendGrid', verdict: ClockVerdict | { kind: 'error'; error: unknown }): CheckLine {
+  const name = 'clock';
+  if (verdict.kind === 'error')
+    return { name, ok: false, detail: `${upstream} could not be asked for its time: ${describeError(verdict.error)}` };
+  if (verdict.kind === 'unverified')
+    return { name, ok: true, detail: `${upstream} sent no Date header: this machine's clock is not checked against it` };
+  if (verdict.kind === 'skewed') return { name, ok: false, detail: verdict.message };
+  return {
+    name,
+    ok: true,
+    detail: `this machine's clock agrees with ${upstream}'s (${Math.round(verdict.skewMs / 1000)} s apart; 5 minutes tolerated)`,
+  };
+}
+
+/** The zone line: the offset LastPass speaks, as this check's own requests tell it. */
+function zoneLine(inference: ZoneInference | null, caution: Caution | null, timeZone: string): CheckLine {
+  const name = 'zone';
+  if (caution) return { name, ok: false, detail: caution.detail };
+  if (inference === null || inference.inferredOffsetMs === null) {
+    return {
+      name,
+      ok: true,
+      detail: `not verified: this check's own requests did not come back in LastPass's rows (LASTPASS_TIMEZONE ${timeZone}, ${formatOffset(inference?.configuredOffsetMs ?? 0)} now)`,
+    };
+  }
+  return {
+    name,
+    ok: true,
+    detail: `LastPass speaks ${formatOffset(inference.inferredOffsetMs)} (inferred from ${inference.matchedRequests} of this check's own requests), as LASTPASS_TIMEZONE ${timeZone} does now`,
   };
 }

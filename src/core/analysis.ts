@@ -43,6 +43,8 @@ export interface AnalysisResult extends NoiseSummary {
   /** Every row of the window except this worker's own API rows and the ignored users' events. */
   eventsReviewed: number;
   ownApiRows: number;
+  /** Those rows per wall time (at most OWN_API_WALLS_KEPT times): the zone self-check matches them to its requests. */
+  ownApiWalls: Record<string, number>;
   bySeverity: SeverityCounts;
   byCategory: Map<Category, SeverityCounts>;
   /** Events of severity low or above, newest first. */
@@ -76,6 +78,9 @@ export interface Analysis extends EventSink {
   add(event: AuditEvent): void;
   result(): AnalysisResult;
 }
+
+/** Wall times of this worker's own API rows kept for the zone self-check. */
+export const OWN_API_WALLS_KEPT = 2_000;
 
 /** Unrecognised events kept for the attachments: a renamed high-volume action must not grow memory without bound. */
 export const UNRECOGNISED_ROWS_KEPT = 5_000;
@@ -134,6 +139,7 @@ export function createAnalysis(options: {
   const hourlyFailures = new Array<number>(hours).fill(0);
   let eventsReviewed = 0;
   let ownApiRows = 0;
+  const ownApiWalls = new Map<string, number>();
   let unrecognisedEvents = 0;
 
   const hourOf = (at: number) => Math.min(hours - 1, Math.max(0, Math.floor((at - origin) / 3_600_000)));
@@ -171,6 +177,9 @@ export function createAnalysis(options: {
     const c = classify(action, data, ip);
     if (c.kind === 'own-api') {
       ownApiRows++;
+      const seen = ownApiWalls.get(wall);
+      if (seen !== undefined) ownApiWalls.set(wall, seen + 1);
+      else if (ownApiWalls.size < OWN_API_WALLS_KEPT) ownApiWalls.set(wall, 1);
       return;
     }
     eventsReviewed++;
@@ -263,6 +272,7 @@ export function createAnalysis(options: {
       return {
         eventsReviewed,
         ownApiRows,
+        ownApiWalls: Object.fromEntries(ownApiWalls),
         bySeverity: { ...bySeverity },
         byCategory: new Map(byCategory),
         relevant: sorted,

@@ -98,15 +98,24 @@ export interface DigestModel {
   subject: string;
   /** The inbox preview line: the verdict, word for word. */
   preheader: string;
-  /** "attention": a high finding; "review": a medium one; "low": low findings only; "quiet": no findings. */
-  verdictLevel: 'attention' | 'review' | 'low' | 'quiet';
+  /**
+   * "attention": a high finding; "review": a medium one; "untrusted": no finding that urgent, but a reason
+   * not to read the digest as an all-clear (a caution: unusually few events, another zone, rows out of
+   * range); "low": low findings only; "quiet": no findings and no caution (the only green one).
+   */
+  verdictLevel: 'attention' | 'review' | 'untrusted' | 'low' | 'quiet';
   /**
    * One sentence naming what it counts, the same words as the subject:
    * "3 findings (2 high) · 7 high-severity events · 30,036 events reviewed", or "Quiet day: …".
    */
   verdict: string;
-  /** True when nothing of severity low or above was found: the template shows the attestation. */
+  /** True when nothing of severity low or above was found and there is no caution: the template shows the attestation. */
   quiet: boolean;
+  /**
+   * Why this digest must not be read as an all-clear (what each caution means and what to check), shown
+   * at the top, right under the verdict; [] when there is none.
+   */
+  cautions: string[];
   /** The attestation sentence on quiet days, else "". */
   attestation: string;
   /** Things the reader must know about this digest itself (coverage gap, possible duplicate, re-send). */

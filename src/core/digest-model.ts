@@ -32,10 +32,24 @@ export interface DigestCaps {
 
 export const DEFAULT_CAPS: DigestCaps = { detections: 40, findings: 40, low: 20, unrecognised: 60, text: 300 };
 
-/** A day's per-category counts from an earlier delivered window, for trends. */
+/** A day's per-category counts from an earlier delivered window, for trends (and the silence rule). */
 export interface PriorDay {
   end: string;
   byCategory: Record<string, number>;
+  start?: string;
+  eventsReviewed?: number;
+}
+
+/**
+ * Something that makes this digest untrustworthy as an all-clear (unusually few events, LastPass speaking
+ * another zone, rows outside the asked range): the verdict is then amber ("untrusted") unless a finding
+ * makes it red or orange, never the green quiet one, and the detail is shown at the top.
+ */
+export interface Caution {
+  /** The verdict line when the digest has no finding more urgent: "Unusually few events: 0 reviewed, …". */
+  headline: string;
+  /** What it means and what to check. */
+  detail: string;
 }
 
 export interface DigestContext {
@@ -59,6 +73,8 @@ export interface DigestContext {
   knownApiCallers?: readonly KnownApiCaller[];
   severityOverrides?: readonly SeverityOverride[];
   ignoreUsers?: readonly IgnoreUserRule[];
+  /** Reasons not to read this digest as an all-clear (see Caution). */
+  cautions?: readonly Caution[];
 }
 
 const LABEL: Record<Severity, string> = { high: 'High', medium: 'Medium', low: 'Low', info: 'Info' };
@@ -274,24 +290,36 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
   const { bySeverity } = analysis;
   const reviewed = formatCount(analysis.eventsReviewed);
   const reviewedEvents = countOf(analysis.eventsReviewed, 'event');
-  const quiet = bySeverity.high + bySeverity.medium + bySeverity.low === 0 && analysis.findings.length === 0;
+  const cautions = ctx.cautions ?? [];
+  // A digest with a caution is never the green all-clear, whatever its counts.
+  const nothingFound = bySeverity.high + bySeverity.medium + bySeverity.low === 0 && analysis.findings.length === 0;
+  const quiet = nothingFound && cautions.length === 0;
   const all = collectFindings(analysis);
   const n = all.length;
   const verdictLevel: DigestModel['verdictLevel'] = all.some((f) => f.severity === 'high')
     ? 'attention'
     : all.some((f) => f.severity === 'medium')
       ? 'review'
-      : n > 0
-        ? 'low'
-        : 'quiet';
+      : cautions.length > 0
+        ? 'untrusted'
+        : n > 0
+          ? 'low'
+          : 'quiet';
   const summary = headline(all, bySeverity);
-  const verdict = quiet
-    ? `Quiet day: no security-relevant events among ${reviewedEvents} reviewed`
-    : `${capitalise(summary)} · ${reviewedEvents} reviewed`;
+  const caution = cautions[0];
   const label = windowLabel(ctx.window, ctx.reportTimeZone);
-  const subject = quiet
-    ? `LastPass security digest ${label} — quiet, ${reviewedEvents} reviewed`
-    : `LastPass security digest ${label} — ${summary}`;
+  let verdict: string;
+  let subject: string;
+  if (verdictLevel === 'untrusted' && caution) {
+    verdict = `${caution.headline} · ${nothingFound ? `no findings among ${reviewedEvents} reviewed` : `${summary} · ${reviewedEvents} reviewed`}`;
+    subject = `LastPass security digest ${label} — CHECK: ${caution.headline}`;
+  } else if (quiet) {
+    verdict = `Quiet day: no security-relevant events among ${reviewedEvents} reviewed`;
+    subject = `LastPass security digest ${label} — quiet, ${reviewedEvents} reviewed`;
+  } else {
+    verdict = `${capitalise(summary)} · ${reviewedEvents} reviewed`;
+    subject = `LastPass security digest ${label} — ${summary}${caution ? ` · CHECK: ${caution.headline}` : ''}`;
+  }
 
   // The events behind the findings: those a detection reports. A high or medium event no detection
   // reports is a finding of its own, listed above, and not repeated here.
@@ -341,6 +369,7 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
     verdict,
     quiet,
     attestation,
+    cautions: cautions.map((c) => c.detail),
     notices: [],
     window: describeWindow(ctx.window, ctx.reportTimeZone),
     coverage: {

@@ -86,8 +86,10 @@ export function planRun(input: RunPlanInput): RunPlan {
 type Windows = Pick<RunPlan, 'skipped' | 'repair'> & { windows: ReportWindow[] };
 
 function explicitWindow(input: RunPlanInput): Windows {
-  const end = input.to ?? input.now;
+  // Never a window that ends after now (the clock already checked against LastPass's): the rest has not happened.
+  const end = input.to && input.to.getTime() < input.now.getTime() ? input.to : input.now;
   const start = input.from ?? new Date(end.getTime() - DAY_MS);
+  if (start.getTime() >= end.getTime()) return { windows: [], skipped: null, repair: null };
   return { windows: [{ start, end }], skipped: null, repair: null };
 }
 

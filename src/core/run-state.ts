@@ -136,6 +136,34 @@ export function boundDelivered(list: DeliveredWindow[]): DeliveredWindow[] {
   return sorted.length > DELIVERED_HISTORY_LIMIT ? sorted.slice(sorted.length - DELIVERED_HISTORY_LIMIT) : sorted;
 }
 
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** Whether `value` is an ISO-8601 instant with a zone (what the stores write), not merely something Date.parse reads. */
+export function isInstant(value: unknown): value is string {
+  return typeof value === 'string' && ISO_INSTANT.test(value) && Number.isFinite(Date.parse(value));
+}
+
+/**
+ * Every stored time of a run state that is not an instant, as "cursor \"banana\"" (path and value): the
+ * stores refuse such a state with an error that names them (never "nothing due" forever).
+ */
+export function invalidInstants(state: RunState): string[] {
+  const bad: string[] = [];
+  const check = (path: string, value: string | null) => {
+    if (value !== null && !isInstant(value)) bad.push(`${path} ${JSON.stringify(String(value).slice(0, 40))}`);
+  };
+  check('cursor', state.cursor);
+  check('lastSuccessAt', state.lastSuccessAt);
+  if (state.pendingDelivery) {
+    for (const f of ['start', 'end', 'startedAt'] as const) check(`pendingDelivery.${f}`, state.pendingDelivery[f]);
+  }
+  if (state.lastFailure) for (const f of ['start', 'end', 'at'] as const) check(`lastFailure.${f}`, state.lastFailure[f]);
+  state.delivered.forEach((d, i) => {
+    for (const f of ['start', 'end', 'deliveredAt'] as const) check(`delivered[${i}].${f}`, d[f]);
+  });
+  return bad;
+}
+
 /**
  * An instant as the stores keep it: canonical ISO-8601 UTC with milliseconds (what `Date#toISOString`
  * gives), so both implementations return identical strings. Returns null for a value that is not a date.

@@ -226,3 +226,10 @@ export function wallMinusOneSecond(wall: string): string {
   if (!f) throw new RangeError(`not a wall time: ${wall}`);
   return formatWallFromLocal(utcOfFields(f) - 1000);
 }
+
+/** One second after a wall string (pure calendar arithmetic, no zone). */
+export function wallPlusOneSecond(wall: string): string {
+  const f = parseWall(wall);
+  if (!f) throw new RangeError(`not a wall time: ${wall}`);
+  return formatWallFromLocal(utcOfFields(f) + 1000);
+}

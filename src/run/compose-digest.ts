@@ -4,7 +4,8 @@
  * sealed into the evidence before rendering, because the digest's footer carries the content hash.
  */
 import { noiseSettings } from './fetch-window.js';
-import { buildDigestModel, windowLabel } from '../core/digest-model.js';
+import { buildDigestModel, type Caution, windowLabel } from '../core/digest-model.js';
+import { unusuallyFew } from '../core/silence-rule.js';
 import type { DigestModel } from '../core/digest-model-types.js';
 import { eventsToCsv, eventsToJson } from '../core/event-export.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
@@ -49,6 +50,7 @@ export async function composeDigest(
     version: deps.version,
     generatedAt: deps.now(),
     prior: ctx.prior,
+    cautions: digestCautions(deps, ctx, fetched),
     attachments: attachments.length ? { csv: attachments[0]!.filename, json: attachments[1]!.filename } : null,
     ...noiseSettings(config),
   };
@@ -74,4 +76,25 @@ export async function composeDigest(
       attachments,
     },
   };
+}
+
+/**
+ * Why this digest is not an all-clear: what the fetch found (rows outside the asked range), then silence
+ * (core/silence-rule.ts: far fewer events than the delivered days say is usual).
+ */
+function digestCautions(deps: RunDeps, ctx: WindowContext, fetched: FetchedWindow): Caution[] {
+  const cautions = [...ctx.cautions, ...fetched.cautions];
+  const silence = unusuallyFew({
+    eventsReviewed: fetched.analysis.eventsReviewed,
+    window: ctx.window,
+    prior: ctx.prior.flatMap((p) =>
+      p.start !== undefined && p.eventsReviewed !== undefined ? [{ start: p.start, end: p.end, eventsReviewed: p.eventsReviewed }] : [],
+    ),
+    now: deps.now(),
+  });
+  if (silence) {
+    deps.logger.warn('run.unusually_few_events', { key: ctx.key, reviewed: silence.reviewed, usual: silence.usual });
+    cautions.push({ headline: silence.headline, detail: silence.detail });
+  }
+  return cautions;
 }

@@ -5,7 +5,7 @@
  * is logged; the run is failed either way.
  */
 import { buildFailureModel } from '../core/digest-model.js';
-import { AuthorizationError, DigestError, UpstreamError, describeError } from '../errors.js';
+import { AuthorizationError, ClockError, DigestError, UpstreamError, describeError } from '../errors.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
 import type { RunDeps, WindowContext, WindowResult } from './run-types.js';
 
@@ -115,6 +115,9 @@ async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string
 function adviceFor(error: unknown): string {
   if (error instanceof AuthorizationError) {
     return 'Check LASTPASS_ACCOUNT_NUMBER and LASTPASS_API_KEY (Admin Console > Advanced > Enterprise API). If the secret was regenerated, update the secret and restart the worker. The window will be reported at the next run.';
+  }
+  if (error instanceof ClockError) {
+    return "Fix this machine's clock (NTP, e.g. timedatectl set-ntp true). Nothing was planned, fetched or marked delivered: the window stays due and is reported at the first run with a right clock.";
   }
   if (error instanceof UpstreamError && error.service === 'sendgrid') {
     return 'Fix the SendGrid problem above; the window stays due and is reported at the next run.';

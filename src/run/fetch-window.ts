@@ -14,6 +14,12 @@ import type { WallRange } from '../core/types.js';
 import { createWindowIntake } from '../core/window-intake.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
 import type { FetchProgress, RunDeps, RunOptions, WindowContext } from './run-types.js';
+import type { Caution } from '../core/digest-model.js';
+import { judgeOutOfRange, type OutOfRangeCounts } from '../core/out-of-range-rule.js';
+import { IncompleteDataError } from '../errors.js';
+import type { FetchStats, RequestTiming } from '../ports.js';
+import { checkZone } from './zone-self-check.js';
+import { wallPlusOneSecond } from '../core/wall-time.js';
 
 export interface FetchedWindow {
   analysis: AnalysisResult;
@@ -25,6 +31,8 @@ export interface FetchedWindow {
   tail: DeliveryTail | undefined;
   /** The digest's notice about late arrivals of the previous window's tail, or null. */
   lateNotice: string | null;
+  /** Reasons not to read the digest as an all-clear found while fetching (rows outside the asked range). */
+  cautions: Caution[];
 }
 
 export async function fetchWindow(
@@ -67,6 +75,15 @@ export async function fetchWindow(
     noise: noiseSettings(config),
   });
   const deadline = options.deadline === undefined ? {} : { deadline: options.deadline };
+  // Rows outside the asked ranges, over every response of this window (core/out-of-range-rule.ts).
+  const counts: OutOfRangeCounts = { rowsReturned: 0, outOfRangeBefore: 0, outOfRangeAfter: 0 };
+  const count = (stats: FetchStats) => {
+    counts.rowsReturned += stats.rowsReturned;
+    counts.outOfRangeBefore += stats.outOfRangeBefore;
+    counts.outOfRangeAfter += stats.outOfRangeAfter;
+  };
+  // Every request of this run so far, for the zone self-check: the clock probe, then the fetches.
+  const timings: RequestTiming[] = [...ctx.probes];
   let tailRequests = 0;
   if (previousTail) {
     const stats = await deps.lastpass.fetchEvents({ from: previousTail.from, to: previousTail.to }, intake.late, {
@@ -74,6 +91,8 @@ export async function fetchWindow(
       onPage: (page) => evidence.page(page.bytes),
     });
     tailRequests = stats.requests;
+    count(stats);
+    timings.push(...stats.timings);
     progress.requests += stats.requests;
     progress.pages += stats.pages;
   }
@@ -86,11 +105,36 @@ export async function fetchWindow(
         await evidence.page(page.bytes);
       },
     });
+    count(stats);
+    timings.push(...stats.timings);
     progress.requests += stats.requests;
     progress.pages += stats.pages;
-    logger.info('lastpass.fetched', { key, requests: stats.requests, pages: stats.pages, events: stats.events, retries: stats.retries });
+    logger.info('lastpass.fetched', {
+      key,
+      requests: stats.requests,
+      pages: stats.pages,
+      events: stats.events,
+      retries: stats.retries,
+      outOfRange: stats.outOfRange,
+    });
   }
+  const cautions: Caution[] = [];
+  const outOfRange = judgeOutOfRange(counts, requested ?? previousTail ?? { from: '', to: '' }, config.lastpass.timeZone);
+  if (outOfRange.kind === 'fail') throw new IncompleteDataError(outOfRange.message);
+  if (outOfRange.kind === 'caution') cautions.push(outOfRange.caution);
   const taken = intake.finish();
+  // Does LastPass speak LASTPASS_TIMEZONE? This run's own Reporting rows say (run/zone-self-check.ts).
+  const zone = await checkZone({
+    lastpass: deps.lastpass,
+    logger,
+    now: deps.now,
+    timeZone: config.lastpass.timeZone,
+    apiUser: config.lastpass.apiUser,
+    requests: timings,
+    echoes: taken.analysis.ownApiWalls,
+    ...(requested ? { notBefore: wallPlusOneSecond(requested.to) } : {}),
+  });
+  if (zone.caution) cautions.unshift(zone.caution);
   let lateNotice: string | null = null;
   if (previousTail) {
     logger.info('lastpass.late_arrivals', { key, previous: previousTail.windowKey, late: taken.lateArrivals, requests: tailRequests });
@@ -103,6 +147,7 @@ export async function fetchWindow(
     pages: progress.pages,
     tail: plan.tailRange ? { windowKey: key, ...plan.tailRange, fingerprints: taken.tailPrints } : undefined,
     lateNotice,
+    cautions,
   };
 }
 

@@ -3,11 +3,11 @@
  * the values its stages pass each other for one window.
  */
 import type { Config } from '../config/load-config.js';
-import type { PriorDay } from '../core/digest-model.js';
+import type { Caution, PriorDay } from '../core/digest-model.js';
 import type { DeliveredWindow } from '../core/run-state.js';
 import type { ReportWindow } from '../core/types.js';
 import type { Logger } from '../logger.js';
-import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Renderer, Store } from '../ports.js';
+import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Renderer, RequestTiming, Store } from '../ports.js';
 
 export interface RunDeps {
   config: Pick<Config, 'lastpass' | 'report'>;
@@ -87,6 +87,10 @@ export interface WindowContext {
   attempt: number;
   consecutiveFailures: number;
   startedAt: Date;
+  /** Reasons from the run plan not to read this window's digest as an all-clear (a repaired state). */
+  cautions: Caution[];
+  /** The run's clock probes that were answered (their send instants serve the zone self-check). */
+  probes: RequestTiming[];
 }
 
 /** The requests and pages a window's fetch made so far (a failed fetch records how far it got). */

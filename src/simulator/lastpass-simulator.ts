@@ -35,6 +35,8 @@ export type SimulatorOverride = (
 
 export type EmptyDataShape = 'object' | 'array' | 'missing';
 
+export type SimulatorOrder = 'newest-first' | 'oldest-first' | 'shuffled';
+
 export interface LastPassSimulatorOptions {
   accountNumber: string;
   apiSecret: string;
@@ -54,6 +56,23 @@ export interface LastPassSimulatorOptions {
    * Answers wait concurrently, as a real upstream's would. `setDelay` changes it later.
    */
   delayMs?: number;
+  /**
+   * The simulator's clock (epoch ms). When given, every response carries a `Date` header from it (the run's
+   * clock check compares it with the worker's) and API calls are stamped with it (`logApiCalls`). Without
+   * it no `Date` header is sent, so tests on a fixed clock are not judged against the real one.
+   */
+  now?: () => number;
+  /**
+   * Log every authorised `reporting` call as LastPass does: an event `Reporting` with Data
+   * `Initiated by API: <apiuser>` (or `Initiated by API` without one) at the simulator's wall time in its
+   * `timeZone`, after the answer is built (a call is not in its own answer). Default false.
+   */
+  logApiCalls?: boolean;
+  /**
+   * How a page is selected and listed: the newest events of the range listed newest first (LastPass's
+   * documented order, the default), the oldest listed oldest first, or the newest shuffled within the page.
+   */
+  order?: SimulatorOrder;
   /** Port to listen on (default 0: any free port). Always bound to 127.0.0.1. */
   port?: number;
   /**
@@ -154,13 +173,34 @@ export function sortNewestFirst(events: readonly RawEvent[]): RawEvent[] {
   return out;
 }
 
+/** Shuffles `list` in place, the same way for the same seed text (so a retried page reads alike). */
+function shuffle(list: number[], seedText: string): void {
+  let a = 2166136261;
+  for (let i = 0; i < seedText.length; i++) a = Math.imul(a ^ seedText.charCodeAt(i), 16777619);
+  const random = () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const x = list[i]!;
+    list[i] = list[j]!;
+    list[j] = x;
+  }
+}
+
 export async function createLastPassSimulator(options: LastPassSimulatorOptions): Promise<LastPassSimulator> {
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? 10_000));
   const respondWithNext = options.respondWithNext ?? true;
   const timeZone = options.timeZone ?? 'America/New_York';
   const emptyDataShape = options.emptyDataShape ?? 'object';
+  const order: SimulatorOrder = options.order ?? 'newest-first';
   const accountNumber = String(options.accountNumber);
 
+  const clock = options.now ?? Date.now;
   const sorted = sortNewestFirst(options.events);
   const times: string[] = new Array<string>(sorted.length);
   for (let i = 0; i < sorted.length; i++) times[i] = sorted[i]!.Time;
@@ -207,13 +247,17 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
     }
     const begin = from <= upper ? firstAtOrBelow(upper) : 0;
     const stop = from <= upper ? Math.max(begin, firstBelow(from)) : 0;
-    const end = Math.min(stop, begin + pageSize);
-    const count = end - begin;
+    // The page: the newest events of the range (newest first, or shuffled), or the oldest (oldest first).
+    const oldestFirst = order === 'oldest-first';
+    const first = oldestFirst ? Math.max(begin, stop - pageSize) : begin;
+    const end = oldestFirst ? stop : Math.min(stop, begin + pageSize);
+    const count = end - first;
+    const cut = oldestFirst ? first > begin : stop > end;
     let nextValue: number | null = null;
     let nextText = 'null';
-    if (respondWithNext && stop > end && count > 0) {
-      const oldest = times[end - 1]!;
-      const resolved = resolveWall(oldest, timeZone);
+    if (respondWithNext && cut && count > 0) {
+      const boundary = oldestFirst ? times[first]! : times[end - 1]!;
+      const resolved = resolveWall(boundary, timeZone);
       if (resolved) {
         nextValue = resolved.at / 1000;
         nextText = nextValue.toFixed(6);
@@ -225,9 +269,12 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
       else if (emptyDataShape === 'array') body += ',"data":[]';
       body += '}';
     } else {
+      const picked = new Array<number>(count);
+      for (let i = 0; i < count; i++) picked[i] = oldestFirst ? end - 1 - i : first + i;
+      if (order === 'shuffled') shuffle(picked, `${from}|${to}|${next ?? ''}`);
       const parts = new Array<string>(count);
       for (let i = 0; i < count; i++) {
-        parts[i] = `"Event${i + 1}":${JSON.stringify(sorted[begin + i])}`;
+        parts[i] = `"Event${i + 1}":${JSON.stringify(sorted[picked[i]!])}`;
       }
       body += `,"data":{${parts.join(',')}}}`;
     }
@@ -267,7 +314,25 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
     if (typeof to !== 'string' || parseWall(to) === null) return fail('Invalid to date');
     const next = readNext(body, data);
     if (next !== undefined && Number.isNaN(next)) return fail('Invalid next value');
-    return serve(from, to, next);
+    const answer = serve(from, to, next);
+    if (options.logApiCalls) logApiCall(typeof body.apiuser === 'string' ? body.apiuser : '');
+    return answer;
+  };
+
+  /** The call's own audit row, as LastPass logs it, at the simulator's wall time (newest-first order kept). */
+  const logApiCall = (apiUser: string): void => {
+    const wall = formatWall(clock(), timeZone);
+    const row: RawEvent = {
+      Time: wall,
+      Username: '',
+      IP_Address: '127.0.0.1',
+      Action: 'Reporting',
+      Data: apiUser ? `Initiated by API: ${apiUser}` : 'Initiated by API',
+    };
+    const at = firstAtOrBelow(wall);
+    sorted.splice(at, 0, row);
+    times.splice(at, 0, wall);
+    cache.clear();
   };
 
   const requests: SimulatorRequestLog[] = [];
@@ -281,6 +346,9 @@ export async function createLastPassSimulator(options: LastPassSimulatorOptions)
       return;
     }
     const headers: Record<string, string | number> = { ...answer.headers };
+    // A Date header only from the simulator's own clock (see `now`).
+    if (options.now) headers.date = new Date(options.now()).toUTCString();
+    else res.sendDate = false;
     headers['content-length'] = Buffer.byteLength(answer.body);
     res.writeHead(answer.status, headers);
     res.end(answer.body);

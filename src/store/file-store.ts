@@ -23,6 +23,7 @@ import {
   emptyHistory,
   emptyRunState,
   HISTORY_APPLIED_WINDOWS_LIMIT,
+  canonicalInstant,
   mergeHistory,
   nextCursor,
   normaliseContribution,
@@ -303,6 +304,19 @@ export function createFileStore(options: FileStoreOptions): Store {
         }),
       );
       checkpoint('store.delivery.written');
+    },
+
+    async repairCursor(expected: string | null, cursor: string | null) {
+      const repaired = cursor === null ? null : canonicalInstant(cursor);
+      if (cursor !== null && repaired === null)
+        throw new StorageError(`Refusing to store cursor ${JSON.stringify(cursor)}: it is not an ISO-8601 instant`);
+      let done = false;
+      await mutate((state) => {
+        if (state.cursor !== expected) return state;
+        done = true;
+        return { ...state, cursor: repaired };
+      });
+      return done;
     },
 
     async abandonDelivery(key: string) {

@@ -24,16 +24,21 @@ export interface DeliveredRow {
   summary: unknown;
 }
 
+/**
+ * A timestamptz as an ISO instant. pg gives `Infinity`/`-Infinity` (numbers) for 'infinity': those come back as
+ * their text, which the store's check then reports as not an instant.
+ */
 export function iso(value: Date | null): string | null {
-  return value === null ? null : value.toISOString();
+  if (value === null) return null;
+  return value instanceof Date && Number.isFinite(value.getTime()) ? value.toISOString() : String(value);
 }
 
 export function toDelivered(row: DeliveredRow): DeliveredWindow {
   return {
     key: row.key,
-    start: row.start.toISOString(),
-    end: row.end.toISOString(),
-    deliveredAt: row.delivered_at.toISOString(),
+    start: iso(row.start) ?? '',
+    end: iso(row.end) ?? '',
+    deliveredAt: iso(row.delivered_at) ?? '',
     messageId: row.message_id,
     marker: row.marker,
     summary: toSummary(row.summary),

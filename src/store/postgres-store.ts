@@ -18,6 +18,8 @@ import type { PoolClient, PoolConfig } from 'pg';
 import { describeError, StorageError } from '../errors.js';
 import { createRedactor, silentLogger, type Logger } from '../logger.js';
 import {
+  canonicalInstant,
+  invalidInstants,
   DELIVERED_HISTORY_LIMIT,
   nextCursor,
   normaliseContribution,
@@ -209,6 +211,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           lastFailure: toFailure(row.last_failure),
           lastSuccessAt: iso(row.last_success_at),
         };
+        const bad = invalidInstants(result);
+        if (bad.length > 0) {
+          throw new StorageError(
+            `PostgreSQL store (${description}) holds ${bad.length === 1 ? 'a time that is' : 'times that are'} not an instant: ${bad.join(', ')}. Nothing can be planned from it. Set it right in the schema ${schema}: the cursor with UPDATE ${q}.run_state SET cursor = '<the end of the last window you know was reported>' (or NULL to cover the last 24 hours next) WHERE id = 1; a pending delivery with UPDATE ${q}.run_state SET pending_delivery = NULL WHERE id = 1.`,
+          );
+        }
         return result;
       });
     },
@@ -267,6 +275,18 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         );
         const t = r.rows[0];
         return t ? { windowKey: t.window_key, from: t.from_wall, to: t.to_wall, fingerprints: t.fingerprints } : null;
+      });
+    },
+
+    async repairCursor(expected: string | null, cursor: string | null) {
+      const repaired = cursor === null ? null : canonicalInstant(cursor);
+      if (cursor !== null && repaired === null)
+        throw new StorageError(`Refusing to store cursor ${JSON.stringify(cursor)}: it is not an ISO-8601 instant`);
+      return transaction('repair the cursor', 'BEGIN', async (client) => {
+        const row = await lockRunState(client);
+        if (iso(row.cursor) !== expected) return false;
+        await client.query(`UPDATE ${q}.run_state SET cursor = $1, updated_at = now() WHERE id = 1`, [repaired]);
+        return true;
       });
     },
 

@@ -7,6 +7,7 @@
 import { describeError, StorageError } from '../errors.js';
 import {
   boundDelivered,
+  invalidInstants,
   isHistoryDay,
   type DeliveredWindow,
   type DeliveryIntent,
@@ -111,6 +112,12 @@ export function decodeStateFile(raw: string, file: string): { formatVersion: num
   const value = decodeVersioned(raw, file, 'state', FILE_STORE_FORMAT_VERSION, fix);
   try {
     const state = decodeRunState(value);
+    const bad = invalidInstants(state);
+    if (bad.length > 0) {
+      throw new StorageError(
+        `The state file ${file} holds ${bad.length === 1 ? 'a time that is' : 'times that are'} not an ISO-8601 instant: ${bad.join(', ')}. Nothing can be planned from it. Set ${bad.length === 1 ? 'it' : 'each'} to an instant such as "2025-03-10T07:00:00.000Z" (the cursor: the end of the last window you know was reported, or null to cover the last 24 hours next; a pendingDelivery: null), or ${fix.charAt(0).toLowerCase()}${fix.slice(1)}`,
+      );
+    }
     return { formatVersion: value.version, state: { ...state, delivered: boundDelivered(state.delivered) } };
   } catch (error) {
     if (!(error instanceof Invalid)) throw error;

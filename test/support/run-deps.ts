@@ -49,7 +49,7 @@ export function createTestRunDeps(o: TestRunDepsOptions): RunDeps & { logger: Re
   return {
     config,
     store: o.store,
-    lastpass: createLastPassClient({ ...config.lastpass, logger, sleep: noWait }),
+    lastpass: createLastPassClient({ ...config.lastpass, logger, sleep: noWait, now: () => o.now.getTime() }),
     mailer: createSendGridMailer({ apiKey: o.sendgridKey, apiUrl: o.sendgridUrl, logger, sleep: noWait }),
     outbox: createOutboxMailer({ dataDir: o.dataDir, logger }),
     renderer: o.renderer ?? createRenderer(),

@@ -8,13 +8,14 @@
  * and its kept rows are resolved to instants and handed to the sink before the next page is read, so
  * nothing holds the whole window.
  */
-import { decidePage, isKept, type PageDecision } from '../../core/page-decision.js';
+import { decidePage, isKept, maxRequestsFor, type PageDecision } from '../../core/page-decision.js';
 import type { RawEvent, WallRange } from '../../core/types.js';
 import { createWallResolver } from '../../core/wall-time.js';
 import type { RowSink } from '../../core/window-intake.js';
-import { UpstreamError } from '../../errors.js';
+import { IncompleteDataError, UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { FetchEventsOptions, FetchLike, FetchStats, LastPassClient, Sleep } from '../../ports.js';
+import type { FetchEventsOptions, FetchLike, FetchStats, LastPassClient, RequestTiming, Sleep } from '../../ports.js';
+import { createOutboundFetch } from '../http/outbound-fetch.js';
 import { redactUrl } from '../http/redact.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy } from '../http/retry.js';
 import { createPageScanner, type PageScanner } from './page-scanner.js';
@@ -23,6 +24,9 @@ import { decodeBody, parseReportingResponse, readPage, type ReportingResponse } 
 export { parseReportingResponse, type ReportingPage, type ReportingResponse } from './reporting-page.js';
 
 export const LASTPASS_PAGE_LIMIT = 10_000;
+
+/** A single attempt (probe's `once`). */
+const ONCE: RetryPolicy = { retries: 0, baseDelayMs: 0, maxDelayMs: 0, maxRetryAfterMs: 0 };
 
 /**
  * How response bodies are read: the byte scanner for LastPass's plain OK page (anything else still goes
@@ -51,7 +55,8 @@ export interface LastPassClientOptions {
 }
 
 export function createLastPassClient(options: LastPassClientOptions): LastPassClient {
-  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  // Redirects are refused: the body carries the API secret, which never leaves the configured origin.
+  const fetchImpl = createOutboundFetch({ service: 'lastpass', ...(options.fetch ? { fetch: options.fetch } : {}) });
   const sleep = options.sleep ?? realSleep;
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 60_000;
@@ -72,6 +77,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
       cmd: 'reporting',
       data: { from: range.from, to: range.to },
     });
+    const sentAt = now();
     try {
       const response = await fetchImpl(url, {
         method: 'POST',
@@ -79,6 +85,9 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         body,
         signal: AbortSignal.timeout(timeoutMs),
       });
+      // When it was sent and answered, and LastPass's own clock: for the clock check and the zone self-check.
+      const timing: RequestTiming = { sentAt, receivedAt: now(), serverDate: httpDate(response.headers.get('date')) };
+      stats.timings.push(timing);
       // The bytes are kept as received: the evidence archive stores exactly these, without re-encoding.
       const bytes = await readBodyBytes(response, safeUrl, maxBodyBytes);
       return {
@@ -91,6 +100,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         url: safeUrl,
         now: now(),
         pageLimit,
+        timing,
       };
     } catch (error) {
       if (error instanceof UpstreamError) throw error;
@@ -112,7 +122,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
 
   /** A request sent early, for the range the next page will most likely ask for. */
   interface Early {
-    to: string;
+    range: WallRange;
     response: Promise<ReportingResponse>;
   }
 
@@ -126,8 +136,9 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
     process: (response: ReportingResponse) => T | Promise<T>,
     early: Early | null,
     deadline?: number,
+    policy?: RetryPolicy,
   ): Promise<{ response: ReportingResponse; result: T }> {
-    let first = early !== null && early.to === range.to ? early.response : null;
+    let first = early !== null && early.range.from === range.from && early.range.to === range.to ? early.response : null;
     return withRetry(
       async (attempt) => {
         if (attempt > 1) stats.retries++;
@@ -137,7 +148,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         return { response, result: await process(response) };
       },
       {
-        policy: options.retryPolicy ?? DEFAULT_RETRY_POLICY,
+        policy: policy ?? options.retryPolicy ?? DEFAULT_RETRY_POLICY,
         sleep,
         logger,
         now,
@@ -184,22 +195,24 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
   }
 
   async function fetchEvents(range: WallRange, sink: RowSink, fetchOptions: FetchEventsOptions = {}): Promise<FetchStats> {
-    const stats: FetchStats = { requests: 0, pages: 0, events: 0, outOfRange: 0, retries: 0 };
-    const from = range.from;
-    let to = range.to;
-    if (from > to) return stats;
+    const stats = emptyStats();
+    if (range.from > range.to) return stats;
     const { onPage } = fetchOptions;
     // Per fetch: the scanner's intern table (about 3 MB) lives only as long as the fetch.
     const scanner = pageReader === 'byte-scanner' ? createPageScanner() : null;
     const resolve = createWallResolver(options.timeZone);
     const read = (response: ReportingResponse) => readAndDecide(response, scanner);
+    // The ranges still to ask, the next one last: a cut page replaces its range with the parts it did not
+    // complete (page-decision.ts), so the fetch ends when every part is complete.
+    const pending: WallRange[] = [range];
     // One request ahead: as soon as a page is decided, the next range is known and requested, so it travels
     // while this page's rows go to the sink and its bytes to `onPage` (the evidence archive).
     let early: Early | null = null;
     let pageDone: Promise<void> = Promise.resolve();
     try {
       for (;;) {
-        const current = { from, to };
+        const current = pending.pop();
+        if (current === undefined) break;
         const ahead: Early | null = early;
         early = null;
         const { response, result }: { response: ReportingResponse; result: DecidedPage } = await request(
@@ -210,27 +223,49 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
           fetchOptions.deadline,
         );
         const outcome: PageDecision = result.decision;
-        if (outcome.nextTo !== null) {
-          early = { to: outcome.nextTo, response: send({ from, to: outcome.nextTo }, stats) };
+        for (let i = outcome.remaining.length - 1; i >= 0; i--) pending.push(outcome.remaining[i]!);
+        stats.events += outcome.kept;
+        stats.rowsReturned += outcome.rows;
+        stats.outOfRangeBefore += outcome.before;
+        stats.outOfRangeAfter += outcome.after;
+        stats.outOfRange += outcome.before + outcome.after;
+        if (outcome.rows > 0) stats.pages++;
+        const upcoming = pending.at(-1);
+        if (upcoming !== undefined) {
+          const bound = maxRequestsFor(stats.events, pageLimit);
+          if (stats.requests + 1 > bound) {
+            throw new IncompleteDataError(
+              `LastPass paging for ${range.from} … ${range.to} needed more than ${bound} requests for ${stats.events} events (at most 3 × ⌈events / ${Math.max(1, Math.floor(pageLimit / 20))}⌉ + 10): the responses do not add up, so the window is not complete.`,
+            );
+          }
+          early = { range: upcoming, response: send(upcoming, stats) };
           // If this page fails later on, the early request is abandoned: keep its rejection from going unhandled.
           early.response.catch(() => {});
         }
         // The scanner's rows are valid until it reads the next page, which only happens below, on the next turn.
         deliverRows(result.rows, outcome, sink, resolve);
-        if (outcome.dropped > 0) {
-          stats.outOfRange += outcome.dropped;
-          logger.warn('lastpass.rows_out_of_range', { from, to, dropped: outcome.dropped });
+        if (outcome.before + outcome.after > 0) {
+          logger.warn('lastpass.rows_out_of_range', {
+            from: current.from,
+            to: current.to,
+            dropped: outcome.before + outcome.after,
+            before: outcome.before,
+            after: outcome.after,
+          });
         }
-        if (outcome.rows > 0) stats.pages++;
-        stats.events += outcome.kept;
-        logger.debug('lastpass.page', { from, to, rows: outcome.rows, kept: outcome.kept, more: outcome.nextTo !== null });
+        logger.debug('lastpass.page', {
+          from: current.from,
+          to: current.to,
+          rows: outcome.rows,
+          kept: outcome.kept,
+          order: outcome.order,
+          more: outcome.remaining.length,
+        });
         // Pages reach `onPage` in order, one at a time, but the next page is fetched and processed while
         // this one's callback runs (it may wait for the evidence archive).
         await pageDone;
         pageDone = Promise.resolve(onPage?.({ range: current, bytes: response.bytes, requestNumber: response.requestNumber }));
         pageDone.catch(() => {}); // awaited below; handled here so that it is never reported as unhandled meanwhile
-        if (outcome.nextTo === null) break;
-        to = outcome.nextTo;
       }
     } catch (error) {
       // Never settle while a page's callback is still running (its own failure, if any, comes second).
@@ -244,17 +279,54 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
   return {
     endpoint: safeUrl,
     fetchEvents,
-    async probe(range) {
-      const stats: FetchStats = { requests: 0, pages: 0, events: 0, outOfRange: 0, retries: 0 };
-      const { result } = await request(
+    async probe(range, sink, probeOptions) {
+      const stats = emptyStats();
+      const resolve = createWallResolver(options.timeZone);
+      const { response, result } = await request(
         range,
         stats,
-        (response) => parseReportingResponse(response.status, response.contentType, decodeBody(response.bytes), response),
+        (r) => parseReportingResponse(r.status, r.contentType, decodeBody(r.bytes), r),
         null,
+        undefined,
+        probeOptions?.once ? ONCE : undefined,
       );
-      return { events: result.rows.length };
+      const inRange = result.rows.filter((row) => row.Time >= range.from && row.Time <= range.to);
+      if (sink) {
+        for (const row of inRange) {
+          const at = resolve(row.Time);
+          if (!Number.isNaN(at)) sink.add(row, at);
+        }
+      }
+      return {
+        events: inRange.length,
+        cut: result.rows.length >= pageLimit || result.next !== null,
+        timing: response.timing,
+        timings: stats.timings,
+      };
     },
   };
+}
+
+/** A fetch's counters, all zero. */
+function emptyStats(): FetchStats {
+  return {
+    requests: 0,
+    pages: 0,
+    events: 0,
+    rowsReturned: 0,
+    outOfRange: 0,
+    outOfRangeBefore: 0,
+    outOfRangeAfter: 0,
+    retries: 0,
+    timings: [],
+  };
+}
+
+/** An HTTP `Date` header as epoch ms (second resolution), or null when absent or unreadable. */
+export function httpDate(header: string | null): number | null {
+  if (header === null || header.trim() === '') return null;
+  const at = Date.parse(header);
+  return Number.isFinite(at) ? at : null;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { AuthorizationError, UpstreamError } from '../../errors.js';
 import type { RawEvent, WallRange } from '../../core/types.js';
+import type { RequestTiming } from '../../ports.js';
 import type { PageScanner } from './page-scanner.js';
 
 /** One response as the transport received it, and the range it answered. */
@@ -22,6 +23,8 @@ export interface ReportingResponse {
   /** The clock at arrival (for Retry-After dates). */
   now: number;
   pageLimit: number;
+  /** When it was sent and answered, and the Date header. */
+  timing: RequestTiming;
 }
 
 export interface ReportingPage {
@@ -104,6 +107,14 @@ export function parseReportingResponse(
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new UpstreamError('LastPass sent JSON that is not an object: no events from it are used.', { ...base, retryable: false });
   }
+  // JSON.parse keeps the last of two equal keys: `"data":{…},"data":{}` would read as an empty day.
+  const duplicate = firstDuplicateKey(body);
+  if (duplicate !== null) {
+    throw new UpstreamError(
+      `LastPass sent JSON with the key "${duplicate.key.slice(0, 40)}" twice in one object (${duplicate.path}): it cannot be read unambiguously, so no events from it are used.`,
+      { ...base, retryable: false },
+    );
+  }
   const obj = json as Record<string, unknown>;
   if (obj.status !== 'OK') {
     const text = [obj.error, obj.message, obj.errors].find((v) => typeof v === 'string' && v.trim() !== '') as string | undefined;
@@ -157,4 +168,63 @@ export function readPage(response: ReportingResponse, scanner: PageScanner | nul
     if (scanned) return scanned;
   }
   return parseReportingResponse(response.status, response.contentType, decodeBody(response.bytes), response);
+}
+
+/**
+ * The first key that occurs twice in one object of a JSON text (which must already parse), with where it
+ * is ("top level", "data", "data.Event7"), or null. Keys are compared as decoded (`"a"` and `"\\u0061"` are the same key).
+ */
+export function firstDuplicateKey(text: string): { key: string; path: string } | null {
+  /** One open object (its keys so far) or array (null), and the key it sits under. */
+  const stack: { keys: Set<string> | null; name: string }[] = [];
+  let expectKey = false;
+  let lastKey = '';
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      let escaped = false;
+      for (;;) {
+        const d = text.charCodeAt(j);
+        if (d === 0x5c) {
+          escaped = true;
+          j += 2;
+        } else if (d === 0x22 || j >= n) {
+          break;
+        } else {
+          j++;
+        }
+      }
+      if (expectKey) {
+        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
+        const top = stack[stack.length - 1];
+        if (top?.keys) {
+          if (top.keys.has(key)) {
+            const path = stack
+              .slice(1)
+              .map((s) => s.name)
+              .join('.');
+            return { key, path: path === '' ? 'top level' : path };
+          }
+          top.keys.add(key);
+        }
+        lastKey = key;
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b) {
+      stack.push({ keys: new Set(), name: stack[stack.length - 1]?.keys === null ? '[…]' : lastKey });
+      expectKey = true;
+    } else if (c === 0x5b) {
+      stack.push({ keys: null, name: stack[stack.length - 1]?.keys === null ? '[…]' : lastKey });
+      expectKey = false;
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === 0x2c) {
+      expectKey = stack[stack.length - 1]?.keys != null;
+    }
+  }
+  return null;
 }

@@ -7,6 +7,7 @@ import type { Client } from '@sendgrid/client';
 import type { MailService } from '@sendgrid/mail';
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { isRedirectStatus, redirectError } from '../http/outbound-fetch.js';
 import { redactUrl } from '../http/redact.js';
 import { toMailData } from './mail-message.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy } from '../http/retry.js';
@@ -64,6 +65,9 @@ function adviceFor(status: number, messages: string[]): string {
 /** Translates anything @sendgrid/mail throws into an UpstreamError without its request config. */
 export function translateSendGridError(error: unknown, url: string): UpstreamError {
   const e = (error ?? {}) as SendGridErrorShape;
+  // Redirects are not followed (maxRedirects 0): axios rejects a 3xx with its response, as an error of its own.
+  const redirected = typeof e.response?.status === 'number' && isRedirectStatus(e.response.status) ? e.response.status : null;
+  if (redirected !== null) return redirectError('sendgrid', redirected, headerValue(e.response?.headers, 'location'), url);
   const status = typeof e.code === 'number' ? e.code : null;
   if (status !== null && e.response) {
     const messages = sendGridMessages(e.response.body);
@@ -112,6 +116,9 @@ export async function createSendGridClient(options: { apiKey: string; apiUrl: st
   // setApiKey resets baseUrl to the region default: set ours afterwards.
   client.setDefaultRequest('baseUrl', `${options.apiUrl.replace(/\/+$/, '')}/`);
   client.setDefaultRequest('timeout' as never, (options.timeoutMs ?? 30_000) as never);
+  // Redirects are refused, as for every outbound request (adapters/http/outbound-fetch.ts): the key rides in
+  // the Authorization header, and a 3xx becomes a non-retryable error naming the target host.
+  client.setDefaultRequest('maxRedirects' as never, 0 as never);
   return client;
 }
 

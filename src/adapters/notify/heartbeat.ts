@@ -5,13 +5,15 @@
  */
 import type { Logger } from '../../logger.js';
 import type { FetchLike } from '../../ports.js';
+import { createOutboundFetch } from '../http/outbound-fetch.js';
 
 export interface Heartbeat {
   ping(outcome: 'success' | 'fail', message: string): Promise<void>;
 }
 
 export function createHeartbeat(options: { url: string; logger: Logger; fetch?: FetchLike; timeoutMs?: number }): Heartbeat {
-  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  // Redirects are refused (the URL's path is the check's secret): a moved endpoint is logged, never followed.
+  const fetchImpl = createOutboundFetch({ service: 'heartbeat', ...(options.fetch ? { fetch: options.fetch } : {}) });
   const base = options.url.replace(/\/+$/, '');
   return {
     async ping(outcome, message) {
