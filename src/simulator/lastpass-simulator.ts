@@ -6,6 +6,9 @@
  *
  * Built for volume: the events are sorted once (newest first), every request finds its range by binary
  * search and serialises only the page it returns.
+ *
+ * Over 400 lines on purpose: one fake server whose request parsing, paging, page orders, clock, zone and
+ * fault hooks all act on the same sorted event list and one request; it is test infrastructure, not product logic.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
