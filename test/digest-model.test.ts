@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createAnalysis, type AnalysisResult } from '../src/core/analysis.js';
-import { buildChart, buildDigestModel, buildFailureModel, buildTrends, type PriorDay } from '../src/core/digest-model.js';
+import { buildChart, buildTrends, type PriorDay } from '../src/core/digest-chart.js';
+import { buildDigestModel, buildFailureModel } from '../src/core/digest-model.js';
 import { parseIgnoreUsers } from '../src/core/ignore-users.js';
 import { parseKnownApiCallers } from '../src/core/known-callers.js';
 import { parseSeverityOverrides } from '../src/core/severity-overrides.js';

@@ -3,7 +3,8 @@
  * the values its stages pass each other for one window.
  */
 import type { Config } from '../config/load-config.js';
-import type { Caution, PriorDay } from '../core/digest-model.js';
+import type { PriorDay } from '../core/digest-chart.js';
+import type { Caution } from '../core/digest-model.js';
 import type { DeliveredWindow } from '../core/run-state.js';
 import type { ReportWindow } from '../core/types.js';
 import type { Logger } from '../logger.js';
