@@ -24,7 +24,7 @@ export class ConfigError extends DigestError {
   }
 }
 
-export type Service = 'lastpass' | 'sendgrid' | 'heartbeat';
+export type Service = 'lastpass' | 'sendgrid' | 'heartbeat' | 'webhook';
 
 /** An upstream answered badly or not at all. `url` is already redacted. */
 export class UpstreamError extends DigestError {

@@ -71,4 +71,15 @@ export const RULES: readonly ConfigRule[] = [
           }
         : {},
   },
+  {
+    name: 'webhook-format-without-url',
+    check: ({ text }) =>
+      text('NOTIFY_WEBHOOK_FORMAT') && !text('NOTIFY_WEBHOOK_URL')
+        ? {
+            problems: [
+              'NOTIFY_WEBHOOK_FORMAT is set but NOTIFY_WEBHOOK_URL is not: set the webhook URL too, or unset NOTIFY_WEBHOOK_FORMAT.',
+            ],
+          }
+        : {},
+  },
 ];

@@ -2,9 +2,12 @@
  * Stage 3 of a window: deliver. A dry run writes the message to the outbox and changes nothing else. A
  * real one records its intent first (so a crash mid-send is known at the next start), sends, then records
  * the delivered window with its history contribution and tail in one step, and finishes the evidence
- * bundle. A failure to deliver sends the FAILED notice instead.
+ * bundle. A delivered digest with high findings is also summarised to the alarm webhook (verdict and top
+ * findings, no link). A failure to deliver sends the FAILED notice instead.
  */
+import { type AlarmNotice, MAX_TOP_FINDINGS } from '../core/alarm.js';
 import type { AnalysisResult } from '../core/analysis.js';
+import type { DigestModel } from '../core/digest-model-types.js';
 import { windowLabel } from '../core/digest-model.js';
 import type { DeliveredWindow, DeliverySummary } from '../core/run-state.js';
 import { UpstreamError, describeError } from '../errors.js';
@@ -67,6 +70,10 @@ export async function deliverWindow(
       fetched.tail,
     );
     deps.checkpoint?.('delivery.recorded');
+    const webhook =
+      deps.notifier && model.detections.some((d) => d.severity === 'high')
+        ? await deps.notifier.notify(digestAlarm(deps, ctx, model, analysis), options.deadline === undefined ? {} : { deadline: options.deadline })
+        : undefined;
     await evidence.finish({
       status: 'delivered',
       html: message.html,
@@ -80,6 +87,7 @@ export async function deliverWindow(
         subject: model.subject,
         marker: ctx.marker,
         deliveredAt: delivered.deliveredAt,
+        ...(webhook ? { webhook } : {}),
       },
       run: { ...runRecord(), eventsReviewed: analysis.eventsReviewed },
       finishedAt: deps.now(),
@@ -123,4 +131,26 @@ export function summarise(analysis: AnalysisResult): DeliverySummary {
   const byCategory: Record<string, number> = {};
   for (const [category, c] of analysis.byCategory) byCategory[category] = c.high + c.medium + c.low;
   return { eventsReviewed: analysis.eventsReviewed, ...analysis.bySeverity, byCategory };
+}
+
+/** The alarm webhook's summary of a delivered digest: its verdict, counts and top findings (high first), no link. */
+function digestAlarm(deps: RunDeps, ctx: WindowContext, model: DigestModel, analysis: AnalysisResult): AlarmNotice {
+  return {
+    kind: 'digest',
+    account: deps.config.lastpass.accountNumber,
+    window: { key: ctx.key, start: ctx.window.start.toISOString(), end: ctx.window.end.toISOString() },
+    subject: model.subject,
+    verdict: model.verdict,
+    counts: { eventsReviewed: analysis.eventsReviewed, findings: model.findingCount, ...analysis.bySeverity },
+    topFindings: model.detections.slice(0, MAX_TOP_FINDINGS).map((d) => ({
+      severity: d.severity,
+      title: d.title,
+      subject: d.subject,
+      reason: d.reason,
+      time: d.time,
+    })),
+    failure: null,
+    generatedAt: deps.now().toISOString(),
+    generator: `lastpass-audit-digest ${deps.version}`,
+  };
 }

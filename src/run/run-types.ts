@@ -8,7 +8,7 @@ import type { Caution } from '../core/digest-model.js';
 import type { DeliveredWindow } from '../core/run-state.js';
 import type { ReportWindow } from '../core/types.js';
 import type { Logger } from '../logger.js';
-import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Renderer, RequestTiming, Store } from '../ports.js';
+import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Notifier, Renderer, RequestTiming, Store } from '../ports.js';
 
 export interface RunDeps {
   config: Pick<Config, 'lastpass' | 'report'>;
@@ -19,6 +19,11 @@ export interface RunDeps {
   /** Where dry runs go. */
   outbox: Mailer;
   renderer: Renderer;
+  /**
+   * The second alarm channel (NOTIFY_WEBHOOK_URL): every FAILED notice, whether or not its email went out,
+   * and a summary of each delivered digest with high findings. Absent: none. Dry runs never notify.
+   */
+  notifier?: Notifier;
   logger: Logger;
   /** The clock: every time the run reads or records comes from here. */
   now: () => Date;

@@ -13,6 +13,7 @@ const ENDPOINTS: Record<Service, { name: string; variable: string }> = {
   lastpass: { name: 'LastPass', variable: 'LASTPASS_API_URL' },
   sendgrid: { name: 'SendGrid', variable: 'SENDGRID_API_URL' },
   heartbeat: { name: 'The heartbeat endpoint', variable: 'HEARTBEAT_URL' },
+  webhook: { name: 'The alarm webhook', variable: 'NOTIFY_WEBHOOK_URL' },
 };
 
 /** The scheme and host of a URL (never its path or query), or "(invalid URL)". */
