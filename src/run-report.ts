@@ -32,6 +32,7 @@ export async function runReport(deps: RunDeps, options: RunOptions = {}): Promis
     return { status: 'locked', windows: [], skipped: null };
   }
   try {
+    await options.onStart?.();
     return await runLocked(deps, options);
   } finally {
     await lock.release();

@@ -72,7 +72,10 @@ export async function deliverWindow(
     deps.checkpoint?.('delivery.recorded');
     const webhook =
       deps.notifier && model.detections.some((d) => d.severity === 'high')
-        ? await deps.notifier.notify(digestAlarm(deps, ctx, model, analysis), options.deadline === undefined ? {} : { deadline: options.deadline })
+        ? await deps.notifier.notify(
+            digestAlarm(deps, ctx, model, analysis),
+            options.deadline === undefined ? {} : { deadline: options.deadline },
+          )
         : undefined;
     await evidence.finish({
       status: 'delivered',

@@ -49,6 +49,8 @@ export interface RunOptions {
   force?: boolean;
   /** Epoch ms after which retries give up (the worker passes the next scheduled run). */
   deadline?: number;
+  /** Called once the run holds the lock, before anything is read or fetched (the heartbeat's /start ping). */
+  onStart?: () => Promise<void>;
 }
 
 export type WindowStatus = 'delivered' | 'dry-run' | 'failed' | 'already-delivered';

@@ -29,7 +29,10 @@ export interface WebhookNotifierOptions {
 
 /** An upstream's answer as an error may quote it: one line, at most 200 characters, any URL cut to its host. */
 export function upstreamSnippet(text: string): string {
-  return clean(text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (u) => originOf(u)), 200);
+  return clean(
+    text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (u) => originOf(u)),
+    200,
+  );
 }
 
 /** Replaces each secret (≥ 4 characters) in every string of a JSON value. */
@@ -86,7 +89,13 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): Notifier
       `The alarm webhook at ${origin} answered ${res.status}${quoted ? ` ("${quoted}")` : ''}: ${
         retryable ? 'it is not available now' : 'check NOTIFY_WEBHOOK_URL (and NOTIFY_WEBHOOK_FORMAT) against the channel that issued it'
       }.`,
-      { service: 'webhook', status: res.status, url: origin, retryable, retryAfterSeconds: retryAfterSeconds(res.headers.get('retry-after')) },
+      {
+        service: 'webhook',
+        status: res.status,
+        url: origin,
+        retryable,
+        retryAfterSeconds: retryAfterSeconds(res.headers.get('retry-after')),
+      },
     );
   };
 
