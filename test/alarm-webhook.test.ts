@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createWebhookNotifier } from '../src/adapters/notify/webhook-notifier.js';
 import { type AlarmNotice, inferWebhookFormat, slackEscape } from '../src/core/alarm.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { ConfigError } from '../src/errors.js';
+import type { ConfigError } from '../src/errors.js';
 import { recordingLogger } from './support/recording-logger.js';
 
 const SLACK_PATH = '/services/T0001/B0002/slackTokenXyz123';
@@ -91,7 +91,11 @@ describe('the format follows the host when NOTIFY_WEBHOOK_FORMAT is unset', () =
     const slack = loadConfig({ ...base, NOTIFY_WEBHOOK_URL: `https://hooks.slack.com${SLACK_PATH}` }).config;
     expect(slack.notify).toEqual({ webhookUrl: `https://hooks.slack.com${SLACK_PATH}`, webhookFormat: 'slack' });
     expect(slack.secrets).toContain(`https://hooks.slack.com${SLACK_PATH}`);
-    const forced = loadConfig({ ...base, NOTIFY_WEBHOOK_URL: `https://hooks.slack.com${SLACK_PATH}`, NOTIFY_WEBHOOK_FORMAT: 'JSON' }).config;
+    const forced = loadConfig({
+      ...base,
+      NOTIFY_WEBHOOK_URL: `https://hooks.slack.com${SLACK_PATH}`,
+      NOTIFY_WEBHOOK_FORMAT: 'JSON',
+    }).config;
     expect(forced.notify?.webhookFormat).toBe('json');
     expect(loadConfig(base).config.notify?.webhookUrl).toBeNull();
     let problems: readonly string[] = [];
@@ -200,7 +204,11 @@ describe('each format as the webhook receives it', () => {
       .post('/lastpass/hook-9z8y', (b: Record<string, unknown>) => bodies.push(b) > 0)
       .twice()
       .reply(204);
-    const notifier = createWebhookNotifier({ url: 'https://alerts.example.org/lastpass/hook-9z8y', format: 'json', logger: recordingLogger() });
+    const notifier = createWebhookNotifier({
+      url: 'https://alerts.example.org/lastpass/hook-9z8y',
+      format: 'json',
+      logger: recordingLogger(),
+    });
     await notifier.notify(digestNotice());
     await notifier.notify(failedNotice());
     scope.done();
@@ -250,7 +258,9 @@ describe('transport', () => {
   });
 
   it('a 4xx other than 408/429 is final: one request, reported (not thrown), the answer quoted without its URL', async () => {
-    const scope = nock('https://hooks.slack.com').post(SLACK_PATH).reply(404, 'no_service https://hooks.slack.com/services/T0001/B0002/other');
+    const scope = nock('https://hooks.slack.com')
+      .post(SLACK_PATH)
+      .reply(404, 'no_service https://hooks.slack.com/services/T0001/B0002/other');
     const logger = recordingLogger();
     const waits: number[] = [];
     const notifier = createWebhookNotifier({
@@ -263,7 +273,9 @@ describe('transport', () => {
     scope.done();
     expect(waits).toEqual([]);
     expect(result.sent).toBe(false);
-    expect(result.error).toMatch(/^The alarm webhook at https:\/\/hooks\.slack\.com answered 404 \("no_service https:\/\/hooks\.slack\.com"\): check NOTIFY_WEBHOOK_URL/);
+    expect(result.error).toMatch(
+      /^The alarm webhook at https:\/\/hooks\.slack\.com answered 404 \("no_service https:\/\/hooks\.slack\.com"\): check NOTIFY_WEBHOOK_URL/,
+    );
     expect(result.error).not.toContain('/services/');
     expect(logger.lines.join('\n')).not.toContain('/services/');
   });
