@@ -1,9 +1,9 @@
 /**
  * The one fetch every outbound request goes through (LastPass, the heartbeat, the alarm webhook; SendGrid's
- * axios client is configured to the same rule in sendgrid-mailer.ts). Redirects are refused: a 3xx is never followed, so a
- * request body carrying a secret (LastPass's `provhash`) never reaches a host other than the configured one,
- * and a moved endpoint is a clear, non-retryable error naming the status and the target host only (a
- * Location's path or query could carry a token). The error is built in one place, `redirectError`.
+ * axios client is configured to the same rule in sendgrid-mailer.ts). Redirects are refused: a 3xx is never
+ * followed, so a request body carrying a secret (LastPass's `provhash`) never reaches a host other than the
+ * configured one, and a moved endpoint is a clear, non-retryable error naming the status and the target host
+ * only (a Location's path or query could carry a token). The error is built in one place, `redirectError`.
  */
 import { type Service, UpstreamError } from '../../errors.js';
 import type { FetchLike } from '../../ports.js';
