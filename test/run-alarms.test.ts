@@ -14,8 +14,10 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
+import { createFileStore } from '../src/store/file-store.js';
 import { runInProcess } from './support/command-io.js';
 import { startFakeSendGrid, type FakeSendGrid } from './support/fake-sendgrid.js';
+import { thisProcess } from './support/process-info.js';
 
 const SECRET = 'alarm-secret-5f4e3d2c1b';
 const SLACK_PATH = '/services/T0AL/B0RM/webhookToken7q8w9e';
@@ -121,6 +123,9 @@ describe('run with the alarm webhook and the heartbeat', () => {
     // The evidence records what the webhook did, not where it is.
     const stored = await allFiles(join(dir, 'data'));
     expect(stored).toMatch(/"webhook":\s*\{\s*"sent":\s*true,\s*"format":\s*"slack"\s*\}/);
+    // The bundle with the webhook's outcome in it still verifies.
+    const verified = await runInProcess(['verify'], env(), dir);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     for (const secretPart of [SLACK_PATH, 'webhookToken7q8w9e', HC_PATH]) {
       expect(result.stdout + result.stderr).not.toContain(secretPart);
       expect(stored).not.toContain(secretPart);
@@ -160,6 +165,22 @@ describe('run with the alarm webhook and the heartbeat', () => {
     expect(text).toContain('could not be fetched completely');
     expect(text).not.toContain('The FAILED email could not be sent either');
     expect(text).not.toContain('wrong-secret-abc');
+  });
+
+  it('a run that finds the lock taken pings nothing (the run holding it does)', async () => {
+    const outside = recordOutside();
+    const holder = createFileStore({ dir: join(dir, 'data'), now: () => new Date(), processInfo: thisProcess() });
+    await holder.init();
+    const lock = await holder.tryLock('another run');
+    try {
+      const result = await runInProcess(['run'], env(), dir);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('Another run holds the lock');
+      expect(outside.pings).toEqual([]);
+    } finally {
+      await lock?.release();
+      await holder.close();
+    }
   });
 
   it('a dry run pings nothing and sends no alarm', async () => {
