@@ -44,6 +44,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ...REPORT,
       'REPORT_SCHEDULE',
       'REPORT_RETRY_MINUTES',
+      'RUN_DEADLINE_MINUTES',
       'HEARTBEAT_URL',
       'PORT',
       ...STORAGE,
@@ -62,7 +63,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--dry-run', 'write the message to DATA_DIR/outbox/ instead of sending; changes no state; no SendGrid key needed'],
       ['--force', 'send a window that was already delivered again'],
     ],
-    variables: [...LASTPASS, ...SENDGRID, ...REPORT, ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
+    variables: [...LASTPASS, ...SENDGRID, ...REPORT, 'RUN_DEADLINE_MINUTES', ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
   },
   demo: {
     synopsis: '',
