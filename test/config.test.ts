@@ -218,6 +218,7 @@ describe('defaults', () => {
       lateOverlapMinutes: 15,
       severityOverrides: [],
       ignoreUsers: [],
+      runDeadlineMinutes: 30,
     });
     expect(config.dataDir).toBe('./data');
     expect(config.databaseUrl).toBeNull();
