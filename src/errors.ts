@@ -81,8 +81,8 @@ export class RetryDeadlineError extends UpstreamError {
     const upstream = last instanceof UpstreamError ? last : null;
     super(
       upstream
-        ? `${upstream.message} Gave up retrying: the next attempt would start after the run's deadline.`
-        : `The run's deadline passed before the ${service} request could be made.`,
+        ? `${upstream.message} Gave up retrying: the next attempt would start after the deadline.`
+        : `The deadline passed before the ${service} request could be made.`,
       {
         service: upstream?.service ?? service,
         status: upstream?.status ?? null,

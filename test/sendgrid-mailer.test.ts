@@ -309,7 +309,9 @@ describe('retries: only what certainly did not leave (issue #13)', () => {
       [502, 'unknown'],
       [503, 'unknown'],
     ] as const) {
-      const scope = nock(SG_URL).post(SEND_PATH).reply(status, { errors: [{ message: `status ${status}`, field: null }] });
+      const scope = nock(SG_URL)
+        .post(SEND_PATH)
+        .reply(status, { errors: [{ message: `status ${status}`, field: null }] });
       const error = await caught(mailer().send(message));
       scope.done();
       expect(error, String(status)).toMatchObject({ status, sendOutcome: outcome });
@@ -367,5 +369,4 @@ describe('retries: only what certainly did not leave (issue #13)', () => {
     expect(late).toBeInstanceOf(RetryDeadlineError);
     expect((late as RetryDeadlineError).last).toBeNull();
   });
-
 });

@@ -10,7 +10,7 @@ import { windowLabel } from '../core/digest-model.js';
 import { possibleDuplicateNotice } from '../core/run-plan.js';
 import type { DeliveredWindow, DeliveryIntent, DeliverySummary, MaybeSent } from '../core/run-state.js';
 import { MAX_UNCONFIRMED_RESENDS, resendWait } from '../core/send-outcome-rules.js';
-import { UpstreamError, describeError } from '../errors.js';
+import { RetryDeadlineError, UpstreamError, describeError } from '../errors.js';
 import type { DeliveryResult, OutgoingMessage } from '../ports.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
 import type { ComposedDigest } from './compose-digest.js';
@@ -185,7 +185,9 @@ async function sendConfirmed(
         error: maybeSent.reason,
         resend: resend < MAX_UNCONFIRMED_RESENDS && within ? { inMs: wait } : null,
       });
-      if (resend >= MAX_UNCONFIRMED_RESENDS || !within) throw new UnconfirmedSend(error);
+      if (resend >= MAX_UNCONFIRMED_RESENDS) throw new UnconfirmedSend(error);
+      // The re-send would start past the deadline: the failure names it (run-deadline.ts).
+      if (!within) throw new UnconfirmedSend(new RetryDeadlineError(error, options.deadline!, 'sendgrid', ''));
       await sleep(wait);
       const attempt = intent.attempt + 1;
       current = digest.withNotice(possibleDuplicateNotice(intent), attempt);
