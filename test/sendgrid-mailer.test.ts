@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { toSendGridRequestBody } from '../src/adapters/mail/mail-message.js';
 import { createOutboxMailer } from '../src/adapters/mail/outbox-mailer.js';
 import { DEFAULT_RETRY_POLICY } from '../src/adapters/http/retry.js';
-import { createSendGridMailer, type SendGridMailerOptions } from '../src/adapters/mail/sendgrid-mailer.js';
+import { createSendGridMailer, type SendGridMailerOptions, translateSendGridError } from '../src/adapters/mail/sendgrid-mailer.js';
 import { RetryDeadlineError, UpstreamError } from '../src/errors.js';
 import { recordingLogger } from './support/recording-logger.js';
 import type { OutgoingMessage } from '../src/ports.js';
@@ -294,6 +294,17 @@ describe('retries: only what certainly did not leave (issue #13)', () => {
     scope.done();
     expect(result.messageId).toBe('after-refused');
     expect(sleeps).toHaveLength(2);
+  });
+
+  it('a timeout is unknown once the request was written, not sent before (the connection or the write never completed)', () => {
+    const url = `${SG_URL}/v3/mail/send`;
+    const written = translateSendGridError({ code: 'ECONNABORTED', request: { writableFinished: true } }, url);
+    const unwritten = translateSendGridError({ code: 'ECONNABORTED', request: { writableFinished: false } }, url);
+    expect(written).toMatchObject({ sendOutcome: 'unknown', message: 'SendGrid did not answer in time after the message was sent.' });
+    expect(unwritten).toMatchObject({ sendOutcome: 'not-sent', message: 'SendGrid did not answer in time (the message was not sent).' });
+    expect(translateSendGridError({ code: 'EPIPE' }, url).sendOutcome).toBe('unknown');
+    for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'])
+      expect(translateSendGridError({ code }, url).sendOutcome).toBe('not-sent');
   });
 
   it('classifies every 4xx but 408/429 as not sent, and 408/429 and 5xx as unknown', async () => {
