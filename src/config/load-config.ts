@@ -44,6 +44,8 @@ export interface Config {
     severityOverrides?: SeverityOverride[];
     /** REPORT_IGNORE_USERS. */
     ignoreUsers?: IgnoreUserRule[];
+    /** RUN_DEADLINE_MINUTES (default 30): the longest a run may take, fetches, retries and sends together. */
+    runDeadlineMinutes?: number;
   };
   worker: {
     /** Delays of the retries after a failed run, within the day. */
@@ -125,6 +127,7 @@ function assemble(v: Values<Schema>, secrets: string[]): Config {
       lateOverlapMinutes: v.REPORT_LATE_OVERLAP_MINUTES!,
       severityOverrides: v.REPORT_SEVERITY_OVERRIDES ?? [],
       ignoreUsers: v.REPORT_IGNORE_USERS ?? [],
+      runDeadlineMinutes: v.RUN_DEADLINE_MINUTES!,
     },
     worker: { retryDelaysMs: v.REPORT_RETRY_MINUTES!, heartbeatUrl: v.HEARTBEAT_URL, port: v.PORT },
     notify: {

@@ -25,6 +25,7 @@ export const DEFAULTS = {
   DATA_DIR: './data',
   LOG_LEVEL: 'info',
   REPORT_RETRY_MINUTES: '10,30,60,120',
+  RUN_DEADLINE_MINUTES: '30',
 } as const;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -269,6 +270,12 @@ export const SCHEMA = {
       }
       return ok(delays);
     },
+  }),
+  RUN_DEADLINE_MINUTES: variable<number>({
+    name: 'RUN_DEADLINE_MINUTES',
+    help: 'the longest one run may take (LastPass fetches, retries, sends); past it the run fails loudly',
+    default: DEFAULTS.RUN_DEADLINE_MINUTES,
+    parse: wholeNumber('RUN_DEADLINE_MINUTES', 1, 1440, DEFAULTS.RUN_DEADLINE_MINUTES),
   }),
   HEARTBEAT_URL: variable<string>({
     name: 'HEARTBEAT_URL',

@@ -104,16 +104,19 @@ async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string
     notice.files = { noticeHtml: html, noticeText: text };
     notice.record = { sent: false, subject: model.subject, recipients: config.report.to };
     const target = ctx.dryRun ? deps.outbox : deps.mailer;
-    const sent = await target.send({
-      key: `${ctx.key}.failed-${failures}`,
-      kind: 'failure',
-      from: config.report.from,
-      to: config.report.to,
-      subject: model.subject,
-      html,
-      text,
-      customArgs: { digest_window: ctx.key, digest_failure: String(failures) },
-    });
+    const sent = await target.send(
+      {
+        key: `${ctx.key}.failed-${failures}`,
+        kind: 'failure',
+        from: config.report.from,
+        to: config.report.to,
+        subject: model.subject,
+        html,
+        text,
+        customArgs: { digest_window: ctx.key, digest_failure: String(failures) },
+      },
+      { deadline: noticeDeadline(deps, ctx) },
+    );
     notice.record = { sent: true, subject: model.subject, recipients: config.report.to, messageId: sent.messageId };
   } catch (noticeError) {
     logger.error('run.failure_notice_failed', { key: ctx.key, error: describeError(noticeError) });
@@ -134,6 +137,13 @@ async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string
     });
   }
   return notice;
+}
+
+/** A FAILED notice is attempted even past the run's deadline, with at most a minute of retries. */
+const NOTICE_GRACE_MS = 60_000;
+
+function noticeDeadline(deps: RunDeps, ctx: WindowContext): number {
+  return Math.max(ctx.runDeadline.at, deps.now().getTime() + NOTICE_GRACE_MS);
 }
 
 function adviceFor(error: unknown): string {
