@@ -2,16 +2,19 @@
  * Stage 3 of a window: deliver. A dry run writes the message to the outbox and changes nothing else. A
  * real one records its intent first (so a crash mid-send is known at the next start), sends, then records
  * the delivered window with its history contribution and tail in one step, and finishes the evidence
- * bundle. A failure to deliver sends the FAILED notice instead.
+ * bundle. SendGrid refusing the message as too large (HTTP 413) is answered once, by sending the digest
+ * without its attachments (with a notice saying why and how to get them); never the same body again. A
+ * failure to deliver sends the FAILED notice instead.
  */
 import type { AnalysisResult } from '../core/analysis.js';
 import { windowLabel } from '../core/digest-model.js';
 import type { DeliveredWindow, DeliverySummary } from '../core/run-state.js';
-import { UpstreamError, describeError } from '../errors.js';
+import { MessageTooLargeError, UpstreamError, describeError } from '../errors.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
 import type { ComposedDigest } from './compose-digest.js';
 import { failWindow } from './failure-notice.js';
 import type { FetchedWindow } from './fetch-window.js';
+import type { DeliveryResult } from '../ports.js';
 import type { RunDeps, RunOptions, WindowContext, WindowResult } from './run-types.js';
 
 export async function deliverWindow(
@@ -26,7 +29,7 @@ export async function deliverWindow(
   const { logger, config } = deps;
   const { key, window } = ctx;
   const { analysis } = fetched;
-  const { message, model } = digest;
+  let { message, model } = digest;
   if (ctx.dryRun) {
     const out = await deps.outbox.send(message);
     logger.info('run.window_dry_run', { key, destination: out.destination, eventsReviewed: analysis.eventsReviewed });
@@ -50,7 +53,17 @@ export async function deliverWindow(
       attempt: ctx.attempt,
     });
     deps.checkpoint?.('delivery.intent_recorded');
-    const sent = await deps.mailer.send(message, options.deadline === undefined ? {} : { deadline: options.deadline });
+    const sendOptions = options.deadline === undefined ? {} : { deadline: options.deadline };
+    let sent: DeliveryResult;
+    try {
+      sent = await deps.mailer.send(message, sendOptions);
+    } catch (error) {
+      if (!(error instanceof MessageTooLargeError) || (message.attachments ?? []).length === 0) throw error;
+      // Refused, so not sent: once more without the attachments (a second 413 fails the window).
+      logger.warn('run.message_too_large', { key, attachments: message.attachments?.length ?? 0, error: describeError(error) });
+      ({ message, model } = digest.withoutAttachments());
+      sent = await deps.mailer.send(message, sendOptions);
+    }
     deps.checkpoint?.('delivery.sent');
     const delivered: DeliveredWindow = {
       key,
