@@ -16,6 +16,14 @@ export const MAX_ATTACHMENT_ROWS = 100_000;
 /** The encoded SendGrid request (JSON with base64 attachments) at most: 20 MB, a margin under SendGrid's 30 MB. */
 export const MAX_REQUEST_BYTES = 20_000_000;
 
+/** The two limits; RunDeps.attachmentLimits replaces them (tests make them small). */
+export interface AttachmentLimits {
+  maxRows: number;
+  maxRequestBytes: number;
+}
+
+export const DEFAULT_ATTACHMENT_LIMITS: AttachmentLimits = { maxRows: MAX_ATTACHMENT_ROWS, maxRequestBytes: MAX_REQUEST_BYTES };
+
 /**
  * How many rows a complete attachment would hold: every security-relevant event, then the unrecognised ones.
  * The one place this total is computed (the analysis may one day count them without keeping them all).

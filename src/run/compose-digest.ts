@@ -4,16 +4,15 @@
  * evidence before rendering, because the digest's footer carries the content hash. The attachments are that
  * list gzip-compressed as CSV and JSON, cut (most severe rows first) to what SendGrid always accepts
  * (core/attachment-plan.ts): the encoded request is measured after rendering and, while it is over
- * MAX_REQUEST_BYTES, the attachments are rebuilt with fewer rows and the digest rendered again (it says how
+ * the limit, the attachments are rebuilt with fewer rows and the digest rendered again (it says how
  * many rows they hold and where the rest is).
  */
 import { noiseSettings } from './fetch-window.js';
 import {
   attachableTotal,
   attachmentsRefusedNotice,
+  DEFAULT_ATTACHMENT_LIMITS,
   fewerRows,
-  MAX_ATTACHMENT_ROWS,
-  MAX_REQUEST_BYTES,
   truncationNotice,
 } from '../core/attachment-plan.js';
 import { buildDigestModel, type Caution, windowLabel } from '../core/digest-model.js';
@@ -37,20 +36,14 @@ export interface ComposedDigest {
   withoutAttachments(): ComposedDigest;
 }
 
-/** Limits of the attachments (tests lower them); the defaults are core/attachment-plan.ts's. */
-export interface AttachmentLimits {
-  maxRows: number;
-  maxRequestBytes: number;
-}
-
 export async function composeDigest(
   deps: RunDeps,
   ctx: WindowContext,
   fetched: FetchedWindow,
   evidence: RunEvidence,
-  limits: AttachmentLimits = { maxRows: MAX_ATTACHMENT_ROWS, maxRequestBytes: MAX_REQUEST_BYTES },
 ): Promise<ComposedDigest> {
   const { config } = deps;
+  const limits = deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS;
   const { key, window } = ctx;
   const { analysis } = fetched;
   const timeZone = config.report.timeZone;
