@@ -182,3 +182,93 @@ describe('an attack day: 120,000 failed sign-ins from distinct users and IPs', (
     expect(await bundleEvents(h.dir)).toHaveLength(FAILED + HIGH_ACTIONS.length);
   });
 });
+
+/** Incompressible Data (a random token per row): gzip cannot save these attachments, only leaving rows out can. */
+function randomToken(seed: number): (i: number) => string {
+  const random = mulberry32(seed);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  return () => {
+    let token = 'token=';
+    for (let k = 0; k < 400; k++) token += alphabet[Math.floor(random() * 64)];
+    return token;
+  };
+}
+
+describe('attachments over the request limit even compressed', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await close(h);
+    h = undefined;
+  });
+
+  it('are cut, most severe first, until the encoded request fits, and the digest says how many they hold', async () => {
+    const limit = 1_000_000;
+    h = await harness(attackDay(6_000, randomToken(7)), undefined, { attachmentLimits: { maxRows: 100_000, maxRequestBytes: limit } });
+    const outcome = await runReport(h.deps, {});
+    expect(outcome.windows.map((w) => w.status)).toEqual(['delivered']);
+    expect(sends(h)).toHaveLength(1);
+    expect(sends(h)[0]!.bytes).toBeLessThanOrEqual(limit);
+    const body = sends(h)[0]!.body as SentBody;
+    const { csv, json } = gunzipAttachments(body);
+    const kept = json.length;
+    expect(kept).toBeGreaterThan(500);
+    expect(kept).toBeLessThan(6_000);
+    expect(csv.lines).toBe(kept + 1);
+    expect(json.filter((e) => e.severity === 'high').map((e) => e.action)).toEqual(expect.arrayContaining(HIGH_ACTIONS));
+    const notice = `The attached CSV and JSON hold ${kept.toLocaleString('en-US')} of 6,003 security-relevant rows`;
+    for (const text of [part(body, 'text/html'), flat(part(body, 'text/plain'))]) {
+      expect(text).toContain(notice);
+      expect(text).toContain(EXPORT);
+    }
+  }, 60_000);
+});
+
+describe('SendGrid refusing the message as too large (HTTP 413)', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await close(h);
+    h = undefined;
+  });
+
+  it('re-sends the digest once without attachments, saying why they are missing and how to get them', async () => {
+    // A SendGrid whose limit the attachments exceed and the digest alone does not.
+    const limit = 400_000;
+    h = await harness(attackDay(3_000, randomToken(11)), limit);
+    const outcome = await runReport(h.deps, {});
+    expect(outcome.windows.map((w) => w.status)).toEqual(['delivered']);
+    const [refused, resent, ...more] = sends(h);
+    expect(more).toEqual([]);
+    expect(refused!.bytes).toBeGreaterThan(limit);
+    const body = resent!.body as SentBody;
+    expect(resent!.bytes).toBeLessThanOrEqual(limit);
+    expect(body.attachments).toBeUndefined();
+    for (const text of [part(body, 'text/html'), flat(part(body, 'text/plain'))]) {
+      expect(text).toContain(
+        'SendGrid refused this digest as too large with its attachments (HTTP 413), so it was sent again without them: ' +
+          `the CSV and JSON of the 3,003 security-relevant rows are missing; the complete list is in the evidence bundle: ${EXPORT}`,
+      );
+      expect(text).not.toContain('security-relevant events is attached');
+    }
+    expect(await bundleEvents(h.dir)).toHaveLength(3_003);
+    // Delivered: the next run has nothing left to send for this window.
+    const again = await runReport(h.deps, {});
+    expect(again.windows.every((w) => w.status !== 'failed')).toBe(true);
+    expect(sends(h)).toHaveLength(2);
+  }, 60_000);
+
+  it('fails the window when the message without attachments is refused too: never a third try of the digest', async () => {
+    h = await harness(attackDay(200, realistic));
+    const tooLarge = { status: 413, body: { errors: [{ message: 'The request entity is too large.', field: null }] } };
+    h.sendgrid.script.push(tooLarge, tooLarge);
+    const outcome = await runReport(h.deps, {});
+    expect(outcome.windows.map((w) => w.status)).toEqual(['failed']);
+    const subjects = sends(h).map((r) => (r.body as SentBody).subject);
+    const digests = subjects.filter((s) => s.startsWith('LastPass security digest'));
+    expect(digests).toHaveLength(2);
+    expect((sends(h)[0]!.body as SentBody).attachments).toHaveLength(2);
+    expect((sends(h)[1]!.body as SentBody).attachments).toBeUndefined();
+    // The FAILED notice went out after them (the third request), and nothing else.
+    expect(subjects).toHaveLength(3);
+    expect(subjects[2]).toMatch(/FAILED/);
+  }, 60_000);
+});
