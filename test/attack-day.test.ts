@@ -56,7 +56,13 @@ function attackDay(count: number, data: (i: number) => string): RawEvent[] {
     });
   }
   for (const [i, action] of HIGH_ACTIONS.entries()) {
-    events.push({ Time: at(40_000 + i), Username: 'it-admin@target.example', IP_Address: '192.0.2.200', Action: action, Data: `high ${i}` });
+    events.push({
+      Time: at(40_000 + i),
+      Username: 'it-admin@target.example',
+      IP_Address: '192.0.2.200',
+      Action: action,
+      Data: `high ${i}`,
+    });
   }
   return events;
 }

@@ -120,7 +120,9 @@ describe('the demo digest', () => {
     const files = await readdir(folder);
     const csvName = files.find((f) => f.endsWith('.csv.gz'))!;
     const csv = gunzipSync(await readFile(join(folder, csvName))).toString('utf8');
-    const json = JSON.parse(gunzipSync(await readFile(join(folder, files.find((f) => f.endsWith('.json.gz'))!))).toString('utf8')) as unknown[];
+    const json = JSON.parse(
+      gunzipSync(await readFile(join(folder, files.find((f) => f.endsWith('.json.gz'))!))).toString('utf8'),
+    ) as unknown[];
     expect(csv.trimEnd().split('\r\n')).toHaveLength(json.length + 1);
     expect(csv).toContain(`"'=HYPERLINK(""http://evil.example"",""click"")"`);
     expect(csv).not.toMatch(/,=HYPERLINK/);

@@ -405,7 +405,9 @@ describe('renderDigest: findings, activity, trends and attachments (HTML)', () =
     expect(html.indexOf('The full list of')).toBeGreaterThan(html.indexOf('>Low events'));
     expect(html.indexOf('The full list of')).toBeLessThan(html.indexOf('>Unrecognised events'));
     expect(renderer.renderDigest(quietDigestModel()).html).not.toContain('The full list of');
-    const hostile = renderer.renderDigest(sampleDigestModel({ attachments: { csv: HOSTILE_IMG, json: 'x.json', events: 1, total: 1 } })).html;
+    const hostile = renderer.renderDigest(
+      sampleDigestModel({ attachments: { csv: HOSTILE_IMG, json: 'x.json', events: 1, total: 1 } }),
+    ).html;
     expect(hostile).toContain(`The full list of 1 security-relevant event is attached as <b>${escaped(HOSTILE_IMG)}</b>`);
   });
 

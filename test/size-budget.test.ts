@@ -102,9 +102,9 @@ describe('size budget at 100,000 events', () => {
     const files = await readdir(folder);
     const csv = gunzipSync(await readFile(join(folder, files.find((f) => f.endsWith('.csv.gz'))!))).toString('utf8');
     const json = JSON.parse(
-      gunzipSync(await readFile(join(folder, files.find((f) => f.startsWith('lastpass-security-events') && f.endsWith('.json.gz'))!))).toString(
-        'utf8',
-      ),
+      gunzipSync(
+        await readFile(join(folder, files.find((f) => f.startsWith('lastpass-security-events') && f.endsWith('.json.gz'))!)),
+      ).toString('utf8'),
     ) as { action: string }[];
     const rows = csv.trimEnd().split('\r\n');
     expect(rows).toHaveLength(relevantCount + 1);

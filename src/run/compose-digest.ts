@@ -51,7 +51,8 @@ export async function composeDigest(
   const exported = [...analysis.relevant, ...analysis.unrecognisedRows];
   const total = attachableTotal(analysis);
   // The complete list goes into the evidence (the attachments may hold only part of it).
-  const evidenceFooter = await evidence.seal(Buffer.from(eventsToJson(exported), 'utf8'));
+  const allJson = Buffer.from(eventsToJson(exported), 'utf8');
+  const evidenceFooter = await evidence.seal(allJson);
   // The rest of the rows can be pointed to only when a bundle holds them.
   const kept = evidenceFooter !== null && evidence.outcome().evidenceError === undefined;
   const base = {
@@ -98,17 +99,14 @@ export async function composeDigest(
         attachments: files.attachments,
       },
       withoutAttachments: () =>
-        compose(
-          { attachments: [], rows: 0, encodedBytes: 0 },
-          total > 0 ? attachmentsRefusedNotice({ day, total, evidence: kept }) : null,
-        ),
+        compose({ attachments: [], rows: 0, encodedBytes: 0 }, total > 0 ? attachmentsRefusedNotice({ day, total, evidence: kept }) : null),
     };
   };
 
   const name = `lastpass-security-events-${day}`;
   let rows = Math.min(exported.length, limits.maxRows);
   for (;;) {
-    const files = gzipAttachments(exported, rows, name, timeZone);
+    const files = gzipAttachments(exported, rows, name, timeZone, allJson);
     const digest = compose(files, null);
     const bytes = encodedRequestBytes(digest.message);
     if (bytes <= limits.maxRequestBytes || files.rows === 0) return digest;

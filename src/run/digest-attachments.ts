@@ -16,12 +16,22 @@ export interface GzipAttachments {
   encodedBytes: number;
 }
 
-/** The `rows` most severe of `events` as .csv.gz and .json.gz (none when `rows` is 0 or there are no events). */
-export function gzipAttachments(events: readonly ClassifiedEvent[], rows: number, name: string, timeZone: string): GzipAttachments {
+/**
+ * The `rows` most severe of `events` as .csv.gz and .json.gz (none when `rows` is 0 or there are no events).
+ * `allJson` is eventsToJson(events), already encoded for the evidence: when every row is kept it is
+ * compressed as it is rather than encoded a second time.
+ */
+export function gzipAttachments(
+  events: readonly ClassifiedEvent[],
+  rows: number,
+  name: string,
+  timeZone: string,
+  allJson?: Uint8Array,
+): GzipAttachments {
   const kept = mostSevere(events, rows);
   if (kept.length === 0) return { attachments: [], rows: 0, encodedBytes: 0 };
   const csv = gzipSync(eventsToCsv(kept, timeZone)).toString('base64');
-  const json = gzipSync(eventsToJson(kept)).toString('base64');
+  const json = gzipSync(allJson && kept.length === events.length ? allJson : eventsToJson(kept)).toString('base64');
   return {
     attachments: [
       { filename: `${name}.csv.gz`, type: 'application/gzip', content: csv },
