@@ -54,7 +54,7 @@ export async function composeDigest(
   const allJson = Buffer.from(eventsToJson(exported), 'utf8');
   const evidenceFooter = await evidence.seal(allJson);
   // The rest of the rows can be pointed to only when a bundle holds them.
-  const kept = evidenceFooter !== null && evidence.outcome().evidenceError === undefined;
+  const bundleKept = evidenceFooter !== null && evidence.outcome().evidenceError === undefined;
   const base = {
     window,
     requested: fetched.requested,
@@ -77,7 +77,7 @@ export async function composeDigest(
       ...base,
       attachments: csv && json ? { csv: csv.filename, json: json.filename, rows: files.rows, total } : null,
     };
-    const cut = extraNotice === null ? truncationNotice({ day, kept: files.rows, total, evidence: kept }) : null;
+    const cut = extraNotice === null ? truncationNotice({ day, kept: files.rows, total, evidence: bundleKept }) : null;
     const allNotices = [...notices, ...(cut ? [cut] : []), ...(extraNotice ? [extraNotice] : [])];
     const { model, html, text } = deps.renderer.renderDigestWithinBudget((caps) => {
       const m = buildDigestModel(analysis, context, caps);
@@ -99,7 +99,7 @@ export async function composeDigest(
         attachments: files.attachments,
       },
       withoutAttachments: () =>
-        compose({ attachments: [], rows: 0, encodedBytes: 0 }, total > 0 ? attachmentsRefusedNotice({ day, total, evidence: kept }) : null),
+        compose({ attachments: [], rows: 0, encodedBytes: 0 }, total > 0 ? attachmentsRefusedNotice({ day, total, evidence: bundleKept }) : null),
     };
   };
 
