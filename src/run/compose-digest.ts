@@ -99,7 +99,10 @@ export async function composeDigest(
         attachments: files.attachments,
       },
       withoutAttachments: () =>
-        compose({ attachments: [], rows: 0, encodedBytes: 0 }, total > 0 ? attachmentsRefusedNotice({ day, total, evidence: bundleKept }) : null),
+        compose(
+          { attachments: [], rows: 0, encodedBytes: 0 },
+          total > 0 ? attachmentsRefusedNotice({ day, total, evidence: bundleKept }) : null,
+        ),
     };
   };
 
