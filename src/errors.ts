@@ -102,6 +102,14 @@ export class AuthorizationError extends UpstreamError {
   override name = 'AuthorizationError';
 }
 
+/**
+ * SendGrid refused the message as too large (HTTP 413). Never retried with the same body: the delivery stage
+ * re-sends the digest once without its attachments (run/deliver-window.ts).
+ */
+export class MessageTooLargeError extends UpstreamError {
+  override name = 'MessageTooLargeError';
+}
+
 /** The fetched data cannot be trusted to be complete (e.g. more than a page of events in one second). */
 export class IncompleteDataError extends DigestError {
   override name = 'IncompleteDataError';

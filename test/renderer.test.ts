@@ -399,14 +399,26 @@ describe('renderDigest: findings, activity, trends and attachments (HTML)', () =
 
   it('says where the full list is when files are attached, and nothing when none are', () => {
     expect(html).toContain(
-      'The full list of 69 security-relevant events is attached as <b>lastpass-events-2025-03-10.csv</b> and <b>lastpass-events-2025-03-10.json</b>.',
+      'The full list of 69 security-relevant events is attached as <b>lastpass-events-2025-03-10.csv.gz</b> and <b>lastpass-events-2025-03-10.json.gz</b> (gzip-compressed CSV and JSON).',
     );
     // Under the event lists.
     expect(html.indexOf('The full list of')).toBeGreaterThan(html.indexOf('>Low events'));
     expect(html.indexOf('The full list of')).toBeLessThan(html.indexOf('>Unrecognised events'));
     expect(renderer.renderDigest(quietDigestModel()).html).not.toContain('The full list of');
-    const hostile = renderer.renderDigest(sampleDigestModel({ attachments: { csv: HOSTILE_IMG, json: 'x.json', events: 1 } })).html;
+    const hostile = renderer.renderDigest(
+      sampleDigestModel({ attachments: { csv: HOSTILE_IMG, json: 'x.json', events: 1, total: 1 } }),
+    ).html;
     expect(hostile).toContain(`The full list of 1 security-relevant event is attached as <b>${escaped(HOSTILE_IMG)}</b>`);
+  });
+
+  it('says how many rows the attachments hold when rows were left out, in both parts', () => {
+    const cut = renderer.renderDigest(
+      sampleDigestModel({ attachments: { csv: 'e.csv.gz', json: 'e.json.gz', events: 60_000, total: 214_112 } }),
+    );
+    for (const part of [cut.html, cut.text.replace(/\s+/g, ' ')]) {
+      expect(part).toMatch(/The 60,000 most severe of 214,112 security-relevant events are attached as (<b>)?e\.csv\.gz/);
+      expect(part).not.toContain('The full list of');
+    }
   });
 });
 
@@ -541,7 +553,7 @@ describe('renderDigest: text part', () => {
 
   it('names the attached files, and nothing when none are attached', () => {
     expect(text.replace(/\s+/g, ' ')).toContain(
-      'The full list of 69 security-relevant events is attached as lastpass-events-2025-03-10.csv and lastpass-events-2025-03-10.json.',
+      'The full list of 69 security-relevant events is attached as lastpass-events-2025-03-10.csv.gz and lastpass-events-2025-03-10.json.gz (gzip-compressed CSV and JSON).',
     );
     expect(renderer.renderDigest(quietDigestModel()).text).not.toContain('The full list of');
   });

@@ -5,6 +5,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLastPassClient } from '../src/adapters/lastpass/lastpass-client.js';
 import { createOutboxMailer } from '../src/adapters/mail/outbox-mailer.js';
@@ -99,9 +100,11 @@ describe('size budget at 100,000 events', () => {
   it('attaches every security-relevant event as CSV and JSON, formula cells neutralised', async () => {
     const folder = join(dir, 'outbox', outcome.windows[0]!.key);
     const files = await readdir(folder);
-    const csv = await readFile(join(folder, files.find((f) => f.endsWith('.csv'))!), 'utf8');
+    const csv = gunzipSync(await readFile(join(folder, files.find((f) => f.endsWith('.csv.gz'))!))).toString('utf8');
     const json = JSON.parse(
-      await readFile(join(folder, files.find((f) => f.startsWith('lastpass-security-events') && f.endsWith('.json'))!), 'utf8'),
+      gunzipSync(
+        await readFile(join(folder, files.find((f) => f.startsWith('lastpass-security-events') && f.endsWith('.json.gz'))!)),
+      ).toString('utf8'),
     ) as { action: string }[];
     const rows = csv.trimEnd().split('\r\n');
     expect(rows).toHaveLength(relevantCount + 1);

@@ -116,7 +116,9 @@ function trimmedNotice(view: DigestView): string {
   const attached =
     view.attachments.csv === ''
       ? ''
-      : ` The attached ${view.attachments.csv} and ${view.attachments.json} hold every security-relevant event in full.`;
+      : view.attachments.events < view.attachments.total
+        ? ` The attached ${view.attachments.csv} and ${view.attachments.json} hold the most severe rows in full (see the notice on how many).`
+        : ` The attached ${view.attachments.csv} and ${view.attachments.json} hold every security-relevant event in full.`;
   return (
     'This HTML part is shortened to stay under the size at which Gmail clips an email: some long entries are cut ' +
     `and some rows are left out (counted in the "and N more" lines). The plain-text part lists every row.${attached}`

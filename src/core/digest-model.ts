@@ -47,8 +47,11 @@ export interface DigestContext {
   generatedAt: Date;
   /** Earlier delivered windows (any order), for trends. */
   prior?: readonly PriorDay[];
-  /** File names of the attached full event lists, or null when nothing is attached. */
-  attachments?: { csv: string; json: string } | null;
+  /**
+   * File names of the attached event lists with the rows they hold and the rows a complete list would hold
+   * (core/attachment-plan.ts), or null when nothing is attached.
+   */
+  attachments?: { csv: string; json: string; rows: number; total: number } | null;
   /**
    * The noise-control settings of the run (LASTPASS_KNOWN_API_CALLERS, REPORT_SEVERITY_OVERRIDES,
    * REPORT_IGNORE_USERS): the coverage section states each, with what it did (from the analysis; 0 when the
@@ -291,8 +294,8 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
     chart: buildChart(analysis, ctx.window, ctx.reportTimeZone),
     trends: buildTrends(analysis, ctx.window, ctx.prior ?? []),
     attachments: ctx.attachments
-      ? { csv: ctx.attachments.csv, json: ctx.attachments.json, events: analysis.relevant.length + analysis.unrecognisedRows.length }
-      : { csv: '', json: '', events: 0 },
+      ? { csv: ctx.attachments.csv, json: ctx.attachments.json, events: ctx.attachments.rows, total: ctx.attachments.total }
+      : { csv: '', json: '', events: 0, total: 0 },
     categories,
     findings: highMedium.slice(0, caps.findings).map((e) => toRow(e, ctx.reportTimeZone, max)),
     moreFindings: Math.max(0, highMedium.length - caps.findings),

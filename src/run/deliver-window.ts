@@ -3,9 +3,10 @@
  * real one records its intent first (so a crash mid-send is known at the next start), sends, then records
  * the delivered window with its history contribution and tail in one step, and finishes the evidence
  * bundle. A send SendGrid did not confirm is recorded as "maybe sent" and sent again with the same marker
- * and a "Possible duplicate" notice (sendConfirmed). A delivered digest with high findings is also
- * summarised to the alarm webhook (verdict and top findings, no link). A failure to deliver sends the FAILED
- * notice instead.
+ * and a "Possible duplicate" notice (sendConfirmed). SendGrid refusing the message as too large (HTTP 413)
+ * is answered once, by sending the digest without its attachments (with a notice saying why and how to get
+ * them); never the same body again. A delivered digest with high findings is also summarised to the alarm
+ * webhook (verdict and top findings, no link). A failure to deliver sends the FAILED notice instead.
  */
 import { type AlarmNotice, MAX_TOP_FINDINGS } from '../core/alarm.js';
 import type { AnalysisResult } from '../core/analysis.js';
@@ -14,7 +15,7 @@ import { windowLabel } from '../core/digest-model.js';
 import { possibleDuplicateNotice } from '../core/run-plan.js';
 import type { DeliveredWindow, DeliveryIntent, DeliverySummary, MaybeSent } from '../core/run-state.js';
 import { MAX_UNCONFIRMED_RESENDS, resendWait } from '../core/send-outcome-rules.js';
-import { RetryDeadlineError, UpstreamError, describeError } from '../errors.js';
+import { MessageTooLargeError, RetryDeadlineError, UpstreamError, describeError } from '../errors.js';
 import type { DeliveryResult, OutgoingMessage } from '../ports.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
 import type { ComposedDigest } from './compose-digest.js';
@@ -154,7 +155,7 @@ async function sendConfirmed(
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   // A repair (attempt > 1) repeats a send that may have been accepted: a crash mid-send, or an unconfirmed one.
   let earlierMaybeSent = ctx.attempt > 1 || ctx.maybeSent !== null;
-  let current = { message: digest.message, model: digest.model };
+  let current: ComposedDigest = digest;
   let intent: DeliveryIntent = {
     key,
     start: window.start.toISOString(),
@@ -169,8 +170,19 @@ async function sendConfirmed(
     deps.checkpoint?.('delivery.intent_recorded');
     try {
       const sent = await deps.mailer.send(current.message, options.deadline === undefined ? {} : { deadline: options.deadline });
-      return { sent, ...current };
+      return { sent, message: current.message, model: current.model };
     } catch (error) {
+      if (error instanceof MessageTooLargeError && (current.message.attachments ?? []).length > 0) {
+        // Refused, so not sent: once more without the attachments (a second 413 fails the window).
+        deps.logger.warn('run.message_too_large', {
+          key,
+          attachments: current.message.attachments?.length ?? 0,
+          error: describeError(error),
+        });
+        current = current.withoutAttachments();
+        resend--;
+        continue;
+      }
       const outcome = error instanceof UpstreamError && error.service === 'sendgrid' ? error.sendOutcome : null;
       if (
         outcome === 'not-sent' ||

@@ -3,6 +3,7 @@
  * the values its stages pass each other for one window.
  */
 import type { Config } from '../config/load-config.js';
+import type { AttachmentLimits } from '../core/attachment-plan.js';
 import type { PriorDay } from '../core/digest-chart.js';
 import type { Caution } from '../core/digest-model.js';
 import type { DeliveredWindow, MaybeSent } from '../core/run-state.js';
@@ -43,6 +44,8 @@ export interface RunDeps {
    * evidence marks the run failed (after the digest is delivered: it is never held back for evidence).
    */
   evidence?: EvidenceArchive;
+  /** The attachments' row and request-size limits (core/attachment-plan.ts); the defaults unless a test lowers them. */
+  attachmentLimits?: AttachmentLimits;
 }
 
 export interface RunOptions {

@@ -1,6 +1,7 @@
 /**
  * A loopback SendGrid for tests that run the CLI in a child process (where nock cannot reach): records
- * every request and answers like SendGrid (202 with x-message-id, or a scripted failure).
+ * every request and answers like SendGrid (202 with x-message-id, or a scripted failure). Like SendGrid it
+ * refuses a request body over 30 MiB with HTTP 413 (its body is then not kept: `bytes` says how large it was).
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,12 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: unknown;
+  /** Bytes of the request body as received. */
+  bytes: number;
 }
+
+/** SendGrid's limit for a whole mail/send request (attachments counted base64-encoded). */
+export const SENDGRID_MAX_REQUEST_BYTES = 30 * 1024 * 1024;
 
 export interface FakeSendGrid {
   url: string;
@@ -31,15 +37,27 @@ export interface FakeSendGrid {
   close(): Promise<void>;
 }
 
-export async function startFakeSendGrid(): Promise<FakeSendGrid> {
+export async function startFakeSendGrid(options: { maxRequestBytes?: number } = {}): Promise<FakeSendGrid> {
+  const maxRequestBytes = options.maxRequestBytes ?? SENDGRID_MAX_REQUEST_BYTES;
   const requests: RecordedRequest[] = [];
   const script: FakeSendGrid['script'] = [];
   let counter = 0;
   const holds: ((request: RecordedRequest) => void)[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      if (bytes <= maxRequestBytes) chunks.push(c);
+      else chunks.length = 0; // over the limit: read on (as a server does before answering) but keep nothing
+    });
     req.on('end', () => {
+      if (bytes > maxRequestBytes) {
+        requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: null, bytes });
+        res.writeHead(413, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ message: 'The request entity is too large: the limit is 30 MB.', field: null, help: null }] }));
+        return;
+      }
       const text = Buffer.concat(chunks).toString('utf8');
       let body: unknown = text;
       try {
@@ -47,7 +65,7 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
       } catch {
         // keep the text
       }
-      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, bytes };
       requests.push(recorded);
       fake.onRequest?.(recorded);
       if (req.method === 'POST' && req.url === '/v3/mail/send') {

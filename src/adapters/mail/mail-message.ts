@@ -25,3 +25,16 @@ export function toMailData(message: OutgoingMessage): MailDataRequired {
 export function toSendGridRequestBody(message: OutgoingMessage): unknown {
   return helpers.classes.Mail.create(toMailData(message)).toJSON();
 }
+
+/**
+ * The bytes of the JSON body @sendgrid/mail sends for this message, measured before sending (SendGrid
+ * refuses a request over 30 MB, attachments counted base64-encoded). The body is shaped with empty
+ * attachment contents and each content's length is added: base64 needs no JSON escaping, so this is exact
+ * without building the whole body.
+ */
+export function encodedRequestBytes(message: OutgoingMessage): number {
+  const attachments = message.attachments ?? [];
+  const shell: OutgoingMessage = { ...message, attachments: attachments.map((a) => ({ ...a, content: '' })) };
+  const body = Buffer.byteLength(JSON.stringify(toSendGridRequestBody(shell)), 'utf8');
+  return body + attachments.reduce((sum, a) => sum + a.content.length, 0);
+}

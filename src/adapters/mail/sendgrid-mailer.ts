@@ -11,7 +11,7 @@
  */
 import type { Client } from '@sendgrid/client';
 import type { MailService } from '@sendgrid/mail';
-import { type SendOutcome, UpstreamError } from '../../errors.js';
+import { type SendOutcome, MessageTooLargeError, UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { isRedirectStatus, redirectError } from '../http/outbound-fetch.js';
 import { redactUrl } from '../http/redact.js';
@@ -84,7 +84,7 @@ function adviceFor(status: number, messages: string[]): string {
   }
   if (status === 401) return 'check SENDGRID_API_KEY: the key is wrong or was deleted';
   if (status === 403) return 'check that SENDGRID_API_KEY has the "Mail Send" permission and that the account may send';
-  if (status === 413) return 'the message is too large for SendGrid';
+  if (status === 413) return 'the message is too large for SendGrid (over 30 MB); a digest is re-sent once without its attachments';
   return 'check the SendGrid settings';
 }
 
@@ -106,7 +106,9 @@ export function translateSendGridError(error: unknown, url: string): UpstreamErr
     const ra = headers['retry-after'];
     const retryAfter = typeof ra === 'string' || typeof ra === 'number' ? Number(ra) : Number.NaN;
     const text = messages.length ? messages.join('; ') : `HTTP ${status}`;
-    return new UpstreamError(
+    // Too large is never retried with the same body (deliver-window.ts re-sends once without attachments).
+    const Kind = status === 413 ? MessageTooLargeError : UpstreamError;
+    return new Kind(
       retryable
         ? `SendGrid answered HTTP ${status}${status === 429 ? ' (rate limited)' : ''}: ${text}.`
         : `SendGrid refused the message (HTTP ${status}): ${text}. Next: ${adviceFor(status, messages)}.`,
