@@ -209,6 +209,7 @@ describe('the CLI, in process', () => {
     const result = await runInProcess(['check'], env(), dir);
     expect(result.stdout).toMatch(/ok\s+lastpass/);
     expect(result.stdout).toMatch(/ok\s+sendgrid .*mail\.send/);
+    expect(result.stdout).toMatch(/^ok {3}sender +REPORT_FROM digest@example\.org is a verified single sender in SendGrid$/m);
     expect(result.stdout).toMatch(/ok\s+storage/);
     expect(result.code).toBe(0);
     expect(mails()).toHaveLength(0);

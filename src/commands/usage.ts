@@ -76,7 +76,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     synopsis: '',
     summary: 'validate config and reach LastPass and SendGrid',
     description:
-      'Validates the configuration and reaches both APIs without sending anything: one `reporting` call for a one-minute\nwindow and SendGrid GET /v3/scopes (must include mail.send); prints the storage state. Exit 1 when a check fails.',
+      'Validates the configuration and reaches both APIs without sending anything: one `reporting` call for a one-minute\nwindow and SendGrid GET /v3/scopes (must include mail.send); whether REPORT_FROM is a verified sender or on an\nauthenticated domain (GET /v3/verified_senders, /v3/whitelabel/domains; "warn" when the key may not read them);\nprints the storage state. Exit 1 when a check fails.',
     options: [],
     variables: [...LASTPASS, ...SENDGRID, 'REPORT_FROM', 'REPORT_TO', ...STORAGE],
   },

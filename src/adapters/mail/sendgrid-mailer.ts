@@ -30,7 +30,7 @@ interface SendGridErrorShape {
 }
 
 /** SendGrid's own error texts from a response body ({ errors: [{ message, field }] }). */
-function sendGridMessages(body: unknown): string[] {
+export function sendGridMessages(body: unknown): string[] {
   if (typeof body === 'string') {
     try {
       return sendGridMessages(JSON.parse(body));
