@@ -13,6 +13,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
+import { runCli } from './support/cli.js';
 import { runInProcess } from './support/command-io.js';
 import { startFakeSendGrid, type FakeSendGrid } from './support/fake-sendgrid.js';
 
@@ -143,6 +144,12 @@ describe('history and show', () => {
   it('on the file store: every delivered day with its counts, verdict, message id and hashes; show prints what was sent; a tampered digest is said', async () => {
     const env = envFor({});
     const { days } = await historyAndShow(env);
+    // The built CLI in a process of its own says the same.
+    const spawned = await runCli(['history', '--from', days[1]!], env, dir);
+    expect(spawned.code, spawned.stderr).toBe(0);
+    const withoutHint = (text: string) => text.replace(/\nShow one: .*\n$/, '');
+    expect(spawned.stdout).toMatch(/\nShow one: .*show DAY/);
+    expect(withoutHint(spawned.stdout)).toBe(withoutHint((await runInProcess(['history', '--from', days[1]!], env, dir)).stdout));
     const evidence = join(dir, 'data', 'evidence');
     const texts = (await readdir(evidence, { recursive: true })).filter(
       (p) => p.endsWith('digest.txt') && p.includes(days[1]!.replaceAll('-', '/')),

@@ -32,6 +32,7 @@ export async function deliveredBundles(
       end: b.window.end,
       subject: text(delivery.subject),
       messageId: text(delivery.messageId),
+      destination: text(delivery.destination),
       deliveredAt: text(delivery.deliveredAt),
       eventsReviewed: typeof run.eventsReviewed === 'number' ? run.eventsReviewed : null,
       contentSha256: b.contentManifestSha256,

@@ -25,10 +25,10 @@ function describe(e: HistoryEntry): string[] {
     `  window    ${e.start} → ${e.end}`,
     `  counts    ${counts.length ? counts.join(' · ') : '(not recorded)'}`,
     `  verdict   ${e.verdict ?? '(not in the evidence)'}`,
-    `  message   ${e.messageId ?? '(no SendGrid message id)'}`,
+    `  message   ${e.messageId ?? (e.destination && e.destination !== 'sendgrid' ? `(written to ${e.destination}, not sent)` : '(no SendGrid message id)')}`,
     e.evidence
       ? `  evidence  ${e.day}/${e.evidence.runId}: content SHA-256 ${e.evidence.contentSha256 ?? '(none)'} (as in the digest footer), manifest SHA-256 ${e.evidence.manifestSha256}`
-      : '  evidence  none: no delivered bundle of this window (its evidence could not be written, or was pruned)',
+      : '  evidence  none: no delivered bundle of this window (its evidence was not written, or was pruned)',
   ];
 }
 

@@ -13,6 +13,8 @@ export interface DeliveredBundle {
   end: string;
   subject: string | null;
   messageId: string | null;
+  /** Where it went: "sendgrid", or the outbox folder of a delivery that was written, not sent (the demo). */
+  destination: string | null;
   deliveredAt: string | null;
   eventsReviewed: number | null;
   contentSha256: string | null;
@@ -26,6 +28,7 @@ export interface HistoryEntry {
   end: string;
   deliveredAt: string | null;
   messageId: string | null;
+  destination: string | null;
   eventsReviewed: number | null;
   severities: { high: number; medium: number; low: number } | null;
   /** The verdict as the subject stated it ("9 findings (8 high) · …", "quiet, 18,204 reviewed"). */
@@ -61,6 +64,7 @@ export function deliveryHistory(
       end: b.end,
       deliveredAt: b.deliveredAt ?? fromRecord?.deliveredAt ?? null,
       messageId: b.messageId ?? fromRecord?.messageId ?? null,
+      destination: b.destination,
       eventsReviewed: b.eventsReviewed ?? record?.summary.eventsReviewed ?? null,
       severities: record ? { high: record.summary.high, medium: record.summary.medium, low: record.summary.low } : null,
       verdict: verdictOfSubject(b.subject),
@@ -77,6 +81,7 @@ export function deliveryHistory(
       end: r.end,
       deliveredAt: r.deliveredAt,
       messageId: r.messageId,
+      destination: null,
       eventsReviewed: r.summary.eventsReviewed,
       severities: { high: r.summary.high, medium: r.summary.medium, low: r.summary.low },
       verdict: null,
