@@ -338,9 +338,37 @@ export interface EvidenceArchive {
     out: string;
     verifyKey?: string | null;
   }): Promise<{ bundles: number; files: number; report: VerifyReport }>;
+  /** The complete bundles of the days in range, oldest first (chain order): for `history` and `show`. */
+  bundles(options?: { from?: string; to?: string }): Promise<BundleSummary[]>;
+  /** A file of a complete bundle (one its manifest lists), checked against the manifest; null when absent. */
+  readFile(runId: string, path: string): Promise<BundleFile | null>;
   /** Removes bundles older than the retention (by day) from the start of the chain, keeping a checkpoint. */
   prune(now: Date): Promise<{ pruned: number }>;
   close(): Promise<void>;
+}
+
+/** A complete bundle as `history` and `show` see it. */
+export interface BundleSummary {
+  runId: string;
+  seq: number;
+  day: string;
+  window: EvidenceWindow;
+  /** 'delivered' or 'failed'. */
+  status: string;
+  createdAt: string;
+  location: string;
+  /** SHA-256 of manifest.json: the bundle's link in the chain. */
+  manifestSha256: string;
+  /** SHA-256 of content-manifest.json: the hash printed in the digest's footer. */
+  contentManifestSha256: string | null;
+  /** The stored files (paths inside the bundle). */
+  files: string[];
+}
+
+export interface BundleFile {
+  bytes: Buffer;
+  /** false when the bytes no longer hash to what the manifest records (run `verify`). */
+  matchesManifest: boolean;
 }
 
 /** What pruning leaves behind so that the chain still verifies: the last pruned manifest. */

@@ -124,6 +124,7 @@ describe('a delivered message', () => {
         { type: 'text/html', value: '<!doctype html><html><body><h1>LastPass digest</h1><p>3 high</p></body></html>' },
       ],
       categories: ['lastpass-audit-digest', 'digest'],
+      headers: { 'Auto-Submitted': 'auto-generated' },
       custom_args: {
         digest_window: '2025-03-09T00:00:00.000Z/2025-03-10T00:00:00.000Z',
         digest_marker: 'lpad-2025-03-09-7f3a',

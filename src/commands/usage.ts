@@ -5,7 +5,7 @@
 import { SCHEMA, type VariableName } from '../config/schema.js';
 import { VERSION } from '../version.js';
 
-export type CommandName = 'worker' | 'run' | 'demo' | 'check' | 'backfill' | 'migrate' | 'verify' | 'export';
+export type CommandName = 'worker' | 'run' | 'demo' | 'check' | 'backfill' | 'migrate' | 'verify' | 'export' | 'history' | 'show';
 
 interface CommandUsage {
   /** After the command's name. */
@@ -89,7 +89,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     synopsis: '',
     summary: 'validate config and reach LastPass and SendGrid',
     description:
-      'Validates the configuration and reaches both APIs without sending anything: one `reporting` call for a one-minute\nwindow and SendGrid GET /v3/scopes (must include mail.send); prints the storage state. Exit 1 when a check fails.',
+      'Validates the configuration and reaches both APIs without sending anything: one `reporting` call for a one-minute\nwindow and SendGrid GET /v3/scopes (must include mail.send); whether REPORT_FROM is a verified sender or on an\nauthenticated domain (GET /v3/verified_senders, /v3/whitelabel/domains; "warn" when the key may not read them);\nprints the storage state. Exit 1 when a check fails.',
     options: [],
     variables: [...LASTPASS, ...SENDGRID, 'REPORT_FROM', 'REPORT_TO', ...STORAGE],
   },
@@ -135,6 +135,25 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--out FILE.tar.gz', 'where to write the archive (.tar.gz or .tgz)'],
     ],
     variables: [...STORAGE, 'EVIDENCE_VERIFY_KEY', 'LOG_LEVEL'],
+  },
+  history: {
+    synopsis: '[--from DAY] [--to DAY]',
+    summary: 'the delivered digests: counts, verdict, message id, evidence hash',
+    description:
+      'The delivered windows, oldest first: each with its counts, the verdict its subject stated, the SendGrid message id\nand its evidence bundle (the content SHA-256 printed in the digest footer, and the manifest SHA-256 of the chain).\nReads the store and the evidence only (DATA_DIR or DATABASE_URL); reaches no API.',
+    options: [
+      ['--from DAY', 'first day, YYYY-MM-DD (the day of the digest window, in REPORT_TIMEZONE)'],
+      ['--to DAY', 'last day'],
+    ],
+    variables: [...STORAGE, 'REPORT_TIMEZONE', 'LOG_LEVEL'],
+  },
+  show: {
+    synopsis: 'DAY|KEY [--html FILE]',
+    summary: 'the digest that was sent for that window, from the evidence',
+    description:
+      'The digest that was sent for that day (or window KEY, as history prints it), read back from its evidence bundle:\nthe text part to stdout, what was sent and where the evidence is to stderr. A day with several deliveries shows the\nnewest and names the others. Exit 1 when there is none, or when the files no longer match their manifest.',
+    options: [['--html FILE', 'also write the HTML part to FILE (open it in a browser)']],
+    variables: [...STORAGE, 'LOG_LEVEL'],
   },
 };
 

@@ -80,6 +80,17 @@ export async function startFakeSendGrid(options: { maxRequestBytes?: number } = 
         res.end(JSON.stringify({ scopes: ['mail.send', 'user.profile.read'] }));
         return;
       }
+      // check's sender line: the digest@example.org the tests send from is a verified single sender.
+      if (req.method === 'GET' && req.url === '/v3/verified_senders') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ results: [{ id: 1, from_email: 'digest@example.org', verified: true, locked: false }] }));
+        return;
+      }
+      if (req.method === 'GET' && req.url === '/v3/whitelabel/domains') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('[]');
+        return;
+      }
       const next = script.shift();
       if (next) {
         const answer = () => {

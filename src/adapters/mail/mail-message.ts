@@ -11,6 +11,8 @@ export function toMailData(message: OutgoingMessage): MailDataRequired {
     text: message.text,
     html: message.html,
     customArgs: message.customArgs,
+    // RFC 3834: machine-generated, so out-of-office and other auto-responders do not answer it.
+    headers: { 'Auto-Submitted': 'auto-generated' },
     categories: ['lastpass-audit-digest', message.kind],
     // A security digest must not be rewritten by click tracking (links would point at SendGrid).
     trackingSettings: { clickTracking: { enable: false, enableText: false }, openTracking: { enable: false } },

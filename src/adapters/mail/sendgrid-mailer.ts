@@ -56,7 +56,7 @@ function transportOutcome(e: SendGridErrorShape, code: string, timedOut: boolean
 }
 
 /** SendGrid's own error texts from a response body ({ errors: [{ message, field }] }). */
-function sendGridMessages(body: unknown): string[] {
+export function sendGridMessages(body: unknown): string[] {
   if (typeof body === 'string') {
     try {
       return sendGridMessages(JSON.parse(body));
