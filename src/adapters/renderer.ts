@@ -10,6 +10,7 @@ import Handlebars from 'handlebars';
 import type { ChartBar, DigestModel } from '../core/digest-model-types.js';
 import { describeError, RenderError } from '../errors.js';
 import type { Renderer } from '../ports.js';
+import { visibleText } from '../core/visible-text.js';
 import { fitToBudget, HTML_BUDGET_BYTES, renderWithinBudget } from './html-budget.js';
 
 export interface RendererOptions {
@@ -139,25 +140,20 @@ function registerPartials(dir: string, html: HandlebarsEnv, text: HandlebarsEnv)
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Model sanitising. Escaping is Handlebars' job in HTML; this only neutralises characters that could
-// forge lines in the text part (newlines, tabs, other controls) or visually spoof a value in either part
-// (bidirectional overrides). Line breaks become spaces; other such characters become U+FFFD so tampering
-// stays visible. Keys are preserved, so strict mode still sees exactly the fields the model has.
-
-const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the control characters it removes
-const INVISIBLE_CONTROLS = /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-export function sanitiseText(value: string): string {
-  return value.replace(LINE_BREAKS, ' ').replace(INVISIBLE_CONTROLS, '\uFFFD');
-}
+// Model sanitising. Escaping is Handlebars' job in HTML; this makes every character that could forge a
+// line in the text part (newlines, tabs, other controls) or make two values look alike in either part
+// (zero-width characters, soft hyphens, bidi controls, tag characters, odd spaces) visible as `⟨U+200B⟩`,
+// and lone surrogates U+FFFD: core/visible-text.ts, the same function the attachments' text goes through.
+// Every string of the model goes through it (event text reaches titles and sentences, not only the rows);
+// the model's own wording uses none of these characters. Keys are preserved, so strict mode still sees
+// exactly the fields the model has.
 
 function sanitiseStrings<T>(value: T): T {
   return sanitiseValue(value) as T;
 }
 
 function sanitiseValue(value: unknown): unknown {
-  if (typeof value === 'string') return sanitiseText(value);
+  if (typeof value === 'string') return visibleText(value);
   if (Array.isArray(value)) return value.map((item: unknown) => sanitiseValue(item));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
