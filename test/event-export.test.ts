@@ -75,7 +75,29 @@ describe('event attachments', () => {
 
   it('reads back to exactly the events, cell by cell, for seeded hostile text', () => {
     const rand = mulberry32(7);
-    const pieces = ['=', '+', '-', '@', '\t', '\r', '\n', ' ', '"', ',', "'", 'a', 'Zoë', '<b>', '😀', 'cmd|', '\u200b', '\u00ad', '\u{e0041}', '\u202e', '\u00a0'];
+    const pieces = [
+      '=',
+      '+',
+      '-',
+      '@',
+      '\t',
+      '\r',
+      '\n',
+      ' ',
+      '"',
+      ',',
+      "'",
+      'a',
+      'Zoë',
+      '<b>',
+      '😀',
+      'cmd|',
+      '\u200b',
+      '\u00ad',
+      '\u{e0041}',
+      '\u202e',
+      '\u00a0',
+    ];
     const text = () => Array.from({ length: Math.floor(rand() * 6) }, () => pieces[Math.floor(rand() * pieces.length)]).join('');
     const base = Date.UTC(2025, 2, 9, 17, 5, 31);
     const events: ClassifiedEvent[] = Array.from({ length: 300 }, (_, i) => ({
@@ -94,8 +116,8 @@ describe('event attachments', () => {
     expect(header).toEqual([...CSV_COLUMNS]);
     expect(rows).toEqual(
       events.map((e) =>
-        [formatUtc(e.at), formatLocalSecond(e.at, zone), e.severity, e.category, e.username, e.ip, e.action, e.data, e.note ?? ''].map((v) =>
-          expectedCell(visibleText(v)),
+        [formatUtc(e.at), formatLocalSecond(e.at, zone), e.severity, e.category, e.username, e.ip, e.action, e.data, e.note ?? ''].map(
+          (v) => expectedCell(visibleText(v)),
         ),
       ),
     );
