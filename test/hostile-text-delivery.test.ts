@@ -10,11 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRenderer } from '../src/adapters/renderer.js';
+import { formatWall } from '../src/core/wall-time.js';
 import type { RawEvent } from '../src/core/types.js';
 import type { Store } from '../src/ports.js';
 import { runReport } from '../src/run-report.js';
 import { createLastPassSimulator, type LastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createFileStore } from '../src/store/file-store.js';
+import { runInProcess } from './support/command-io.js';
 import { startFakeSendGrid, type FakeSendGrid } from './support/fake-sendgrid.js';
 import { thisProcess } from './support/process-info.js';
 import { createTestRunDeps } from './support/run-deps.js';
@@ -106,6 +108,41 @@ describe('a lone surrogate in Data', () => {
     expect(stored.length).toBeGreaterThan(0);
     for (const { name, text: content } of stored) expect(content, name).not.toMatch(LONE_SURROGATE_ESCAPE);
     expect(stored.map((s) => s.text).join('\n')).toContain('bob\uFFFD@corp.example');
+  });
+});
+
+describe('check', () => {
+  it('shows an API caller label with a terminal escape and a zero-width space as code points', async () => {
+    const wall = formatWall(Date.now() - 3_600_000, 'America/New_York');
+    const hostile: RawEvent = {
+      Time: wall,
+      Username: 'admin@corp.example',
+      IP_Address: '203.0.113.9',
+      Action: 'Reporting',
+      Data: 'Initiated by API: evil\u001b[2J\u200bbot',
+    };
+    const lastpass = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events: [hostile] });
+    try {
+      const result = await runInProcess(
+        ['check'],
+        {
+          LASTPASS_ACCOUNT_NUMBER: '8771234',
+          LASTPASS_API_KEY: SECRET,
+          LASTPASS_API_URL: lastpass.url,
+          SENDGRID_API_KEY: SG_KEY,
+          SENDGRID_API_URL: sendgrid.url,
+          REPORT_FROM: 'Digest <digest@example.org>',
+          REPORT_TO: 'secops@example.org',
+          DATA_DIR: join(dir, 'data'),
+        },
+        dir,
+      );
+      const line = result.stdout.split('\n').find((l) => /^ok\s+callers/.test(l)) ?? '';
+      expect(line).toContain('"evil⟨U+001B⟩[2J⟨U+200B⟩bot" 1 call from 203.0.113.9');
+      expect(result.stdout).not.toContain('\u001b[2J');
+    } finally {
+      await lastpass.close();
+    }
   });
 });
 
