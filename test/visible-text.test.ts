@@ -10,7 +10,9 @@ import { buildDigestModel } from '../src/core/digest-model.js';
 import { eventsToCsv, eventsToJson } from '../src/core/event-export.js';
 import type { RawEvent } from '../src/core/types.js';
 import { escapeInvisibleInJson, hasInvisible, shortenText, visibleText, wellFormed } from '../src/core/visible-text.js';
+import { createWallResolver } from '../src/core/wall-time.js';
 import { createWindowIntake } from '../src/core/window-intake.js';
+import { generateDemoDay } from '../src/simulator/demo-day.js';
 
 describe('visibleText', () => {
   it.each([
@@ -85,8 +87,9 @@ const END = START + 86_400_000;
 const ALICE = 'alice@corp.example';
 const SPOOF = 'ali\u200Bce@corp.example';
 
-/** One window of rows through the real intake: a vault export by alice and one by her look-alike. */
-function digestOf(rows: RawEvent[]) {
+/** One window of rows through the real intake, model and renderer (`at` from each row's wall time when asked). */
+function digestOf(rows: RawEvent[], options: { zone?: string; reportZone?: string } = {}) {
+  const resolve = options.zone ? createWallResolver(options.zone) : null;
   const intake = createWindowIntake({
     apiUser: 'lastpass-audit-digest',
     windowStart: START,
@@ -96,7 +99,7 @@ function digestOf(rows: RawEvent[]) {
     knownTail: null,
   });
   rows.forEach((row, i) => {
-    intake.window.add(row, START + 3_600_000 + i * 60_000);
+    intake.window.add(row, resolve ? resolve(row.Time) : START + 3_600_000 + i * 60_000);
   });
   const { analysis } = intake.finish();
   const model = buildDigestModel(analysis, {
@@ -104,8 +107,8 @@ function digestOf(rows: RawEvent[]) {
     requested: null,
     requests: 1,
     pages: 1,
-    reportTimeZone: 'UTC',
-    lastpassTimeZone: 'UTC',
+    reportTimeZone: options.reportZone ?? 'UTC',
+    lastpassTimeZone: options.zone ?? 'UTC',
     version: 't',
     generatedAt: new Date(END),
   });
@@ -151,6 +154,18 @@ describe('two usernames that differ only by an invisible character', () => {
     const json = eventsToJson(relevant);
     expect(json).toContain('ali\\u200bce@corp.example');
     expect(new Set((JSON.parse(json) as { username: string }[]).map((e) => e.username))).toEqual(new Set([ALICE, SPOOF]));
+  });
+});
+
+describe("the digest's own wording", () => {
+  it('uses none of the characters made visible: a realistic day renders without a single ⟨U+…⟩', () => {
+    const day = generateDemoDay({ end: new Date(END), benignCount: 3_000, timeZone: 'America/New_York', integrations: true });
+    for (const reportZone of ['UTC', 'America/New_York', 'Asia/Kolkata']) {
+      const { model, rendered } = digestOf(day.events, { zone: 'America/New_York', reportZone });
+      expect(model.findings.length + model.detections.length).toBeGreaterThan(0);
+      expect(rendered.html).not.toContain('⟨U+');
+      expect(rendered.text).not.toContain('⟨U+');
+    }
   });
 });
 
