@@ -158,6 +158,12 @@ describe('the shape of an address', () => {
     ]);
   });
 
+  it('rejects more than one sender in REPORT_FROM', () => {
+    expect(problemsOf(env({ REPORT_FROM: 'a@example.org, b@example.org' }))).toEqual([
+      expect.stringMatching(/^REPORT_FROM names 2 addresses \("a@example.org, b@example.org"\): the sender is one address/),
+    ]);
+  });
+
   it('splits a list only at commas outside quotes', () => {
     expect(splitAddressList('"a, b" <a@x.org>, c@x.org,, "d \\" ," <d@x.org>')).toEqual([
       '"a, b" <a@x.org>',

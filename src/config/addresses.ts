@@ -140,6 +140,15 @@ export interface ParsedAddresses<T> {
 
 /** REPORT_FROM: exactly one address. */
 export function parseSender(text: string, variable: string): ParsedAddresses<string> {
+  const parts = splitAddressList(text);
+  if (parts.length > 1 && parts.every((p) => 'mailbox' in parseMailbox(p, variable, 'is')))
+    return {
+      value: null,
+      problems: [
+        `${variable} names ${parts.length} addresses ("${shownValue(text)}"): the sender is one address; list recipients in REPORT_TO.`,
+      ],
+      warnings: [],
+    };
   const parsed = parseMailbox(text, variable, 'is');
   return 'mailbox' in parsed
     ? { value: formatMailbox(parsed.mailbox), problems: [], warnings: [] }
