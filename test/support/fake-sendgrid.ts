@@ -10,8 +10,6 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: unknown;
-  /** The body exactly as it arrived (UTF-8), before JSON parsing. */
-  raw: string;
 }
 
 export interface FakeSendGrid {
@@ -44,7 +42,7 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
       } catch {
         // keep the text
       }
-      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, raw: text };
+      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
       requests.push(recorded);
       if (req.method === 'POST' && req.url === '/v3/mail/send') {
         const hold = holds.shift();
