@@ -158,6 +158,14 @@ describe('the shape of an address', () => {
     ]);
   });
 
+  it('says to separate recipients with commas when they are separated by spaces', () => {
+    expect(problemsOf(env({ REPORT_TO: 'secops@example.org ciso@example.org' }))).toEqual([
+      expect.stringMatching(
+        /^REPORT_TO contains "secops@example.org ciso@example.org", which is not an email address but 2 of them: separate them with commas/,
+      ),
+    ]);
+  });
+
   it('rejects more than one sender in REPORT_FROM', () => {
     expect(problemsOf(env({ REPORT_FROM: 'a@example.org, b@example.org' }))).toEqual([
       expect.stringMatching(/^REPORT_FROM names 2 addresses \("a@example.org, b@example.org"\): the sender is one address/),

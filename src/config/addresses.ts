@@ -92,6 +92,11 @@ export function parseMailbox(text: string, variable: string, role: string): { ma
     return { problem: `${variable} ${role} "${shown}", which is not an email address: write it as "Name <name@example.org>".` };
   }
   const shape = addressShapeProblem(email);
+  const words = text.split(/\s+/u);
+  if (shape && words.length > 1 && words.every((w) => addressShapeProblem(w) === null))
+    return {
+      problem: `${variable} ${role} "${shown}", which is not an email address but ${words.length} of them: separate them with commas.`,
+    };
   if (shape)
     return {
       problem: `${variable} ${role} "${shown}", which is not an email address (${shape}): use "name@example.org" or "Name <name@example.org>".`,
