@@ -9,7 +9,15 @@ import { createRenderer } from '../src/adapters/renderer.js';
 import { buildDigestModel } from '../src/core/digest-model.js';
 import { eventsToCsv, eventsToJson } from '../src/core/event-export.js';
 import type { RawEvent } from '../src/core/types.js';
-import { escapeInvisibleInJson, hasInvisible, shortenText, visibleText, wellFormed } from '../src/core/visible-text.js';
+import {
+  collectLabels,
+  escapeInvisibleInJson,
+  hasInvisible,
+  invisibleCharactersNotice,
+  shortenText,
+  visibleText,
+  wellFormed,
+} from '../src/core/visible-text.js';
 import { createWallResolver } from '../src/core/wall-time.js';
 import { createWindowIntake } from '../src/core/window-intake.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
@@ -68,6 +76,21 @@ describe('visibleText', () => {
     expect(wellFormed(cut)).toBe(cut);
     expect(shortenText('ab⟨U+200B⟩cdef', 6)).toBe('ab…');
     expect(shortenText('ab⟨U+200B⟩cdef', 12)).toBe('ab⟨U+200B⟩c…');
+  });
+
+  it('names the code points it showed in the notice, the first six, and counts the rest', () => {
+    expect(invisibleCharactersNotice(new Set())).toBeNull();
+    const found = new Set<number>();
+    collectLabels(visibleText('a\u202eb\u200bc\u{e0041}\u0007'), found);
+    expect([...found].sort((a, b) => a - b)).toEqual([0x7, 0x200b, 0x202e, 0xe0041]);
+    const notice = invisibleCharactersNotice(found, 'events.json') ?? '';
+    expect(notice).toContain(
+      '(⟨U+0007⟩ control character, ⟨U+200B⟩ zero-width space, ⟨U+202E⟩ right-to-left override, ⟨U+E0041⟩ tag character)',
+    );
+    expect(notice).toContain('The attached events.json has the exact text.');
+    const many = new Set([0x200b, 0x200c, 0x200d, 0x2060, 0xad, 0xfeff, 0x202e, 0x2066]);
+    expect(invisibleCharactersNotice(many)).toContain(' and 2 more)');
+    expect(invisibleCharactersNotice(many)).not.toContain('attached');
   });
 
   it('escapes invisible characters inside JSON strings, keeping the decoded value exact', () => {
@@ -137,6 +160,14 @@ describe('two usernames that differ only by an invisible character', () => {
     expect(rendered.html).not.toContain('\u200B');
   });
 
+  it('come with a notice at the top that says what the mark means and what to do', () => {
+    const top = rendered.html.slice(0, rendered.html.indexOf('class="lad-tile"'));
+    expect(top).toContain('About this digest');
+    expect(top).toContain('⟨U+200B⟩ zero-width space');
+    expect(top).toContain('possible impersonation');
+    expect(rendered.text).toContain('⟨U+200B⟩ zero-width space');
+  });
+
   it('render differently in the text part', () => {
     const lines = rendered.text.split('\n');
     expect(lines.some((l) => l.includes('ali⟨U+200B⟩ce@corp.example'))).toBe(true);
@@ -165,6 +196,7 @@ describe("the digest's own wording", () => {
       expect(model.findings.length + model.detections.length).toBeGreaterThan(0);
       expect(rendered.html).not.toContain('⟨U+');
       expect(rendered.text).not.toContain('⟨U+');
+      expect(rendered.html).not.toContain('possible impersonation');
     }
   });
 });

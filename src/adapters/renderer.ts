@@ -10,7 +10,7 @@ import Handlebars from 'handlebars';
 import type { ChartBar, DigestModel } from '../core/digest-model-types.js';
 import { describeError, RenderError } from '../errors.js';
 import type { Renderer } from '../ports.js';
-import { visibleText } from '../core/visible-text.js';
+import { collectLabels, invisibleCharactersNotice, visibleText } from '../core/visible-text.js';
 import { fitToBudget, HTML_BUDGET_BYTES, renderWithinBudget } from './html-budget.js';
 
 export interface RendererOptions {
@@ -66,7 +66,11 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   const budget = options.htmlBudgetBytes ?? HTML_BUDGET_BYTES;
 
   const renderDigest = (model: DigestModel) => {
-    const view: DigestModel = { ...sanitiseStrings(model) };
+    const shown = new Set<number>();
+    const view: DigestModel = { ...sanitiseStrings(model, shown) };
+    // What the ⟨U+200B⟩ marks mean, at the top, whenever the digest shows one.
+    const notice = invisibleCharactersNotice(shown, view.attachments.json);
+    if (notice) view.notices = [...view.notices, notice];
     return {
       html: fitToBudget(view, budget, (v) => run(templates.digestHtml, TEMPLATE_FILES.digestHtml, v)),
       // The text part is not clipped by mail clients: it keeps every row the model has.
@@ -148,16 +152,21 @@ function registerPartials(dir: string, html: HandlebarsEnv, text: HandlebarsEnv)
 // the model's own wording uses none of these characters. Keys are preserved, so strict mode still sees
 // exactly the fields the model has.
 
-function sanitiseStrings<T>(value: T): T {
-  return sanitiseValue(value) as T;
+/** Every string made visible; the code points shown as labels are added to `shown`. */
+function sanitiseStrings<T>(value: T, shown: Set<number> = new Set()): T {
+  return sanitiseValue(value, shown) as T;
 }
 
-function sanitiseValue(value: unknown): unknown {
-  if (typeof value === 'string') return visibleText(value);
-  if (Array.isArray(value)) return value.map((item: unknown) => sanitiseValue(item));
+function sanitiseValue(value: unknown, shown: Set<number>): unknown {
+  if (typeof value === 'string') {
+    const visible = visibleText(value);
+    collectLabels(visible, shown);
+    return visible;
+  }
+  if (Array.isArray(value)) return value.map((item: unknown) => sanitiseValue(item, shown));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = sanitiseValue(item);
+    for (const [key, item] of Object.entries(value)) out[key] = sanitiseValue(item, shown);
     return out;
   }
   return value;

@@ -84,3 +84,76 @@ export function shortenText(text: string, max: number): string {
   if (open !== -1 && text.indexOf('⟩', open) >= end) end = open;
   return `${text.slice(0, end)}…`;
 }
+
+/** A `⟨U+200B⟩` label, as visibleText writes it. */
+const LABEL = /⟨U\+([0-9A-F]{4,6})⟩/g;
+
+/** The code points shown as labels in `text`, added to `into`. */
+export function collectLabels(text: string, into: Set<number>): void {
+  if (!text.includes('⟨U+')) return;
+  for (const m of text.matchAll(LABEL)) into.add(Number.parseInt(m[1] ?? '0', 16));
+}
+
+const NAMES: Readonly<Record<number, string>> = {
+  0: 'null character',
+  9: 'tab',
+  10: 'line feed',
+  13: 'carriage return',
+  27: 'escape',
+  160: 'no-break space',
+  173: 'soft hyphen',
+  847: 'combining grapheme joiner',
+  1564: 'Arabic letter mark',
+  8203: 'zero-width space',
+  8204: 'zero-width non-joiner',
+  8205: 'zero-width joiner',
+  8206: 'left-to-right mark',
+  8207: 'right-to-left mark',
+  8232: 'line separator',
+  8233: 'paragraph separator',
+  8234: 'left-to-right embedding',
+  8235: 'right-to-left embedding',
+  8236: 'pop directional formatting',
+  8237: 'left-to-right override',
+  8238: 'right-to-left override',
+  8288: 'word joiner',
+  8294: 'left-to-right isolate',
+  8295: 'right-to-left isolate',
+  8296: 'first strong isolate',
+  8297: 'pop directional isolate',
+  12644: 'Hangul filler',
+  65279: 'byte order mark (zero-width no-break space)',
+};
+
+/** What a recipient reads for one code point: "⟨U+200B⟩ zero-width space". */
+export function describeCodePoint(cp: number): string {
+  const name =
+    NAMES[cp] ??
+    (cp >= 0xe0000 && cp <= 0xe007f
+      ? 'tag character'
+      : cp >= 0xfe00 && cp <= 0xfe0f
+        ? 'variation selector'
+        : cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)
+          ? 'control character'
+          : 'invisible or look-alike character');
+  return `${codePointLabel(cp)} ${name}`;
+}
+
+/** Code points named in the notice; the rest are counted. */
+const NOTICE_NAMED = 6;
+
+/**
+ * The digest's notice when it shows any `⟨U+…⟩` label: what the marks mean and what to do about a name
+ * that looks like a familiar one, and where the exact text is (null when there is no label).
+ */
+export function invisibleCharactersNotice(codePoints: ReadonlySet<number>, jsonAttachment = ''): string | null {
+  if (codePoints.size === 0) return null;
+  const sorted = [...codePoints].sort((a, b) => a - b);
+  const named = sorted.slice(0, NOTICE_NAMED).map(describeCodePoint).join(', ');
+  const more = sorted.length > NOTICE_NAMED ? ` and ${sorted.length - NOTICE_NAMED} more` : '';
+  return (
+    `Some names or details LastPass logged contain characters that are invisible or look like others; this digest shows each as its code point (${named}${more}). ` +
+    'A username that looks like a familiar one but carries such a mark is a different account: treat it as a possible impersonation and look it up in the Admin Console (Users).' +
+    (jsonAttachment ? ` The attached ${jsonAttachment} has the exact text.` : '')
+  );
+}
