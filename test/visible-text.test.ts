@@ -20,6 +20,7 @@ import {
 } from '../src/core/visible-text.js';
 import { createWallResolver } from '../src/core/wall-time.js';
 import { createWindowIntake } from '../src/core/window-intake.js';
+import { sampleFailureModel } from './fixtures/sample-models.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 
 describe('visibleText', () => {
@@ -185,6 +186,19 @@ describe('two usernames that differ only by an invisible character', () => {
     const json = eventsToJson(relevant);
     expect(json).toContain('ali\\u200bce@corp.example');
     expect(new Set((JSON.parse(json) as { username: string }[]).map((e) => e.username))).toEqual(new Set([ALICE, SPOOF]));
+  });
+});
+
+describe('a failure notice', () => {
+  it("keeps an upstream error's line breaks readable as spaces and shows every other invisible character", () => {
+    const { text, html } = createRenderer().renderFailure(
+      sampleFailureModel({ error: 'Gateway said:\r\n<html>\n\tBad\u200b gateway\u202e</html>\r\nQUIET: all good' }),
+    );
+    for (const part of [text.replace(/\s+/g, ' '), html]) {
+      expect(part).toContain('Bad⟨U+200B⟩ gateway⟨U+202E⟩');
+      expect(part).not.toContain('⟨U+000A⟩');
+    }
+    expect(text.split('\n').some((l) => l.trimStart().startsWith('QUIET'))).toBe(false);
   });
 });
 

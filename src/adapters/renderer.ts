@@ -67,7 +67,13 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
 
   const renderDigest = (model: DigestModel) => {
     const shown = new Set<number>();
-    const view: DigestModel = { ...sanitiseStrings(model, shown) };
+    const view: DigestModel = {
+      ...sanitiseStrings(model, (t) => {
+        const visible = visibleText(t);
+        collectLabels(visible, shown);
+        return visible;
+      }),
+    };
     // What the ⟨U+200B⟩ marks mean, at the top, whenever the digest shows one.
     const notice = invisibleCharactersNotice(shown, view.attachments.json);
     if (notice) view.notices = [...view.notices, notice];
@@ -83,8 +89,8 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     renderDigestWithinBudget: (build) => renderWithinBudget(build, renderDigest, budget),
     renderFailure(model) {
       return {
-        html: run(templates.failureHtml, TEMPLATE_FILES.failureHtml, sanitiseStrings(model)),
-        text: run(templates.failureText, TEMPLATE_FILES.failureText, sanitiseStrings(model)),
+        html: run(templates.failureHtml, TEMPLATE_FILES.failureHtml, sanitiseStrings(model, failureText)),
+        text: run(templates.failureText, TEMPLATE_FILES.failureText, sanitiseStrings(model, failureText)),
       };
     },
   };
@@ -152,21 +158,26 @@ function registerPartials(dir: string, html: HandlebarsEnv, text: HandlebarsEnv)
 // the model's own wording uses none of these characters. Keys are preserved, so strict mode still sees
 // exactly the fields the model has.
 
-/** Every string made visible; the code points shown as labels are added to `shown`. */
-function sanitiseStrings<T>(value: T, shown: Set<number> = new Set()): T {
-  return sanitiseValue(value, shown) as T;
+/** Line breaks and tabs, in runs. */
+const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;
+
+/**
+ * A failure notice's text: an upstream's error text keeps its layout readable (its line breaks become one
+ * space, as a forged line cannot start a line anyway); everything else invisible is shown as `⟨U+…⟩`.
+ */
+const failureText = (text: string): string => visibleText(text.replace(LINE_BREAKS, ' '));
+
+/** Every string of the model passed through `clean`. */
+function sanitiseStrings<T>(value: T, clean: (text: string) => string): T {
+  return sanitiseValue(value, clean) as T;
 }
 
-function sanitiseValue(value: unknown, shown: Set<number>): unknown {
-  if (typeof value === 'string') {
-    const visible = visibleText(value);
-    collectLabels(visible, shown);
-    return visible;
-  }
-  if (Array.isArray(value)) return value.map((item: unknown) => sanitiseValue(item, shown));
+function sanitiseValue(value: unknown, clean: (text: string) => string): unknown {
+  if (typeof value === 'string') return clean(value);
+  if (Array.isArray(value)) return value.map((item: unknown) => sanitiseValue(item, clean));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = sanitiseValue(item, shown);
+    for (const [key, item] of Object.entries(value)) out[key] = sanitiseValue(item, clean);
     return out;
   }
   return value;
