@@ -63,7 +63,10 @@ export function hasInvisible(text: string): boolean {
  * person reading the file sees `ali\u200bce`, not alice. Outside strings JSON has only ASCII.
  */
 export function escapeInvisibleInJson(json: string): string {
-  if (!NOT_PLAIN_ASCII.test(json)) return json;
+  // Tested first: a day's JSON can be tens of MB, and nearly always has nothing to escape (no copy then).
+  INVISIBLE_IN_JSON.lastIndex = 0;
+  if (!NOT_PLAIN_ASCII.test(json) || !INVISIBLE_IN_JSON.test(json)) return json;
+  INVISIBLE_IN_JSON.lastIndex = 0;
   return json.replace(INVISIBLE_IN_JSON, (ch) => {
     let out = '';
     for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`;
