@@ -77,6 +77,8 @@ describe('visibleText', () => {
     expect(wellFormed(cut)).toBe(cut);
     expect(shortenText('ab⟨U+200B⟩cdef', 6)).toBe('ab…');
     expect(shortenText('ab⟨U+200B⟩cdef', 12)).toBe('ab⟨U+200B⟩c…');
+    // A "⟨" that opens no label nearby is cut like any text.
+    expect(shortenText('a⟨ quoted text that goes on ⟩', 12)).toBe('a⟨ quoted t…');
   });
 
   it('names the code points it showed in the notice, the first six, and counts the rest', () => {

@@ -83,8 +83,10 @@ export function shortenText(text: string, max: number): string {
   let end = Math.max(0, max - 1);
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
+  // A label is at most 10 units (⟨U+10FFFF⟩): a "⟨" further back is text, not a label being cut.
   const open = text.lastIndexOf('⟨', end - 1);
-  if (open !== -1 && text.indexOf('⟩', open) >= end) end = open;
+  const close = open === -1 ? -1 : text.indexOf('⟩', open);
+  if (open !== -1 && close >= end && close - open <= 9) end = open;
   return `${text.slice(0, end)}…`;
 }
 
