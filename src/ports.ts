@@ -5,6 +5,7 @@
  * loopback stand-ins. Data types the ports carry that are pure (run state, events, view models) live in
  * src/core/.
  */
+import type { AlarmNotice } from './core/alarm.js';
 import type { HistorySnapshot } from './core/detections/detection.js';
 import type { DigestCaps } from './core/digest-model.js';
 import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
@@ -148,6 +149,25 @@ export interface DeliveryResult {
 
 export interface Mailer {
   send(message: OutgoingMessage, options?: { deadline?: number }): Promise<DeliveryResult>;
+}
+
+// ---- the second alarm channel -------------------------------------------------------------------
+
+/** What became of one alarm: sent, or why not (never the webhook URL: it is a secret). */
+export interface NotifyResult {
+  sent: boolean;
+  /** The format the request was written in. */
+  format: string;
+  /** Why it was not sent (redacted), when it was not. */
+  error?: string;
+}
+
+/**
+ * NOTIFY_WEBHOOK_URL: every FAILED notice (also when SendGrid is what failed) and a short summary of each
+ * delivered digest with high findings. Never throws: a webhook that cannot be reached is logged and reported.
+ */
+export interface Notifier {
+  notify(notice: AlarmNotice, options?: { deadline?: number }): Promise<NotifyResult>;
 }
 
 // ---- rendering ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import { composeDigest, type ComposedDigest } from './run/compose-digest.js';
 import { deliverWindow } from './run/deliver-window.js';
 import { failWindow } from './run/failure-notice.js';
 import { fetchWindow, type FetchedWindow } from './run/fetch-window.js';
+import { asDeadlineFailure, deadlineError, effectiveDeadline, passed, type RunDeadline, runDeadline } from './run/run-deadline.js';
 import type { FetchProgress, RunDeps, RunOptions, RunOutcome, WindowContext, WindowResult } from './run/run-types.js';
 
 export type { RunDeps, RunOptions, RunOutcome, WindowResult, WindowStatus } from './run/run-types.js';
@@ -32,15 +33,19 @@ export async function runReport(deps: RunDeps, options: RunOptions = {}): Promis
     return { status: 'locked', windows: [], skipped: null };
   }
   try {
+    await options.onStart?.();
     return await runLocked(deps, options);
   } finally {
     await lock.release();
   }
 }
 
-async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome> {
+async function runLocked(deps: RunDeps, callerOptions: RunOptions): Promise<RunOutcome> {
   const { store, logger, config } = deps;
   deps.checkpoint?.('run.locked');
+  // The whole run is bounded (RUN_DEADLINE_MINUTES): retries and sends honour the earlier of it and the caller's deadline.
+  const deadline = runDeadline(deps.now(), config.report.runDeadlineMinutes);
+  const options: RunOptions = { ...callerOptions, deadline: effectiveDeadline(deadline, callerOptions.deadline) };
   const stored = await store.readState();
   const dryRun = options.dryRun ?? false;
   // Before anything is planned: LastPass's clock (its Date header) against ours; plan to its time at the latest.
@@ -78,7 +83,7 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
   if (clockFailure !== null) {
     // Loud, before any window is fetched: the FAILED notice names what is due by LastPass's clock.
     const planned = first ?? noticeWindow(now);
-    const ctx = { ...windowContext(deps, options, state, state.delivered, planned), probes: clock.probes, cautions: [] };
+    const ctx = { ...windowContext(deps, options, state, state.delivered, planned, deadline), probes: clock.probes, cautions: [] };
     const evidence = createRunEvidence(null, logger, deps.now);
     const result = await failWindow(deps, ctx, evidence, {
       what: "This machine's clock disagrees with LastPass's, so no window was planned or fetched.",
@@ -112,11 +117,9 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
       continue;
     }
     const cautions = planned === first && checked.caution ? [checked.caution] : [];
-    const result = await processWindow(deps, options, {
-      ...windowContext(deps, options, state, delivered, planned),
-      probes: clock.probes,
-      cautions,
-    });
+    const ctx: WindowContext = { ...windowContext(deps, options, state, delivered, planned, deadline), probes: clock.probes, cautions };
+    // No window starts after the run's deadline: it fails loudly and stays due (so do the ones after it).
+    const result = passed(deadline, deps.now()) ? await failAtDeadline(deps, ctx) : await processWindow(deps, options, ctx);
     results.push(result);
     if (result.delivered) delivered = [...delivered, result.delivered];
     if (result.status === 'failed') {
@@ -131,7 +134,17 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
 /** The window a FAILED notice names when nothing is due: the last 24 hours by the checked clock. */
 function noticeWindow(now: Date): PlannedWindow {
   const window = { start: new Date(now.getTime() - DAY_MS), end: now };
-  return { window, key: windowKey(window), delivered: null, skip: false, notices: [], marker: null, attempt: 1, recordStart: window.start };
+  return {
+    window,
+    key: windowKey(window),
+    delivered: null,
+    skip: false,
+    notices: [],
+    marker: null,
+    attempt: 1,
+    maybeSent: null,
+    recordStart: window.start,
+  };
 }
 
 function windowContext(
@@ -140,6 +153,7 @@ function windowContext(
   state: RunState,
   delivered: readonly DeliveredWindow[],
   planned: PlannedWindow,
+  deadline: RunDeadline,
 ): Omit<WindowContext, 'probes' | 'cautions'> {
   return {
     key: planned.key,
@@ -156,6 +170,8 @@ function windowContext(
     notices: planned.notices,
     marker: planned.marker ?? `${planned.key}.${randomUUID().slice(0, 8)}`,
     attempt: planned.attempt,
+    maybeSent: planned.maybeSent,
+    runDeadline: deadline,
     consecutiveFailures: state.consecutiveFailures,
     startedAt: deps.now(),
   };
@@ -184,10 +200,20 @@ async function processWindow(deps: RunDeps, options: RunOptions, ctx: WindowCont
   } catch (error) {
     return failWindow(deps, ctx, evidence, {
       what: 'The events of this window could not be fetched completely, so no digest was built.',
-      error,
+      error: asDeadlineFailure(error, ctx.runDeadline),
       run: runRecord,
     });
   }
   // Delivery sends its own FAILED notice when it fails.
   return deliverWindow(deps, options, ctx, built.fetched, built.digest, evidence, runRecord);
+}
+
+/** A window due after the run's deadline passed: not fetched, a FAILED notice naming RUN_DEADLINE_MINUTES. */
+async function failAtDeadline(deps: RunDeps, ctx: WindowContext): Promise<WindowResult> {
+  const evidence = createRunEvidence(null, deps.logger, deps.now);
+  return failWindow(deps, ctx, evidence, {
+    what: "The run reached its deadline before this window's turn, so it was not fetched.",
+    error: deadlineError(ctx.runDeadline, null),
+    run: () => ({ windowKey: ctx.key, startedAt: ctx.startedAt.toISOString(), finishedAt: deps.now().toISOString() }),
+  });
 }

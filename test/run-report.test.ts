@@ -209,7 +209,7 @@ describe('runReport', () => {
     const sim = await startSimulator([]);
     const d = deps(sim);
     d.config.lastpass.apiSecret = 'wrong-secret-123';
-    d.lastpass = createLastPassClient({ ...d.config.lastpass, logger: d.logger, sleep: async () => {} });
+    d.lastpass = createLastPassClient({ ...d.config.lastpass, logger: d.logger, sleep: async () => {}, now: () => NOW.getTime() });
     const sent: MailBody[] = [];
     interceptSendGrid(1, sent);
 

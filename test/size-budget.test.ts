@@ -69,7 +69,7 @@ beforeAll(async () => {
     {
       config,
       store,
-      lastpass: createLastPassClient({ ...config.lastpass, logger }),
+      lastpass: createLastPassClient({ ...config.lastpass, logger, now: () => NOW.getTime() }),
       mailer: outbox,
       outbox,
       renderer: createRenderer(),

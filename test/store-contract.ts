@@ -135,6 +135,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect((await store.readState()).pendingDelivery).toEqual(intent(24, 48, 2));
     });
 
+    it('keeps a "maybe sent" record on the pending intent across a restart (issue #13), and drops it when replaced without one', async () => {
+      await store.init();
+      const maybeSent = { at: '2025-03-10T07:00:31+00:00', reason: 'SendGrid did not answer in time after the message was sent.' };
+      await store.beginDelivery({ ...intent(0, 24), maybeSent });
+      const restarted = await second();
+      expect((await restarted.readState()).pendingDelivery).toEqual({
+        ...intent(0, 24),
+        maybeSent: { at: '2025-03-10T07:00:31.000Z', reason: maybeSent.reason },
+      });
+      await restarted.beginDelivery(intent(0, 24, 2));
+      expect((await restarted.readState()).pendingDelivery).toEqual(intent(0, 24, 2));
+    });
+
     it('completing a different key leaves the pending intent in place', async () => {
       await store.init();
       await store.beginDelivery(intent(24, 48));

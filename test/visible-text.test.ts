@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRenderer } from '../src/adapters/renderer.js';
+import { clean } from '../src/core/alarm.js';
 import { buildDigestModel } from '../src/core/digest-model.js';
 import { eventsToCsv, eventsToJson } from '../src/core/event-export.js';
 import type { RawEvent } from '../src/core/types.js';
@@ -94,6 +95,13 @@ describe('visibleText', () => {
     const many = new Set([0x200b, 0x200c, 0x200d, 0x2060, 0xad, 0xfeff, 0x202e, 0x2066]);
     expect(invisibleCharactersNotice(many)).toContain(' and 2 more)');
     expect(invisibleCharactersNotice(many)).not.toContain('attached');
+  });
+
+  it("the alarm webhook's cut splits neither a surrogate pair nor a mark", () => {
+    const cut = clean(`${'a'.repeat(8)}😀 tail`, 10);
+    expect(cut).toBe(`${'a'.repeat(8)}…`);
+    expect(wellFormed(cut)).toBe(cut);
+    expect(clean('user ali⟨U+200B⟩ce@corp.example', 12)).toBe('user ali…');
   });
 
   it('escapes invisible characters inside JSON strings, keeping the decoded value exact', () => {

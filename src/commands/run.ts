@@ -5,8 +5,9 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { ConfigError } from '../errors.js';
-import { runReport } from '../run-report.js';
+import { createHeartbeat } from '../adapters/notify/heartbeat.js';
 import { parseInstant } from './args.js';
+import { runWithHeartbeat } from './heartbeat-run.js';
 import type { CommandIo, ExitCode } from './io.js';
 import { reportOutcome } from './report-outcome.js';
 import { createCommandLogger, createRunDeps, openStore, printer } from './wiring.js';
@@ -34,12 +35,18 @@ export async function runCommand(args: string[], io: CommandIo): Promise<ExitCod
     await store.init();
     const deps = createRunDeps(io, config, logger, store, dryRun);
     try {
-      const outcome = await runReport(deps, {
-        ...(from ? { from } : {}),
-        ...(to ? { to } : {}),
-        dryRun,
-        force: values.force ?? false,
-      });
+      // The heartbeat is for real runs (system cron users rely on it); a dry run pings nothing.
+      const heartbeat = config.worker.heartbeatUrl && !dryRun ? createHeartbeat({ url: config.worker.heartbeatUrl, logger }) : null;
+      const outcome = await runWithHeartbeat(
+        deps,
+        {
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+          dryRun,
+          force: values.force ?? false,
+        },
+        heartbeat,
+      );
       return reportOutcome(outcome, printer(io.stdout));
     } finally {
       await deps.evidence?.close();

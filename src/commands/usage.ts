@@ -29,6 +29,7 @@ const LASTPASS: VariableName[] = [
 const SENDGRID: VariableName[] = ['SENDGRID_API_KEY', 'SENDGRID_API_URL', 'SENDGRID_DATA_RESIDENCY'];
 const REPORT: VariableName[] = ['REPORT_FROM', 'REPORT_TO', 'REPORT_TIMEZONE', 'REPORT_MAX_CATCHUP_DAYS', 'REPORT_LATE_OVERLAP_MINUTES'];
 const STORAGE: VariableName[] = ['DATA_DIR', 'DATABASE_URL'];
+const ALARM: VariableName[] = ['NOTIFY_WEBHOOK_URL', 'NOTIFY_WEBHOOK_FORMAT'];
 const EVIDENCE_WRITE: VariableName[] = ['EVIDENCE_RAW', 'EVIDENCE_RETENTION_DAYS', 'EVIDENCE_SIGNING_KEY'];
 
 export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
@@ -44,8 +45,10 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ...REPORT,
       'REPORT_SCHEDULE',
       'REPORT_RETRY_MINUTES',
+      'RUN_DEADLINE_MINUTES',
       'HEARTBEAT_URL',
       'PORT',
+      ...ALARM,
       ...STORAGE,
       ...EVIDENCE_WRITE,
       'LOG_LEVEL',
@@ -55,14 +58,24 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     synopsis: '[--from ISO] [--to ISO] [--dry-run] [--force]',
     summary: 'report what is due now (or the given window)',
     description:
-      'One report now. Without --from/--to it covers what is due: from the end of the last delivered window (or 24 h ago)\nto now. A delivered window is not sent again without --force.',
+      'One report now. Without --from/--to it covers what is due: from the end of the last delivered window (or 24 h ago)\nto now. A delivered window is not sent again without --force. HEARTBEAT_URL is pinged (/start, then the plain ping\nor /fail) unless --dry-run.',
     options: [
       ['--from ISO', 'start of the window, e.g. 2025-03-09T07:00:00Z (a date alone is midnight UTC)'],
       ['--to ISO', 'end of the window'],
       ['--dry-run', 'write the message to DATA_DIR/outbox/ instead of sending; changes no state; no SendGrid key needed'],
       ['--force', 'send a window that was already delivered again'],
     ],
-    variables: [...LASTPASS, ...SENDGRID, ...REPORT, ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
+    variables: [
+      ...LASTPASS,
+      ...SENDGRID,
+      ...REPORT,
+      'RUN_DEADLINE_MINUTES',
+      'HEARTBEAT_URL',
+      ...ALARM,
+      ...STORAGE,
+      ...EVIDENCE_WRITE,
+      'LOG_LEVEL',
+    ],
   },
   demo: {
     synopsis: '',
@@ -91,7 +104,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--send', 'deliver through SendGrid (and record the days as delivered)'],
       ['--force', 'send days that were already delivered again'],
     ],
-    variables: [...LASTPASS, ...SENDGRID, ...REPORT, ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
+    variables: [...LASTPASS, ...SENDGRID, ...REPORT, ...ALARM, ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
   },
   migrate: {
     synopsis: '',

@@ -61,12 +61,40 @@ export const RULES: readonly ConfigRule[] = [
           },
   },
   {
+    // One LastPass request that times out, its retry and a SendGrid send (30 s) must fit in a run.
+    name: 'run-deadline-vs-timeout',
+    check: ({ values }) => {
+      const minutes = values.RUN_DEADLINE_MINUTES;
+      const timeout = values.LASTPASS_TIMEOUT_SECONDS;
+      if (minutes === null || minutes === undefined || timeout === null || timeout === undefined) return {};
+      const needed = 2 * timeout + 30;
+      return minutes * 60 >= needed
+        ? {}
+        : {
+            problems: [
+              `RUN_DEADLINE_MINUTES=${minutes} is shorter than one LastPass request that times out (LASTPASS_TIMEOUT_SECONDS=${timeout}), its retry and a send (${needed} s): raise RUN_DEADLINE_MINUTES to at least ${Math.ceil(needed / 60)} or lower LASTPASS_TIMEOUT_SECONDS.`,
+            ],
+          };
+    },
+  },
+  {
     name: 'sendgrid-url-vs-residency',
     check: ({ text, values }) =>
       text('SENDGRID_API_URL') && values.SENDGRID_DATA_RESIDENCY === 'eu'
         ? {
             problems: [
               'SENDGRID_API_URL and SENDGRID_DATA_RESIDENCY=eu are both set: keep one (the EU setting selects https://api.eu.sendgrid.com).',
+            ],
+          }
+        : {},
+  },
+  {
+    name: 'webhook-format-without-url',
+    check: ({ text }) =>
+      text('NOTIFY_WEBHOOK_FORMAT') && !text('NOTIFY_WEBHOOK_URL')
+        ? {
+            problems: [
+              'NOTIFY_WEBHOOK_FORMAT is set but NOTIFY_WEBHOOK_URL is not: set the webhook URL too, or unset NOTIFY_WEBHOOK_FORMAT.',
             ],
           }
         : {},

@@ -10,6 +10,7 @@ import { type IgnoreUserRule, parseIgnoreUsers } from '../core/ignore-users.js';
 import { type KnownApiCaller, parseKnownApiCallers } from '../core/known-callers.js';
 import { parseSeverityOverrides, type SeverityOverride } from '../core/severity-overrides.js';
 import { MAX_RECIPIENTS, parseRecipients, parseSender, type ParsedAddresses } from './addresses.js';
+import { WEBHOOK_FORMATS, type WebhookFormat } from '../core/alarm.js';
 import { ok, problem, variable, type Parsed } from './variable.js';
 
 export const DEFAULTS = {
@@ -25,6 +26,7 @@ export const DEFAULTS = {
   DATA_DIR: './data',
   LOG_LEVEL: 'info',
   REPORT_RETRY_MINUTES: '10,30,60,120',
+  RUN_DEADLINE_MINUTES: '30',
 } as const;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -258,6 +260,12 @@ export const SCHEMA = {
       return ok(delays);
     },
   }),
+  RUN_DEADLINE_MINUTES: variable<number>({
+    name: 'RUN_DEADLINE_MINUTES',
+    help: 'the longest one run may take (LastPass fetches, retries, sends); past it the run fails loudly',
+    default: DEFAULTS.RUN_DEADLINE_MINUTES,
+    parse: wholeNumber('RUN_DEADLINE_MINUTES', 1, 1440, DEFAULTS.RUN_DEADLINE_MINUTES),
+  }),
   HEARTBEAT_URL: variable<string>({
     name: 'HEARTBEAT_URL',
     help: "dead-man's switch pinged after every run (a secret)",
@@ -266,6 +274,30 @@ export const SCHEMA = {
     parse: (t) => {
       const checked = httpUrl('HEARTBEAT_URL', { example: 'https://hc-ping.com/<your-check-uuid>', isDefault: false, echo: false })(t);
       return checked.ok ? ok(t) : checked; // used as written
+    },
+  }),
+  NOTIFY_WEBHOOK_URL: variable<string>({
+    name: 'NOTIFY_WEBHOOK_URL',
+    help: 'second alarm channel: a Slack, Teams (Workflows) or JSON webhook for FAILED notices and high findings (a secret)',
+    // The webhook URL is a capability (its path or query is the token): a secret, never echoed.
+    secret: true,
+    parse: (t) => {
+      const checked = httpUrl('NOTIFY_WEBHOOK_URL', {
+        example: 'https://hooks.slack.com/services/T000/B000/XXXX',
+        isDefault: false,
+        echo: false,
+      })(t);
+      return checked.ok ? ok(t) : checked; // used as written
+    },
+  }),
+  NOTIFY_WEBHOOK_FORMAT: variable<WebhookFormat>({
+    name: 'NOTIFY_WEBHOOK_FORMAT',
+    help: 'slack, teams or json; unset: inferred from the webhook host',
+    parse: (t) => {
+      const f = t.toLowerCase();
+      return (WEBHOOK_FORMATS as readonly string[]).includes(f)
+        ? ok(f as WebhookFormat)
+        : problem(`NOTIFY_WEBHOOK_FORMAT must be slack, teams or json (got "${f}"): unset it to infer the format from the webhook's host.`);
     },
   }),
   PORT: variable<number>({

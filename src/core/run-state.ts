@@ -63,6 +63,18 @@ export interface DeliverySummary {
   byCategory: Record<string, number>;
 }
 
+/**
+ * A send that may have been accepted (issue #13): SendGrid did not confirm it (a timeout after the request
+ * was written, a reset, a 5xx, 408/429). Recorded on the intent before any re-send; every re-send of the
+ * window then carries the same marker and the "Possible duplicate" notice.
+ */
+export interface MaybeSent {
+  /** When the unconfirmed send failed (ISO). */
+  at: string;
+  /** What SendGrid did (a redacted, human-readable message). */
+  reason: string;
+}
+
 /** Recorded before a send; cleared (by completeDelivery) after it. Survives a crash in between. */
 export interface DeliveryIntent {
   key: string;
@@ -72,6 +84,8 @@ export interface DeliveryIntent {
   startedAt: string;
   /** How many times a send was attempted for this key (1 on the first attempt). */
   attempt: number;
+  /** Set when an earlier send of this key may have been accepted (absent: none known, or a crash mid-send). */
+  maybeSent?: MaybeSent;
 }
 
 export interface FailureRecord {
@@ -156,6 +170,7 @@ export function invalidInstants(state: RunState): string[] {
   check('lastSuccessAt', state.lastSuccessAt);
   if (state.pendingDelivery) {
     for (const f of ['start', 'end', 'startedAt'] as const) check(`pendingDelivery.${f}`, state.pendingDelivery[f]);
+    if (state.pendingDelivery.maybeSent) check('pendingDelivery.maybeSent.at', state.pendingDelivery.maybeSent.at);
   }
   if (state.lastFailure) for (const f of ['start', 'end', 'at'] as const) check(`lastFailure.${f}`, state.lastFailure[f]);
   state.delivered.forEach((d, i) => {
@@ -207,6 +222,7 @@ export function normaliseIntent(i: DeliveryIntent): DeliveryIntent {
     marker: i.marker,
     startedAt: instantOf(i.startedAt, 'intent.startedAt'),
     attempt: i.attempt,
+    ...(i.maybeSent ? { maybeSent: { at: instantOf(i.maybeSent.at, 'intent.maybeSent.at'), reason: i.maybeSent.reason } } : {}),
   };
 }
 

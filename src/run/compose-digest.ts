@@ -16,6 +16,11 @@ import type { RunDeps, WindowContext } from './run-types.js';
 export interface ComposedDigest {
   message: OutgoingMessage;
   model: DigestModel;
+  /**
+   * The same digest rendered again with `notice` among its notices (after a coverage gap's, before the
+   * rest), as attempt `attempt`: the re-send after an unconfirmed send carries "Possible duplicate".
+   */
+  withNotice(notice: string, attempt: number): { message: OutgoingMessage; model: DigestModel };
 }
 
 export async function composeDigest(
@@ -56,15 +61,14 @@ export async function composeDigest(
   };
   const notices = fetched.lateNotice === null ? ctx.notices : [...ctx.notices, fetched.lateNotice];
   deps.checkpoint?.('analysis.done');
-  const { model, html, text } = deps.renderer.renderDigestWithinBudget((caps) => {
-    const m = buildDigestModel(analysis, context, caps);
-    m.notices = notices;
-    if (evidenceFooter) m.footer.evidence = evidenceFooter;
-    return m;
-  });
-  return {
-    model,
-    message: {
+  const render = (withNotices: string[], attempt: number) => {
+    const { model, html, text } = deps.renderer.renderDigestWithinBudget((caps) => {
+      const m = buildDigestModel(analysis, context, caps);
+      m.notices = withNotices;
+      if (evidenceFooter) m.footer.evidence = evidenceFooter;
+      return m;
+    });
+    const message: OutgoingMessage = {
       key,
       kind: 'digest',
       from: config.report.from,
@@ -72,8 +76,18 @@ export async function composeDigest(
       subject: model.subject,
       html,
       text,
-      customArgs: { digest_window: key, digest_marker: ctx.marker, digest_attempt: String(ctx.attempt) },
+      customArgs: { digest_window: key, digest_marker: ctx.marker, digest_attempt: String(attempt) },
       attachments,
+    };
+    return { model, message };
+  };
+  return {
+    ...render(notices, ctx.attempt),
+    withNotice: (notice, attempt) => {
+      // One "Possible duplicate" notice: the newest unconfirmed send replaces the run plan's.
+      const others = notices.filter((n) => !n.startsWith('Possible duplicate'));
+      const gaps = others.filter((n) => n.startsWith('Coverage gap'));
+      return render([...gaps, notice, ...others.filter((n) => !gaps.includes(n))], attempt);
     },
   };
 }

@@ -1,12 +1,14 @@
 /**
  * A window that failed: the failure is logged at error level and recorded in the store (not for dry runs),
  * the recipients get a FAILED notice instead of a digest (a dry run writes it to the outbox), and the
- * evidence bundle is finished as failed, with the notice that was rendered. A notice that cannot be sent
- * is logged; the run is failed either way.
+ * evidence bundle is finished as failed, with the notice that was rendered. The same notice goes to the alarm
+ * webhook (NOTIFY_WEBHOOK_URL) when one is configured, whether or not the email went out (SendGrid may be
+ * what failed). A notice that cannot be sent is logged; the run is failed either way.
  */
 import { buildFailureModel } from '../core/digest-model.js';
 import { AuthorizationError, ClockError, DigestError, UpstreamError, describeError } from '../errors.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
+import type { NotifyResult } from '../ports.js';
 import type { RunDeps, WindowContext, WindowResult } from './run-types.js';
 
 /** The parts of the digest that was built before delivery failed (evidence keeps them). */
@@ -45,7 +47,15 @@ export async function failWindow(
 /** The FAILED notice as the evidence bundle records it: the rendered parts and whether it went out. */
 interface FailureNoticeRecord {
   files: { noticeHtml?: string; noticeText?: string };
-  record: { sent: boolean; subject?: string; recipients?: string[]; messageId?: string | null; error?: string };
+  record: {
+    sent: boolean;
+    subject?: string;
+    recipients?: string[];
+    messageId?: string | null;
+    error?: string;
+    /** The alarm webhook's outcome (never its URL). */
+    webhook?: NotifyResult;
+  };
 }
 
 async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string, error: unknown): Promise<FailureNoticeRecord> {
@@ -94,22 +104,46 @@ async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string
     notice.files = { noticeHtml: html, noticeText: text };
     notice.record = { sent: false, subject: model.subject, recipients: config.report.to };
     const target = ctx.dryRun ? deps.outbox : deps.mailer;
-    const sent = await target.send({
-      key: `${ctx.key}.failed-${failures}`,
-      kind: 'failure',
-      from: config.report.from,
-      to: config.report.to,
-      subject: model.subject,
-      html,
-      text,
-      customArgs: { digest_window: ctx.key, digest_failure: String(failures) },
-    });
+    const sent = await target.send(
+      {
+        key: `${ctx.key}.failed-${failures}`,
+        kind: 'failure',
+        from: config.report.from,
+        to: config.report.to,
+        subject: model.subject,
+        html,
+        text,
+        customArgs: { digest_window: ctx.key, digest_failure: String(failures) },
+      },
+      { deadline: noticeDeadline(deps, ctx) },
+    );
     notice.record = { sent: true, subject: model.subject, recipients: config.report.to, messageId: sent.messageId };
   } catch (noticeError) {
     logger.error('run.failure_notice_failed', { key: ctx.key, error: describeError(noticeError) });
     notice.record = { ...notice.record, sent: false, error: describeError(noticeError) };
   }
+  if (deps.notifier && !ctx.dryRun) {
+    notice.record.webhook = await deps.notifier.notify({
+      kind: 'failed',
+      account: config.lastpass.accountNumber,
+      window: { key: ctx.key, start: ctx.window.start.toISOString(), end: ctx.window.end.toISOString() },
+      subject: notice.record.subject ?? `FAILED: LastPass security digest ${ctx.key} — window not reviewed`,
+      verdict: what,
+      counts: null,
+      topFindings: [],
+      failure: { error: message, advice: adviceFor(error), consecutiveFailures: failures, emailSent: notice.record.sent },
+      generatedAt: deps.now().toISOString(),
+      generator: `lastpass-audit-digest ${deps.version}`,
+    });
+  }
   return notice;
+}
+
+/** A FAILED notice is attempted even past the run's deadline, with at most a minute of retries. */
+const NOTICE_GRACE_MS = 60_000;
+
+function noticeDeadline(deps: RunDeps, ctx: WindowContext): number {
+  return Math.max(ctx.runDeadline.at, deps.now().getTime() + NOTICE_GRACE_MS);
 }
 
 function adviceFor(error: unknown): string {

@@ -83,6 +83,12 @@ export function toIntent(value: unknown): DeliveryIntent | null {
     marker: text(r, 'marker'),
     startedAt: text(r, 'startedAt'),
     attempt: num(r, 'attempt'),
+    ...(r.maybeSent === undefined || r.maybeSent === null
+      ? {}
+      : (() => {
+          const m = record(r.maybeSent);
+          return { maybeSent: { at: text(m, 'at'), reason: text(m, 'reason') } };
+        })()),
   };
 }
 

@@ -241,6 +241,12 @@ function decodeIntent(value: unknown, path: string): DeliveryIntent {
     marker: str(i, 'marker', path),
     startedAt: str(i, 'startedAt', path),
     attempt: count(i, 'attempt', path),
+    ...(i.maybeSent === undefined || i.maybeSent === null
+      ? {}
+      : (() => {
+          const m = obj(i.maybeSent, `${path}.maybeSent`);
+          return { maybeSent: { at: str(m, 'at', `${path}.maybeSent`), reason: str(m, 'reason', `${path}.maybeSent`) } };
+        })()),
   };
 }
 

@@ -15,14 +15,19 @@ export interface RecordedRequest {
 export interface FakeSendGrid {
   url: string;
   requests: RecordedRequest[];
-  /** Scripted answers for the next requests (then 202). */
-  script: { status: number; body?: unknown; headers?: Record<string, string> }[];
+  /**
+   * Scripted answers for the next requests (then 202). `delayMs`: the answer comes that late (after a
+   * client's timeout the message is accepted, and the sender does not know it).
+   */
+  script: { status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }[];
   /**
    * The next POST /v3/mail/send is recorded and then never answered (the connection stays open until the
    * client goes away or the server closes): the "during send" point, where SendGrid has the message and the
    * sender does not know it. Resolves with the request once it has arrived (a test then kills the sender).
    */
   holdNextSend(): Promise<RecordedRequest>;
+  /** Called with every request as it is recorded, before it is answered (a test moves its clock here: a slow SendGrid). */
+  onRequest: ((request: RecordedRequest) => void) | null;
   close(): Promise<void>;
 }
 
@@ -44,6 +49,7 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
       }
       const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
       requests.push(recorded);
+      fake.onRequest?.(recorded);
       if (req.method === 'POST' && req.url === '/v3/mail/send') {
         const hold = holds.shift();
         if (hold) {
@@ -58,8 +64,13 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
       }
       const next = script.shift();
       if (next) {
-        res.writeHead(next.status, { 'content-type': 'application/json', ...next.headers });
-        res.end(next.body === undefined ? '' : JSON.stringify(next.body));
+        const answer = () => {
+          if (res.destroyed) return;
+          res.writeHead(next.status, { 'content-type': 'application/json', ...next.headers });
+          res.end(next.body === undefined ? '' : JSON.stringify(next.body));
+        };
+        if (next.delayMs) setTimeout(answer, next.delayMs).unref();
+        else answer();
         return;
       }
       counter++;
@@ -69,15 +80,17 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const fake: FakeSendGrid = {
     url: `http://127.0.0.1:${port}`,
     requests,
     script,
     holdNextSend: () => new Promise<RecordedRequest>((resolve) => holds.push(resolve)),
+    onRequest: null,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+  return fake;
 }

@@ -1,14 +1,16 @@
 /**
  * Dead-man's-switch pings (Healthchecks.io convention, which Cronitor and others accept too): a POST to
- * HEARTBEAT_URL after every successful run, to HEARTBEAT_URL/fail after a failed one. If the worker dies,
- * the pings stop and the monitoring service alerts. Failures to ping are logged, never fatal.
+ * HEARTBEAT_URL/start when a run begins (the monitor then measures its duration and notices one that
+ * never ends), to HEARTBEAT_URL after every successful run, to HEARTBEAT_URL/fail after a failed one. If the
+ * worker (or the system cron running `run`) dies, the pings stop and the monitoring service alerts.
+ * Failures to ping are logged, never fatal.
  */
 import type { Logger } from '../../logger.js';
 import type { FetchLike } from '../../ports.js';
 import { createOutboundFetch } from '../http/outbound-fetch.js';
 
 export interface Heartbeat {
-  ping(outcome: 'success' | 'fail', message: string): Promise<void>;
+  ping(outcome: 'start' | 'success' | 'fail', message: string): Promise<void>;
 }
 
 export function createHeartbeat(options: { url: string; logger: Logger; fetch?: FetchLike; timeoutMs?: number }): Heartbeat {
@@ -17,7 +19,7 @@ export function createHeartbeat(options: { url: string; logger: Logger; fetch?: 
   const base = options.url.replace(/\/+$/, '');
   return {
     async ping(outcome, message) {
-      const url = outcome === 'success' ? base : `${base}/fail`;
+      const url = outcome === 'success' ? base : `${base}/${outcome}`;
       // The URL's path is the check's secret (anyone holding it can fake pings): logs name the host only.
       const host = new URL(base).host;
       try {
