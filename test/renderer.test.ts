@@ -238,14 +238,21 @@ describe('renderDigest: HTML part', () => {
     expect(quiet.indexOf('Attestation')).toBeLessThan(quiet.indexOf('class="lad-tile"'));
   });
 
-  it('turns line breaks in data into spaces and bidi overrides into a visible replacement character', () => {
+  it('shows line breaks, bidi overrides and zero-width characters in data as their code points', () => {
     const [first, ...rest] = sampleDigestModel().findings;
-    const forged: EventRow = { ...(first as EventRow), detail: 'ok\nQUIET: nothing to see', user: 'admin\u202Eelpmaxe.live@' };
+    const forged: EventRow = {
+      ...(first as EventRow),
+      detail: 'ok\nQUIET: nothing to see',
+      user: 'admin\u202Eelpmaxe.live@',
+      ip: '192.0.2.1\u200B',
+    };
     const { html: out, text } = renderer.renderDigest(sampleDigestModel({ findings: [forged, ...rest] }));
-    expect(out).toContain('ok QUIET: nothing to see');
+    expect(out).toContain('ok⟨U+000A⟩QUIET: nothing to see');
     expect(out).not.toContain('\u202E');
-    expect(out).toContain('admin\uFFFDelpmaxe.live@');
-    expect(text.split('\n').some((line) => line.startsWith('QUIET'))).toBe(false);
+    expect(out).toContain('admin⟨U+202E⟩elpmaxe.live@');
+    expect(out).toContain('192.0.2.1⟨U+200B⟩');
+    expect(text).toContain('admin⟨U+202E⟩elpmaxe.live@');
+    expect(text.split('\n').some((line) => line.trimStart().startsWith('QUIET'))).toBe(false);
   });
 });
 

@@ -10,6 +10,7 @@
  */
 import { DEFAULT_CAPS, type DigestCaps } from '../core/digest-model.js';
 import type { DigestModel, EventRow } from '../core/digest-model-types.js';
+import { shortenText } from '../core/visible-text.js';
 import type { RenderedDigest, RenderedMessage } from '../ports.js';
 
 export const HTML_BUDGET_BYTES = 90_000;
@@ -45,8 +46,9 @@ function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/** Never splits a surrogate pair (a lone surrogate must not reach the SendGrid request) or a `⟨U+…⟩` label. */
 function shorten(value: string, max: number): string {
-  return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+  return shortenText(value, max);
 }
 
 function shortenEvents(rows: readonly EventRow[]): EventRow[] {

@@ -10,6 +10,7 @@ import { redactUrl } from '../adapters/http/redact.js';
 import type { RetryPolicy } from '../adapters/http/retry.js';
 import { loadConfig, secretVariants, type Config } from '../config/load-config.js';
 import { apiCallersSeen } from '../core/api-callers-seen.js';
+import { visibleText } from '../core/visible-text.js';
 import { API_READ_ACTIONS, normaliseActionName } from '../core/catalogue.js';
 import type { RawEvent } from '../core/types.js';
 import { formatWall, wallPlusOneSecond } from '../core/wall-time.js';
@@ -180,7 +181,8 @@ function callersLine(rows: readonly RawEvent[], config: Config): CheckLine {
   return {
     name: 'callers',
     ok: true,
-    detail: `API callers in the last 24 hours besides this worker: ${others.map(describe).join('; ')}.${suggestion}`,
+    // Labels and IPs are LastPass text: shown with invisible and control characters as ⟨U+…⟩ (no terminal escapes).
+    detail: visibleText(`API callers in the last 24 hours besides this worker: ${others.map(describe).join('; ')}.${suggestion}`),
   };
 }
 

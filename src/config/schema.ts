@@ -9,6 +9,7 @@ import { normaliseKeyText, signingKeyProblem, verifyKeyProblem } from './evidenc
 import { type IgnoreUserRule, parseIgnoreUsers } from '../core/ignore-users.js';
 import { type KnownApiCaller, parseKnownApiCallers } from '../core/known-callers.js';
 import { parseSeverityOverrides, type SeverityOverride } from '../core/severity-overrides.js';
+import { MAX_RECIPIENTS, parseRecipients, parseSender, type ParsedAddresses } from './addresses.js';
 import { WEBHOOK_FORMATS, type WebhookFormat } from '../core/alarm.js';
 import { ok, problem, variable, type Parsed } from './variable.js';
 
@@ -31,15 +32,7 @@ export const DEFAULTS = {
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type ConfigLogLevel = (typeof LOG_LEVELS)[number];
 
-const EMAIL_RE = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
-
-/** Accepts `a@b.c` or `Name <a@b.c>`; returns the address part, or null. */
-export function parseAddress(text: string): string | null {
-  const t = text.trim();
-  const angle = /^[^<>]*<([^<>]+)>$/.exec(t);
-  const address = (angle ? angle[1]! : t).trim();
-  return EMAIL_RE.test(address) ? address : null;
-}
+export { parseAddress } from './addresses.js';
 
 // ---- value kinds ----------------------------------------------------------------------------------
 
@@ -86,6 +79,14 @@ export function databasePasswords(url: string): string[] {
 
 /** A key as written (maybe with literal "\n") and as used. */
 const keyForms = (text: string) => [text, normaliseKeyText(text)];
+
+/** An address parser (addresses.ts) as a variable's parse: its problems, or its value with its warnings. */
+function fromAddresses<T>(parse: (text: string) => ParsedAddresses<T>) {
+  return (text: string): Parsed<T> => {
+    const { value, problems, warnings } = parse(text);
+    return problems.length || value === null ? problem(...problems) : ok(value, warnings);
+  };
+}
 
 /** One of the core noise-control parsers as a variable's parse (they name the variable in their problems). */
 function fromCore<T>(parse: (text: string) => { value: T; problems: string[] }) {
@@ -194,25 +195,13 @@ export const SCHEMA = {
     help: 'a verified SendGrid sender, address or "Name <address>"',
     required:
       'REPORT_FROM is not set: use a sender address verified in SendGrid (Settings > Sender Authentication), e.g. "LastPass digest <security-bot@example.org>".',
-    parse: (t) =>
-      parseAddress(t)
-        ? ok(t)
-        : problem(`REPORT_FROM is not an email address ("${t}"): use "name@example.org" or "Name <name@example.org>".`),
+    parse: fromAddresses((t) => parseSender(t, 'REPORT_FROM')),
   }),
   REPORT_TO: variable<string[]>({
     name: 'REPORT_TO',
-    help: 'comma-separated recipients',
+    help: `comma-separated recipients (at most ${MAX_RECIPIENTS}; repeats are sent once)`,
     required: 'REPORT_TO is not set: list the recipients, comma-separated, e.g. "secops@example.org, ciso@example.org".',
-    parse: (t) => {
-      const parts = t
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean);
-      const bad = parts.filter((p) => !parseAddress(p));
-      if (bad.length)
-        return problem(...bad.map((p) => `REPORT_TO contains "${p}", which is not an email address: separate recipients with commas.`));
-      return parts.length ? ok(parts) : problem('REPORT_TO lists no recipient.');
-    },
+    parse: fromAddresses((t) => parseRecipients(t, 'REPORT_TO')),
   }),
   REPORT_SCHEDULE: variable<string>({
     name: 'REPORT_SCHEDULE',

@@ -7,6 +7,7 @@
  * it can neither mention (`<!channel>`) nor link; the alarm itself carries no link at all.
  */
 import type { Severity } from './types.js';
+import { shortenText } from './visible-text.js';
 
 export type WebhookFormat = 'slack' | 'teams' | 'json';
 export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['slack', 'teams', 'json'];
@@ -62,7 +63,8 @@ export function clean(text: string, max: number, multiline = false): string {
   const stripped = text.replace(multiline ? /[\u0000-\u0009\u000b-\u001f\u007f]/g : /[\u0000-\u001f\u007f]/g, ' ');
   const folded = multiline ? stripped.replace(/[ \t]+/g, ' ') : stripped.replace(/\s+/g, ' ');
   const t = folded.trim();
-  return t.length <= max ? t : `${t.slice(0, Math.max(0, max - 1))}…`;
+  // shortenText: never half a surrogate pair (a lone surrogate in the JSON body) nor half a ⟨U+200B⟩ mark.
+  return shortenText(t, max);
 }
 
 const SEVERITY_LABEL: Record<Severity, string> = { high: 'HIGH', medium: 'MEDIUM', low: 'LOW', info: 'INFO' };

@@ -12,6 +12,7 @@ import type { KnownApiCallerActivity } from './noise-control.js';
 import type { SeverityOverride } from './severity-overrides.js';
 import { SEVERITIES, type ClassifiedEvent, type ReportWindow, type Severity, type WallRange } from './types.js';
 import { windowKey } from './window-plan.js';
+import { shortenText, visibleText } from './visible-text.js';
 
 export interface DigestCaps {
   detections: number;
@@ -92,8 +93,9 @@ function footer(ctx: Pick<DigestContext, 'window' | 'generatedAt' | 'reportTimeZ
   };
 }
 
+/** Event text as shown (invisible characters as `⟨U+200B⟩`, core/visible-text.ts), at most `max` long. */
 export function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return shortenText(visibleText(text), max);
 }
 
 function toRow(e: ClassifiedEvent, timeZone: string, max: number): EventRow {
