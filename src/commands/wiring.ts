@@ -45,6 +45,7 @@ export function openStore(io: CommandIo, storage: StorageSettings, logger: Logge
 export function createLastPass(io: CommandIo, config: Config, logger: Logger, retryPolicy?: RetryPolicy): LastPassClient {
   return createLastPassClient({
     ...config.lastpass,
+    secrets: config.secrets,
     logger,
     now: () => io.now().getTime(),
     ...(retryPolicy ? { retryPolicy } : {}),
@@ -57,7 +58,13 @@ export function createRunDeps(io: CommandIo, config: Config, logger: Logger, sto
   const outbox = createOutboxMailer({ dataDir, logger });
   const mailer: Mailer =
     config.sendgrid.apiKey && !dryRun
-      ? createSendGridMailer({ apiKey: config.sendgrid.apiKey, apiUrl: config.sendgrid.apiUrl, logger, now: () => io.now().getTime() })
+      ? createSendGridMailer({
+          apiKey: config.sendgrid.apiKey,
+          apiUrl: config.sendgrid.apiUrl,
+          secrets: config.secrets,
+          logger,
+          now: () => io.now().getTime(),
+        })
       : outbox;
   return {
     config,

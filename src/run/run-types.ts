@@ -11,7 +11,8 @@ import type { Logger } from '../logger.js';
 import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Renderer, RequestTiming, Store } from '../ports.js';
 
 export interface RunDeps {
-  config: Pick<Config, 'lastpass' | 'report'>;
+  /** `secrets` (every configured secret) lets the failure path redact them all; the LastPass secret always is. */
+  config: Pick<Config, 'lastpass' | 'report'> & Partial<Pick<Config, 'secrets'>>;
   store: Store;
   lastpass: LastPassClient;
   /** Where real deliveries go (SendGrid, or the outbox in the demo). */

@@ -8,7 +8,7 @@ import type { MailService } from '@sendgrid/mail';
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { isRedirectStatus, redirectError } from '../http/outbound-fetch.js';
-import { redactUrl } from '../http/redact.js';
+import { createSecretRedactor, redactUrl, upstreamSnippet, upstreamText, urlCredentials } from '../http/redact.js';
 import { toMailData } from './mail-message.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { Mailer, Sleep } from '../../ports.js';
@@ -21,7 +21,12 @@ export interface SendGridMailerOptions {
   sleep?: Sleep;
   now?: () => number;
   retryPolicy?: RetryPolicy;
+  /** Every other secret of the configuration, redacted from SendGrid's answers too (the key always is). */
+  secrets?: readonly string[];
 }
+
+/** Without the key: the value-free patterns (bearer tokens, SendGrid-shaped keys, URL credentials). */
+const PATTERNS_ONLY = createSecretRedactor([]);
 
 interface SendGridErrorShape {
   code?: unknown;
@@ -29,13 +34,14 @@ interface SendGridErrorShape {
   response?: { headers?: Record<string, unknown>; body?: unknown; status?: unknown };
 }
 
-/** SendGrid's own error texts from a response body ({ errors: [{ message, field }] }). */
-function sendGridMessages(body: unknown): string[] {
+/** SendGrid's own error texts from a response body ({ errors: [{ message, field }] }), redacted. */
+function sendGridMessages(body: unknown, redact: (text: string) => string): string[] {
   if (typeof body === 'string') {
     try {
-      return sendGridMessages(JSON.parse(body));
+      return sendGridMessages(JSON.parse(body), redact);
     } catch {
-      return body.trim() ? [body.trim().slice(0, 200)] : [];
+      // Not SendGrid's JSON (a gateway's page): a short sample, redacted before it is cut.
+      return body.trim() ? [upstreamSnippet(body, redact, 300)] : [];
     }
   }
   if (body && typeof body === 'object' && Array.isArray((body as { errors?: unknown }).errors)) {
@@ -44,7 +50,8 @@ function sendGridMessages(body: unknown): string[] {
         if (!e || typeof e !== 'object') return '';
         const m = (e as { message?: unknown }).message;
         const f = (e as { field?: unknown }).field;
-        return typeof m === 'string' ? (typeof f === 'string' && f ? `${m} (field ${f})` : m) : '';
+        const text = typeof m === 'string' ? (typeof f === 'string' && f ? `${m} (field ${f})` : m) : '';
+        return upstreamText(text, redact, 1024);
       })
       .filter(Boolean);
   }
@@ -63,19 +70,20 @@ function adviceFor(status: number, messages: string[]): string {
 }
 
 /** Translates anything @sendgrid/mail throws into an UpstreamError without its request config. */
-export function translateSendGridError(error: unknown, url: string): UpstreamError {
+export function translateSendGridError(error: unknown, url: string, redact: (text: string) => string = PATTERNS_ONLY): UpstreamError {
   const e = (error ?? {}) as SendGridErrorShape;
   // Redirects are not followed (maxRedirects 0): axios rejects a 3xx with its response, as an error of its own.
   const redirected = typeof e.response?.status === 'number' && isRedirectStatus(e.response.status) ? e.response.status : null;
   if (redirected !== null) return redirectError('sendgrid', redirected, headerValue(e.response?.headers, 'location'), url);
   const status = typeof e.code === 'number' ? e.code : null;
   if (status !== null && e.response) {
-    const messages = sendGridMessages(e.response.body);
+    const messages = sendGridMessages(e.response.body, redact);
     const retryable = status === 429 || status >= 500;
     const headers = e.response.headers ?? {};
     const ra = headers['retry-after'];
     const retryAfter = typeof ra === 'string' || typeof ra === 'number' ? Number(ra) : Number.NaN;
-    const text = messages.length ? messages.join('; ') : `HTTP ${status}`;
+    // SendGrid's text is upstream text: redacted where it enters (a gateway may echo the request and its key).
+    const text = messages.length ? upstreamText(messages.join('; '), redact) : `HTTP ${status}`;
     return new UpstreamError(
       retryable
         ? `SendGrid answered HTTP ${status}${status === 429 ? ' (rate limited)' : ''}: ${text}.`
@@ -132,6 +140,7 @@ export function createSendGridMailer(options: SendGridMailerOptions): Mailer {
       return mail;
     })());
   const url = redactUrl(`${options.apiUrl.replace(/\/+$/, '')}/v3/mail/send`);
+  const redact = createSecretRedactor([options.apiKey, ...urlCredentials(options.apiUrl), ...(options.secrets ?? [])]);
   const now = options.now ?? Date.now;
   return {
     async send(message, sendOptions) {
@@ -142,7 +151,7 @@ export function createSendGridMailer(options: SendGridMailerOptions): Mailer {
           try {
             return await mail.send(data);
           } catch (error) {
-            throw translateSendGridError(error, url);
+            throw translateSendGridError(error, url, redact);
           }
         },
         {
