@@ -62,7 +62,8 @@ describe('createSecretRedactor', () => {
     const r = createSecretRedactor([]);
     expect(r('authorization: Bearer SG.abcdefgh.ijklmnopqrst')).toBe('authorization: Bearer [redacted]');
     expect(r('key SG.abcdefgh_12.ijklmnop-34 leaked')).toBe('key [redacted] leaked');
-    expect(r('see https://user:p%40ss@proxy.example/path')).toBe('see https://[redacted]@proxy.example/path');
+    expect(r('see https://user:p%40ss@proxy.example/path')).toBe('see https://user:[redacted]@proxy.example/path');
+    expect(r('see https://tok3n@proxy.example/path')).toBe('see https://[redacted]@proxy.example/path');
   });
 
   it('leaves ordinary text alone and ignores secrets too short to redact', () => {

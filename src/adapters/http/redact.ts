@@ -101,27 +101,30 @@ export function secretForms(secret: string): string[] {
 
 /** The `provhash` field, whatever its value: JSON (also escaped inside a string), form, query, header. */
 const PROVHASH_FIELD =
-  /((?:\\*["']|%22|&quot;)?provhash(?:\\*["']|%22|&quot;)?\s*(?::|=|%3A|%3D)\s*)(\\*"(?:[^"\\]|\\(?!"))*\\*"|%22.*?%22|&quot;.*?&quot;|'[^']*'|[^\s&"'<>,;}\]]+)/gi;
+  /((?:\\*["']|%22|&quot;)?provhash(?:\\*["']|%22|&quot;)?\s*(?::|=|%3A|%3D)\s*)(\[redacted\]|\\*"(?:[^"\\]|\\(?!"))*\\*"|%22.*?%22|&quot;.*?&quot;|'[^']*'|[^\s&"'<>,;}\]]+)/gi;
 /** A bearer token (SendGrid's `Authorization: Bearer SG.…`). */
 const BEARER = /\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
 /** A basic-auth header value. */
 const BASIC = /\b(basic\s+)[A-Za-z0-9+/=]{8,}/gi;
 /** A SendGrid-shaped key anywhere. */
 const SENDGRID_KEY = /\bSG\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}/g;
-/** Credentials in a URL: scheme://user:pass@host. */
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+/** Credentials in a URL: scheme://user:pass@host (the password goes; a user alone may be a token, so it goes). */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:"'<>]*)(:[^\s/?#@"'<>]*)?@/gi;
 
 /** The patterns that need no secret value. */
 function redactPatterns(text: string): string {
   return text
     .replace(PROVHASH_FIELD, (_m, key: string, value: string) => {
+      if (value === REDACTED) return `${key}${value}`;
       const quote = /^(\\*"|%22|&quot;)/.exec(value)?.[1];
       return `${key}${quote ? `${quote}${REDACTED}${quote}` : REDACTED}`;
     })
     .replace(BEARER, `$1${REDACTED}`)
     .replace(BASIC, `$1${REDACTED}`)
     .replace(SENDGRID_KEY, REDACTED)
-    .replace(URL_CREDENTIALS, `$1${REDACTED}@`);
+    .replace(URL_CREDENTIALS, (_m, scheme: string, user: string, password: string | undefined) =>
+      password === undefined || user === '' ? `${scheme}${REDACTED}@` : `${scheme}${user}:${REDACTED}@`,
+    );
 }
 
 /**
