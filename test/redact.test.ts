@@ -63,7 +63,8 @@ describe('createSecretRedactor', () => {
     expect(r('authorization: Bearer SG.abcdefgh.ijklmnopqrst')).toBe('authorization: Bearer [redacted]');
     expect(r('key SG.abcdefgh_12.ijklmnop-34 leaked')).toBe('key [redacted] leaked');
     expect(r('see https://user:p%40ss@proxy.example/path')).toBe('see https://user:[redacted]@proxy.example/path');
-    expect(r('see https://tok3n@proxy.example/path')).toBe('see https://[redacted]@proxy.example/path');
+    expect(r('see https://ghp_0123456789abcdefghij@proxy.example/path')).toBe('see https://[redacted]@proxy.example/path');
+    expect(r('postgresql://postgres@127.0.0.1:5432/test')).toBe('postgresql://postgres@127.0.0.1:5432/test');
   });
 
   it('leaves ordinary text alone and ignores secrets too short to redact', () => {

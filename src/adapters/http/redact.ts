@@ -63,13 +63,16 @@ export function capabilityUrlParts(text: string): string[] {
   return [...new Set(out)];
 }
 
+const MIN_BASE64_CORE = 8;
+
 /** The characters of base64 text that depend only on `bytes` when they start `offset` bytes into the encoded data. */
 function base64Cores(bytes: Buffer): string[] {
   const out: string[] = [];
   for (let offset = 0; offset < 3; offset++) {
     const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
     const core = encoded.slice(Math.ceil((offset * 8) / 6), Math.floor(((offset + bytes.length) * 8) / 6));
-    if (core.length >= MIN_SECRET_LENGTH) out.push(core);
+    // Short cores would match unrelated base64 text: only those of a real secret's length.
+    if (core.length >= MIN_BASE64_CORE) out.push(core);
   }
   return out;
 }
@@ -108,8 +111,15 @@ const BEARER = /\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
 const BASIC = /\b(basic\s+)[A-Za-z0-9+/=]{8,}/gi;
 /** A SendGrid-shaped key anywhere. */
 const SENDGRID_KEY = /\bSG\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}/g;
-/** Credentials in a URL: scheme://user:pass@host (the password goes; a user alone may be a token, so it goes). */
+/**
+ * Credentials in a URL: scheme://user:pass@host. The password goes; a user alone goes when it is long
+ * enough to be a token (`https://<token>@host`), not a login name (`postgresql://postgres@host`). The
+ * configured URLs' own user names are secrets anyway (schema.ts), so they go wherever they appear.
+ */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:"'<>]*)(:[^\s/?#@"'<>]*)?@/gi;
+
+/** A user name without password at least this long is taken for a token. */
+const LONE_USER_TOKEN = 20;
 
 /** The patterns that need no secret value. */
 function redactPatterns(text: string): string {
@@ -123,7 +133,11 @@ function redactPatterns(text: string): string {
     .replace(BASIC, `$1${REDACTED}`)
     .replace(SENDGRID_KEY, REDACTED)
     .replace(URL_CREDENTIALS, (_m, scheme: string, user: string, password: string | undefined) =>
-      password === undefined || user === '' ? `${scheme}${REDACTED}@` : `${scheme}${user}:${REDACTED}@`,
+      password !== undefined
+        ? `${scheme}${user}:${REDACTED}@`
+        : user.length >= LONE_USER_TOKEN
+          ? `${scheme}${REDACTED}@`
+          : `${scheme}${user}@`,
     );
 }
 
