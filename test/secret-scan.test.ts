@@ -271,6 +271,14 @@ describe('secret scan: the file store', () => {
     expect(leaks(artifacts)).toEqual([]);
   });
 
+  it.each(Object.entries(LASTPASS_ECHOES))('check, while LastPass answers %s: its output holds no secret', async (_name, answer) => {
+    override = answer;
+    const result = await runInProcess(['check'], env(), dir);
+    expect(result.code, result.stdout).toBe(1);
+    expect(result.stdout).toMatch(/FAIL lastpass/);
+    expect(leaks({ stdout: result.stdout, stderr: result.stderr, ...(await filesUnder(join(dir, 'data'))) })).toEqual([]);
+  });
+
   it('a capped error: an upstream body of 100 kB reaches the state and the notice as at most 4 KB', async () => {
     override = (body) => ({
       status: 200,
