@@ -282,6 +282,18 @@ describe('secret scan: the file store', () => {
     expect(leaks({ stdout: result.stdout, stderr: result.stderr, ...(await filesUnder(join(dir, 'data'))) })).toEqual([]);
   });
 
+  it.each(Object.entries(LASTPASS_ECHOES))(
+    'run --dry-run, while LastPass answers %s: the outbox notice holds no secret',
+    async (_name, answer) => {
+      override = answer;
+      const result = await runInProcess(['run', '--dry-run'], env(), dir);
+      expect(result.code, result.stderr).toBe(1);
+      const files = await filesUnder(join(dir, 'data'));
+      expect(Object.keys(files).some((k) => k.includes('outbox') && k.endsWith('.html'))).toBe(true);
+      expect(leaks({ stdout: result.stdout, stderr: result.stderr, ...files })).toEqual([]);
+    },
+  );
+
   it('a capped error: an upstream body of 100 kB reaches the state and the notice as at most 4 KB', async () => {
     override = (body) => ({
       status: 200,
