@@ -36,7 +36,10 @@ export async function runCommand(args: string[], io: CommandIo): Promise<ExitCod
     const deps = createRunDeps(io, config, logger, store, dryRun);
     try {
       // The heartbeat is for real runs (system cron users rely on it); a dry run pings nothing.
-      const heartbeat = config.worker.heartbeatUrl && !dryRun ? createHeartbeat({ url: config.worker.heartbeatUrl, logger }) : null;
+      const heartbeat =
+        config.worker.heartbeatUrl && !dryRun
+          ? createHeartbeat({ url: config.worker.heartbeatUrl, logger, secrets: config.secrets })
+          : null;
       const outcome = await runWithHeartbeat(
         deps,
         {

@@ -46,6 +46,7 @@ export function openStore(io: CommandIo, storage: StorageSettings, logger: Logge
 export function createLastPass(io: CommandIo, config: Config, logger: Logger, retryPolicy?: RetryPolicy): LastPassClient {
   return createLastPassClient({
     ...config.lastpass,
+    secrets: config.secrets,
     logger,
     now: () => io.now().getTime(),
     ...(retryPolicy ? { retryPolicy } : {}),
@@ -58,7 +59,13 @@ export function createRunDeps(io: CommandIo, config: Config, logger: Logger, sto
   const outbox = createOutboxMailer({ dataDir, logger });
   const mailer: Mailer =
     config.sendgrid.apiKey && !dryRun
-      ? createSendGridMailer({ apiKey: config.sendgrid.apiKey, apiUrl: config.sendgrid.apiUrl, logger, now: () => io.now().getTime() })
+      ? createSendGridMailer({
+          apiKey: config.sendgrid.apiKey,
+          apiUrl: config.sendgrid.apiUrl,
+          secrets: config.secrets,
+          logger,
+          now: () => io.now().getTime(),
+        })
       : outbox;
   const webhookUrl = config.notify?.webhookUrl ?? null;
   // Dry runs never notify: the alarm webhook is for real runs only.

@@ -27,7 +27,9 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
   const store = openStore(io, config, logger);
   await store.init();
   const deps = createRunDeps(io, config, logger, store, false);
-  const heartbeat = config.worker.heartbeatUrl ? createHeartbeat({ url: config.worker.heartbeatUrl, logger }) : null;
+  const heartbeat = config.worker.heartbeatUrl
+    ? createHeartbeat({ url: config.worker.heartbeatUrl, logger, secrets: config.secrets })
+    : null;
   const worker = createWorker({
     schedule: config.report.schedule,
     timeZone: config.report.timeZone,

@@ -4,8 +4,14 @@
  * evidence bundle is finished as failed, with the notice that was rendered. The same notice goes to the alarm
  * webhook (NOTIFY_WEBHOOK_URL) when one is configured, whether or not the email went out (SendGrid may be
  * what failed). A notice that cannot be sent is logged; the run is failed either way.
+ *
+ * The error's text is made safe once, here, before it goes anywhere (log, state, notice, evidence, the
+ * webhook, the run's result that the heartbeat pings): redacted of every configured secret in every form
+ * and capped (src/adapters/http/redact.ts). The adapters already redact upstream text where it enters; this
+ * is the same redactor at the exit, for text that reached an error some other way.
  */
 import { buildFailureModel } from '../core/digest-model.js';
+import { createSecretRedactor, upstreamText } from '../adapters/http/redact.js';
 import { AuthorizationError, ClockError, DigestError, UpstreamError, describeError } from '../errors.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
 import type { NotifyResult } from '../ports.js';
@@ -26,7 +32,9 @@ export async function failWindow(
 ): Promise<WindowResult> {
   const { config } = deps;
   const { error, digest } = failure;
-  const notice = await sendFailureNotice(deps, ctx, failure.what, error);
+  const safe = safeErrorText(deps);
+  const message = safe(describeError(error));
+  const notice = await sendFailureNotice(deps, ctx, failure.what, error, message, safe);
   await evidence.finish({
     status: 'failed',
     ...(digest ? { html: digest.html, text: digest.text } : {}),
@@ -35,13 +43,19 @@ export async function failWindow(
       sent: false,
       recipients: config.report.to,
       ...(digest ? { subject: digest.subject } : {}),
-      error: describeError(error),
+      error: message,
       notice: notice.record,
     },
     run: failure.run(),
     finishedAt: deps.now(),
   });
-  return { key: ctx.key, window: ctx.window, status: 'failed', error: describeError(error), ...evidence.outcome() };
+  return { key: ctx.key, window: ctx.window, status: 'failed', error: message, ...evidence.outcome() };
+}
+
+/** Every configured secret (the LastPass one at least) out of an error text, and the text capped. */
+function safeErrorText(deps: RunDeps): (text: string) => string {
+  const redact = createSecretRedactor([deps.config.lastpass.apiSecret, ...(deps.config.secrets ?? [])]);
+  return (text) => upstreamText(text, redact);
 }
 
 /** The FAILED notice as the evidence bundle records it: the rendered parts and whether it went out. */
@@ -58,10 +72,16 @@ interface FailureNoticeRecord {
   };
 }
 
-async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string, error: unknown): Promise<FailureNoticeRecord> {
+async function sendFailureNotice(
+  deps: RunDeps,
+  ctx: WindowContext,
+  what: string,
+  error: unknown,
+  message: string,
+  safe: (text: string) => string,
+): Promise<FailureNoticeRecord> {
   const { logger, config } = deps;
   const notice: FailureNoticeRecord = { files: {}, record: { sent: false } };
-  const message = describeError(error);
   logger.error('run.window_failed', {
     key: ctx.key,
     error: message,
@@ -71,7 +91,7 @@ async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string
   });
   if (!(error instanceof DigestError)) {
     // Unexpected (a bug, not an upstream problem): keep the stack in the log, it holds no secret.
-    logger.error('run.unexpected_error', { stack: error instanceof Error ? error.stack : String(error) });
+    logger.error('run.unexpected_error', { stack: safe(error instanceof Error ? (error.stack ?? error.message) : String(error)) });
   }
   const failures = ctx.consecutiveFailures + 1;
   if (!ctx.dryRun) {
@@ -84,7 +104,7 @@ async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string
         message,
       });
     } catch (storeError) {
-      logger.error('store.record_failure_failed', { error: describeError(storeError) });
+      logger.error('store.record_failure_failed', { error: safe(describeError(storeError)) });
     }
   }
   try {
@@ -119,8 +139,9 @@ async function sendFailureNotice(deps: RunDeps, ctx: WindowContext, what: string
     );
     notice.record = { sent: true, subject: model.subject, recipients: config.report.to, messageId: sent.messageId };
   } catch (noticeError) {
-    logger.error('run.failure_notice_failed', { key: ctx.key, error: describeError(noticeError) });
-    notice.record = { ...notice.record, sent: false, error: describeError(noticeError) };
+    const noticeMessage = safe(describeError(noticeError));
+    logger.error('run.failure_notice_failed', { key: ctx.key, error: noticeMessage });
+    notice.record = { ...notice.record, sent: false, error: noticeMessage };
   }
   if (deps.notifier && !ctx.dryRun) {
     notice.record.webhook = await deps.notifier.notify({

@@ -13,7 +13,8 @@ import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Notifier,
 import type { RunDeadline } from './run-deadline.js';
 
 export interface RunDeps {
-  config: Pick<Config, 'lastpass' | 'report'>;
+  /** `secrets` (every configured secret) lets the failure path redact them all; the LastPass secret always is. */
+  config: Pick<Config, 'lastpass' | 'report'> & Partial<Pick<Config, 'secrets'>>;
   store: Store;
   lastpass: LastPassClient;
   /** Where real deliveries go (SendGrid, or the outbox in the demo). */

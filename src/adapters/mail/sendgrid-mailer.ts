@@ -14,7 +14,7 @@ import type { MailService } from '@sendgrid/mail';
 import { type SendOutcome, MessageTooLargeError, UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { isRedirectStatus, redirectError } from '../http/outbound-fetch.js';
-import { redactUrl } from '../http/redact.js';
+import { createSecretRedactor, redactUrl, upstreamSnippet, upstreamText, urlCredentials } from '../http/redact.js';
 import { toMailData } from './mail-message.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { Mailer, Sleep } from '../../ports.js';
@@ -27,7 +27,12 @@ export interface SendGridMailerOptions {
   sleep?: Sleep;
   now?: () => number;
   retryPolicy?: RetryPolicy;
+  /** Every other secret of the configuration, redacted from SendGrid's answers too (the key always is). */
+  secrets?: readonly string[];
 }
+
+/** Without the key: the value-free patterns (bearer tokens, SendGrid-shaped keys, URL credentials). */
+const PATTERNS_ONLY = createSecretRedactor([]);
 
 interface SendGridErrorShape {
   code?: unknown;
@@ -55,13 +60,14 @@ function transportOutcome(e: SendGridErrorShape, code: string, timedOut: boolean
   return 'unknown';
 }
 
-/** SendGrid's own error texts from a response body ({ errors: [{ message, field }] }). */
-export function sendGridMessages(body: unknown): string[] {
+/** SendGrid's own error texts from a response body ({ errors: [{ message, field }] }), redacted. */
+export function sendGridMessages(body: unknown, redact: (text: string) => string = PATTERNS_ONLY): string[] {
   if (typeof body === 'string') {
     try {
-      return sendGridMessages(JSON.parse(body));
+      return sendGridMessages(JSON.parse(body), redact);
     } catch {
-      return body.trim() ? [body.trim().slice(0, 200)] : [];
+      // Not SendGrid's JSON (a gateway's page): a short sample, redacted before it is cut.
+      return body.trim() ? [upstreamSnippet(body, redact, 300)] : [];
     }
   }
   if (body && typeof body === 'object' && Array.isArray((body as { errors?: unknown }).errors)) {
@@ -70,7 +76,8 @@ export function sendGridMessages(body: unknown): string[] {
         if (!e || typeof e !== 'object') return '';
         const m = (e as { message?: unknown }).message;
         const f = (e as { field?: unknown }).field;
-        return typeof m === 'string' ? (typeof f === 'string' && f ? `${m} (field ${f})` : m) : '';
+        const text = typeof m === 'string' ? (typeof f === 'string' && f ? `${m} (field ${f})` : m) : '';
+        return upstreamText(text, redact, 1024);
       })
       .filter(Boolean);
   }
@@ -89,7 +96,7 @@ function adviceFor(status: number, messages: string[]): string {
 }
 
 /** Translates anything @sendgrid/mail throws into an UpstreamError without its request config. */
-export function translateSendGridError(error: unknown, url: string): UpstreamError {
+export function translateSendGridError(error: unknown, url: string, redact: (text: string) => string = PATTERNS_ONLY): UpstreamError {
   const e = (error ?? {}) as SendGridErrorShape;
   // Redirects are not followed (maxRedirects 0): axios rejects a 3xx with its response, as an error of its own.
   const redirected = typeof e.response?.status === 'number' && isRedirectStatus(e.response.status) ? e.response.status : null;
@@ -100,12 +107,13 @@ export function translateSendGridError(error: unknown, url: string): UpstreamErr
   }
   const status = typeof e.code === 'number' ? e.code : null;
   if (status !== null && e.response) {
-    const messages = sendGridMessages(e.response.body);
+    const messages = sendGridMessages(e.response.body, redact);
     const retryable = status === 408 || status === 429 || status >= 500;
     const headers = e.response.headers ?? {};
     const ra = headers['retry-after'];
     const retryAfter = typeof ra === 'string' || typeof ra === 'number' ? Number(ra) : Number.NaN;
-    const text = messages.length ? messages.join('; ') : `HTTP ${status}`;
+    // SendGrid's text is upstream text: redacted where it enters (a gateway may echo the request and its key).
+    const text = messages.length ? upstreamText(messages.join('; '), redact) : `HTTP ${status}`;
     // Too large is never retried with the same body (deliver-window.ts re-sends once without attachments).
     const Kind = status === 413 ? MessageTooLargeError : UpstreamError;
     return new Kind(
@@ -175,6 +183,7 @@ export function createSendGridMailer(options: SendGridMailerOptions): Mailer {
       return mail;
     })());
   const url = redactUrl(`${options.apiUrl.replace(/\/+$/, '')}/v3/mail/send`);
+  const redact = createSecretRedactor([options.apiKey, ...urlCredentials(options.apiUrl), ...(options.secrets ?? [])]);
   const now = options.now ?? Date.now;
   return {
     async send(message, sendOptions) {
@@ -185,7 +194,7 @@ export function createSendGridMailer(options: SendGridMailerOptions): Mailer {
           try {
             return await mail.send(data);
           } catch (error) {
-            throw translateSendGridError(error, url);
+            throw translateSendGridError(error, url, redact);
           }
         },
         {

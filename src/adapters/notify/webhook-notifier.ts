@@ -10,6 +10,7 @@ import { type AlarmNotice, alarmPayload, clean, type WebhookFormat } from '../..
 import { UpstreamError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { FetchLike, Notifier, NotifyResult, Sleep } from '../../ports.js';
+import { capabilityUrlParts, createSecretRedactor } from '../http/redact.js';
 import { createOutboundFetch, originOf } from '../http/outbound-fetch.js';
 import { DEFAULT_RETRY_POLICY, realSleep, type RetryPolicy, withRetry } from '../http/retry.js';
 
@@ -35,13 +36,10 @@ export function upstreamSnippet(text: string): string {
   );
 }
 
-/** Replaces each secret (≥ 4 characters) in every string of a JSON value. */
-function scrub(value: unknown, secrets: readonly string[]): unknown {
-  if (secrets.length === 0) return value;
-  const list = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  const text = (s: string) => list.reduce((acc, secret) => acc.split(secret).join('[redacted]'), s);
+/** Redacts every string of a JSON value (every configured secret in every form: http/redact.ts). */
+function scrub(value: unknown, redact: (text: string) => string): unknown {
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return text(v);
+    if (typeof v === 'string') return redact(v);
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
     return v;
@@ -59,7 +57,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): Notifier
   const { logger, format } = options;
   const fetchImpl = createOutboundFetch({ service: 'webhook', ...(options.fetch ? { fetch: options.fetch } : {}) });
   const origin = originOf(options.url);
-  const secrets = [...(options.secrets ?? []), options.url];
+  const redact = createSecretRedactor([...capabilityUrlParts(options.url), ...(options.secrets ?? [])]);
   const now = options.now ?? Date.now;
 
   const attempt = async (body: string): Promise<void> => {
@@ -84,7 +82,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): Notifier
     const answer = await res.text().catch(() => '');
     if (res.ok) return;
     const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-    const quoted = upstreamSnippet(answer);
+    const quoted = upstreamSnippet(redact(answer));
     throw new UpstreamError(
       `The alarm webhook at ${origin} answered ${res.status}${quoted ? ` ("${quoted}")` : ''}: ${
         retryable ? 'it is not available now' : 'check NOTIFY_WEBHOOK_URL (and NOTIFY_WEBHOOK_FORMAT) against the channel that issued it'
@@ -101,7 +99,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): Notifier
 
   return {
     async notify(notice: AlarmNotice, notifyOptions = {}): Promise<NotifyResult> {
-      const body = JSON.stringify(scrub(alarmPayload(notice, format), secrets));
+      const body = JSON.stringify(scrub(alarmPayload(notice, format), redact));
       try {
         await withRetry(
           () => attempt(body),
