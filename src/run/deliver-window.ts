@@ -7,7 +7,7 @@
 import type { AnalysisResult } from '../core/analysis.js';
 import { windowLabel } from '../core/digest-model.js';
 import type { DeliveredWindow, DeliverySummary } from '../core/run-state.js';
-import { UpstreamError, describeError } from '../errors.js';
+import { StorageError, UpstreamError, describeError } from '../errors.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
 import type { ComposedDigest } from './compose-digest.js';
 import { failWindow } from './failure-notice.js';
@@ -39,6 +39,7 @@ export async function deliverWindow(
       eventsReviewed: analysis.eventsReviewed,
     };
   }
+  let sentAs: { messageId: string | null; destination: string } | undefined;
   try {
     deps.checkpoint?.('render.done');
     await deps.store.beginDelivery({
@@ -51,6 +52,7 @@ export async function deliverWindow(
     });
     deps.checkpoint?.('delivery.intent_recorded');
     const sent = await deps.mailer.send(message, options.deadline === undefined ? {} : { deadline: options.deadline });
+    sentAs = { messageId: sent.messageId, destination: sent.destination };
     deps.checkpoint?.('delivery.sent');
     const delivered: DeliveredWindow = {
       key,
@@ -110,9 +112,15 @@ export async function deliverWindow(
       await deps.store.abandonDelivery(key).catch((e: unknown) => logger.error('store.abandon_failed', { error: describeError(e) }));
     }
     return failWindow(deps, ctx, evidence, {
-      what: 'The digest was built but could not be delivered.',
+      // Sent but not recorded: the pending intent stays, so the next run sends it again marked as a possible duplicate.
+      what: sentAs
+        ? `The digest was sent${sentAs.messageId ? ` (SendGrid message id ${sentAs.messageId})` : ''}, but the store could not record it as delivered: the next run sends this window again, marked as a possible duplicate.`
+        : error instanceof StorageError
+          ? 'The digest was built but not sent: the store could not record the delivery that was about to start.'
+          : 'The digest was built but could not be delivered.',
       error,
       digest: { html: message.html, text: message.text, subject: model.subject },
+      ...(sentAs ? { sent: sentAs } : {}),
       run: runRecord,
     });
   }

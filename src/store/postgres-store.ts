@@ -103,6 +103,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   pool.on('error', (error) => logger.warn('store.postgres_idle_client_error', { error: redact(describeError(error)) }));
 
   const runLocks = new Set<LockHandle>();
+  const guarded = new WeakSet<PoolClient>();
   let closed = false;
 
   function fail(action: string, error: unknown): StorageError {
@@ -120,11 +121,19 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   async function checkout(action: string): Promise<PoolClient> {
     if (closed) throw new StorageError(`PostgreSQL store (${description}) is closed; cannot ${action}`);
+    let client: PoolClient;
     try {
-      return await pool.connect();
+      client = await pool.connect();
     } catch (error) {
       throw fail(action, error);
     }
+    // A connection lost while checked out emits 'error' besides failing its query: without a listener that
+    // would crash the process (the pool only listens to idle clients). The failed query reports it.
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on('error', (error) => logger.debug('store.postgres_connection_lost', { error: redact(describeError(error)) }));
+    }
+    return client;
   }
 
   async function transaction<T>(action: string, begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
