@@ -9,11 +9,8 @@
  * - Per-user history (migration 2, postgres-history.ts): completeDelivery merges a contribution in its own
  *   transaction, after locking the run_state row (which serialises every state change). Rows become run
  *   state in postgres-rows.ts.
- * - `tryLock` is a session-level advisory lock on a dedicated pooled connection held until release. Its owner
- *   dying frees it: PostgreSQL ends the session when the process exits or its connection closes, and the lock
- *   session asks the server for TCP keepalives (idle 60 s, then every 10 s, 6 probes) so that a host that
- *   vanished without closing its connection loses the lock within about 2 minutes rather than the kernel's
- *   default 2 hours. A live owner is never displaced; a busy lock is logged with who holds it.
+ * - `tryLock` is a session-level advisory lock on a dedicated pooled connection held until release
+ *   (postgres-run-lock.ts: a dead owner frees it, within about 2 minutes for a vanished host).
  * TLS follows the URL's `sslmode` (pg handles it). The URL is never logged: `description` names host,
  * port, database and schema only.
  */
@@ -41,14 +38,14 @@ import type { Clock, LockHandle, Store } from '../ports.js';
 import { mergeHistoryRows, readHistoryRows } from './postgres-history.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './postgres-migrations.js';
 import { type DeliveredRow, iso, type RunStateRow, toDelivered, toFailure, toIntent } from './postgres-rows.js';
+import { takeRunLock } from './postgres-run-lock.js';
 import { describeTarget, passwordOf } from './postgres-target.js';
 
 export const DEFAULT_POSTGRES_SCHEMA = 'lastpass_audit_digest';
 
 /** pg_advisory_xact_lock key serialising migrations (any schema): 'LPAD' then 1. */
 export const MIGRATION_LOCK_KEY = '5498966905332957185'; // 0x4C504144_00000001
-/** First half of the two-int run-lock key ('LPAD'); the second half is derived from the schema name. */
-export const RUN_LOCK_NAMESPACE = 0x4c504144;
+export { RUN_LOCK_NAMESPACE } from './postgres-run-lock.js';
 export { HISTORY_BATCH_ROWS } from './postgres-history.js';
 export { describeTarget } from './postgres-target.js';
 
@@ -330,54 +327,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       });
     },
 
-    async tryLock(owner: string) {
-      const client = await checkout('take the run lock');
-      const onError = (error: Error) => logger.error('store.run_lock_connection_lost', { owner, error: redact(describeError(error)) });
-      client.on('error', onError);
-      let locked = false;
-      try {
-        const result = await client.query<{ locked: boolean }>(
-          `SELECT pg_try_advisory_lock(${RUN_LOCK_NAMESPACE}, ${runLockKey}) AS locked`,
-        );
-        locked = result.rows[0]?.locked === true;
-      } catch (error) {
-        client.off('error', onError);
-        client.release(error instanceof Error ? error : true);
-        throw fail('take the run lock', error);
-      }
-      if (!locked) {
-        const holder = await lockHolder(client, runLockKey).catch(() => null);
-        logger.warn('store.run_lock_busy', { owner, ...(holder ?? {}) });
-        client.off('error', onError);
-        client.release();
-        return null;
-      }
-      // Best effort (a Unix socket or a server without TCP keepalive support ignores or refuses these).
-      await client
-        .query(
-          `SELECT set_config('tcp_keepalives_idle', '60', false), set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '6', false)`,
-        )
-        .catch((error: unknown) => logger.debug('store.run_lock_keepalive_unset', { error: redact(describeError(error)) }));
-      let released = false;
-      const handle: LockHandle = {
-        async release() {
-          if (released) return;
-          released = true;
-          runLocks.delete(handle);
-          try {
-            await client.query(`SELECT pg_advisory_unlock(${RUN_LOCK_NAMESPACE}, ${runLockKey})`);
-            client.off('error', onError);
-            client.release();
-          } catch (error) {
-            // The session is unusable; destroying it ends the session, which frees the lock anyway.
-            client.off('error', onError);
-            client.release(error instanceof Error ? error : true);
-            logger.warn('store.run_lock_release_failed', { owner, error: redact(describeError(error)) });
-          }
-        },
-      };
-      runLocks.add(handle);
-      return handle;
+    tryLock(owner: string) {
+      return takeRunLock({ owner, key: runLockKey, checkout, fail, logger, redact, held: runLocks });
     },
 
     async close() {
@@ -396,32 +347,6 @@ function pgCode(error: unknown): string | undefined {
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;
-}
-
-/** The session holding the run lock, as pg_stat_activity shows it (for the log: never a password). */
-async function lockHolder(client: PoolClient, key: number): Promise<Record<string, unknown> | null> {
-  const result = await client.query<{
-    pid: number;
-    application_name: string;
-    client_addr: string | null;
-    backend_start: Date;
-    state: string;
-  }>(
-    `SELECT a.pid, a.application_name, a.client_addr::text AS client_addr, a.backend_start, a.state
-       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = (${RUN_LOCK_NAMESPACE})::int4::oid AND l.objid = (${key})::int4::oid AND l.objsubid = 2
-      LIMIT 1`,
-  );
-  const row = result.rows[0];
-  return row
-    ? {
-        holderPid: row.pid,
-        holderApplication: row.application_name,
-        holderAddress: row.client_addr,
-        holderSince: row.backend_start,
-        holderState: row.state,
-      }
-    : null;
 }
 
 /** FNV-1a 32-bit hash of the schema name, as a signed int4 for pg_try_advisory_lock(int, int). */
