@@ -6,7 +6,7 @@
  */
 import type { AnalysisResult } from '../core/analysis.js';
 import { windowLabel } from '../core/digest-model.js';
-import type { DeliveredWindow, DeliverySummary } from '../core/run-state.js';
+import type { DeliveredWindow, DeliveryEvidence, DeliverySummary } from '../core/run-state.js';
 import { StorageError, UpstreamError, describeError } from '../errors.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
 import type { ComposedDigest } from './compose-digest.js';
@@ -62,6 +62,8 @@ export async function deliverWindow(
       messageId: sent.messageId,
       marker: ctx.marker,
       summary: summarise(analysis),
+      // The sealed bundle, recorded with the delivery: verify then notices the bundle going missing.
+      ...(evidence.sealed() ? { evidence: evidence.sealed() as DeliveryEvidence } : {}),
     };
     await deps.store.completeDelivery(
       delivered,

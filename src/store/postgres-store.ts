@@ -210,7 +210,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         const row = state.rows[0];
         if (!row) throw new StorageError(`PostgreSQL store (${description}): the run_state row is missing; run init again`);
         const delivered = await client.query<DeliveredRow>(
-          `SELECT key, start, "end", delivered_at, message_id, marker, summary FROM ${q}.delivered_windows
+          `SELECT key, start, "end", delivered_at, message_id, marker, summary, evidence_bundle, evidence_sha256 FROM ${q}.delivered_windows
            ORDER BY "end" DESC, delivered_at DESC, key COLLATE "C" DESC LIMIT ${DELIVERED_HISTORY_LIMIT}`,
         );
         const result: RunState = {
@@ -261,11 +261,22 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         }
         const cursor = nextCursor(iso(row.cursor), d);
         await client.query(
-          `INSERT INTO ${q}.delivered_windows (key, start, "end", delivered_at, message_id, marker, summary)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+          `INSERT INTO ${q}.delivered_windows (key, start, "end", delivered_at, message_id, marker, summary, evidence_bundle, evidence_sha256)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
            ON CONFLICT (key) DO UPDATE SET start = EXCLUDED.start, "end" = EXCLUDED."end", delivered_at = EXCLUDED.delivered_at,
-             message_id = EXCLUDED.message_id, marker = EXCLUDED.marker, summary = EXCLUDED.summary`,
-          [d.key, d.start, d.end, d.deliveredAt, d.messageId, d.marker, JSON.stringify(d.summary)],
+             message_id = EXCLUDED.message_id, marker = EXCLUDED.marker, summary = EXCLUDED.summary,
+             evidence_bundle = EXCLUDED.evidence_bundle, evidence_sha256 = EXCLUDED.evidence_sha256`,
+          [
+            d.key,
+            d.start,
+            d.end,
+            d.deliveredAt,
+            d.messageId,
+            d.marker,
+            JSON.stringify(d.summary),
+            d.evidence?.bundle ?? null,
+            d.evidence?.contentSha256 ?? null,
+          ],
         );
         await client.query(
           `UPDATE ${q}.run_state SET cursor = $1, consecutive_failures = 0, last_success_at = $2, updated_at = now(),
