@@ -22,7 +22,13 @@ export async function exportCommand(args: string[], io: CommandIo): Promise<Exit
   const { archive, settings } = await openEvidenceArchive(io);
   try {
     const { delivered, error } = await readDeliveredRecords(io, settings);
-    const result = await archive.exportTarGz({ from, to, out, verifyKey: settings.evidence.verifyKey, ...(delivered ? { delivered } : {}) });
+    const result = await archive.exportTarGz({
+      from,
+      to,
+      out,
+      verifyKey: settings.evidence.verifyKey,
+      ...(delivered ? { delivered } : {}),
+    });
     const report = withStoreError(result.report, error);
     const print = printer(io.stdout);
     print(`Exported ${result.bundles} bundle(s), ${result.files} file(s) for ${from} to ${to}:\n  ${out}\n`);

@@ -234,7 +234,12 @@ export async function verifyArchive(backend: EvidenceBackend, opts: VerifyOption
         bundles: all.map((ref) => {
           const p = parsed.find((x) => x.ref === ref);
           const manifest = p && typeof p.manifest !== 'string' ? p.manifest : null;
-          return { label: `${ref.day}/${ref.runId}`, runId: ref.runId, complete: ref.complete, contentSha256: manifest?.contentManifestSha256 ?? null };
+          return {
+            label: `${ref.day}/${ref.runId}`,
+            runId: ref.runId,
+            complete: ref.complete,
+            contentSha256: manifest?.contentManifestSha256 ?? null,
+          };
         }),
         checkpoint,
         delivered: opts.delivered,
