@@ -62,7 +62,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--dry-run', 'write the message to DATA_DIR/outbox/ instead of sending; changes no state; no SendGrid key needed'],
       ['--force', 'send a window that was already delivered again'],
     ],
-    variables: [...LASTPASS, ...SENDGRID, ...REPORT, ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
+    variables: [...LASTPASS, ...SENDGRID, ...REPORT, 'HEARTBEAT_URL', ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
   },
   demo: {
     synopsis: '',
