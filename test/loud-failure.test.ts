@@ -200,6 +200,8 @@ describe('a storage failure on the file store is loud', () => {
     );
     expect(text(notices()[0]!)).toMatch(/^FAILED AFTER DELIVERY: THE DIGEST WAS SENT/);
     expect(notices()[0]!.subject).toMatch(/^FAILED after delivery: /);
+    expect(text(notices()[0]!)).toContain('it records that this run failed after the digest of this window was sent');
+    expect(text(notices()[0]!)).not.toMatch(/NOT PRODUCED|not reviewed/);
     expect(heartbeats.paths).toEqual(['/ping/check-uuid/fail']);
   });
 
