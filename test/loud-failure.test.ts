@@ -205,7 +205,7 @@ describe('a storage failure on the file store is loud', () => {
     expect(heartbeats.paths).toEqual(['/ping/check-uuid/fail']);
   });
 
-  it('when the FAILED notice cannot be sent either (SendGrid refuses connections): one plain stderr line, and /fail', async () => {
+  it('when the FAILED notice cannot be sent either (SendGrid answers 401): one plain stderr line, and /fail', async () => {
     sendgrid.script.push({ status: 401, body: { errors: [{ message: 'The provided authorization grant is invalid' }] } });
     const result = await run(env(), 'run.locked', replaceDataDirByFile);
     expect(result.code).toBe(1);
