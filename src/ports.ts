@@ -305,7 +305,8 @@ export interface EvidenceBundle {
 }
 
 export interface VerifyProblem {
-  kind: 'file' | 'chain' | 'signature' | 'incomplete' | 'missing-day' | 'manifest';
+  /** `delivery`: a delivered window the store records whose bundle is missing, incomplete or replaced. */
+  kind: 'file' | 'chain' | 'signature' | 'incomplete' | 'missing-day' | 'manifest' | 'delivery';
   where: string;
   message: string;
 }
@@ -324,19 +325,45 @@ export interface VerifyReport {
   checkpoint: ChainCheckpoint | null;
   missingDays: string[];
   incomplete: string[];
+  /** The store's delivered windows cross-checked against the archive; null when the store was not consulted. */
+  deliveries: DeliveryCheck | null;
   problems: VerifyProblem[];
   ok: boolean;
+}
+
+/** How the delivered windows of the range fared against the archive (see evidence/delivery-cross-check.ts). */
+export interface DeliveryCheck {
+  /** Delivered windows the store records in the range. */
+  recorded: number;
+  /** Of those, found in the archive by their content SHA-256. */
+  matched: number;
+  /** Filed on or before the pruning checkpoint's day: removed by the retention, not checked. */
+  pruned: number;
+  /** Recorded without a bundle (delivered before the store kept it, or with no evidence): not checked. */
+  withoutEvidence: number;
+}
+
+/** A delivered window as `verify` reads it from the store. */
+export type DeliveredRecord = Pick<DeliveredWindow, 'key' | 'end' | 'deliveredAt' | 'messageId' | 'evidence'>;
+
+export interface VerifyOptions {
+  from?: string;
+  to?: string;
+  verifyKey?: string | null;
+  /** The store's delivered windows: each must have its bundle in the archive (absent: not cross-checked). */
+  delivered?: readonly DeliveredRecord[];
 }
 
 export interface EvidenceArchive {
   readonly description: string;
   begin(input: BeginInput): Promise<EvidenceBundle>;
-  verify(options?: { from?: string; to?: string; verifyKey?: string | null }): Promise<VerifyReport>;
+  verify(options?: VerifyOptions): Promise<VerifyReport>;
   exportTarGz(options: {
     from: string;
     to: string;
     out: string;
     verifyKey?: string | null;
+    delivered?: readonly DeliveredRecord[];
   }): Promise<{ bundles: number; files: number; report: VerifyReport }>;
   /** The complete bundles of the days in range, oldest first (chain order): for `history` and `show`. */
   bundles(options?: { from?: string; to?: string }): Promise<BundleSummary[]>;

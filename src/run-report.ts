@@ -10,13 +10,14 @@ import { CLOCK_TOLERANCE_MS } from './core/clock-sanity.js';
 import { planRun, type PlannedWindow } from './core/run-plan.js';
 import { checkStateTimes } from './core/state-check.js';
 import { DAY_MS, windowKey } from './core/window-plan.js';
-import { ClockError } from './errors.js';
+import { ClockError, StorageError, describeError } from './errors.js';
+import type { LockHandle } from './ports.js';
 import { readUpstreamClock } from './run/upstream-clock.js';
 import type { DeliveredWindow, RunState } from './core/run-state.js';
 import { createRunEvidence } from './evidence/run-evidence.js';
 import { composeDigest, type ComposedDigest } from './run/compose-digest.js';
 import { deliverWindow } from './run/deliver-window.js';
-import { failWindow } from './run/failure-notice.js';
+import { STORE_FAILED_WHAT, failRun, failWindow, noticeEvidenceFailure } from './run/failure-notice.js';
 import { fetchWindow, type FetchedWindow } from './run/fetch-window.js';
 import { asDeadlineFailure, deadlineError, effectiveDeadline, passed, type RunDeadline, runDeadline } from './run/run-deadline.js';
 import type { FetchProgress, RunDeps, RunOptions, RunOutcome, WindowContext, WindowResult } from './run/run-types.js';
@@ -25,9 +26,19 @@ export type { RunDeps, RunOptions, RunOutcome, WindowResult, WindowStatus } from
 export { requestRange } from './core/fetch-plan.js';
 export { summarise } from './run/deliver-window.js';
 
+/**
+ * Never throws for a failure of the run: a store that cannot be locked, read or written, and anything else
+ * the stages did not catch, ends in a FAILED notice and a failed outcome (the callers ping the heartbeat's
+ * `/fail` and exit 1), not in a quiet stack trace.
+ */
 export async function runReport(deps: RunDeps, options: RunOptions = {}): Promise<RunOutcome> {
   const { store, logger } = deps;
-  const lock = await store.tryLock(deps.owner ?? `run-${randomUUID()}`);
+  let lock: LockHandle | null;
+  try {
+    lock = await store.tryLock(deps.owner ?? `run-${randomUUID()}`);
+  } catch (error) {
+    return { status: 'failed', windows: [await failRun(deps, options, error)], skipped: null };
+  }
   if (!lock) {
     logger.warn('run.locked', { store: store.kind });
     return { status: 'locked', windows: [], skipped: null };
@@ -35,8 +46,10 @@ export async function runReport(deps: RunDeps, options: RunOptions = {}): Promis
   try {
     await options.onStart?.();
     return await runLocked(deps, options);
+  } catch (error) {
+    return { status: 'failed', windows: [await failRun(deps, options, error)], skipped: null };
   } finally {
-    await lock.release();
+    await lock.release().catch((error: unknown) => logger.error('store.unlock_failed', { error: describeError(error) }));
   }
 }
 
@@ -199,13 +212,17 @@ async function processWindow(deps: RunDeps, options: RunOptions, ctx: WindowCont
     built = { fetched, digest: await composeDigest(deps, ctx, fetched, evidence) };
   } catch (error) {
     return failWindow(deps, ctx, evidence, {
-      what: 'The events of this window could not be fetched completely, so no digest was built.',
+      what:
+        error instanceof StorageError
+          ? STORE_FAILED_WHAT
+          : 'The events of this window could not be fetched completely, so no digest was built.',
       error: asDeadlineFailure(error, ctx.runDeadline),
       run: runRecord,
     });
   }
-  // Delivery sends its own FAILED notice when it fails.
-  return deliverWindow(deps, options, ctx, built.fetched, built.digest, evidence, runRecord);
+  // Delivery sends its own FAILED notice when it fails; evidence that could not be written is as loud.
+  const result = await deliverWindow(deps, options, ctx, built.fetched, built.digest, evidence, runRecord);
+  return result.status === 'delivered' && result.evidenceError ? noticeEvidenceFailure(deps, ctx, result) : result;
 }
 
 /** A window due after the run's deadline passed: not fetched, a FAILED notice naming RUN_DEADLINE_MINUTES. */

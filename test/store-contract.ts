@@ -244,6 +244,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(before.consecutiveFailures).toBe(1);
     });
 
+    it("keeps each delivered window's evidence bundle (label, content SHA-256) across restarts; a re-delivery replaces it", async () => {
+      await store.init();
+      const evidence = { bundle: '2025-05-01/20250501T000000Z-aaaa1111', contentSha256: 'a'.repeat(64) };
+      await store.completeDelivery(delivered(0, 24, { evidence }));
+      await store.completeDelivery(delivered(24, 48)); // no evidence (none configured, or it failed before sealing)
+      await store.close();
+      const reopened = await second();
+      const [first, plain] = (await reopened.readState()).delivered;
+      expect(first?.evidence).toEqual(evidence);
+      expect(plain).not.toHaveProperty('evidence');
+      const forced = { bundle: '2025-05-01/20250502T000000Z-bbbb2222', contentSha256: 'b'.repeat(64) };
+      await reopened.completeDelivery(delivered(0, 24, { evidence: forced }));
+      expect((await reopened.readState()).delivered.find((d) => d.key === windowKey(0, 24))?.evidence).toEqual(forced);
+    });
+
     it('a pending intent survives a crash between beginDelivery and completeDelivery', async () => {
       await store.init();
       await store.beginDelivery(intent(0, 24));

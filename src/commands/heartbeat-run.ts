@@ -9,12 +9,18 @@ import { type RunDeps, type RunOptions, type RunOutcome, runReport } from '../ru
 export async function runWithHeartbeat(deps: RunDeps, options: RunOptions, heartbeat: Heartbeat | null): Promise<RunOutcome> {
   if (!heartbeat) return runReport(deps, options);
   const outcome = await runReport(deps, { ...options, onStart: () => heartbeat.ping('start', 'run started') });
-  if (outcome.status !== 'locked') {
-    const failed = outcome.windows.find((w) => w.status === 'failed');
-    await heartbeat.ping(
-      outcome.status === 'failed' ? 'fail' : 'success',
-      failed ? `window ${failed.key} failed: ${failed.error ?? ''}` : `${outcome.status}: ${outcome.windows.length} window(s)`,
-    );
-  }
+  await pingOutcome(heartbeat, outcome);
   return outcome;
+}
+
+/** The ping that ends a run: `/fail` for a failed one (its first failed window named), else success. */
+export async function pingOutcome(heartbeat: Heartbeat | null, outcome: RunOutcome): Promise<void> {
+  if (!heartbeat || outcome.status === 'locked') return;
+  const failed = outcome.windows.find((w) => w.status === 'failed' || w.evidenceError);
+  await heartbeat.ping(
+    outcome.status === 'failed' ? 'fail' : 'success',
+    failed
+      ? `window ${failed.key} failed: ${failed.error ?? failed.evidenceError ?? ''}`
+      : `${outcome.status}: ${outcome.windows.length} window(s)`,
+  );
 }

@@ -200,6 +200,8 @@ export interface DigestModel {
 
 export interface FailureNoticeModel {
   kind: 'failure';
+  /** The digest itself went out, and what failed came after it (its record, its evidence): the notice says so. */
+  digestSent: boolean;
   subject: string;
   /** What failed, one sentence, redacted. */
   what: string;

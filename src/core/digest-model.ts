@@ -333,13 +333,17 @@ export function buildFailureModel(input: {
   reportTimeZone: string;
   version: string;
   generatedAt: Date;
+  /** The digest was delivered before the failure (its record or its evidence could not be written). */
+  digestSent?: boolean;
 }): FailureNoticeModel {
   const label = windowLabel(input.window, input.reportTimeZone);
   const n = input.consecutiveFailures;
   const missing = input.coveredUntil && input.now ? formatDuration(input.now.getTime() - Date.parse(input.coveredUntil)) : null;
   // After repeated failures the notice escalates: the subject says how long coverage has been missing.
-  const subject =
-    n >= 3
+  const digestSent = input.digestSent ?? false;
+  const subject = digestSent
+    ? `FAILED after delivery: LastPass security digest ${label} — the digest was sent, its record or evidence was not written`
+    : n >= 3
       ? `FAILED ${n} times in a row: LastPass security digest — no coverage${missing ? ` for ${missing}` : ''} (since ${input.coveredUntil ?? 'the first run'})`
       : `FAILED: LastPass security digest ${label} — window not reviewed`;
   const what =
@@ -348,6 +352,7 @@ export function buildFailureModel(input: {
       : input.what;
   return {
     kind: 'failure',
+    digestSent,
     subject,
     what,
     error: input.error,

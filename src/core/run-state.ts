@@ -51,6 +51,18 @@ export interface DeliveredWindow {
   marker: string;
   /** Counts for trends and the verdict of later days. */
   summary: DeliverySummary;
+  /**
+   * The window's evidence bundle as sealed before sending: its label (`<day>/<run id>`) and the SHA-256 of
+   * its content manifest, the hash the digest's footer shows and the bundle's manifest records. `verify`
+   * cross-checks every delivered window against the archive with it. Absent without evidence (none
+   * configured, or it failed before sealing) and in records written before this field existed.
+   */
+  evidence?: DeliveryEvidence;
+}
+
+export interface DeliveryEvidence {
+  bundle: string;
+  contentSha256: string;
 }
 
 export interface DeliverySummary {
@@ -211,6 +223,7 @@ export function normaliseDelivered(d: DeliveredWindow): DeliveredWindow {
       info: d.summary.info,
       byCategory: { ...d.summary.byCategory },
     },
+    ...(d.evidence ? { evidence: { bundle: d.evidence.bundle, contentSha256: d.evidence.contentSha256 } } : {}),
   };
 }
 

@@ -13,9 +13,9 @@ import type { AnalysisResult } from '../core/analysis.js';
 import type { DigestModel } from '../core/digest-model-types.js';
 import { windowLabel } from '../core/digest-model.js';
 import { possibleDuplicateNotice } from '../core/run-plan.js';
-import type { DeliveredWindow, DeliveryIntent, DeliverySummary, MaybeSent } from '../core/run-state.js';
+import type { DeliveredWindow, DeliveryEvidence, DeliveryIntent, DeliverySummary, MaybeSent } from '../core/run-state.js';
 import { MAX_UNCONFIRMED_RESENDS, resendWait } from '../core/send-outcome-rules.js';
-import { MessageTooLargeError, RetryDeadlineError, UpstreamError, describeError } from '../errors.js';
+import { MessageTooLargeError, RetryDeadlineError, StorageError, UpstreamError, describeError } from '../errors.js';
 import type { DeliveryResult, OutgoingMessage } from '../ports.js';
 import type { RunEvidence } from '../evidence/run-evidence.js';
 import type { ComposedDigest } from './compose-digest.js';
@@ -49,9 +49,11 @@ export async function deliverWindow(
       eventsReviewed: analysis.eventsReviewed,
     };
   }
+  let sentAs: { messageId: string | null; destination: string } | undefined;
   try {
     deps.checkpoint?.('render.done');
     const { sent, message: delivering, model: deliveredModel } = await sendConfirmed(deps, options, ctx, digest);
+    sentAs = { messageId: sent.messageId, destination: sent.destination };
     deps.checkpoint?.('delivery.sent');
     const delivered: DeliveredWindow = {
       key,
@@ -61,6 +63,8 @@ export async function deliverWindow(
       messageId: sent.messageId,
       marker: ctx.marker,
       summary: summarise(analysis),
+      // The sealed bundle, recorded with the delivery: verify then notices the bundle going missing.
+      ...(evidence.sealed() ? { evidence: evidence.sealed() as DeliveryEvidence } : {}),
     };
     await deps.store.completeDelivery(
       delivered,
@@ -117,11 +121,17 @@ export async function deliverWindow(
     const unconfirmed = error instanceof UnconfirmedSend;
     const cause = unconfirmed ? error.cause : error;
     return failWindow(deps, ctx, evidence, {
-      what: unconfirmed
-        ? 'The digest was sent but SendGrid did not confirm it, so it may or may not have arrived. The next run sends it again with the same marker and a "Possible duplicate" notice.'
-        : 'The digest was built but could not be delivered.',
+      // Sent but not recorded: the pending intent stays, so the next run sends it again marked as a possible duplicate.
+      what: sentAs
+        ? `The digest was sent${sentAs.messageId ? ` (SendGrid message id ${sentAs.messageId})` : ''}, but the store could not record it as delivered: the next run sends this window again, marked as a possible duplicate.`
+        : unconfirmed
+          ? 'The digest was sent but SendGrid did not confirm it, so it may or may not have arrived. The next run sends it again with the same marker and a "Possible duplicate" notice.'
+          : cause instanceof StorageError
+            ? 'The digest was built but not sent: the store could not record the delivery that was about to start.'
+            : 'The digest was built but could not be delivered.',
       error: asDeadlineFailure(cause, ctx.runDeadline),
       digest: { html: message.html, text: message.text, subject: model.subject },
+      ...(sentAs ? { sent: sentAs } : {}),
       run: runRecord,
     });
   }

@@ -81,6 +81,8 @@ export interface WindowResult {
   evidence?: FinishedBundle;
   /** Set when the evidence could not be written: the run then fails (exit 1), the digest is still delivered. */
   evidenceError?: string;
+  /** Set when a FAILED notice was due but could not be sent (the command says so on stderr). */
+  noticeError?: string;
 }
 
 export interface RunOutcome {
