@@ -406,3 +406,36 @@ export interface ChainCheckpoint {
   prunedAt: string;
   prunedCount: number;
 }
+
+// ---- job queue (replicas) -----------------------------------------------------------------------
+
+/** One job as a replica's handler gets it. */
+export interface QueuedJob<T> {
+  id: string;
+  data: T;
+  /** 0 on the first attempt; 1 and up when the job is run again (a dead replica's job taken over, or a retry). */
+  retryCount: number;
+  /** Aborted when the queue gives the job up (it stops, or the job expired). */
+  signal: AbortSignal;
+}
+
+/**
+ * A PostgreSQL job queue shared by the worker's replicas (src/adapters/queue/). A job has a key: at most
+ * one job per key runs at a time, in any replica, and at most one more waits behind it (enqueueing a
+ * third is a no-op). A job whose replica dies is given to another within `takeoverBoundMs`.
+ */
+export interface JobQueue<T extends object> {
+  /** Connects, creates or migrates the queue's tables. */
+  start(): Promise<void>;
+  /** Queues a job unless one with this key is already waiting; returns its id, or null when it was not queued. */
+  enqueue(key: string, data: T, options?: { startAfterMs?: number }): Promise<string | null>;
+  /**
+   * Runs this replica's share: at most `concurrency` jobs at once. A handler that throws has its job run
+   * again later (by any replica); one that resolves completes it.
+   */
+  work(concurrency: number, handler: (job: QueuedJob<T>) => Promise<void>): Promise<void>;
+  /** Stops taking jobs and waits at most `graceMs` for the running ones; then disconnects. */
+  stop(graceMs: number): Promise<void>;
+  /** The longest a job of a dead replica stays unclaimed (heartbeat + detection + polling). */
+  readonly takeoverBoundMs: number;
+}

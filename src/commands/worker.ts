@@ -1,6 +1,8 @@
 /**
  * `worker`: the long-running scheduler (src/worker.ts) with the real adapters, the heartbeat and the
- * optional health endpoint; SIGTERM/SIGINT stop it gracefully (an in-flight run gets 30 s).
+ * optional health endpoint; SIGTERM/SIGINT stop it gracefully (an in-flight run gets 30 s). With
+ * WORKER_REPLICAS=on (and DATABASE_URL) it is one replica of several (src/replica-worker.ts): the
+ * schedule enqueues one job per account in the pg-boss queue and any replica runs it.
  */
 import { parseArgs } from 'node:util';
 import { startHealthServer, type HealthServer, type HealthStatus } from '../adapters/health-server.js';
@@ -11,11 +13,28 @@ import { VERSION } from '../version.js';
 import { healthVerdict } from '../core/health-verdict.js';
 import type { Store } from '../ports.js';
 import { createWorker, type Worker } from '../worker.js';
+import { createReplicaWorker, type ReplicaJob } from '../replica-worker.js';
+import { createPgBossQueue } from '../adapters/queue/pg-boss-queue.js';
+import type { AccountRunner } from '../accounts/account-runner.js';
+import type { RunOutcome } from '../run-report.js';
 import { runWithHeartbeat } from './heartbeat-run.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode, type StopSignal } from './io.js';
 import { createCommandLogger, createRunDeps, ephemeralDiskWarning, openStore } from './wiring.js';
 
 const STOP_GRACE_MS = 30_000;
+const DEFAULT_ACCOUNT = 'default';
+
+/** What the command needs of either scheduler: the single worker (node-cron) or a replica (job queue). */
+type ScheduledWorker = Pick<Worker, 'start' | 'stop' | 'nextRun' | 'previousRun' | 'busy'>;
+
+/** Today's one account from the environment, as the replicas' queue runs it. */
+function singleAccountRunner(runDue: (deadline: number | undefined) => Promise<RunOutcome>): AccountRunner {
+  return {
+    accounts: () => [{ id: DEFAULT_ACCOUNT }],
+    run: (accountId, options) =>
+      accountId === DEFAULT_ACCOUNT ? runDue(options.deadline) : Promise.reject(new Error(`unknown account "${accountId}"`)),
+  };
+}
 
 export async function workerCommand(args: string[], io: CommandIo): Promise<ExitCode> {
   parseArgs({ args, options: {}, strict: true });
@@ -30,18 +49,40 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
   const heartbeat = config.worker.heartbeatUrl
     ? createHeartbeat({ url: config.worker.heartbeatUrl, logger, secrets: config.secrets })
     : null;
-  const worker = createWorker({
-    schedule: config.report.schedule,
-    timeZone: config.report.timeZone,
-    logger,
-    now: io.now,
-    retryDelaysMs: config.worker.retryDelaysMs,
-    runDue: (deadline) => runWithHeartbeat(deps, deadline === undefined ? {} : { deadline }, heartbeat),
-    readCursor: async () => {
-      const state = await store.readState();
-      return state.cursor ? new Date(state.cursor) : null;
-    },
-  });
+  const runDue = (deadline: number | undefined) => runWithHeartbeat(deps, deadline === undefined ? {} : { deadline }, heartbeat);
+  const readCursor = async () => {
+    const state = await store.readState();
+    return state.cursor ? new Date(state.cursor) : null;
+  };
+  const replicas = config.worker.replicas && config.databaseUrl ? { ...config.worker.replicas, databaseUrl: config.databaseUrl } : null;
+  const worker: ScheduledWorker = replicas
+    ? createReplicaWorker({
+        schedule: config.report.schedule,
+        timeZone: config.report.timeZone,
+        logger,
+        now: io.now,
+        retryDelaysMs: config.worker.retryDelaysMs,
+        concurrency: replicas.concurrency,
+        queue: createPgBossQueue<ReplicaJob>({
+          connectionString: replicas.databaseUrl,
+          logger,
+          takeoverSeconds: replicas.takeoverSeconds,
+          // A run gives up at RUN_DEADLINE_MINUTES; its job is declared hung 5 minutes later.
+          expireInSeconds: (config.report.runDeadlineMinutes ?? 30) * 60 + 300,
+          maxConnections: Math.min(10, replicas.concurrency + 2),
+        }),
+        runner: singleAccountRunner(runDue),
+        readCursor: (accountId) => (accountId === DEFAULT_ACCOUNT ? readCursor() : Promise.resolve(null)),
+      })
+    : createWorker({
+        schedule: config.report.schedule,
+        timeZone: config.report.timeZone,
+        logger,
+        now: io.now,
+        retryDelaysMs: config.worker.retryDelaysMs,
+        runDue,
+        readCursor,
+      });
   let health: HealthServer | null = null;
   if (config.worker.port !== null) {
     health = await startHealthServer({

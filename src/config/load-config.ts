@@ -53,6 +53,8 @@ export interface Config {
     heartbeatUrl: string | null;
     /** Serve GET /healthz on this port (only when PORT is set). */
     port: number | null;
+    /** WORKER_REPLICAS=on (needs DATABASE_URL): share the work with other replicas through the job queue. */
+    replicas?: { concurrency: number; takeoverSeconds: number } | null;
   };
   /** NOTIFY_WEBHOOK_URL and its format (given or inferred from the host); absent or null url: no webhook. */
   notify?: { webhookUrl: string | null; webhookFormat: WebhookFormat };
@@ -129,7 +131,12 @@ function assemble(v: Values<Schema>, secrets: string[]): Config {
       ignoreUsers: v.REPORT_IGNORE_USERS ?? [],
       runDeadlineMinutes: v.RUN_DEADLINE_MINUTES!,
     },
-    worker: { retryDelaysMs: v.REPORT_RETRY_MINUTES!, heartbeatUrl: v.HEARTBEAT_URL, port: v.PORT },
+    worker: {
+      retryDelaysMs: v.REPORT_RETRY_MINUTES!,
+      heartbeatUrl: v.HEARTBEAT_URL,
+      port: v.PORT,
+      replicas: v.WORKER_REPLICAS ? { concurrency: v.WORKER_CONCURRENCY!, takeoverSeconds: v.WORKER_TAKEOVER_SECONDS! } : null,
+    },
     notify: {
       webhookUrl: v.NOTIFY_WEBHOOK_URL,
       webhookFormat: v.NOTIFY_WEBHOOK_FORMAT ?? (v.NOTIFY_WEBHOOK_URL ? inferWebhookFormat(v.NOTIFY_WEBHOOK_URL) : 'json'),

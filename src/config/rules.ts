@@ -78,6 +78,29 @@ export const RULES: readonly ConfigRule[] = [
     },
   },
   {
+    // The replicas share their work through a job queue in PostgreSQL: without a database there is none.
+    name: 'replicas-need-database',
+    check: ({ values, text }) =>
+      values.WORKER_REPLICAS === true && !text('DATABASE_URL')
+        ? {
+            problems: [
+              'WORKER_REPLICAS=on needs DATABASE_URL: the replicas share their work (and state) through PostgreSQL; set DATABASE_URL, or unset WORKER_REPLICAS to run one worker.',
+            ],
+          }
+        : {},
+  },
+  {
+    // WORKER_CONCURRENCY and WORKER_TAKEOVER_SECONDS set without the replicas would silently do nothing.
+    name: 'replica-settings-without-replicas',
+    check: ({ values, text }) => {
+      if (values.WORKER_REPLICAS === true) return {};
+      const set = (['WORKER_CONCURRENCY', 'WORKER_TAKEOVER_SECONDS'] as const).filter((name) => text(name));
+      return set.length > 0
+        ? { warnings: [`${set.join(' and ')} only apply with WORKER_REPLICAS=on: the single worker runs one account run at a time.`] }
+        : {};
+    },
+  },
+  {
     name: 'sendgrid-url-vs-residency',
     check: ({ text, values }) =>
       text('SENDGRID_API_URL') && values.SENDGRID_DATA_RESIDENCY === 'eu'

@@ -364,6 +364,29 @@ export const SCHEMA = {
         ? ok(t)
         : problem('DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db): unset it to keep state in DATA_DIR.'),
   }),
+  WORKER_REPLICAS: variable<boolean>({
+    name: 'WORKER_REPLICAS',
+    help: 'on: the worker is one of several replicas sharing DATABASE_URL through its job queue (pg-boss)',
+    default: 'off',
+    parse: (t) => {
+      const v = t.toLowerCase();
+      if (['on', 'true', '1', 'yes'].includes(v)) return ok(true);
+      if (['off', 'false', '0', 'no'].includes(v)) return ok(false);
+      return problem(`WORKER_REPLICAS must be on or off (got "${v}"): on runs the worker as one of several replicas on DATABASE_URL.`);
+    },
+  }),
+  WORKER_CONCURRENCY: variable<number>({
+    name: 'WORKER_CONCURRENCY',
+    help: 'replicas: account runs at once in one worker process',
+    default: '4',
+    parse: wholeNumber('WORKER_CONCURRENCY', 1, 64, '4'),
+  }),
+  WORKER_TAKEOVER_SECONDS: variable<number>({
+    name: 'WORKER_TAKEOVER_SECONDS',
+    help: "replicas: the longest a dead replica's run waits before another takes it over",
+    default: '120',
+    parse: wholeNumber('WORKER_TAKEOVER_SECONDS', 15, 300, '120'),
+  }),
   EVIDENCE_RAW: variable<boolean>({
     name: 'EVIDENCE_RAW',
     help: 'off keeps only the SHA-256 and size of the raw LastPass responses',

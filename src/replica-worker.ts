@@ -1,0 +1,197 @@
+/**
+ * The worker as one of N replicas (WORKER_REPLICAS=on, DATABASE_URL): every replica keeps the schedule
+ * with node-cron, and on each scheduled (or missed, or caught-up) time enqueues one job per account in
+ * the shared PostgreSQL queue (the `JobQueue` port, pg-boss), keyed by the account id. The queue lets one
+ * job per key run at a time in the whole deployment and at most one more wait behind it, so N replicas
+ * enqueueing the same tick yield one run per account; whichever replica polls first runs it, at most
+ * WORKER_CONCURRENCY at once per replica. An account's run covers all its due windows (windows come
+ * from its state, as in the single worker), and a second job that finds nothing due sends nothing.
+ *
+ * A replica that dies mid-run stops heartbeating its job; the queue gives it to another replica within
+ * `queue.takeoverBoundMs`, and the run there repairs from the store as any restart does (a send that
+ * may have happened is repeated with the same marker and the "Possible duplicate" notice; the store's
+ * run lock keeps two runs of one account apart). A run that ends `failed` is retried after
+ * REPORT_RETRY_MINUTES as in the single worker, as a delayed job (any replica may take it).
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { AccountRunner } from './accounts/account-runner.js';
+import type { Logger } from './logger.js';
+import type { Clock, JobQueue, QueuedJob } from './ports.js';
+import { previousScheduledTime, type Worker } from './worker.js';
+
+export interface ReplicaJob {
+  accountId: string;
+  /** schedule, missed, catch-up, retry. */
+  reason: string;
+  /** Epoch ms retries give up at (the next scheduled run less a minute), when known. */
+  deadline?: number;
+  /** Index into the retry delays of the next retry. */
+  attempt: number;
+}
+
+export interface ReplicaWorkerOptions {
+  schedule: string;
+  timeZone: string;
+  queue: JobQueue<ReplicaJob>;
+  runner: AccountRunner;
+  /** WORKER_CONCURRENCY: jobs run at once in this replica. */
+  concurrency: number;
+  logger: Logger;
+  now: Clock;
+  /** End of an account's delivered coverage (for the catch-up at start); absent: no catch-up for it. */
+  readCursor?: (accountId: string) => Promise<Date | null>;
+  /** After a failed run: retry after these delays, one after the other, while well before the next scheduled run. */
+  retryDelaysMs?: readonly number[];
+}
+
+export type ReplicaWorker = Pick<Worker, 'start' | 'stop' | 'nextRun' | 'previousRun' | 'busy'> & {
+  /** Enqueues one job per account now; resolves with how many were queued (the rest already wait). */
+  tick(reason: string): Promise<number>;
+};
+
+export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorker {
+  const { logger, queue, runner, now } = options;
+  let task: ScheduledTask | null = null;
+  let running = 0;
+  const previousCache = new Map<number, Date | null>();
+
+  const deadline = (): number | undefined => {
+    const next = task?.getNextRun() ?? null;
+    return next ? next.getTime() - 60_000 : undefined;
+  };
+
+  const enqueueAccount = async (accountId: string, job: ReplicaJob, startAfterMs?: number): Promise<boolean> => {
+    const id = await queue.enqueue(accountId, job, startAfterMs ? { startAfterMs } : undefined);
+    logger.info(id ? 'replica.job_queued' : 'replica.job_already_queued', { accountId, reason: job.reason, jobId: id, startAfterMs });
+    return id !== null;
+  };
+
+  const tick = async (reason: string): Promise<number> => {
+    let queued = 0;
+    const due = deadline();
+    for (const account of runner.accounts()) {
+      try {
+        const job: ReplicaJob = { accountId: account.id, reason, attempt: 0, ...(due !== undefined ? { deadline: due } : {}) };
+        if (await enqueueAccount(account.id, job)) queued++;
+      } catch (error) {
+        logger.error('replica.enqueue_failed', {
+          accountId: account.id,
+          reason,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+    return queued;
+  };
+
+  const scheduleRetry = async (job: ReplicaJob): Promise<void> => {
+    const delay = (options.retryDelaysMs ?? [])[job.attempt];
+    if (delay === undefined) return;
+    if (job.deadline !== undefined && now().getTime() + delay > job.deadline + 60_000 - 5 * 60_000) {
+      logger.warn('replica.retry_not_scheduled', { accountId: job.accountId, reason: 'the next scheduled run comes first' });
+      return;
+    }
+    const retry: ReplicaJob = { ...job, reason: 'retry', attempt: job.attempt + 1 };
+    await enqueueAccount(job.accountId, retry, delay);
+  };
+
+  const handle = async (job: QueuedJob<ReplicaJob>): Promise<void> => {
+    const { accountId } = job.data;
+    running++;
+    const started = now().getTime();
+    logger.info('replica.job_start', {
+      jobId: job.id,
+      accountId,
+      reason: job.data.reason,
+      takenOver: job.retryCount > 0,
+      retryCount: job.retryCount,
+    });
+    try {
+      const outcome = await runner.run(accountId, {
+        ...(job.data.deadline !== undefined ? { deadline: job.data.deadline } : {}),
+        signal: job.signal,
+      });
+      logger.info('replica.job_end', {
+        jobId: job.id,
+        accountId,
+        status: outcome.status,
+        windows: outcome.windows.length,
+        ms: now().getTime() - started,
+      });
+      // Another run of this account holds its lock (a `run` by hand, or a job given up as hung that still
+      // runs): fail the job so the queue runs it again after its retry delay, when that run is over.
+      if (outcome.status === 'locked') throw new Error(`account ${accountId}: another run holds its run lock; this job runs again later`);
+      if (outcome.status === 'failed') await scheduleRetry(job.data);
+    } finally {
+      running--;
+    }
+  };
+
+  return {
+    async start() {
+      await queue.start();
+      await queue.work(options.concurrency, handle);
+      task = cron.schedule(options.schedule, () => void tick('schedule'), {
+        timezone: options.timeZone,
+        name: 'lastpass-audit-digest-replica',
+        noOverlap: true,
+        suppressMissedWarning: true,
+      });
+      task.on('execution:missed', (ctx) => {
+        logger.warn('worker.tick_missed', { scheduledFor: ctx.date.toISOString() });
+        void tick('missed');
+      });
+      logger.info('worker.scheduled', {
+        mode: 'replica',
+        schedule: options.schedule,
+        timeZone: options.timeZone,
+        concurrency: options.concurrency,
+        takeoverBoundSeconds: queue.takeoverBoundMs / 1000,
+        nextRun: task.getNextRun()?.toISOString() ?? null,
+      });
+      if (!options.readCursor) return;
+      const previous = previousScheduledTime(task, now());
+      if (!previous) return;
+      const due = deadline();
+      for (const account of runner.accounts()) {
+        const cursor = await options.readCursor(account.id);
+        if (cursor && previous.getTime() > cursor.getTime() + 60_000) {
+          logger.warn('worker.catch_up', {
+            accountId: account.id,
+            missedScheduledTime: previous.toISOString(),
+            cursor: cursor.toISOString(),
+          });
+          await enqueueAccount(account.id, {
+            accountId: account.id,
+            reason: 'catch-up',
+            attempt: 0,
+            ...(due !== undefined ? { deadline: due } : {}),
+          });
+        }
+      }
+    },
+    async stop(graceMs) {
+      if (task) {
+        await task.stop();
+        await task.destroy();
+        task = null;
+      }
+      if (running > 0) logger.info('worker.waiting_for_run', { graceMs, running });
+      await queue.stop(graceMs);
+      return running === 0;
+    },
+    tick,
+    nextRun: () => task?.getNextRun() ?? null,
+    previousRun: (at) => {
+      if (!task) return null;
+      const minute = Math.floor(at.getTime() / 60_000);
+      const hit = previousCache.get(minute);
+      if (hit !== undefined) return hit;
+      const found = previousScheduledTime(task, at, 16);
+      if (previousCache.size > 16) previousCache.clear();
+      previousCache.set(minute, found);
+      return found;
+    },
+    busy: () => running > 0,
+  };
+}
