@@ -11,13 +11,18 @@
  * `queue.takeoverBoundMs`, and the run there repairs from the store as any restart does (a send that
  * may have happened is repeated with the same marker and the "Possible duplicate" notice; the store's
  * run lock keeps two runs of one account apart). A run that ends `failed` is retried after
- * REPORT_RETRY_MINUTES as in the single worker, as a delayed job (any replica may take it).
+ * REPORT_RETRY_MINUTES as in the single worker, as a delayed job (any replica may take it); one that
+ * found the account's run lock taken, a minute later. A handler that throws (a bug) has its job retried
+ * by the queue at once, at most 5 times.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { AccountRunner } from './accounts/account-runner.js';
 import type { Logger } from './logger.js';
 import type { Clock, JobQueue, QueuedJob } from './ports.js';
 import { previousScheduledTime, type Worker } from './worker.js';
+
+/** A job that found its account's run lock taken is run again this much later. */
+const LOCKED_RETRY_MS = 60_000;
 
 export interface ReplicaJob {
   accountId: string;
@@ -119,8 +124,8 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
         ms: now().getTime() - started,
       });
       // Another run of this account holds its lock (a `run` by hand, or a job given up as hung that still
-      // runs): fail the job so the queue runs it again after its retry delay, when that run is over.
-      if (outcome.status === 'locked') throw new Error(`account ${accountId}: another run holds its run lock; this job runs again later`);
+      // runs): run it again in a minute, when that run is likely over (it covers what is due meanwhile).
+      if (outcome.status === 'locked') await enqueueAccount(accountId, { ...job.data, reason: 'locked' }, LOCKED_RETRY_MS);
       if (outcome.status === 'failed') await scheduleRetry(job.data);
     } finally {
       running--;

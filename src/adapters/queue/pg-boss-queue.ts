@@ -47,7 +47,7 @@ export interface PgBossQueueOptions {
   expireInSeconds: number;
   /** Tries of one job before it is failed for good (a takeover counts as one). */
   retryLimit?: number;
-  /** Seconds before a job whose handler threw is run again. */
+  /** Seconds before a job whose handler threw (or whose replica died) is run again: 0, a takeover waits for nothing more. */
   retryDelaySeconds?: number;
   /** Connections of this replica's pg-boss pool. */
   maxConnections?: number;
@@ -81,7 +81,7 @@ export function createPgBossQueue<T extends object>(options: PgBossQueueOptions)
         heartbeatSeconds: timings.heartbeatSeconds,
         expireInSeconds: options.expireInSeconds,
         retryLimit: options.retryLimit ?? 5,
-        retryDelay: options.retryDelaySeconds ?? 30,
+        retryDelay: options.retryDelaySeconds ?? 0,
         // Finished jobs are kept a week, for `SELECT … FROM lastpass_audit_digest_queue.job` when asking what ran where.
         deleteAfterSeconds: 7 * 86_400,
       };
