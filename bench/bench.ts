@@ -48,6 +48,7 @@ import { seedEarlierDays as seedDemoHistory } from '../src/demo.js';
 import { createEvidence } from '../src/evidence/create-evidence-archive.js';
 import { VERSION, findUp } from '../src/version.js';
 import type { LastPassClient, Mailer, Renderer, Store } from '../src/ports.js';
+import { replicaChild, replicasBench } from './replicas.js';
 
 // ---- shared ---------------------------------------------------------------------------------------
 
@@ -1052,6 +1053,9 @@ async function parent(): Promise<number> {
 
 async function main(): Promise<number> {
   const [role, mode, specJson] = process.argv.slice(2);
+  // Many accounts on replicas (bench/replicas.ts): `--accounts N`, and its replica children.
+  if (role === 'replica') return replicaChild(mode ?? '{}');
+  if (process.argv.slice(2).includes('--accounts')) return replicasBench(process.argv.slice(2), process.env);
   if (role === 'child') {
     const spec = JSON.parse(specJson ?? '{}') as ChildSpec;
     if (mode === 'floor') await childFloor(spec);
