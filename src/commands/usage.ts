@@ -56,7 +56,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     ],
   },
   run: {
-    synopsis: '[--from ISO] [--to ISO] [--dry-run] [--force]',
+    synopsis: '[--from ISO] [--to ISO] [--dry-run] [--force] [--account ID]',
     summary: 'report what is due now (or the given window)',
     description:
       'One report now. Without --from/--to it covers what is due: from the end of the last delivered window (or 24 h ago)\nto now. A delivered window is not sent again without --force. HEARTBEAT_URL is pinged (/start, then the plain ping\nor /fail) unless --dry-run.',
@@ -65,6 +65,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--to ISO', 'end of the window'],
       ['--dry-run', 'write the message to DATA_DIR/outbox/ instead of sending; changes no state; no SendGrid key needed'],
       ['--force', 'send a window that was already delivered again'],
+      ['--account ID', 'only this account of ACCOUNTS_FILE (without it, every account, then the roll-up to ROLLUP_TO)'],
     ],
     variables: [
       ...LASTPASS,
