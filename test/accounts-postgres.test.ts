@@ -46,7 +46,14 @@ describe('PostgreSQL: every account its own rows', () => {
       await acme.init();
       await beta.init();
       await base.init();
-      await acme.beginDelivery({ key: window.key, start: window.start, end: window.end, marker: 'marker-1', startedAt: window.deliveredAt, attempt: 1 });
+      await acme.beginDelivery({
+        key: window.key,
+        start: window.start,
+        end: window.end,
+        marker: 'marker-1',
+        startedAt: window.deliveredAt,
+        attempt: 1,
+      });
       await acme.completeDelivery(
         window,
         { windowKey: window.key, day: '2025-05-01', users: { alice: { ips: ['203.0.113.5'], vaultChanges: 3 } } },

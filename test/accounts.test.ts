@@ -37,7 +37,14 @@ describe('the accounts file is validated like the rest of the configuration', ()
       { id: 'acme', accountNumber: '1001', apiKeyEnv: 'KEY_ACME', recipients: ['sec@acme.example'] },
       { id: 'Bad Id', accountNumber: '12a', apiKeyEnv: 'KEY_MISSING', recipients: 'not an address' },
       { id: 'acme', accountNumber: 1003, apiKeyEnv: 'KEY_ACME', recipients: 'x@y.example', lastpassTimeZone: 'Mars/Base' },
-      { id: 'gamma', accountNumber: '1004', apiKey: 'literal-secret', apiKeyEnv: 'KEY_ACME', recipients: 'g@gamma.example', severityOverrides: 'No such action=low' },
+      {
+        id: 'gamma',
+        accountNumber: '1004',
+        apiKey: 'literal-secret',
+        apiKeyEnv: 'KEY_ACME',
+        recipients: 'g@gamma.example',
+        severityOverrides: 'No such action=low',
+      },
     ]);
     const parsed = parseAccounts(file, { KEY_ACME: SECRET }, config, { file: 'accounts.json' });
     expect(parsed.accounts).toEqual([]);
@@ -54,7 +61,7 @@ describe('the accounts file is validated like the rest of the configuration', ()
     expect(parsed.problems.length).toBeGreaterThanOrEqual(8);
   });
 
-  it('the CLI exits 2 with every problem, and without ACCOUNTS_FILE nothing changes (one account, today\'s paths)', async () => {
+  it("the CLI exits 2 with every problem, and without ACCOUNTS_FILE nothing changes (one account, today's paths)", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lpad-accounts-cfg-'));
     try {
       await writeFile(join(dir, 'accounts.json'), JSON.stringify([{ id: 'a' }, { id: 'a', accountNumber: 'x' }]));

@@ -71,7 +71,10 @@ function rowOf(record: AccountRunRecord): RollupRow {
     verdict = 'Another run held this account’s lock (or the round was stopped): nothing was reported for it in this round.';
   } else if (sent.length === 0) {
     status = 'no-window';
-    verdict = outcome.status === 'nothing-due' ? 'Nothing was due: its last window is already delivered.' : 'Every due window was already delivered.';
+    verdict =
+      outcome.status === 'nothing-due'
+        ? 'Nothing was due: its last window is already delivered.'
+        : 'Every due window was already delivered.';
   } else {
     const levels = sent.map((w) => w.digest?.verdictLevel ?? 'untrusted');
     status = ORDER.find((s) => (levels as string[]).includes(s)) ?? 'untrusted';

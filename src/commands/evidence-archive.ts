@@ -26,7 +26,9 @@ export function accountStoreSettings(io: CommandIo, command: string, accountId: 
     try {
       text = readFileSync(resolve(io.cwd, settings.accountsFile), 'utf8');
     } catch (error) {
-      throw new ConfigError([`ACCOUNTS_FILE ${settings.accountsFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path.`]);
+      throw new ConfigError([
+        `ACCOUNTS_FILE ${settings.accountsFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path.`,
+      ]);
     }
     const parsed = parseAccountIds(text, settings.accountsFile);
     if (parsed.problems.length) throw new ConfigError(parsed.problems);
@@ -60,7 +62,17 @@ export async function openEvidenceArchive(
       await store.close();
     }
   }
-  return { archive: createEvidence({ dataDir, databaseUrl, ...(accountId ? { accountId } : {}), version: VERSION, settings: settings.evidence, now: io.now }), settings };
+  return {
+    archive: createEvidence({
+      dataDir,
+      databaseUrl,
+      ...(accountId ? { accountId } : {}),
+      version: VERSION,
+      settings: settings.evidence,
+      now: io.now,
+    }),
+    settings,
+  };
 }
 
 /** The delivered windows the store records (read only: the file store is not set up by this). */

@@ -33,7 +33,11 @@ function describe(e: HistoryEntry): string[] {
 }
 
 export async function historyCommand(args: string[], io: CommandIo): Promise<ExitCode> {
-  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' }, account: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { from: { type: 'string' }, to: { type: 'string' }, account: { type: 'string' } },
+    strict: true,
+  });
   const from = parseDay(values.from, '--from');
   const to = parseDay(values.to, '--to');
   const range = { ...(from ? { from } : {}), ...(to ? { to } : {}) };

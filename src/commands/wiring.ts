@@ -44,7 +44,15 @@ export function resolveStorage(io: CommandIo, storage: StorageSettings): Storage
 
 export function openStore(io: CommandIo, storage: StorageSettings, logger: Logger): Store {
   const { dataDir, databaseUrl, accountId } = resolveStorage(io, storage);
-  return createStore({ dataDir, databaseUrl, ...(accountId ? { accountId } : {}), logger, checkpoint: io.checkpoint, processInfo: io.processInfo, now: io.now });
+  return createStore({
+    dataDir,
+    databaseUrl,
+    ...(accountId ? { accountId } : {}),
+    logger,
+    checkpoint: io.checkpoint,
+    processInfo: io.processInfo,
+    now: io.now,
+  });
 }
 
 export function createLastPass(io: CommandIo, config: Config, logger: Logger, retryPolicy?: RetryPolicy): LastPassClient {
@@ -97,7 +105,18 @@ export function createRunDeps(io: CommandIo, config: Config, logger: Logger, sto
     owner: `${io.processInfo.hostname}:${io.processInfo.pid}`,
     ...(io.checkpoint ? { checkpoint: io.checkpoint } : {}),
     // Dry runs are not deliveries: they leave no evidence bundle.
-    ...(dryRun ? {} : { evidence: createEvidence({ dataDir, databaseUrl, ...(accountId ? { accountId } : {}), version: VERSION, settings: config.evidence, now: io.now }) }),
+    ...(dryRun
+      ? {}
+      : {
+          evidence: createEvidence({
+            dataDir,
+            databaseUrl,
+            ...(accountId ? { accountId } : {}),
+            version: VERSION,
+            settings: config.evidence,
+            now: io.now,
+          }),
+        }),
   };
 }
 

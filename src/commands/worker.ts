@@ -29,7 +29,8 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
   const accounts = loadAccounts(config, io.env, io.cwd);
   if (accounts.length > 1 && config.worker.heartbeatUrl && !config.worker.heartbeatUrl.includes('{account}')) {
     logger.warn('config.warning', {
-      warning: 'HEARTBEAT_URL has no {account}: every account pings the same check, so one account succeeding hides another failing. Put {account} in it (one check per account).',
+      warning:
+        'HEARTBEAT_URL has no {account}: every account pings the same check, so one account succeeding hides another failing. Put {account} in it (one check per account).',
     });
   }
   // Each account's store stays open between rounds; one that cannot be set up fails its runs loudly (FAILED notice, /fail).
@@ -159,15 +160,24 @@ export async function accountsHealth(
   const worst = bad.find((l) => l.status === 'failing') ?? bad[0];
   return {
     status: worst ? worst.status : 'ok',
-    reason: bad.length ? `${bad.length} of ${lines.length} accounts not ok: ${bad.map((l) => `${l.account} (${l.reason ?? l.status})`).join('; ')}` : null,
-    lastSuccessAt: lines.map((l) => l.lastSuccessAt).reduce<string | null>((m, t) => (m === null || (t !== null && t < m) ? t : m), null),
-    coveredUntil: lines.map((l) => l.coveredUntil).reduce<string | null>((m, t) => (t === null || m === null ? null : t < m ? t : m), lines[0]!.coveredUntil),
+    reason: bad.length
+      ? `${bad.length} of ${lines.length} accounts not ok: ${bad.map((l) => `${l.account} (${l.reason ?? l.status})`).join('; ')}`
+      : null,
+    // The oldest of the accounts' (null when any has none): the worst one is what an operator must see.
+    lastSuccessAt: earliest(lines.map((l) => l.lastSuccessAt)),
+    coveredUntil: earliest(lines.map((l) => l.coveredUntil)),
     nextRun: worker.nextRun()?.toISOString() ?? null,
     consecutiveFailures: Math.max(...lines.map((l) => l.consecutiveFailures)),
     running: worker.busy(),
     version: VERSION,
     accounts: lines.map(({ version: _v, nextRun: _n, running: _r, ...line }) => line),
   };
+}
+
+/** The earliest ISO instant, or null when any is null. */
+function earliest(values: readonly (string | null)[]): string | null {
+  if (values.some((v) => v === null)) return null;
+  return [...(values as string[])].sort()[0] ?? null;
 }
 
 /** What /healthz says of this worker now: the store's state judged against the schedule (core/health-verdict.ts). */

@@ -120,13 +120,15 @@ function parseEntry(
     say('id', 'must be a slug: lower-case letters, digits and single dashes, at most 40 characters, e.g. "acme-eu".');
   } else {
     const first = seen.get(rawId);
-    if (first !== undefined) say('id', `is used by accounts[${first}] too: every account needs its own id (it names its state and evidence).`);
+    if (first !== undefined)
+      say('id', `is used by accounts[${first}] too: every account needs its own id (it names its state and evidence).`);
     else seen.set(rawId, index);
   }
 
   const number = typeof e.accountNumber === 'number' && Number.isSafeInteger(e.accountNumber) ? String(e.accountNumber) : e.accountNumber;
   if (number === undefined) say('accountNumber', 'is required: the account number (cid) from the Admin Console.');
-  else if (typeof number !== 'string' || !/^\d+$/.test(number)) say('accountNumber', 'must be the numeric account number (cid), digits only.');
+  else if (typeof number !== 'string' || !/^\d+$/.test(number))
+    say('accountNumber', 'must be the numeric account number (cid), digits only.');
 
   let apiSecret = '';
   if (e.apiKeyEnv === undefined) {
@@ -135,7 +137,11 @@ function parseEntry(
     say('apiKeyEnv', 'must be the name of an environment variable (letters, digits, underscores), not the secret itself.');
   } else if (needSecrets) {
     const value = env[e.apiKeyEnv]?.trim();
-    if (!value) say('apiKeyEnv', `names ${e.apiKeyEnv}, which is not set: set it (in Replit Secrets or the environment) to this account's API secret.`);
+    if (!value)
+      say(
+        'apiKeyEnv',
+        `names ${e.apiKeyEnv}, which is not set: set it (in Replit Secrets or the environment) to this account's API secret.`,
+      );
     else {
       secrets.push(value);
       if (/\s/.test(value)) say('apiKeyEnv', `${e.apiKeyEnv} contains whitespace: paste the secret exactly as the Admin Console shows it.`);
@@ -157,7 +163,8 @@ function parseEntry(
 
   let to: string[] = [];
   const recipients = listText(e.recipients);
-  if (recipients === undefined) say('recipients', 'is required: the addresses of this account\'s security contact, e.g. ["secops@acme.example"].');
+  if (recipients === undefined)
+    say('recipients', 'is required: the addresses of this account\'s security contact, e.g. ["secops@acme.example"].');
   else if (recipients === null) say('recipients', 'must be a string of comma-separated addresses or an array of addresses.');
   else {
     const parsed = parseRecipients(recipients, 'recipients');
@@ -177,7 +184,12 @@ function parseEntry(
     return parsed.value;
   };
   const knownApiCallers = noise('knownApiCallers', 'LASTPASS_KNOWN_API_CALLERS', parseKnownApiCallers, base.lastpass.knownApiCallers ?? []);
-  const severityOverrides = noise('severityOverrides', 'REPORT_SEVERITY_OVERRIDES', (t) => parseSeverityOverrides(t), base.report.severityOverrides ?? []);
+  const severityOverrides = noise(
+    'severityOverrides',
+    'REPORT_SEVERITY_OVERRIDES',
+    (t) => parseSeverityOverrides(t),
+    base.report.severityOverrides ?? [],
+  );
   const ignoreUsers = noise('ignoreUsers', 'REPORT_IGNORE_USERS', parseIgnoreUsers, base.report.ignoreUsers ?? []);
 
   if (problems.length || rawId === null) return { account: null, problems, secrets };

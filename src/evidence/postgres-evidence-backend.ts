@@ -162,7 +162,11 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
     description,
     async stage(runId, day, startedAt) {
       await tx((c) =>
-        c.query(`INSERT INTO ${q}.evidence_bundles (account_id, run_id, day, started_at) VALUES (${a}, $1, $2::date, $3)`, [runId, day, startedAt]),
+        c.query(`INSERT INTO ${q}.evidence_bundles (account_id, run_id, day, started_at) VALUES (${a}, $1, $2::date, $3)`, [
+          runId,
+          day,
+          startedAt,
+        ]),
       );
       return {
         location: location(day, runId),
@@ -184,7 +188,9 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
             const h = await c.query<{ manifest_sha256: string }>(
               `SELECT manifest_sha256 FROM ${q}.evidence_bundles WHERE account_id = ${a} AND complete ORDER BY seq DESC LIMIT 1`,
             );
-            const cp = await c.query<{ manifest_sha256: string }>(`SELECT manifest_sha256 FROM ${q}.evidence_checkpoint WHERE account_id = ${a}`);
+            const cp = await c.query<{ manifest_sha256: string }>(
+              `SELECT manifest_sha256 FROM ${q}.evidence_checkpoint WHERE account_id = ${a}`,
+            );
             const current = h.rows[0]?.manifest_sha256 ?? cp.rows[0]?.manifest_sha256 ?? null;
             if (current !== input.prevSha256)
               throw new EvidenceError(

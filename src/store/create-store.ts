@@ -18,9 +18,13 @@ export function createStore(options: {
 }): Store {
   const checkpoint = options.checkpoint ?? undefined;
   const { now } = options;
-  if (options.databaseUrl) return createPostgresStore({
+  if (options.databaseUrl)
+    return createPostgresStore({
       connectionString: options.databaseUrl,
       ...(options.accountId ? { accountId: options.accountId } : {}),
-      logger: options.logger, checkpoint, now });
+      logger: options.logger,
+      checkpoint,
+      now,
+    });
   return createFileStore({ dir: options.dataDir, logger: options.logger, checkpoint, processInfo: options.processInfo, now });
 }

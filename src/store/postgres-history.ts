@@ -36,7 +36,9 @@ export async function mergeHistoryRows(
     `DELETE FROM ${q}.history_windows WHERE account_id = ${a} AND seq < (SELECT seq FROM ${q}.history_windows WHERE account_id = ${a} ORDER BY seq DESC OFFSET $1 LIMIT 1)`,
     [HISTORY_APPLIED_WINDOWS_LIMIT - 1],
   );
-  await client.query(`INSERT INTO ${q}.history_days (account_id, day) VALUES (${a}, $1::date) ON CONFLICT (account_id, day) DO NOTHING`, [c.day]);
+  await client.query(`INSERT INTO ${q}.history_days (account_id, day) VALUES (${a}, $1::date) ON CONFLICT (account_id, day) DO NOTHING`, [
+    c.day,
+  ]);
 
   const pairs: [string, string][] = [];
   for (const u of c.users) for (const ip of u.ips) pairs.push([u.user, ip]);
