@@ -7,6 +7,7 @@
  *   npm run bench -- --cpu-prof                 # one more, profiled, pipeline run: self time per module/function
  *   npm run bench -- --latency-ms 0             # LastPass answering at once (default: 300 ms per page, realistic)
  *   npm run bench -- --page-reader json-parse   # the pipeline reading every page with JSON.parse (no byte scanner)
+ *   npm run bench -- --attack 200000 --rounds 1  # the attack-day profile (bench/attack.ts): peak RSS, HTML size
  *   --rounds R (default 3: medians are reported) · --no-worker (skip the worker start-up figures) · --keep-temp
  *
  * Layout (one compiled file, three roles):
@@ -47,6 +48,7 @@ import { createProcessInfo } from '../src/store/process-info.js';
 import { seedEarlierDays as seedDemoHistory } from '../src/demo.js';
 import { createEvidence } from '../src/evidence/create-evidence-archive.js';
 import { VERSION, findUp } from '../src/version.js';
+import { runAttackBench } from './attack.js';
 import type { LastPassClient, Mailer, Renderer, Store } from '../src/ports.js';
 
 // ---- shared ---------------------------------------------------------------------------------------
@@ -79,7 +81,7 @@ const TARGETS = {
   idleRssMiB: 80,
 } as const;
 
-interface ChildSpec {
+export interface ChildSpec {
   url: string;
   range: WallRange;
   window: { start: string; end: string };
@@ -107,7 +109,7 @@ interface FloorResult {
   bodies: string[];
 }
 
-interface PipelineResult {
+export interface PipelineResult {
   ms: number;
   /** CPU (user + system) this process used during runReport. */
   cpuMs: number;
@@ -379,7 +381,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
 
 // ---- parent ----------------------------------------------------------------------------------------
 
-interface ChildRun<T> {
+export interface ChildRun<T> {
   result: T;
   /** CPU the parent (i.e. the simulator) used while the child ran. */
   simulatorCpuMs: number;
@@ -588,7 +590,7 @@ function summariseProfile(file: string, root: string): { functions: [string, num
 
 async function parent(): Promise<number> {
   const USAGE =
-    'usage: npm run bench -- [--events N] [--rounds R] [--latency-ms MS] [--page-reader byte-scanner|json-parse] [--json FILE] [--strict] [--cpu-prof] [--no-worker] [--keep-temp] [--no-evidence] [--no-growth]';
+    'usage: npm run bench -- [--events N] [--rounds R] [--latency-ms MS] [--page-reader byte-scanner|json-parse] [--json FILE] [--strict] [--cpu-prof] [--no-worker] [--keep-temp] [--no-evidence] [--no-growth] [--attack N]';
   const options = {
     events: { type: 'string', default: '1000000' },
     json: { type: 'string' },
@@ -601,6 +603,7 @@ async function parent(): Promise<number> {
     rounds: { type: 'string', default: '3' },
     'latency-ms': { type: 'string', default: String(DEFAULT_LATENCY_MS) },
     'page-reader': { type: 'string', default: 'byte-scanner' },
+    attack: { type: 'string' },
   } as const;
   let values: ReturnType<typeof parseArgs<{ options: typeof options; strict: true }>>['values'];
   try {
@@ -629,6 +632,7 @@ async function parent(): Promise<number> {
     process.stderr.write(`--page-reader must be byte-scanner or json-parse (got "${pageReader}")\n`);
     return 2;
   }
+  if (values.attack !== undefined) return attackProfile(values, pageReader, rounds, latencyMs);
   const loadAtStart = round(os.loadavg()[0] ?? 0, 2);
   const self = fileURLToPath(import.meta.url);
   const pkg = findUp(dirname(self), 'package.json');
@@ -1045,6 +1049,62 @@ async function parent(): Promise<number> {
     await simulator?.close();
     if (!values['keep-temp']) await rm(tmp, { recursive: true, force: true });
     else say(`  temp files kept in ${tmp}`);
+  }
+}
+
+// ---- attack profile (bench/attack.ts) ---------------------------------------------------------------
+
+/** `--attack N`: the attack-day profile; its own defaults: 100,000 benign events unless `--events` is given. */
+async function attackProfile(
+  values: { attack?: string; events: string; json?: string; strict: boolean; 'no-evidence': boolean; 'keep-temp': boolean },
+  pageReader: PageReader,
+  rounds: number,
+  latencyMs: number,
+): Promise<number> {
+  const attack = Number((values.attack ?? '').replace(/[_,]/g, ''));
+  if (!Number.isInteger(attack) || attack < 1) {
+    process.stderr.write(`--attack must be a whole number ≥ 1 of failed sign-ins (got "${values.attack}")\n`);
+    return 2;
+  }
+  const eventsGiven = process.argv.slice(2).some((a) => a === '--events' || a.startsWith('--events='));
+  const benign = eventsGiven ? Number(values.events.replace(/[_,]/g, '')) : 100_000;
+  const self = fileURLToPath(import.meta.url);
+  const pkg = findUp(dirname(self), 'package.json');
+  const root = pkg ? dirname(pkg) : process.cwd();
+  const tmp = await mkdtemp(join(os.tmpdir(), 'lad-bench-attack-'));
+  try {
+    return await runAttackBench(
+      {
+        attack,
+        benign,
+        rounds,
+        latencyMs,
+        pageReader,
+        evidence: !values['no-evidence'],
+        strict: values.strict,
+        jsonPath: resolve(values.json ?? join(root, 'bench', 'results', 'attack-latest.json')),
+        tmp,
+        account: ACCOUNT,
+        secret: SECRET,
+        lastpassTimeZone: LASTPASS_TZ,
+        windowEnd: WINDOW_END,
+        command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
+        source: sourceState(root),
+      },
+      {
+        runPipeline: (spec) => runChild<PipelineResult>('pipeline', spec),
+        async seedStore(dataDir, end, count) {
+          const store = createFileStore({ dir: dataDir, processInfo: benchProcess, now: () => new Date() });
+          await store.init();
+          await seedEarlierDays(store, end, count);
+          await store.close();
+        },
+        say: (line) => process.stdout.write(`${line}\n`),
+      },
+    );
+  } finally {
+    if (!values['keep-temp']) await rm(tmp, { recursive: true, force: true });
+    else process.stdout.write(`  temp files kept in ${tmp}\n`);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Classification } from '../classify.js';
 import type { AuditEvent } from '../types.js';
-import { formatSpan, userKey, type Detector, type Finding } from './detection.js';
+import { createBoundedKeys, formatSpan, ITEMS_PER_KEY_KEPT, keysLimitNote, userKey, type Detector, type Finding } from './detection.js';
 
 export function isFailedSignIn(c: Classification): boolean {
   return c.kind === 'known' && c.signIn === 'failure';
@@ -63,30 +63,58 @@ function firstSuccessAfter(list: Successes | undefined, after: number, within: n
 }
 
 export function createFailedSigninBurstDetector(): Detector {
-  const failures = new Map<string, { name: string; attempts: Attempt[] }>();
-  const successes = new Map<string, Successes>();
+  // Bounded (detection.ts): at most KEYS_KEPT users each, at most ITEMS_PER_KEY_KEPT items per user.
+  const failures = createBoundedKeys<{ name: string; attempts: Attempt[] }>();
+  const successes = createBoundedKeys<Successes>();
+  let failuresOver = 0;
+  let successesOver = 0;
+  const newSuccesses = (): Successes => ({ count: 0, at: new Float64Array(8), ipIndex: new Int32Array(8), ips: [], ipIndexOf: new Map() });
   return {
     id: 'failed-signin-burst',
     wants: (c) => isFailedSignIn(c) || isSuccessfulSignIn(c),
     observe(event: AuditEvent, c: Classification) {
       if (isFailedSignIn(c)) {
         const key = userKey(event.username);
-        let entry = failures.get(key);
-        if (!entry) failures.set(key, (entry = { name: event.username.trim(), attempts: [] }));
+        const entry = failures.take(key, () => ({ name: event.username.trim(), attempts: [] }));
+        if (!entry) return;
+        if (entry.attempts.length >= ITEMS_PER_KEY_KEPT) {
+          failuresOver++;
+          return;
+        }
         entry.attempts.push({ at: event.at, ip: event.ip });
+        if (entry.attempts.length === 2) failures.keep(key);
       } else if (isSuccessfulSignIn(c)) {
         const key = userKey(event.username);
-        let list = successes.get(key);
-        if (!list)
-          successes.set(key, (list = { count: 0, at: new Float64Array(8), ipIndex: new Int32Array(8), ips: [], ipIndexOf: new Map() }));
+        const list = successes.take(key, newSuccesses);
+        if (!list) return;
+        if (list.count >= ITEMS_PER_KEY_KEPT) {
+          successesOver++;
+          return;
+        }
         addSuccess(list, event.at, event.ip);
+        if (list.count === 2) successes.keep(key);
       }
+    },
+    limits() {
+      const notes = [
+        keysLimitNote('Failed sign-in burst', 'users with failed sign-ins', failures),
+        keysLimitNote('Failed sign-in burst', 'users with successful sign-ins', successes),
+      ].filter((n): n is string => n !== null);
+      if (failuresOver > 0)
+        notes.push(
+          `Failed sign-in burst: ${failuresOver.toLocaleString('en-US')} failed sign-ins past the first ${ITEMS_PER_KEY_KEPT.toLocaleString('en-US')} of one user were counted but not kept (that user's bursts are judged on the first ${ITEMS_PER_KEY_KEPT.toLocaleString('en-US')})`,
+        );
+      if (successesOver > 0)
+        notes.push(
+          `Failed sign-in burst: ${successesOver.toLocaleString('en-US')} successful sign-ins past the first ${ITEMS_PER_KEY_KEPT.toLocaleString('en-US')} of one user were not kept (a success after a burst may not escalate it)`,
+        );
+      return notes;
     },
     finish(ctx) {
       const { burstFailures, burstMinutes, burstSuccessMinutes } = ctx.thresholds;
       const span = burstMinutes * 60_000;
       const findings: Finding[] = [];
-      for (const [key, { name, attempts }] of failures) {
+      for (const [key, { name, attempts }] of failures.map) {
         if (attempts.length < burstFailures) continue;
         attempts.sort((a, b) => a.at - b.at);
         // Maximal bursts: grow a run while each new failure keeps ≥ burstFailures within `span`.
@@ -103,7 +131,7 @@ export function createFailedSigninBurstDetector(): Detector {
           const last = burst.at(-1)!;
           const ips = [...new Set(burst.map((a) => a.ip).filter(Boolean))];
           const from = ips.length === 1 ? `from ${ips[0]}` : `from ${ips.length} IPs`;
-          const success = firstSuccessAfter(successes.get(key), last.at, burstSuccessMinutes * 60_000);
+          const success = firstSuccessAfter(successes.map.get(key), last.at, burstSuccessMinutes * 60_000);
           const base = `${burst.length} failed sign-ins in ${formatSpan(last.at - first.at)} ${from}`;
           findings.push(
             success
