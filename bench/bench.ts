@@ -139,7 +139,7 @@ export interface PipelineResult {
     afterDeliverMs: number;
   };
   fetch: { requests: number; pages: number; events: number };
-  memory: { peakHeapUsedMiB: number; samples: number };
+  memory: { peakHeapUsedMiB: number; samples: number; peakSampledRssMiB?: number; peakSampledAt?: string; peakExternalMiB?: number };
 }
 
 const mib = (kib: number) => kib / 1024;
@@ -256,10 +256,24 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
   let peakHeap = 0;
   let samples = 0;
   // v8 heap statistics, not process.memoryUsage(): that one reads /proc for the RSS (~0.5 ms a call).
-  const sampleMemory = () => {
+  // And the RSS with where it was taken (a few dozen samples a run: process.memoryUsage() is cheap enough).
+  let peakSampledRss = 0;
+  let peakSampledAt = '';
+  let peakExternal = 0;
+  const sampleMemory = (at = 'page') => {
     const used = getHeapStatistics().used_heap_size;
     samples++;
     if (used > peakHeap) peakHeap = used;
+    const m = process.memoryUsage();
+    if (m.external > peakExternal) peakExternal = m.external;
+    if (process.env.H13_TRACE)
+      process.stderr.write(
+        `TRACE ${at} rss=${(m.rss / 1048576).toFixed(1)} heapUsed=${(m.heapUsed / 1048576).toFixed(1)} heapTotal=${(m.heapTotal / 1048576).toFixed(1)} ext=${(m.external / 1048576).toFixed(1)} ab=${(m.arrayBuffers / 1048576).toFixed(1)}\n`,
+      );
+    if (m.rss > peakSampledRss) {
+      peakSampledRss = m.rss;
+      peakSampledAt = at;
+    }
   };
   let fetchStats = { requests: 0, pages: 0, events: 0 };
 
@@ -280,7 +294,8 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
         },
       });
       marks.fetchEnd = performance.now();
-      sampleMemory();
+      sampleMemory('fetch end');
+      if (process.env.H13_SNAP) (await import('node:v8')).writeHeapSnapshot(process.env.H13_SNAP);
       fetchStats = { requests: stats.requests, pages: stats.pages, events: stats.events };
       return stats;
     },
@@ -298,7 +313,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
       });
       renderMs += performance.now() - t;
       htmlBytesPerRender.push(Buffer.byteLength(out.html));
-      sampleMemory();
+      sampleMemory('after render');
       return out;
     },
     renderFailure: (model) => realRenderer.renderFailure(model),
@@ -307,10 +322,10 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
   const outbox: Mailer = {
     async send(message, options) {
       marks.deliverStart = performance.now();
-      sampleMemory();
+      sampleMemory('before send');
       const out = await realOutbox.send(message, options);
       marks.deliverEnd = performance.now();
-      sampleMemory();
+      sampleMemory('after send');
       return out;
     },
   };
@@ -341,6 +356,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
       now: () => new Date(),
       version: VERSION,
       owner: 'bench',
+      ...(process.env.H13_TRACE ? { checkpoint: (name: string) => sampleMemory(name) } : {}),
       // The evidence archive is part of a real run: raw pages compressed, manifest, hash chain.
       ...(evidence ? { evidence } : {}),
     },
@@ -374,7 +390,13 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
       afterDeliverMs: marks.deliverEnd ? ended - marks.deliverEnd : 0,
     },
     fetch: fetchStats,
-    memory: { peakHeapUsedMiB: round(peakHeap / 1048576), samples },
+    memory: {
+      peakHeapUsedMiB: round(peakHeap / 1048576),
+      samples,
+      peakSampledRssMiB: round(peakSampledRss / 1048576),
+      peakSampledAt,
+      peakExternalMiB: round(peakExternal / 1048576),
+    },
   };
   sendResult(result);
 }

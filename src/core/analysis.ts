@@ -103,7 +103,7 @@ export const OWN_API_WALLS_KEPT = 2_000;
 export const UNRECOGNISED_ROWS_KEPT = 5_000;
 
 /** Security-relevant events kept for the digest's lists and the attachments (the counts cover them all). */
-export const RELEVANT_ROWS_KEPT = 100_000;
+export const RELEVANT_ROWS_KEPT = 25_000;
 
 /** Users whose sign-in IPs and vault changes go into the history, and IPs kept per user (the store keeps 50). */
 export const HISTORY_USERS_KEPT = 50_000;
