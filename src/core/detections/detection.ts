@@ -198,8 +198,14 @@ export function keysLimitNote(detector: string, what: string, keys: BoundedKeys<
 /** Usernames seen, and their keys: a day repeats a few thousand names a million times (bounded). */
 const userKeys = new Map<string, string>();
 
+/** Any character that trimming or lower-casing could change (outside printable ASCII, or A-Z). */
+const NOT_PLAIN = /[^!-@[-~]/;
+
 /** The per-user key: trimmed, lower case. */
 export const userKey = (username: string): string => {
+  // Most names already are their key: no cache entry for them (on an attack day the cache would churn
+  // through hundreds of thousands of names, each kept long enough to become old-generation garbage).
+  if (!NOT_PLAIN.test(username)) return username;
   let key = userKeys.get(username);
   if (key === undefined) {
     key = username.trim().toLowerCase();
