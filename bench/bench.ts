@@ -24,6 +24,10 @@
  * counts the parent's pages at the moment of the spawn (the kernel carries the forked copy's high-water
  * mark over the exec), which here is the parent's million events. Both are recorded; maxRSS is the
  * figure elsewhere.
+ *
+ * Memory diagnostics of the pipeline child (environment, read by this bench only): BENCH_TRACE_MEMORY=1
+ * prints RSS, heap and external memory at every page and run checkpoint to stderr; BENCH_HEAP_SNAPSHOT=FILE
+ * writes a V8 heap snapshot when the fetch ends.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -32,7 +36,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { createLastPassClient, LASTPASS_PAGE_LIMIT, type PageReader } from '../src/adapters/lastpass/lastpass-client.js';
 import { createOutboxMailer } from '../src/adapters/mail/outbox-mailer.js';
 import { createRenderer, HTML_BUDGET_BYTES } from '../src/adapters/renderer.js';
@@ -266,9 +270,9 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
     if (used > peakHeap) peakHeap = used;
     const m = process.memoryUsage();
     if (m.external > peakExternal) peakExternal = m.external;
-    if (process.env.H13_TRACE)
+    if (process.env.BENCH_TRACE_MEMORY)
       process.stderr.write(
-        `TRACE ${at} rss=${(m.rss / 1048576).toFixed(1)} heapUsed=${(m.heapUsed / 1048576).toFixed(1)} heapTotal=${(m.heapTotal / 1048576).toFixed(1)} ext=${(m.external / 1048576).toFixed(1)} ab=${(m.arrayBuffers / 1048576).toFixed(1)}\n`,
+        `memory ${at} rss=${(m.rss / 1048576).toFixed(1)} heapUsed=${(m.heapUsed / 1048576).toFixed(1)} heapTotal=${(m.heapTotal / 1048576).toFixed(1)} ext=${(m.external / 1048576).toFixed(1)} ab=${(m.arrayBuffers / 1048576).toFixed(1)}\n`,
       );
     if (m.rss > peakSampledRss) {
       peakSampledRss = m.rss;
@@ -295,7 +299,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
       });
       marks.fetchEnd = performance.now();
       sampleMemory('fetch end');
-      if (process.env.H13_SNAP) (await import('node:v8')).writeHeapSnapshot(process.env.H13_SNAP);
+      if (process.env.BENCH_HEAP_SNAPSHOT) writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT);
       fetchStats = { requests: stats.requests, pages: stats.pages, events: stats.events };
       return stats;
     },
@@ -356,7 +360,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
       now: () => new Date(),
       version: VERSION,
       owner: 'bench',
-      ...(process.env.H13_TRACE ? { checkpoint: (name: string) => sampleMemory(name) } : {}),
+      ...(process.env.BENCH_TRACE_MEMORY ? { checkpoint: (name: string) => sampleMemory(name) } : {}),
       // The evidence archive is part of a real run: raw pages compressed, manifest, hash chain.
       ...(evidence ? { evidence } : {}),
     },
@@ -1115,6 +1119,9 @@ async function attackProfile(
       },
       {
         runPipeline: (spec) => runChild<PipelineResult>('pipeline', spec),
+        warmUp: async (spec) => {
+          await runChild<FloorResult>('floor', spec);
+        },
         async seedStore(dataDir, end, count) {
           const store = createFileStore({ dir: dataDir, processInfo: benchProcess, now: () => new Date() });
           await store.init();
