@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRenderer } from '../src/adapters/renderer.js';
+import type { Classification } from '../src/core/classify.js';
 import { createAnalysis, HISTORY_USERS_KEPT, UNRECOGNISED_NAMES_KEPT } from '../src/core/analysis.js';
 import { createBoundedRows } from '../src/core/bounded-rows.js';
 import { createBoundedKeys, userKey } from '../src/core/detections/detection.js';
@@ -204,7 +205,7 @@ describe('the bounded structures themselves', () => {
   it('the detectors report nothing about limits on an ordinary day, and a burst spread past the table is said', () => {
     const burst = createFailedSigninBurstDetector();
     const spray = createPasswordSprayingDetector();
-    const failure = { kind: 'known', category: 'Sign-in', severity: 'low', signIn: 'failure' } as const;
+    const failure: Classification = { kind: 'known', category: 'Sign-in', severity: 'low', note: '', signIn: 'failure' };
     for (let i = 0; i < 1_000; i++) {
       const e = event({ at: START + i * 1000, username: `u${i % 50}@example.org`, ip: `192.0.2.${i % 200}` });
       burst.observe(e, failure);
