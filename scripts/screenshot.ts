@@ -8,8 +8,13 @@
  * one line per width, and exits 1 when any page scrolls horizontally or tries to load anything that is
  * not the file itself (an email must not depend on external resources). Needs a Chromium binary:
  * /usr/bin/chromium by default, or CHROMIUM_PATH.
+ *
+ *   node scripts/screenshot.ts --light-dark=docs/demo-digest-light-dark.png [--max-height=2400] digest.html
+ *
+ * renders that one file at 700 px in the light and in the dark colour scheme (prefers-color-scheme
+ * emulated) and writes both side by side, light on the left: the README's docs/demo-digest-light-dark.png.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -81,7 +86,63 @@ async function screenshotFile(browser: Browser, file: string, width: number, max
   }
 }
 
+const PAIR_WIDTH = 700;
+
+/** One PNG of `file` at PAIR_WIDTH in each colour scheme, side by side (light left), composed in Chromium. */
+async function lightDark(browser: Browser, file: string, out: string, maxHeight: number): Promise<void> {
+  const url = pathToFileURL(resolve(file)).href;
+  const shots: Buffer[] = [];
+  let height = 0;
+  for (const colorScheme of ['light', 'dark'] as const) {
+    const context = await browser.newContext({ viewport: { width: PAIR_WIDTH, height: 900 }, deviceScaleFactor: 1, colorScheme });
+    try {
+      const page = await context.newPage();
+      await page.route('**/*', (route) => (route.request().url() === url ? route.continue() : route.abort()));
+      await page.goto(url, { waitUntil: 'load' });
+      const scrollHeight = Number(await page.evaluate('document.documentElement.scrollHeight'));
+      height = Math.max(height, Math.min(scrollHeight, maxHeight));
+      shots.push(
+        await page.screenshot({ fullPage: true, clip: { x: 0, y: 0, width: PAIR_WIDTH, height: Math.min(scrollHeight, maxHeight) } }),
+      );
+    } finally {
+      await context.close();
+    }
+  }
+  const gap = 16;
+  const context = await browser.newContext({ viewport: { width: PAIR_WIDTH * 2 + gap, height }, deviceScaleFactor: 1 });
+  try {
+    const page = await context.newPage();
+    const img = (png: Buffer) => `<img style="display:block;width:${PAIR_WIDTH}px" src="data:image/png;base64,${png.toString('base64')}">`;
+    await page.setContent(
+      `<body style="margin:0;background:#6b7280;display:flex;gap:${gap}px;align-items:flex-start">${shots.map(img).join('')}</body>`,
+      { waitUntil: 'load' },
+    );
+    writeFileSync(out, await page.screenshot({ clip: { x: 0, y: 0, width: PAIR_WIDTH * 2 + gap, height } }));
+  } finally {
+    await context.close();
+  }
+}
+
 async function main(args: readonly string[]): Promise<number> {
+  const pair = args.find((a) => a.startsWith('--light-dark='));
+  if (pair) {
+    const rest = args.filter((a) => a !== pair);
+    const heightOption = rest.find((a) => a.startsWith('--max-height='));
+    const files = rest.filter((a) => a !== heightOption);
+    const max = heightOption ? Number(heightOption.slice('--max-height='.length)) : Number.POSITIVE_INFINITY;
+    if (files.length !== 1 || !existsSync(files[0]!) || !(max > 0)) {
+      console.error('usage: node scripts/screenshot.ts --light-dark=<out.png> [--max-height=<px>] <file.html>');
+      return 2;
+    }
+    const browser = await launchChromium();
+    try {
+      await lightDark(browser, files[0]!, pair.slice('--light-dark='.length), max);
+    } finally {
+      await browser.close();
+    }
+    console.log(`ok   ${pair.slice('--light-dark='.length)}: ${files[0]} in light and dark`);
+    return 0;
+  }
   const option = args.find((a) => a.startsWith('--max-height='));
   const maxHeight = option === undefined ? Number.POSITIVE_INFINITY : Number(option.slice('--max-height='.length));
   const files = args.filter((a) => !a.startsWith('--'));

@@ -24,7 +24,15 @@ export class ConfigError extends DigestError {
   }
 }
 
-export type Service = 'lastpass' | 'sendgrid' | 'heartbeat';
+export type Service = 'lastpass' | 'sendgrid' | 'heartbeat' | 'webhook';
+
+/**
+ * What a failed send tells about the message (issue #13): `not-sent` it certainly did not leave (connection
+ * refused, DNS, a 4xx other than 408/429): a plain retry, no notice; `unknown` it may have been accepted (a
+ * timeout after the request was written, a reset, a 5xx, 408/429): recorded as "maybe sent" before any
+ * re-send, and a re-send carries the same marker and the "Possible duplicate" notice.
+ */
+export type SendOutcome = 'not-sent' | 'unknown';
 
 /** An upstream answered badly or not at all. `url` is already redacted. */
 export class UpstreamError extends DigestError {
@@ -35,6 +43,8 @@ export class UpstreamError extends DigestError {
   readonly retryable: boolean;
   /** Seconds the upstream asked us to wait (Retry-After), if any. */
   readonly retryAfterSeconds: number | null;
+  /** For a failed send (SendGrid): whether the message may have left; null for everything else. */
+  readonly sendOutcome: SendOutcome | null;
   constructor(
     message: string,
     details: {
@@ -43,6 +53,7 @@ export class UpstreamError extends DigestError {
       url: string;
       retryable: boolean;
       retryAfterSeconds?: number | null;
+      sendOutcome?: SendOutcome | null;
       cause?: unknown;
     },
   ) {
@@ -52,12 +63,51 @@ export class UpstreamError extends DigestError {
     this.url = details.url;
     this.retryable = details.retryable;
     this.retryAfterSeconds = details.retryAfterSeconds ?? null;
+    this.sendOutcome = details.sendOutcome ?? null;
+  }
+}
+
+/**
+ * Retrying stopped because the next attempt (or the wait before it) would pass the deadline. The details
+ * (service, status, URL, retryAfter) are the last error's; `deadline` is the one that stopped it, so the
+ * orchestrator can tell the run's own deadline (RUN_DEADLINE_MINUTES) from the worker's next scheduled run.
+ */
+export class RetryDeadlineError extends UpstreamError {
+  override name = 'RetryDeadlineError';
+  readonly deadline: number;
+  /** The error of the last attempt (null: the deadline had passed before the first one). */
+  readonly last: UpstreamError | null;
+  constructor(last: unknown, deadline: number, service: Service, url: string) {
+    const upstream = last instanceof UpstreamError ? last : null;
+    super(
+      upstream
+        ? `${upstream.message} Gave up retrying: the next attempt would start after the deadline.`
+        : `The deadline passed before the ${service} request could be made.`,
+      {
+        service: upstream?.service ?? service,
+        status: upstream?.status ?? null,
+        url: upstream?.url ?? url,
+        retryable: true,
+        retryAfterSeconds: upstream?.retryAfterSeconds ?? null,
+        sendOutcome: upstream?.sendOutcome ?? null,
+      },
+    );
+    this.deadline = deadline;
+    this.last = upstream;
   }
 }
 
 /** LastPass rejected the credentials (the XML `Authorization Error`). Never retried. */
 export class AuthorizationError extends UpstreamError {
   override name = 'AuthorizationError';
+}
+
+/**
+ * SendGrid refused the message as too large (HTTP 413). Never retried with the same body: the delivery stage
+ * re-sends the digest once without its attachments (run/deliver-window.ts).
+ */
+export class MessageTooLargeError extends UpstreamError {
+  override name = 'MessageTooLargeError';
 }
 
 /** The fetched data cannot be trusted to be complete (e.g. more than a page of events in one second). */
@@ -68,6 +118,14 @@ export class IncompleteDataError extends DigestError {
 /** The local clock disagrees with an upstream's by more than the tolerance: nothing is planned from it. */
 export class ClockError extends DigestError {
   override name = 'ClockError';
+}
+
+/**
+ * The run passed its deadline (RUN_DEADLINE_MINUTES): it stops loudly instead of waiting on upstreams for
+ * ever. The message names the variable, when the run started and the last problem met.
+ */
+export class RunDeadlineError extends DigestError {
+  override name = 'RunDeadlineError';
 }
 
 export class RenderError extends DigestError {

@@ -3,6 +3,7 @@
  * Every string that goes out passes through the redactor, so a secret that slipped into a field or an
  * error message is replaced by "[redacted]".
  */
+import { createSecretRedactor } from './adapters/http/redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -16,15 +17,13 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** Replaces every occurrence of each secret (at least 4 characters long) by "[redacted]". */
+/**
+ * Replaces every secret (at least 4 characters long), in every form it can be echoed in, and the
+ * value-free secret patterns (provhash field, bearer tokens, URL credentials) by "[redacted]": the one
+ * redactor, src/adapters/http/redact.ts.
+ */
 export function createRedactor(secrets: readonly (string | undefined)[]): (text: string) => string {
-  const list = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4))].sort((a, b) => b.length - a.length);
-  if (list.length === 0) return (text) => text;
-  return (text) => {
-    let out = text;
-    for (const secret of list) if (out.includes(secret)) out = out.split(secret).join('[redacted]');
-    return out;
-  };
+  return createSecretRedactor(secrets);
 }
 
 export interface LoggerOptions {

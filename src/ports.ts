@@ -5,6 +5,7 @@
  * loopback stand-ins. Data types the ports carry that are pure (run state, events, view models) live in
  * src/core/.
  */
+import type { AlarmNotice } from './core/alarm.js';
 import type { HistorySnapshot } from './core/detections/detection.js';
 import type { DigestCaps } from './core/digest-model.js';
 import type { DigestModel, FailureNoticeModel } from './core/digest-model-types.js';
@@ -150,6 +151,25 @@ export interface Mailer {
   send(message: OutgoingMessage, options?: { deadline?: number }): Promise<DeliveryResult>;
 }
 
+// ---- the second alarm channel -------------------------------------------------------------------
+
+/** What became of one alarm: sent, or why not (never the webhook URL: it is a secret). */
+export interface NotifyResult {
+  sent: boolean;
+  /** The format the request was written in. */
+  format: string;
+  /** Why it was not sent (redacted), when it was not. */
+  error?: string;
+}
+
+/**
+ * NOTIFY_WEBHOOK_URL: every FAILED notice (also when SendGrid is what failed) and a short summary of each
+ * delivered digest with high findings. Never throws: a webhook that cannot be reached is logged and reported.
+ */
+export interface Notifier {
+  notify(notice: AlarmNotice, options?: { deadline?: number }): Promise<NotifyResult>;
+}
+
 // ---- rendering ----------------------------------------------------------------------------------
 
 export interface RenderedMessage {
@@ -285,7 +305,8 @@ export interface EvidenceBundle {
 }
 
 export interface VerifyProblem {
-  kind: 'file' | 'chain' | 'signature' | 'incomplete' | 'missing-day' | 'manifest';
+  /** `delivery`: a delivered window the store records whose bundle is missing, incomplete or replaced. */
+  kind: 'file' | 'chain' | 'signature' | 'incomplete' | 'missing-day' | 'manifest' | 'delivery';
   where: string;
   message: string;
 }
@@ -304,23 +325,77 @@ export interface VerifyReport {
   checkpoint: ChainCheckpoint | null;
   missingDays: string[];
   incomplete: string[];
+  /** The store's delivered windows cross-checked against the archive; null when the store was not consulted. */
+  deliveries: DeliveryCheck | null;
   problems: VerifyProblem[];
   ok: boolean;
+}
+
+/** How the delivered windows of the range fared against the archive (see evidence/delivery-cross-check.ts). */
+export interface DeliveryCheck {
+  /** Delivered windows the store records in the range. */
+  recorded: number;
+  /** Of those, found in the archive by their content SHA-256. */
+  matched: number;
+  /** Filed on or before the pruning checkpoint's day: removed by the retention, not checked. */
+  pruned: number;
+  /** Recorded without a bundle (delivered before the store kept it, or with no evidence): not checked. */
+  withoutEvidence: number;
+}
+
+/** A delivered window as `verify` reads it from the store. */
+export type DeliveredRecord = Pick<DeliveredWindow, 'key' | 'end' | 'deliveredAt' | 'messageId' | 'evidence'>;
+
+export interface VerifyOptions {
+  from?: string;
+  to?: string;
+  verifyKey?: string | null;
+  /** The store's delivered windows: each must have its bundle in the archive (absent: not cross-checked). */
+  delivered?: readonly DeliveredRecord[];
 }
 
 export interface EvidenceArchive {
   readonly description: string;
   begin(input: BeginInput): Promise<EvidenceBundle>;
-  verify(options?: { from?: string; to?: string; verifyKey?: string | null }): Promise<VerifyReport>;
+  verify(options?: VerifyOptions): Promise<VerifyReport>;
   exportTarGz(options: {
     from: string;
     to: string;
     out: string;
     verifyKey?: string | null;
+    delivered?: readonly DeliveredRecord[];
   }): Promise<{ bundles: number; files: number; report: VerifyReport }>;
+  /** The complete bundles of the days in range, oldest first (chain order): for `history` and `show`. */
+  bundles(options?: { from?: string; to?: string }): Promise<BundleSummary[]>;
+  /** A file of a complete bundle (one its manifest lists), checked against the manifest; null when absent. */
+  readFile(runId: string, path: string): Promise<BundleFile | null>;
   /** Removes bundles older than the retention (by day) from the start of the chain, keeping a checkpoint. */
   prune(now: Date): Promise<{ pruned: number }>;
   close(): Promise<void>;
+}
+
+/** A complete bundle as `history` and `show` see it. */
+export interface BundleSummary {
+  runId: string;
+  seq: number;
+  day: string;
+  window: EvidenceWindow;
+  /** 'delivered' or 'failed'. */
+  status: string;
+  createdAt: string;
+  location: string;
+  /** SHA-256 of manifest.json: the bundle's link in the chain. */
+  manifestSha256: string;
+  /** SHA-256 of content-manifest.json: the hash printed in the digest's footer. */
+  contentManifestSha256: string | null;
+  /** The stored files (paths inside the bundle). */
+  files: string[];
+}
+
+export interface BundleFile {
+  bytes: Buffer;
+  /** false when the bytes no longer hash to what the manifest records (run `verify`). */
+  matchesManifest: boolean;
 }
 
 /** What pruning leaves behind so that the chain still verifies: the last pruned manifest. */

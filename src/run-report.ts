@@ -10,37 +10,55 @@ import { CLOCK_TOLERANCE_MS } from './core/clock-sanity.js';
 import { planRun, type PlannedWindow } from './core/run-plan.js';
 import { checkStateTimes } from './core/state-check.js';
 import { DAY_MS, windowKey } from './core/window-plan.js';
-import { ClockError } from './errors.js';
+import { ClockError, StorageError, describeError } from './errors.js';
+import type { LockHandle } from './ports.js';
 import { readUpstreamClock } from './run/upstream-clock.js';
 import type { DeliveredWindow, RunState } from './core/run-state.js';
 import { createRunEvidence } from './evidence/run-evidence.js';
 import { composeDigest, type ComposedDigest } from './run/compose-digest.js';
 import { deliverWindow } from './run/deliver-window.js';
-import { failWindow } from './run/failure-notice.js';
+import { STORE_FAILED_WHAT, failRun, failWindow, noticeEvidenceFailure } from './run/failure-notice.js';
 import { fetchWindow, type FetchedWindow } from './run/fetch-window.js';
+import { asDeadlineFailure, deadlineError, effectiveDeadline, passed, type RunDeadline, runDeadline } from './run/run-deadline.js';
 import type { FetchProgress, RunDeps, RunOptions, RunOutcome, WindowContext, WindowResult } from './run/run-types.js';
 
 export type { RunDeps, RunOptions, RunOutcome, WindowResult, WindowStatus } from './run/run-types.js';
 export { requestRange } from './core/fetch-plan.js';
 export { summarise } from './run/deliver-window.js';
 
+/**
+ * Never throws for a failure of the run: a store that cannot be locked, read or written, and anything else
+ * the stages did not catch, ends in a FAILED notice and a failed outcome (the callers ping the heartbeat's
+ * `/fail` and exit 1), not in a quiet stack trace.
+ */
 export async function runReport(deps: RunDeps, options: RunOptions = {}): Promise<RunOutcome> {
   const { store, logger } = deps;
-  const lock = await store.tryLock(deps.owner ?? `run-${randomUUID()}`);
+  let lock: LockHandle | null;
+  try {
+    lock = await store.tryLock(deps.owner ?? `run-${randomUUID()}`);
+  } catch (error) {
+    return { status: 'failed', windows: [await failRun(deps, options, error)], skipped: null };
+  }
   if (!lock) {
     logger.warn('run.locked', { store: store.kind });
     return { status: 'locked', windows: [], skipped: null };
   }
   try {
+    await options.onStart?.();
     return await runLocked(deps, options);
+  } catch (error) {
+    return { status: 'failed', windows: [await failRun(deps, options, error)], skipped: null };
   } finally {
-    await lock.release();
+    await lock.release().catch((error: unknown) => logger.error('store.unlock_failed', { error: describeError(error) }));
   }
 }
 
-async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome> {
+async function runLocked(deps: RunDeps, callerOptions: RunOptions): Promise<RunOutcome> {
   const { store, logger, config } = deps;
   deps.checkpoint?.('run.locked');
+  // The whole run is bounded (RUN_DEADLINE_MINUTES): retries and sends honour the earlier of it and the caller's deadline.
+  const deadline = runDeadline(deps.now(), config.report.runDeadlineMinutes);
+  const options: RunOptions = { ...callerOptions, deadline: effectiveDeadline(deadline, callerOptions.deadline) };
   const stored = await store.readState();
   const dryRun = options.dryRun ?? false;
   // Before anything is planned: LastPass's clock (its Date header) against ours; plan to its time at the latest.
@@ -78,7 +96,7 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
   if (clockFailure !== null) {
     // Loud, before any window is fetched: the FAILED notice names what is due by LastPass's clock.
     const planned = first ?? noticeWindow(now);
-    const ctx = { ...windowContext(deps, options, state, state.delivered, planned), probes: clock.probes, cautions: [] };
+    const ctx = { ...windowContext(deps, options, state, state.delivered, planned, deadline), probes: clock.probes, cautions: [] };
     const evidence = createRunEvidence(null, logger, deps.now);
     const result = await failWindow(deps, ctx, evidence, {
       what: "This machine's clock disagrees with LastPass's, so no window was planned or fetched.",
@@ -112,11 +130,9 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
       continue;
     }
     const cautions = planned === first && checked.caution ? [checked.caution] : [];
-    const result = await processWindow(deps, options, {
-      ...windowContext(deps, options, state, delivered, planned),
-      probes: clock.probes,
-      cautions,
-    });
+    const ctx: WindowContext = { ...windowContext(deps, options, state, delivered, planned, deadline), probes: clock.probes, cautions };
+    // No window starts after the run's deadline: it fails loudly and stays due (so do the ones after it).
+    const result = passed(deadline, deps.now()) ? await failAtDeadline(deps, ctx) : await processWindow(deps, options, ctx);
     results.push(result);
     if (result.delivered) delivered = [...delivered, result.delivered];
     if (result.status === 'failed') {
@@ -131,7 +147,17 @@ async function runLocked(deps: RunDeps, options: RunOptions): Promise<RunOutcome
 /** The window a FAILED notice names when nothing is due: the last 24 hours by the checked clock. */
 function noticeWindow(now: Date): PlannedWindow {
   const window = { start: new Date(now.getTime() - DAY_MS), end: now };
-  return { window, key: windowKey(window), delivered: null, skip: false, notices: [], marker: null, attempt: 1, recordStart: window.start };
+  return {
+    window,
+    key: windowKey(window),
+    delivered: null,
+    skip: false,
+    notices: [],
+    marker: null,
+    attempt: 1,
+    maybeSent: null,
+    recordStart: window.start,
+  };
 }
 
 function windowContext(
@@ -140,6 +166,7 @@ function windowContext(
   state: RunState,
   delivered: readonly DeliveredWindow[],
   planned: PlannedWindow,
+  deadline: RunDeadline,
 ): Omit<WindowContext, 'probes' | 'cautions'> {
   return {
     key: planned.key,
@@ -156,6 +183,8 @@ function windowContext(
     notices: planned.notices,
     marker: planned.marker ?? `${planned.key}.${randomUUID().slice(0, 8)}`,
     attempt: planned.attempt,
+    maybeSent: planned.maybeSent,
+    runDeadline: deadline,
     consecutiveFailures: state.consecutiveFailures,
     startedAt: deps.now(),
   };
@@ -183,11 +212,25 @@ async function processWindow(deps: RunDeps, options: RunOptions, ctx: WindowCont
     built = { fetched, digest: await composeDigest(deps, ctx, fetched, evidence) };
   } catch (error) {
     return failWindow(deps, ctx, evidence, {
-      what: 'The events of this window could not be fetched completely, so no digest was built.',
-      error,
+      what:
+        error instanceof StorageError
+          ? STORE_FAILED_WHAT
+          : 'The events of this window could not be fetched completely, so no digest was built.',
+      error: asDeadlineFailure(error, ctx.runDeadline),
       run: runRecord,
     });
   }
-  // Delivery sends its own FAILED notice when it fails.
-  return deliverWindow(deps, options, ctx, built.fetched, built.digest, evidence, runRecord);
+  // Delivery sends its own FAILED notice when it fails; evidence that could not be written is as loud.
+  const result = await deliverWindow(deps, options, ctx, built.fetched, built.digest, evidence, runRecord);
+  return result.status === 'delivered' && result.evidenceError ? noticeEvidenceFailure(deps, ctx, result) : result;
+}
+
+/** A window due after the run's deadline passed: not fetched, a FAILED notice naming RUN_DEADLINE_MINUTES. */
+async function failAtDeadline(deps: RunDeps, ctx: WindowContext): Promise<WindowResult> {
+  const evidence = createRunEvidence(null, deps.logger, deps.now);
+  return failWindow(deps, ctx, evidence, {
+    what: "The run reached its deadline before this window's turn, so it was not fetched.",
+    error: deadlineError(ctx.runDeadline, null),
+    run: () => ({ windowKey: ctx.key, startedAt: ctx.startedAt.toISOString(), finishedAt: deps.now().toISOString() }),
+  });
 }

@@ -35,6 +35,8 @@ export interface Worker {
   /** Runs now unless a run is in flight (then returns null). */
   tick(reason: string): Promise<RunOutcome | null>;
   nextRun(): Date | null;
+  /** The most recent scheduled time at or before `at` (within 16 days), or null; null before start(). */
+  previousRun(at: Date): Date | null;
   busy(): boolean;
 }
 
@@ -56,6 +58,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let retryIndex = 0;
   let retryTimer: { cancel(): void } | null = null;
   let stopped = false;
+  const previousCache = new Map<number, Date | null>();
   const setTimer =
     options.setTimer ??
     ((fn: () => void, ms: number) => {
@@ -161,6 +164,17 @@ export function createWorker(options: WorkerOptions): Worker {
     },
     tick,
     nextRun: () => task?.getNextRun() ?? null,
+    previousRun: (at) => {
+      if (!task) return null;
+      // Health probes ask every few seconds: the answer changes at most once a minute.
+      const minute = Math.floor(at.getTime() / 60_000);
+      const hit = previousCache.get(minute);
+      if (hit !== undefined) return hit;
+      const found = previousScheduledTime(task, at, 16);
+      if (previousCache.size > 16) previousCache.clear();
+      previousCache.set(minute, found);
+      return found;
+    },
     busy: () => inFlight !== null,
   };
 }

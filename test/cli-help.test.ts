@@ -51,6 +51,8 @@ const ARGS: Record<string, string[]> = {
   backfill: ['--from', '2025-03-01', '--to', '2025-03-03', '--send'],
   verify: [],
   export: ['--from', '2025-03-01', '--to', '2025-03-03', '--out', 'x.tar.gz'],
+  history: ['--from', '2025-03-01'],
+  show: ['2025-03-02', '--html', 'x.html'],
 };
 
 describe('<command> --help', () => {

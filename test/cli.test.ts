@@ -53,6 +53,7 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 interface SentMail {
   subject: string;
   content: { type: string; value: string }[];
+  headers?: Record<string, string>;
 }
 const mails = () => sendgrid.requests.filter((r) => r.path === '/v3/mail/send').map((r) => r.body as SentMail);
 
@@ -126,6 +127,8 @@ describe('the CLI, in process', () => {
       /^LastPass security digest \d{4}-\d{2}-\d{2} — \d+ findings? \(\d+ high\) · \d+ high-severity events?$/,
     );
     expect(first.stdout).toMatch(/^sent {5}\S+ → \S+: LastPass security digest .*\(message id fake-msg-1\)$/m);
+    // RFC 3834, in the request SendGrid received: auto-responders do not answer a digest.
+    expect(mails()[0]!.headers).toEqual({ 'Auto-Submitted': 'auto-generated' });
 
     const state = JSON.parse(await readFile(join(dir, 'data', 'state.json'), 'utf8')) as { delivered: { start: string; end: string }[] };
     const delivered = state.delivered[0]!;
@@ -150,6 +153,7 @@ describe('the CLI, in process', () => {
     expect(result.stdout).toContain('FAILED');
     expect(result.stderr).toContain('"level":"error"');
     expect(mails().map((m) => m.subject)).toEqual([expect.stringMatching(/^FAILED: /)]);
+    expect(mails()[0]!.headers).toEqual({ 'Auto-Submitted': 'auto-generated' });
     expect(result.stdout + result.stderr).not.toContain('wrong-secret-abc');
   });
 
@@ -205,6 +209,7 @@ describe('the CLI, in process', () => {
     const result = await runInProcess(['check'], env(), dir);
     expect(result.stdout).toMatch(/ok\s+lastpass/);
     expect(result.stdout).toMatch(/ok\s+sendgrid .*mail\.send/);
+    expect(result.stdout).toMatch(/^ok {3}sender +REPORT_FROM digest@example\.org is a verified single sender in SendGrid$/m);
     expect(result.stdout).toMatch(/ok\s+storage/);
     expect(result.code).toBe(0);
     expect(mails()).toHaveLength(0);

@@ -218,6 +218,7 @@ describe('defaults', () => {
       lateOverlapMinutes: 15,
       severityOverrides: [],
       ignoreUsers: [],
+      runDeadlineMinutes: 30,
     });
     expect(config.dataDir).toBe('./data');
     expect(config.databaseUrl).toBeNull();
@@ -230,6 +231,19 @@ describe('defaults', () => {
     expect(problemsOf(env({ LASTPASS_TIMEOUT_SECONDS: '1.5' }))).toEqual([
       expect.stringMatching(/^LASTPASS_TIMEOUT_SECONDS must be a whole number/),
     ]);
+  });
+
+  it('reads RUN_DEADLINE_MINUTES, reports a bad value and a deadline shorter than a LastPass timeout, its retry and a send, naming the fix', () => {
+    expect(loadConfig(env({ RUN_DEADLINE_MINUTES: '45' })).config.report.runDeadlineMinutes).toBe(45);
+    expect(problemsOf(env({ RUN_DEADLINE_MINUTES: '0' }))).toEqual([
+      expect.stringMatching(/^RUN_DEADLINE_MINUTES must be a whole number from 1 to 1440 \(got "0"\): unset it for the default 30/),
+    ]);
+    // Reported together with every other problem.
+    expect(problemsOf(env({ RUN_DEADLINE_MINUTES: 'soon', LASTPASS_TIMEOUT_SECONDS: 'x' }))).toHaveLength(2);
+    expect(problemsOf(env({ RUN_DEADLINE_MINUTES: '2', LASTPASS_TIMEOUT_SECONDS: '90' }))).toEqual([
+      'RUN_DEADLINE_MINUTES=2 is shorter than one LastPass request that times out (LASTPASS_TIMEOUT_SECONDS=90), its retry and a send (210 s): raise RUN_DEADLINE_MINUTES to at least 4 or lower LASTPASS_TIMEOUT_SECONDS.',
+    ]);
+    expect(loadConfig(env({ RUN_DEADLINE_MINUTES: '3', LASTPASS_TIMEOUT_SECONDS: '60' })).config.report.runDeadlineMinutes).toBe(3);
   });
 
   it('warns, without failing, about a SendGrid key that does not start with SG.', () => {

@@ -5,6 +5,7 @@
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRenderer } from '../src/adapters/renderer.js';
 import { runDemo, type DemoResult } from '../src/demo.js';
@@ -117,10 +118,10 @@ describe('the demo digest', () => {
   it('attaches every security-relevant event as CSV (formula cells neutralised) and JSON', async () => {
     const folder = dirname(result.digestPath!);
     const files = await readdir(folder);
-    const csvName = files.find((f) => f.endsWith('.csv'))!;
-    const csv = await readFile(join(folder, csvName), 'utf8');
+    const csvName = files.find((f) => f.endsWith('.csv.gz'))!;
+    const csv = gunzipSync(await readFile(join(folder, csvName))).toString('utf8');
     const json = JSON.parse(
-      await readFile(join(folder, files.find((f) => f.endsWith('.json') && f !== 'sendgrid-request.json')!), 'utf8'),
+      gunzipSync(await readFile(join(folder, files.find((f) => f.endsWith('.json.gz'))!))).toString('utf8'),
     ) as unknown[];
     expect(csv.trimEnd().split('\r\n')).toHaveLength(json.length + 1);
     expect(csv).toContain(`"'=HYPERLINK(""http://evil.example"",""click"")"`);

@@ -12,13 +12,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleRef, EvidenceBackend } from '../src/evidence/evidence-backend.js';
 import { createEvidenceArchive } from '../src/evidence/evidence-archive.js';
 import { formatVerifyReport } from '../src/evidence/evidence-report.js';
-import type { EvidenceArchive, VerifyReport } from '../src/ports.js';
+import type { DeliveredRecord, EvidenceArchive, VerifyReport } from '../src/ports.js';
 
 export interface EvidenceFixture {
   /** A new backend instance on the same (fresh) backing. */
   open(): Promise<EvidenceBackend>;
   flipByte(ref: BundleRef, path: string): Promise<void>;
   removeBundle(ref: BundleRef): Promise<void>;
+  /** Removes the newest bundle `ref` and points the chain head at `previous` (none: null), as an attacker would. */
+  cutTail(ref: BundleRef, previous: BundleRef | null): Promise<void>;
   setManifest(ref: BundleRef, manifest: Buffer): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -199,6 +201,122 @@ export function describeEvidenceContract(name: string, makeFixture: () => Promis
         // PostgreSQL: the head IS the newest complete bundle; the email footer anchors the last day.
         expect(report.head?.seq).toBe(2);
       }
+    });
+
+    describe("the store's delivered windows cross-checked against the archive (a cut tail)", () => {
+      /** What the store records for a window written by writeRun: the bundle's label and content SHA-256. */
+      const record = (run: Awaited<ReturnType<typeof writeRun>>, n: number): DeliveredRecord => ({
+        key: `window-${n}`,
+        end: `${dayOf(n)}T07:00:00.000Z`,
+        deliveredAt: `${dayOf(n)}T07:00:05.000Z`,
+        messageId: `msg-${n}`,
+        evidence: { bundle: run.bundle.label, contentSha256: run.sealed.contentSha256 },
+      });
+      const deliveryProblems = (r: VerifyReport) => r.problems.filter((p) => p.kind === 'delivery');
+
+      it('an intact archive: every delivered window is found by its content SHA-256', async () => {
+        const a = await archive({ signingKey: ED_PRIVATE });
+        const runs = [];
+        for (let n = 0; n < 3; n++) runs.push(await writeRun(a, n));
+        const report = await a.verify({ verifyKey: ED_PUBLIC, delivered: runs.map(record) });
+        expect(report.problems).toEqual([]);
+        expect(report.deliveries).toEqual({ recorded: 3, matched: 3, pruned: 0, withoutEvidence: 0 });
+        expect(formatVerifyReport(report)).toContain('Deliveries: 3 of 3 delivered window(s) in the store found in the archive');
+      });
+
+      it("deleting the newest bundle and pointing the chain head at the previous one is reported by the bundle's name", async () => {
+        const a = await archive({ signingKey: ED_PRIVATE });
+        const runs = [];
+        for (let n = 0; n < 3; n++) runs.push(await writeRun(a, n));
+        const [, second, newest] = await refs();
+        await fx.cutTail(newest as BundleRef, second as BundleRef);
+        // The chain alone no longer sees it: the cut is consistent.
+        const chainOnly = await a.verify({ verifyKey: ED_PUBLIC });
+        expect(chainOnly.ok).toBe(true);
+        const report = await a.verify({ verifyKey: ED_PUBLIC, delivered: runs.map(record) });
+        expect(report.ok).toBe(false);
+        expect(deliveryProblems(report)).toEqual([
+          {
+            kind: 'delivery',
+            where: runs[2]!.bundle.label,
+            message: expect.stringMatching(
+              /window window-2 \(delivered .*, SendGrid message id msg-2\): bundle .* is missing from the archive/,
+            ),
+          },
+        ]);
+        expect(report.deliveries).toMatchObject({ recorded: 3, matched: 2 });
+      });
+
+      it('deleting a bundle in the middle is reported by name too (besides the chain gap)', async () => {
+        const a = await archive();
+        const runs = [];
+        for (let n = 0; n < 4; n++) runs.push(await writeRun(a, n));
+        await fx.removeBundle((await refs())[1] as BundleRef);
+        const report = await a.verify({ delivered: runs.map(record) });
+        expect(deliveryProblems(report).map((p) => p.where)).toEqual([runs[1]!.bundle.label]);
+      });
+
+      it('every bundle deleted (an empty archive, head gone) with a verification key set fails when the store records deliveries', async () => {
+        const a = await archive({ signingKey: ED_PRIVATE });
+        const runs = [];
+        for (let n = 0; n < 2; n++) runs.push(await writeRun(a, n));
+        const [first, second] = await refs();
+        await fx.cutTail(second as BundleRef, first as BundleRef);
+        await fx.cutTail(first as BundleRef, null);
+        const report = await a.verify({ verifyKey: ED_PUBLIC, delivered: runs.map(record) });
+        expect(report.bundlesChecked).toBe(0);
+        expect(report.ok).toBe(false);
+        expect(
+          deliveryProblems(report)
+            .map((p) => p.where)
+            .sort(),
+        ).toEqual([...runs.map((r) => r.bundle.label), 'archive'].sort());
+        expect(deliveryProblems(report).find((p) => p.where === 'archive')?.message).toMatch(
+          /the archive holds no bundle, but the store records 2 delivered window\(s\)/,
+        );
+        // Records from before the store kept bundles still make an empty archive a failure.
+        const legacy = await a.verify({
+          delivered: runs.map((r, n) => {
+            const { evidence: _none, ...before } = record(r, n);
+            return before;
+          }),
+        });
+        expect(deliveryProblems(legacy).map((p) => p.where)).toEqual(['archive']);
+        // An empty archive with an empty store is a fresh install.
+        expect((await a.verify({ verifyKey: ED_PUBLIC, delivered: [] })).ok).toBe(true);
+      });
+
+      it('a replaced bundle (its manifest no longer records the content SHA-256 the store has) is reported', async () => {
+        const a = await archive();
+        const runs = [];
+        for (let n = 0; n < 2; n++) runs.push(await writeRun(a, n));
+        const altered = { ...record(runs[1]!, 1), evidence: { bundle: runs[1]!.bundle.label, contentSha256: 'f'.repeat(64) } };
+        const report = await a.verify({ delivered: [record(runs[0]!, 0), altered] });
+        expect(deliveryProblems(report)).toEqual([
+          expect.objectContaining({ where: runs[1]!.bundle.label, message: expect.stringMatching(/its manifest was replaced/) }),
+        ]);
+      });
+
+      it('what stays undetectable: the newest bundle deleted AND its delivery record removed from the store', async () => {
+        const a = await archive();
+        const runs = [];
+        for (let n = 0; n < 3; n++) runs.push(await writeRun(a, n));
+        const [, second, newest] = await refs();
+        await fx.cutTail(newest as BundleRef, second as BundleRef);
+        const report = await a.verify({ delivered: runs.slice(0, 2).map(record) });
+        expect(report.ok).toBe(true); // only the digest's footer in the mailboxes still holds its content SHA-256
+      });
+
+      it('bundles pruned by the retention are expected to be gone', async () => {
+        const a = await archive({ retentionDays: 5 });
+        const runs = [];
+        for (let n = 0; n < 12; n++) runs.push(await writeRun(a, n));
+        const { pruned } = await a.prune(new Date(`${dayOf(11)}T12:00:00Z`));
+        expect(pruned).toBeGreaterThan(0);
+        const report = await a.verify({ delivered: runs.map(record) });
+        expect(report.problems).toEqual([]);
+        expect(report.deliveries).toMatchObject({ recorded: 12, pruned, matched: 12 - pruned });
+      });
     });
 
     it('reordering (swapping) two manifests is detected', async () => {

@@ -34,6 +34,22 @@ describeEvidenceContract('files', async () => {
       await writeFile(file, data);
     },
     removeBundle: (ref) => rm(ref.location, { recursive: true, force: true }),
+    cutTail: async (ref, previous) => {
+      // The bundle goes, and chain.json is rewritten to name the previous one as the head (or none).
+      await rm(ref.location, { recursive: true, force: true });
+      const chain = JSON.parse(await readFile(join(dir, 'chain.json'), 'utf8')) as { head: unknown; checkpoint: unknown };
+      chain.head =
+        previous === null
+          ? null
+          : {
+              seq: previous.seq,
+              manifestSha256: createHash('sha256')
+                .update(previous.manifest as Buffer)
+                .digest('hex'),
+              runId: previous.runId,
+            };
+      await writeFile(join(dir, 'chain.json'), `${JSON.stringify(chain, null, 2)}\n`);
+    },
     setManifest: (ref, manifest) => writeFile(join(ref.location, 'manifest.json'), manifest),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
@@ -87,6 +103,8 @@ describeEvidenceContract('postgres', async () => {
       }
     },
     removeBundle: (ref) => pgExec(`DELETE FROM ${q}.evidence_bundles WHERE run_id = $1`, [ref.runId]),
+    // PostgreSQL's chain head is the newest complete bundle: deleting the newest rewrites the head by itself.
+    cutTail: (ref) => pgExec(`DELETE FROM ${q}.evidence_bundles WHERE run_id = $1`, [ref.runId]),
     setManifest: (ref, manifest) => pgExec(`UPDATE ${q}.evidence_bundles SET manifest = $2 WHERE run_id = $1`, [ref.runId, manifest]),
     cleanup: () => db.dropSchema(schema),
   };

@@ -1,10 +1,11 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
 import { createStore } from '../src/store/create-store.js';
 import { createFileStore, FILE_STORE_FORMAT_VERSION, type FileStoreOptions } from '../src/store/file-store.js';
+import { GARBAGE_LOCK_MS } from '../src/store/lock-file.js';
 import type { DeliveredWindow } from '../src/core/run-state.js';
 import { CONTRACT_NOW, describeStoreContract } from './store-contract.js';
 import type { ProcessInfo, Store } from '../src/ports.js';
@@ -328,6 +329,38 @@ describe('file store specifics', () => {
     it('a half-written lock file (its owner is still writing it) is respected until stale', async () => {
       await writeFile(lockPath(), '');
       expect(await make({ now: () => new Date() }).tryLock('worker')).toBeNull();
+    });
+
+    it('a garbage run.lock is respected for 2 minutes by its mtime, then taken over with a warning (not after 6 h)', async () => {
+      const logger = recordingLogger();
+      for (const garbage of ['', '{"pid": 12', 'not json at all', '{"pid":0,"hostname":"x","acquiredAt":"y"}']) {
+        await writeFile(lockPath(), garbage);
+        const young = new Date(NOW.getTime() - 60 * 1000);
+        await utimes(lockPath(), young, young);
+        expect(await make({ logger }).tryLock('worker')).toBeNull();
+        expect(await readFile(lockPath(), 'utf8')).toBe(garbage);
+        const old = new Date(NOW.getTime() - GARBAGE_LOCK_MS - 1_000);
+        await utimes(lockPath(), old, old);
+        const lock = await make({ logger }).tryLock('worker');
+        expect(lock).not.toBeNull();
+        expect(JSON.parse(await readFile(lockPath(), 'utf8'))).toMatchObject({ owner: 'worker' });
+        await lock?.release();
+      }
+      expect(logger.records().filter((r) => r.msg === 'store.lock_taken_over')).toEqual(
+        Array.from({ length: 4 }, () =>
+          expect.objectContaining({ level: 'warn', reason: 'its content is unreadable and it is older than 120000 ms' }),
+        ),
+      );
+    });
+
+    it('a live owner with a wrong acquiredAt in the future is still taken over once its file is older than staleLockMs', async () => {
+      await writeLock({ pid: 1, hostname: 'other-host', owner: 'elsewhere', acquiredAt: '2099-01-01T00:00:00.000Z' });
+      const old = new Date(NOW.getTime() - 2 * 60 * 60 * 1000);
+      await utimes(lockPath(), old, old);
+      expect(await make({ processInfo: proc({ isProcessAlive: () => true }), staleLockMs: 3 * 60 * 60 * 1000 }).tryLock('w')).toBeNull();
+      const lock = await make({ processInfo: proc({ isProcessAlive: () => true }), staleLockMs: 60 * 60 * 1000 }).tryLock('w');
+      expect(lock).not.toBeNull();
+      await lock?.release();
     });
 
     it('release leaves alone a lock that someone else has taken over meanwhile', async () => {

@@ -131,6 +131,10 @@ function deps(store: Store, sim: LastPassSimulator, now: Date = NOW, sleeps: Sle
     renderer,
     logger,
     now: () => now,
+    // The re-sends after an unconfirmed send wait here (deliver-window.ts).
+    sleep: async (ms) => {
+      sleeps.sendgrid.push(ms);
+    },
     version: '0.0.0-test',
   };
 }
@@ -244,7 +248,7 @@ describe('transient upstream outages at the scheduled time', () => {
     expect(state.consecutiveFailures).toBe(0);
   });
 
-  it('SendGrid answers 503 twice, then 202: one digest delivered, recorded once', async () => {
+  it('SendGrid answers 503 twice, then 202: maybe sent each time, re-sent with the marker and the Possible duplicate notice, recorded once', async () => {
     const store = fileStore();
     await store.init();
     const sim = await startSimulator(eventsFor(1));
@@ -258,11 +262,15 @@ describe('transient upstream outages at the scheduled time', () => {
 
     expect(outcome.status).toBe('ok');
     expect(outcome.windows.map((w) => w.status)).toEqual(['delivered']);
-    expect(sleeps.sendgrid).toHaveLength(2);
-    // Three attempts of the same message (same marker), the last one accepted.
+    // A 503 may have been accepted: the client does not re-send it; the run re-sends after 5 s, then 30 s.
+    expect(sleeps.sendgrid).toEqual([5_000, 30_000]);
+    // Three attempts of the same message (same marker), the re-sends saying they may be duplicates.
     const attempts = sentDigests(sendgrid.requests);
     expect(attempts).toHaveLength(3);
     expect(new Set(attempts.map((a) => a.marker)).size).toBe(1);
+    expect(attempts.map((a) => a.attempt)).toEqual(['1', '2', '3']);
+    expect(attempts.map((a) => a.html.includes('Possible duplicate'))).toEqual([false, true, true]);
+    expect(attempts[2]!.html).toContain('SendGrid did not confirm it (SendGrid answered HTTP 503');
     expect(outcome.windows[0]!.messageId).toBe('fake-msg-1');
     const state = await store.readState();
     expect(state.cursor).toBe(NOW.toISOString());

@@ -46,7 +46,7 @@ beforeAll(async () => {
   // A clean checkout's worth of files, with no dist/: the tarball must be built by prepack.
   const source = join(work, 'source');
   await mkdir(source);
-  for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE', 'src', 'templates']) {
+  for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE', '.env.example', 'src', 'templates']) {
     await cp(join(ROOT, f), join(source, f), { recursive: true });
   }
   await symlink(join(ROOT, 'node_modules'), join(source, 'node_modules'), 'dir');
@@ -97,6 +97,7 @@ describe('the packed package', () => {
       'package/templates/digest.html.hbs',
       'package/README.md',
       'package/LICENSE',
+      'package/.env.example',
     ]) {
       expect(files).toContain(f);
     }

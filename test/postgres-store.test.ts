@@ -6,6 +6,7 @@ import { createPostgresStore, describeTarget } from '../src/store/postgres-store
 import { CONTRACT_NOW, describeStoreContract } from './store-contract.js';
 import { randomSchemaName, startTestDatabase, testDatabaseUrl, type TestDatabase } from './support/postgres.js';
 import type { Store } from '../src/ports.js';
+import { recordingLogger } from './support/recording-logger.js';
 
 let db: TestDatabase;
 
@@ -179,6 +180,40 @@ describe('postgres store specifics', () => {
   it('rejects a pool too small to hold the run lock and still work', () => {
     expect(() => createPostgresStore({ connectionString: db.url, maxConnections: 1, now: () => CONTRACT_NOW })).toThrow(/at least 2/);
   });
+
+  it.skipIf(onPglite)(
+    'the run lock: a live owner is never displaced (logged with who holds it); a dead owner (its session gone) frees it at once',
+    async () => {
+      const schema = randomSchemaName();
+      const logger = recordingLogger();
+      const open = () =>
+        createPostgresStore({ connectionString: db.url, schema, now: () => CONTRACT_NOW, maxConnections: db.maxConnections, logger });
+      const owner = open();
+      const other = open();
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      try {
+        await owner.init();
+        const held = await owner.tryLock('owner');
+        expect(held).not.toBeNull();
+        expect(await other.tryLock('other')).toBeNull();
+        const busy = logger.records().find((r) => r.msg === 'store.run_lock_busy');
+        expect(busy).toMatchObject({ level: 'warn', owner: 'other', holderApplication: 'lastpass-audit-digest' });
+        const holderPid = busy?.holderPid as number;
+        // The owner dies: its session ends (as when its process exits or the server drops its connection).
+        await admin.query('SELECT pg_terminate_backend($1, 5000)', [holderPid]);
+        const taken = await other.tryLock('other');
+        expect(taken).not.toBeNull();
+        await taken?.release();
+        await held?.release();
+      } finally {
+        await admin.end();
+        await owner.close();
+        await other.close();
+        await db.dropSchema(schema);
+      }
+    },
+  );
 
   it('stores on different schemas do not share the run lock', async () => {
     const a = makeFactory(randomSchemaName());

@@ -117,6 +117,58 @@ const MEASURE_CHART = `(() => {
   };
 })()`;
 
+interface MeasuredContrast {
+  checked: number;
+  failures: { text: string; fg: string; bg: string; ratio: number }[];
+  cardBackground: string;
+  bodyBackground: string;
+}
+
+/**
+ * Every visible element with text of its own: its computed colour against the first opaque background of it
+ * or an ancestor, as the WCAG contrast ratio (AA: 4.5:1 for all text, large text included).
+ */
+const MEASURE_CONTRAST = `(() => {
+  const parse = (c) => {
+    const m = /rgba?\\(([^)]+)\\)/.exec(c);
+    const [r, g, b, a = 1] = m[1].split(',').map((v) => Number(v.trim()));
+    return { r, g, b, a };
+  };
+  const lum = ({ r, g, b }) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c.a > 0) return c;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const hex = ({ r, g, b }) => '#' + [r, g, b].map((v) => v.toString(16).padStart(2, '0')).join('');
+  const failures = [];
+  let checked = 0;
+  for (const el of document.body.querySelectorAll('*')) {
+    const own = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.replace(/[\\s\\u00a0]+/g, '')).join('');
+    if (!own) continue;
+    const style = getComputedStyle(el);
+    if (el.getClientRects().length === 0 || style.visibility !== 'visible' || Number(style.opacity) === 0) continue;
+    const fg = parse(style.color);
+    const bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    checked += 1;
+    if (ratio < 4.5) failures.push({ text: own.slice(0, 40), fg: hex(fg), bg: hex(bg), ratio: Math.round(ratio * 100) / 100 });
+  }
+  const card = document.querySelector('.lad-card');
+  return {
+    checked,
+    failures,
+    cardBackground: card ? getComputedStyle(card).backgroundColor : '',
+    bodyBackground: getComputedStyle(document.body).backgroundColor,
+  };
+})()`;
+
 describe('rendered email in Chromium', () => {
   it.runIf(!chromiumAvailable && inCi)('has Chromium available (required in CI)', () => {
     expect.fail(`No Chromium at ${CHROMIUM_PATH}: install it in CI (apt-get install -y chromium) or set CHROMIUM_PATH`);
@@ -167,6 +219,35 @@ describe('rendered email in Chromium', () => {
       }
     }
 
+    async function measureContrast(html: string, colorScheme: 'light' | 'dark'): Promise<MeasuredContrast> {
+      const context = await browser.newContext({ viewport: { width: 1024, height: 800 }, colorScheme, javaScriptEnabled: true });
+      try {
+        const page = await context.newPage();
+        await page.route('**/*', (route) => route.abort());
+        await page.setContent(html, { waitUntil: 'load' });
+        await page.emulateMedia({ colorScheme });
+        return (await page.evaluate(MEASURE_CONTRAST)) as MeasuredContrast;
+      } finally {
+        await context.close();
+      }
+    }
+
+    // Both colour schemes: the dark-mode block applies under prefers-color-scheme: dark, and every text reaches AA.
+    for (const [name, html] of pages) {
+      it(`${name}: every text reaches WCAG AA in light and in dark mode, and dark mode really is dark`, async () => {
+        const light = await measureContrast(html, 'light');
+        const dark = await measureContrast(html, 'dark');
+        expect(light.checked).toBeGreaterThan(20);
+        expect(dark.checked).toBe(light.checked);
+        expect(light.failures).toEqual([]);
+        expect(dark.failures).toEqual([]);
+        expect(light.cardBackground).toBe('rgb(255, 255, 255)');
+        expect(light.bodyBackground).toBe('rgb(243, 244, 246)');
+        expect(dark.cardBackground).toBe('rgb(17, 24, 39)');
+        expect(dark.bodyBackground).toBe('rgb(11, 15, 20)');
+      });
+    }
+
     // The demo digest itself, as the real pipeline renders it.
     describe('the demo digest', () => {
       let demoHtml = '';
@@ -186,6 +267,15 @@ describe('rendered email in Chromium', () => {
           await rm(dir, { recursive: true, force: true });
         }
       }, 120_000);
+
+      it('the demo digest: every text reaches WCAG AA in light and in dark mode', async () => {
+        for (const scheme of ['light', 'dark'] as const) {
+          const measured = await measureContrast(demoHtml, scheme);
+          expect(measured.checked).toBeGreaterThan(50);
+          expect(measured.failures, scheme).toEqual([]);
+        }
+        expect((await measureContrast(demoHtml, 'dark')).cardBackground).toBe('rgb(17, 24, 39)');
+      });
 
       for (const width of WIDTHS) {
         it(`the demo digest does not scroll horizontally at ${width}px`, async () => {

@@ -151,7 +151,7 @@ describe('renderDigest: HTML part', () => {
   it('states every noise-control setting in the coverage section', () => {
     const coverage = html.slice(html.indexOf('>Window and coverage'));
     for (const line of model.coverage.adjustments) {
-      expect(coverage).toContain(`>${escaped(line.label)}</td>`);
+      expect(coverage).toContain(`>${escaped(line.label)}</th>`);
       expect(coverage).toContain(escaped(line.text));
     }
     expect(coverage).toContain('svc-provisioning@northwind.example: 102 events not reviewed');
@@ -238,14 +238,21 @@ describe('renderDigest: HTML part', () => {
     expect(quiet.indexOf('Attestation')).toBeLessThan(quiet.indexOf('class="lad-tile"'));
   });
 
-  it('turns line breaks in data into spaces and bidi overrides into a visible replacement character', () => {
+  it('shows line breaks, bidi overrides and zero-width characters in data as their code points', () => {
     const [first, ...rest] = sampleDigestModel().findings;
-    const forged: EventRow = { ...(first as EventRow), detail: 'ok\nQUIET: nothing to see', user: 'admin\u202Eelpmaxe.live@' };
+    const forged: EventRow = {
+      ...(first as EventRow),
+      detail: 'ok\nQUIET: nothing to see',
+      user: 'admin\u202Eelpmaxe.live@',
+      ip: '192.0.2.1\u200B',
+    };
     const { html: out, text } = renderer.renderDigest(sampleDigestModel({ findings: [forged, ...rest] }));
-    expect(out).toContain('ok QUIET: nothing to see');
+    expect(out).toContain('ok⟨U+000A⟩QUIET: nothing to see');
     expect(out).not.toContain('\u202E');
-    expect(out).toContain('admin\uFFFDelpmaxe.live@');
-    expect(text.split('\n').some((line) => line.startsWith('QUIET'))).toBe(false);
+    expect(out).toContain('admin⟨U+202E⟩elpmaxe.live@');
+    expect(out).toContain('192.0.2.1⟨U+200B⟩');
+    expect(text).toContain('admin⟨U+202E⟩elpmaxe.live@');
+    expect(text.split('\n').some((line) => line.trimStart().startsWith('QUIET'))).toBe(false);
   });
 });
 
@@ -399,14 +406,26 @@ describe('renderDigest: findings, activity, trends and attachments (HTML)', () =
 
   it('says where the full list is when files are attached, and nothing when none are', () => {
     expect(html).toContain(
-      'The full list of 69 security-relevant events is attached as <b>lastpass-events-2025-03-10.csv</b> and <b>lastpass-events-2025-03-10.json</b>.',
+      'The full list of 69 security-relevant events is attached as <b>lastpass-events-2025-03-10.csv.gz</b> and <b>lastpass-events-2025-03-10.json.gz</b> (gzip-compressed CSV and JSON).',
     );
     // Under the event lists.
     expect(html.indexOf('The full list of')).toBeGreaterThan(html.indexOf('>Low events'));
     expect(html.indexOf('The full list of')).toBeLessThan(html.indexOf('>Unrecognised events'));
     expect(renderer.renderDigest(quietDigestModel()).html).not.toContain('The full list of');
-    const hostile = renderer.renderDigest(sampleDigestModel({ attachments: { csv: HOSTILE_IMG, json: 'x.json', events: 1 } })).html;
+    const hostile = renderer.renderDigest(
+      sampleDigestModel({ attachments: { csv: HOSTILE_IMG, json: 'x.json', events: 1, total: 1 } }),
+    ).html;
     expect(hostile).toContain(`The full list of 1 security-relevant event is attached as <b>${escaped(HOSTILE_IMG)}</b>`);
+  });
+
+  it('says how many rows the attachments hold when rows were left out, in both parts', () => {
+    const cut = renderer.renderDigest(
+      sampleDigestModel({ attachments: { csv: 'e.csv.gz', json: 'e.json.gz', events: 60_000, total: 214_112 } }),
+    );
+    for (const part of [cut.html, cut.text.replace(/\s+/g, ' ')]) {
+      expect(part).toMatch(/The 60,000 most severe of 214,112 security-relevant events are attached as (<b>)?e\.csv\.gz/);
+      expect(part).not.toContain('The full list of');
+    }
   });
 });
 
@@ -437,7 +456,8 @@ describe('renderDigest: HTML size budget', () => {
     const model = worstCaseDigestModel();
     const { html } = renderer.renderDigest(model);
     const shown = html.match(/border-left:3px solid/g)?.length ?? 0;
-    expect(shown).toBeGreaterThanOrEqual(25);
+    // Fewer than half of the 50 worst-case detections: the head's dark-mode block (about 3.3 kB) is budget too.
+    expect(shown).toBeGreaterThanOrEqual(22);
     const more = (pattern: RegExp): number => Number((pattern.exec(html)?.[1] ?? '0').replace(/,/g, ''));
     expect(shown + more(/and ([\d,]+) more findings? not listed/)).toBe(model.detections.length + model.moreDetections);
     expect(more(/and ([\d,]+) more low events? not listed/)).toBe(model.lowEvents.length + model.moreLowEvents);
@@ -541,7 +561,7 @@ describe('renderDigest: text part', () => {
 
   it('names the attached files, and nothing when none are attached', () => {
     expect(text.replace(/\s+/g, ' ')).toContain(
-      'The full list of 69 security-relevant events is attached as lastpass-events-2025-03-10.csv and lastpass-events-2025-03-10.json.',
+      'The full list of 69 security-relevant events is attached as lastpass-events-2025-03-10.csv.gz and lastpass-events-2025-03-10.json.gz (gzip-compressed CSV and JSON).',
     );
     expect(renderer.renderDigest(quietDigestModel()).text).not.toContain('The full list of');
   });

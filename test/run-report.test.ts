@@ -209,7 +209,7 @@ describe('runReport', () => {
     const sim = await startSimulator([]);
     const d = deps(sim);
     d.config.lastpass.apiSecret = 'wrong-secret-123';
-    d.lastpass = createLastPassClient({ ...d.config.lastpass, logger: d.logger, sleep: async () => {} });
+    d.lastpass = createLastPassClient({ ...d.config.lastpass, logger: d.logger, sleep: async () => {}, now: () => NOW.getTime() });
     const sent: MailBody[] = [];
     interceptSendGrid(1, sent);
 
@@ -261,7 +261,10 @@ describe('runReport', () => {
       'sendgrid-request.json',
     ]);
     // The full event lists are written next to it, as attached.
-    expect(files.filter((f) => f.startsWith('lastpass-security-events-')).map((f) => f.split('.').pop())).toEqual(['csv', 'json']);
+    expect(files.filter((f) => f.startsWith('lastpass-security-events-')).map((f) => f.split('.').slice(-2).join('.'))).toEqual([
+      'csv.gz',
+      'json.gz',
+    ]);
     const request = JSON.parse(await readFile(join(folder, 'sendgrid-request.json'), 'utf8')) as MailBody;
     expect(request.subject).toMatch(/^LastPass security digest/);
     expect(request.personalizations[0]!.to).toHaveLength(2);

@@ -12,8 +12,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { toSendGridRequestBody } from '../src/adapters/mail/mail-message.js';
 import { createOutboxMailer } from '../src/adapters/mail/outbox-mailer.js';
 import { DEFAULT_RETRY_POLICY } from '../src/adapters/http/retry.js';
-import { createSendGridMailer, type SendGridMailerOptions } from '../src/adapters/mail/sendgrid-mailer.js';
-import { UpstreamError } from '../src/errors.js';
+import { createSendGridMailer, type SendGridMailerOptions, translateSendGridError } from '../src/adapters/mail/sendgrid-mailer.js';
+import { RetryDeadlineError, UpstreamError } from '../src/errors.js';
 import { recordingLogger } from './support/recording-logger.js';
 import type { OutgoingMessage } from '../src/ports.js';
 
@@ -124,6 +124,7 @@ describe('a delivered message', () => {
         { type: 'text/html', value: '<!doctype html><html><body><h1>LastPass digest</h1><p>3 high</p></body></html>' },
       ],
       categories: ['lastpass-audit-digest', 'digest'],
+      headers: { 'Auto-Submitted': 'auto-generated' },
       custom_args: {
         digest_window: '2025-03-09T00:00:00.000Z/2025-03-10T00:00:00.000Z',
         digest_marker: 'lpad-2025-03-09-7f3a',
@@ -256,45 +257,78 @@ describe('refusals that are not retried', () => {
   });
 });
 
-describe('retries', () => {
-  it('retries a 429 once after its Retry-After and delivers', async () => {
+describe('retries: only what certainly did not leave (issue #13)', () => {
+  it('does not re-send after a 429: it may have been accepted; the error says so with its Retry-After', async () => {
     const scope = nock(SG_URL)
       .post(SEND_PATH)
-      .reply(429, { errors: [{ message: 'too many requests', field: null }] }, { 'retry-after': '3' })
-      .post(SEND_PATH)
-      .reply(202, '', { 'x-message-id': 'after-429' });
-    const result = await mailer().send(message);
+      .reply(429, { errors: [{ message: 'too many requests', field: null }] }, { 'retry-after': '3' });
+    const error = await caught(mailer().send(message));
     scope.done();
-    expect(result.messageId).toBe('after-429');
-    expect(sleeps).toEqual([3000]);
-    expect(logger.records().filter((r) => r.msg === 'retry.scheduled')).toEqual([
-      expect.objectContaining({ service: 'sendgrid', status: 429, delayMs: 3000 }),
-    ]);
+    expect(error).toMatchObject({ status: 429, sendOutcome: 'unknown', retryAfterSeconds: 3, retryable: true });
+    expect(sleeps).toEqual([]);
+    expectNoKey(error);
   });
 
-  it('delivers after two 500s', async () => {
+  it('does not re-send after a 500 or a reset: unknown outcomes are left to the caller', async () => {
     const scope = nock(SG_URL)
       .post(SEND_PATH)
-      .twice()
       .reply(500, { errors: [{ message: 'internal error', field: null }] })
       .post(SEND_PATH)
-      .reply(202, '', { 'x-message-id': 'after-500s' });
+      .replyWithError(connectionReset());
+    expect(await caught(mailer().send(message))).toMatchObject({ status: 500, sendOutcome: 'unknown' });
+    const reset = await caught(mailer().send(message));
+    scope.done();
+    expect(reset).toMatchObject({ status: null, sendOutcome: 'unknown' });
+    expect((reset as Error).message).toContain('broke after the message was sent (ECONNRESET)');
+    expect(sleeps).toEqual([]);
+  });
+
+  it('retries a refused connection and a failed name lookup plainly, and delivers', async () => {
+    const scope = nock(SG_URL)
+      .post(SEND_PATH)
+      .replyWithError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' }))
+      .post(SEND_PATH)
+      .replyWithError(Object.assign(new Error('getaddrinfo EAI_AGAIN sendgrid.example.test'), { code: 'EAI_AGAIN' }))
+      .post(SEND_PATH)
+      .reply(202, '', { 'x-message-id': 'after-refused' });
     const result = await mailer().send(message);
     scope.done();
-    expect(result).toEqual({ messageId: 'after-500s', destination: 'sendgrid' });
+    expect(result.messageId).toBe('after-refused');
     expect(sleeps).toHaveLength(2);
   });
 
-  it('retries a network error and delivers', async () => {
-    const scope = nock(SG_URL)
-      .post(SEND_PATH)
-      .replyWithError(connectionReset())
-      .post(SEND_PATH)
-      .reply(202, '', { 'x-message-id': 'after-reset' });
-    const result = await mailer().send(message);
-    scope.done();
-    expect(result.messageId).toBe('after-reset');
-    expect(sleeps).toHaveLength(1);
+  it('a timeout is unknown once the request was written, not sent before (the connection or the write never completed)', () => {
+    const url = `${SG_URL}/v3/mail/send`;
+    const written = translateSendGridError({ code: 'ECONNABORTED', request: { writableFinished: true } }, url);
+    const unwritten = translateSendGridError({ code: 'ECONNABORTED', request: { writableFinished: false } }, url);
+    expect(written).toMatchObject({ sendOutcome: 'unknown', message: 'SendGrid did not answer in time after the message was sent.' });
+    expect(unwritten).toMatchObject({ sendOutcome: 'not-sent', message: 'SendGrid did not answer in time (the message was not sent).' });
+    expect(translateSendGridError({ code: 'EPIPE' }, url).sendOutcome).toBe('unknown');
+    for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'])
+      expect(translateSendGridError({ code }, url).sendOutcome).toBe('not-sent');
+  });
+
+  it('classifies every 4xx but 408/429 as not sent, and 408/429 and 5xx as unknown', async () => {
+    for (const [status, outcome] of [
+      [400, 'not-sent'],
+      [401, 'not-sent'],
+      [403, 'not-sent'],
+      [404, 'not-sent'],
+      [413, 'not-sent'],
+      [408, 'unknown'],
+      [429, 'unknown'],
+      [500, 'unknown'],
+      [502, 'unknown'],
+      [503, 'unknown'],
+    ] as const) {
+      const scope = nock(SG_URL)
+        .post(SEND_PATH)
+        .reply(status, { errors: [{ message: `status ${status}`, field: null }] });
+      const error = await caught(mailer().send(message));
+      scope.done();
+      expect(error, String(status)).toMatchObject({ status, sendOutcome: outcome });
+    }
+    expect(sleeps).toEqual([]);
   });
 
   it('reports a persistent network error as retryable, without the key', async () => {
@@ -315,27 +349,36 @@ describe('retries', () => {
     const error = await caught(mailer({ timeoutMs: 50, retryPolicy: { ...DEFAULT_RETRY_POLICY, retries: 0 } }).send(message));
     scope.done();
     expect(error).toBeInstanceOf(UpstreamError);
-    expect((error as UpstreamError).message).toBe('SendGrid did not answer in time.');
-    expect((error as UpstreamError).retryable).toBe(true);
+    expect((error as UpstreamError).message).toBe('SendGrid did not answer in time after the message was sent.');
+    expect((error as UpstreamError).sendOutcome).toBe('unknown');
     expectNoKey(error);
   });
 
-  it('throws the last error, without the key, when 5xx persists past the retries', async () => {
+  it('throws the last error, without the key, when a refused connection persists past the retries', async () => {
     const attempts = DEFAULT_RETRY_POLICY.retries + 1;
-    const scope = nock(SG_URL).post(SEND_PATH).times(attempts).reply(503, 'upstream unavailable');
+    const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' });
+    let scope = nock(SG_URL);
+    for (let i = 0; i < attempts; i++) scope = scope.post(SEND_PATH).replyWithError(refused());
     const error = await caught(mailer().send(message));
     scope.done();
-    expect((error as UpstreamError).status).toBe(503);
-    expect((error as UpstreamError).retryable).toBe(true);
+    expect(error).toMatchObject({ status: null, sendOutcome: 'not-sent', retryable: true });
+    expect((error as Error).message).toContain('(the message was not sent)');
     expect(sleeps).toHaveLength(DEFAULT_RETRY_POLICY.retries);
     expectNoKey(error);
   });
 
-  it('gives up rather than wait past the deadline', async () => {
-    const scope = nock(SG_URL).post(SEND_PATH).reply(429, '', { 'retry-after': '120' });
-    const error = await caught(mailer({ now: () => 0 }).send(message, { deadline: 60_000 }));
+  it('gives up rather than wait past the deadline, and starts nothing after it', async () => {
+    const scope = nock(SG_URL)
+      .post(SEND_PATH)
+      .replyWithError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' }));
+    const error = await caught(mailer({ now: () => 0 }).send(message, { deadline: 500 }));
     scope.done();
-    expect((error as UpstreamError).status).toBe(429);
+    expect(error).toBeInstanceOf(RetryDeadlineError);
+    expect(error).toMatchObject({ sendOutcome: 'not-sent', deadline: 500 });
     expect(sleeps).toEqual([]);
+    // Past the deadline no request is made at all (nock would refuse an unexpected one).
+    const late = await caught(mailer({ now: () => 1_000 }).send(message, { deadline: 500 }));
+    expect(late).toBeInstanceOf(RetryDeadlineError);
+    expect((late as RetryDeadlineError).last).toBeNull();
   });
 });

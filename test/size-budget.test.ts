@@ -6,6 +6,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLastPassClient } from '../src/adapters/lastpass/lastpass-client.js';
 import { createOutboxMailer } from '../src/adapters/mail/outbox-mailer.js';
@@ -71,7 +72,7 @@ beforeAll(async () => {
     {
       config,
       store,
-      lastpass: createLastPassClient({ ...config.lastpass, logger }),
+      lastpass: createLastPassClient({ ...config.lastpass, logger, now: () => NOW.getTime() }),
       mailer: outbox,
       outbox,
       renderer: createRenderer(),
@@ -101,9 +102,11 @@ describe('size budget at 100,000 events', () => {
   it('attaches the most severe security-relevant events (at most RELEVANT_ROWS_KEPT) as CSV and JSON, formula cells neutralised, and says how many there were', async () => {
     const folder = join(dir, 'outbox', outcome.windows[0]!.key);
     const files = await readdir(folder);
-    const csv = await readFile(join(folder, files.find((f) => f.endsWith('.csv'))!), 'utf8');
+    const csv = gunzipSync(await readFile(join(folder, files.find((f) => f.endsWith('.csv.gz'))!))).toString('utf8');
     const json = JSON.parse(
-      await readFile(join(folder, files.find((f) => f.startsWith('lastpass-security-events') && f.endsWith('.json'))!), 'utf8'),
+      gunzipSync(
+        await readFile(join(folder, files.find((f) => f.startsWith('lastpass-security-events') && f.endsWith('.json.gz'))!)),
+      ).toString('utf8'),
     ) as { action: string; severity: string }[];
     // 66,668 security-relevant events: more than the analysis keeps (memory bounded by design, issue #13).
     expect(relevantCount).toBeGreaterThan(RELEVANT_ROWS_KEPT);

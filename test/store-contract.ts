@@ -135,6 +135,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect((await store.readState()).pendingDelivery).toEqual(intent(24, 48, 2));
     });
 
+    it('keeps a "maybe sent" record on the pending intent across a restart (issue #13), and drops it when replaced without one', async () => {
+      await store.init();
+      const maybeSent = { at: '2025-03-10T07:00:31+00:00', reason: 'SendGrid did not answer in time after the message was sent.' };
+      await store.beginDelivery({ ...intent(0, 24), maybeSent });
+      const restarted = await second();
+      expect((await restarted.readState()).pendingDelivery).toEqual({
+        ...intent(0, 24),
+        maybeSent: { at: '2025-03-10T07:00:31.000Z', reason: maybeSent.reason },
+      });
+      await restarted.beginDelivery(intent(0, 24, 2));
+      expect((await restarted.readState()).pendingDelivery).toEqual(intent(0, 24, 2));
+    });
+
     it('completing a different key leaves the pending intent in place', async () => {
       await store.init();
       await store.beginDelivery(intent(24, 48));
@@ -229,6 +242,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await reopened.readState()).toEqual(before);
       expect(before.cursor).toBe(at(48));
       expect(before.consecutiveFailures).toBe(1);
+    });
+
+    it("keeps each delivered window's evidence bundle (label, content SHA-256) across restarts; a re-delivery replaces it", async () => {
+      await store.init();
+      const evidence = { bundle: '2025-05-01/20250501T000000Z-aaaa1111', contentSha256: 'a'.repeat(64) };
+      await store.completeDelivery(delivered(0, 24, { evidence }));
+      await store.completeDelivery(delivered(24, 48)); // no evidence (none configured, or it failed before sealing)
+      await store.close();
+      const reopened = await second();
+      const [first, plain] = (await reopened.readState()).delivered;
+      expect(first?.evidence).toEqual(evidence);
+      expect(plain).not.toHaveProperty('evidence');
+      const forced = { bundle: '2025-05-01/20250502T000000Z-bbbb2222', contentSha256: 'b'.repeat(64) };
+      await reopened.completeDelivery(delivered(0, 24, { evidence: forced }));
+      expect((await reopened.readState()).delivered.find((d) => d.key === windowKey(0, 24))?.evidence).toEqual(forced);
     });
 
     it('a pending intent survives a crash between beginDelivery and completeDelivery', async () => {

@@ -145,7 +145,11 @@ describe('check', () => {
       const sim = await speaking(zone);
       nock(SG_URL)
         .get('/v3/scopes')
-        .reply(200, { scopes: ['mail.send'] }, { date: NOW.toUTCString() });
+        .reply(200, { scopes: ['mail.send'] }, { date: NOW.toUTCString() })
+        .get('/v3/verified_senders')
+        .reply(200, { results: [{ from_email: 'digest@example.org', verified: true }] })
+        .get('/v3/whitelabel/domains')
+        .reply(200, []);
       const io = createTestIo({
         env: {
           LASTPASS_ACCOUNT_NUMBER: '8771234',

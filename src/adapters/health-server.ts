@@ -1,12 +1,18 @@
 /**
  * `GET /healthz` for platforms that probe the worker (only when PORT is set): liveness plus what an
  * operator wants to know: last successful run, next run, consecutive failures, whether a run is going on.
+ * The status code is what monitors read: 200 when healthy, 503 when the last run failed or the coverage is
+ * stale (core/health-verdict.ts), with the same JSON body either way. HEAD answers the same status and
+ * headers without a body.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface HealthStatus {
-  status: 'ok' | 'failing';
+  /** ok (200); failing: the last run failed; stale: two scheduled runs delivered nothing (503 for both). */
+  status: 'ok' | 'failing' | 'stale';
+  /** Why it is not ok, or null. */
+  reason?: string | null;
   lastSuccessAt: string | null;
   coveredUntil: string | null;
   nextRun: string | null;
@@ -27,21 +33,27 @@ export async function startHealthServer(options: {
 }): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
-    if (req.method !== 'GET' || (path !== '/healthz' && path !== '/')) {
+    const head = req.method === 'HEAD';
+    if ((req.method !== 'GET' && !head) || (path !== '/healthz' && path !== '/')) {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":"not found"}');
+      res.end(head ? undefined : '{"error":"not found"}');
       return;
     }
+    // HEAD: the status and headers GET would send (content-length included), no body.
+    const answer = (code: number, body: string) => {
+      res.writeHead(code, {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(head ? undefined : body);
+    };
     options
       .status()
-      .then((status) => {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(JSON.stringify(status));
-      })
-      .catch((error: unknown) => {
-        res.writeHead(503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: 'error', error: error instanceof Error ? error.message : String(error) }));
-      });
+      .then((status) => answer(status.status === 'ok' ? 200 : 503, JSON.stringify(status)))
+      .catch((error: unknown) =>
+        answer(503, JSON.stringify({ status: 'error', error: error instanceof Error ? error.message : String(error) })),
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

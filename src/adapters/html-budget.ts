@@ -10,6 +10,7 @@
  */
 import { DEFAULT_CAPS, type DigestCaps } from '../core/digest-model.js';
 import type { DigestModel, EventRow } from '../core/digest-model-types.js';
+import { shortenText } from '../core/visible-text.js';
 import type { RenderedDigest, RenderedMessage } from '../ports.js';
 
 export const HTML_BUDGET_BYTES = 90_000;
@@ -45,8 +46,9 @@ function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/** Never splits a surrogate pair (a lone surrogate must not reach the SendGrid request) or a `⟨U+…⟩` label. */
 function shorten(value: string, max: number): string {
-  return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+  return shortenText(value, max);
 }
 
 function shortenEvents(rows: readonly EventRow[]): EventRow[] {
@@ -116,7 +118,9 @@ function trimmedNotice(view: DigestView): string {
   const attached =
     view.attachments.csv === ''
       ? ''
-      : ` The attached ${view.attachments.csv} and ${view.attachments.json} hold every security-relevant event in full.`;
+      : view.attachments.events < view.attachments.total
+        ? ` The attached ${view.attachments.csv} and ${view.attachments.json} hold the most severe rows in full (see the notice on how many).`
+        : ` The attached ${view.attachments.csv} and ${view.attachments.json} hold every security-relevant event in full.`;
   return (
     'This HTML part is shortened to stay under the size at which Gmail clips an email: some long entries are cut ' +
     `and some rows are left out (counted in the "and N more" lines). The plain-text part lists every row.${attached}`

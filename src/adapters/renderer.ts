@@ -10,6 +10,7 @@ import Handlebars from 'handlebars';
 import type { ChartBar, DigestModel } from '../core/digest-model-types.js';
 import { describeError, RenderError } from '../errors.js';
 import type { Renderer } from '../ports.js';
+import { collectLabels, invisibleCharactersNotice, visibleText } from '../core/visible-text.js';
 import { fitToBudget, HTML_BUDGET_BYTES, renderWithinBudget } from './html-budget.js';
 
 export interface RendererOptions {
@@ -65,7 +66,17 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   const budget = options.htmlBudgetBytes ?? HTML_BUDGET_BYTES;
 
   const renderDigest = (model: DigestModel) => {
-    const view: DigestModel = { ...sanitiseStrings(model) };
+    const shown = new Set<number>();
+    const view: DigestModel = {
+      ...sanitiseStrings(model, (t) => {
+        const visible = visibleText(t);
+        collectLabels(visible, shown);
+        return visible;
+      }),
+    };
+    // What the ⟨U+200B⟩ marks mean, at the top, whenever the digest shows one.
+    const notice = invisibleCharactersNotice(shown, view.attachments.json);
+    if (notice) view.notices = [...view.notices, notice];
     return {
       html: fitToBudget(view, budget, (v) => run(templates.digestHtml, TEMPLATE_FILES.digestHtml, v)),
       // The text part is not clipped by mail clients: it keeps every row the model has.
@@ -78,8 +89,8 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     renderDigestWithinBudget: (build) => renderWithinBudget(build, renderDigest, budget),
     renderFailure(model) {
       return {
-        html: run(templates.failureHtml, TEMPLATE_FILES.failureHtml, sanitiseStrings(model)),
-        text: run(templates.failureText, TEMPLATE_FILES.failureText, sanitiseStrings(model)),
+        html: run(templates.failureHtml, TEMPLATE_FILES.failureHtml, sanitiseStrings(model, failureText)),
+        text: run(templates.failureText, TEMPLATE_FILES.failureText, sanitiseStrings(model, failureText)),
       };
     },
   };
@@ -139,29 +150,34 @@ function registerPartials(dir: string, html: HandlebarsEnv, text: HandlebarsEnv)
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Model sanitising. Escaping is Handlebars' job in HTML; this only neutralises characters that could
-// forge lines in the text part (newlines, tabs, other controls) or visually spoof a value in either part
-// (bidirectional overrides). Line breaks become spaces; other such characters become U+FFFD so tampering
-// stays visible. Keys are preserved, so strict mode still sees exactly the fields the model has.
+// Model sanitising. Escaping is Handlebars' job in HTML; this makes every character that could forge a
+// line in the text part (newlines, tabs, other controls) or make two values look alike in either part
+// (zero-width characters, soft hyphens, bidi controls, tag characters, odd spaces) visible as `⟨U+200B⟩`,
+// and lone surrogates U+FFFD: core/visible-text.ts, the same function the attachments' text goes through.
+// Every string of the model goes through it (event text reaches titles and sentences, not only the rows);
+// the model's own wording uses none of these characters. Keys are preserved, so strict mode still sees
+// exactly the fields the model has.
 
-const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the control characters it removes
-const INVISIBLE_CONTROLS = /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/** Line breaks and tabs, in runs. */
+const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;
 
-export function sanitiseText(value: string): string {
-  return value.replace(LINE_BREAKS, ' ').replace(INVISIBLE_CONTROLS, '\uFFFD');
+/**
+ * A failure notice's text: an upstream's error text keeps its layout readable (its line breaks become one
+ * space, as a forged line cannot start a line anyway); everything else invisible is shown as `⟨U+…⟩`.
+ */
+const failureText = (text: string): string => visibleText(text.replace(LINE_BREAKS, ' '));
+
+/** Every string of the model passed through `clean`. */
+function sanitiseStrings<T>(value: T, clean: (text: string) => string): T {
+  return sanitiseValue(value, clean) as T;
 }
 
-function sanitiseStrings<T>(value: T): T {
-  return sanitiseValue(value) as T;
-}
-
-function sanitiseValue(value: unknown): unknown {
-  if (typeof value === 'string') return sanitiseText(value);
-  if (Array.isArray(value)) return value.map((item: unknown) => sanitiseValue(item));
+function sanitiseValue(value: unknown, clean: (text: string) => string): unknown {
+  if (typeof value === 'string') return clean(value);
+  if (Array.isArray(value)) return value.map((item: unknown) => sanitiseValue(item, clean));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = sanitiseValue(item);
+    for (const [key, item] of Object.entries(value)) out[key] = sanitiseValue(item, clean);
     return out;
   }
   return value;

@@ -8,22 +8,22 @@
 import { parseArgs } from 'node:util';
 import { redactUrl } from '../adapters/http/redact.js';
 import type { RetryPolicy } from '../adapters/http/retry.js';
-import { createSendGridClient, translateSendGridError } from '../adapters/mail/sendgrid-mailer.js';
 import { loadConfig, secretVariants, type Config } from '../config/load-config.js';
 import { apiCallersSeen } from '../core/api-callers-seen.js';
+import { visibleText } from '../core/visible-text.js';
 import { API_READ_ACTIONS, normaliseActionName } from '../core/catalogue.js';
 import type { RawEvent } from '../core/types.js';
 import { formatWall, wallPlusOneSecond } from '../core/wall-time.js';
-import { judgeClock, type ClockVerdict } from '../core/clock-sanity.js';
 import type { Caution } from '../core/digest-model.js';
 import { formatOffset, type ZoneInference } from '../core/zone-inference.js';
-import { httpDate } from '../adapters/lastpass/lastpass-client.js';
 import { readUpstreamClock } from '../run/upstream-clock.js';
 import { checkZone, createEchoCollector } from '../run/zone-self-check.js';
 import { describeError } from '../errors.js';
 import { createRedactor, silentLogger, type Logger } from '../logger.js';
 import type { Clock, LastPassClient, RequestTiming, Store } from '../ports.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
+import { type CheckLine, clockLine } from './check-line.js';
+import { sendGridLines } from './check-sendgrid.js';
 import { createCommandLogger, createLastPass, ephemeralDiskWarning, openStore, printer } from './wiring.js';
 
 /** One try and one retry: `check` answers quickly. */
@@ -47,18 +47,14 @@ export async function checkCommand(args: string[], io: CommandIo): Promise<ExitC
     if (ephemeral) lines.push({ name: 'storage', ok: false, detail: ephemeral });
     const redact = createRedactor(secretVariants(config.secrets));
     const print = printer(io.stdout);
-    for (const l of lines) print(redact(`${l.ok ? 'ok  ' : 'FAIL'} ${l.name.padEnd(9)} ${l.detail}`));
+    for (const l of lines) print(redact(`${l.ok ? (l.warn ? 'warn' : 'ok  ') : 'FAIL'} ${l.name.padEnd(9)} ${l.detail}`));
     return lines.every((l) => l.ok) ? EXIT_OK : EXIT_FAILED;
   } finally {
     await store.close();
   }
 }
 
-export interface CheckLine {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
+export type { CheckLine } from './check-line.js';
 
 export async function runChecks(deps: {
   config: Config;
@@ -107,41 +103,8 @@ export async function runChecks(deps: {
     lines.push({ name: 'lastpass', ok: false, detail: describeError(error) });
   }
 
-  // SendGrid: scopes.
-  if (!config.sendgrid.apiKey) {
-    lines.push({
-      name: 'sendgrid',
-      ok: false,
-      detail: 'SENDGRID_API_KEY is not set: digests can only be written to the outbox (--dry-run).',
-    });
-  } else {
-    const url = `${config.sendgrid.apiUrl}/v3/scopes`;
-    try {
-      const client = await createSendGridClient({ apiKey: config.sendgrid.apiKey, apiUrl: config.sendgrid.apiUrl, timeoutMs: 15_000 });
-      const sentAt = deps.now().getTime();
-      const [response, body] = await client.request({ method: 'GET', url: '/v3/scopes' });
-      const receivedAt = deps.now().getTime();
-      const date = (response.headers as { date?: unknown } | undefined)?.date;
-      lines.push(
-        clockLine(
-          'SendGrid',
-          judgeClock([{ sentAt, receivedAt, serverDate: httpDate(typeof date === 'string' ? date : null) }], receivedAt, 'SendGrid'),
-        ),
-      );
-      const scopes: unknown = body && typeof body === 'object' ? (body as { scopes?: unknown }).scopes : undefined;
-      const list = Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : [];
-      const ok = list.includes('mail.send');
-      lines.push({
-        name: 'sendgrid',
-        ok,
-        detail: ok
-          ? `API key accepted at ${redactUrl(config.sendgrid.apiUrl)}; it has mail.send; sender ${config.report.from}, ${config.report.to.length} recipient(s)`
-          : 'the API key works but lacks the "mail.send" scope: give it the Mail Send permission in SendGrid (Settings > API Keys).',
-      });
-    } catch (error) {
-      lines.push({ name: 'sendgrid', ok: false, detail: translateSendGridError(error, redactUrl(url)).message });
-    }
-  }
+  // SendGrid: the key's scopes, its clock, and whether REPORT_FROM may send.
+  lines.push(...(await sendGridLines({ config, now: deps.now })));
 
   // Storage.
   try {
@@ -218,22 +181,8 @@ function callersLine(rows: readonly RawEvent[], config: Config): CheckLine {
   return {
     name: 'callers',
     ok: true,
-    detail: `API callers in the last 24 hours besides this worker: ${others.map(describe).join('; ')}.${suggestion}`,
-  };
-}
-
-/** The clock line of an upstream: its Date header against this machine's clock. */
-function clockLine(upstream: 'LastPass' | 'SendGrid', verdict: ClockVerdict | { kind: 'error'; error: unknown }): CheckLine {
-  const name = 'clock';
-  if (verdict.kind === 'error')
-    return { name, ok: false, detail: `${upstream} could not be asked for its time: ${describeError(verdict.error)}` };
-  if (verdict.kind === 'unverified')
-    return { name, ok: true, detail: `${upstream} sent no Date header: this machine's clock is not checked against it` };
-  if (verdict.kind === 'skewed') return { name, ok: false, detail: verdict.message };
-  return {
-    name,
-    ok: true,
-    detail: `this machine's clock agrees with ${upstream}'s (${Math.round(verdict.skewMs / 1000)} s apart; 5 minutes tolerated)`,
+    // Labels and IPs are LastPass text: shown with invisible and control characters as ⟨U+…⟩ (no terminal escapes).
+    detail: visibleText(`API callers in the last 24 hours besides this worker: ${others.map(describe).join('; ')}.${suggestion}`),
   };
 }
 

@@ -20,6 +20,8 @@ const COMMANDS: Readonly<Record<CommandName, () => Promise<Command>>> = {
   migrate: async () => (await import('./migrate.js')).migrateCommand,
   verify: async () => (await import('./verify.js')).verifyCommand,
   export: async () => (await import('./export.js')).exportCommand,
+  history: async () => (await import('./history.js')).historyCommand,
+  show: async () => (await import('./show.js')).showCommand,
 };
 
 function commandNamed(name: string | undefined): CommandName | null {

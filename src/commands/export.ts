@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { formatVerifyReport } from '../evidence/evidence-report.js';
 import { parseDay } from './args.js';
-import { openEvidenceArchive } from './evidence-archive.js';
+import { openEvidenceArchive, readDeliveredRecords, withStoreError } from './evidence-archive.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
 import { printer } from './wiring.js';
 
@@ -21,11 +21,19 @@ export async function exportCommand(args: string[], io: CommandIo): Promise<Exit
   const out = resolve(io.cwd, values.out);
   const { archive, settings } = await openEvidenceArchive(io);
   try {
-    const result = await archive.exportTarGz({ from, to, out, verifyKey: settings.evidence.verifyKey });
+    const { delivered, error } = await readDeliveredRecords(io, settings);
+    const result = await archive.exportTarGz({
+      from,
+      to,
+      out,
+      verifyKey: settings.evidence.verifyKey,
+      ...(delivered ? { delivered } : {}),
+    });
+    const report = withStoreError(result.report, error);
     const print = printer(io.stdout);
     print(`Exported ${result.bundles} bundle(s), ${result.files} file(s) for ${from} to ${to}:\n  ${out}\n`);
-    print(formatVerifyReport(result.report).trimEnd());
-    return result.report.ok ? EXIT_OK : EXIT_FAILED;
+    print(formatVerifyReport(report).trimEnd());
+    return report.ok ? EXIT_OK : EXIT_FAILED;
   } finally {
     await archive.close();
   }

@@ -5,7 +5,7 @@
 import { SCHEMA, type VariableName } from '../config/schema.js';
 import { VERSION } from '../version.js';
 
-export type CommandName = 'worker' | 'run' | 'demo' | 'check' | 'backfill' | 'migrate' | 'verify' | 'export';
+export type CommandName = 'worker' | 'run' | 'demo' | 'check' | 'backfill' | 'migrate' | 'verify' | 'export' | 'history' | 'show';
 
 interface CommandUsage {
   /** After the command's name. */
@@ -25,10 +25,12 @@ const LASTPASS: VariableName[] = [
   'LASTPASS_TIMEZONE',
   'LASTPASS_API_USER',
   'LASTPASS_TIMEOUT_SECONDS',
+  'ALLOW_INSECURE_HTTP',
 ];
 const SENDGRID: VariableName[] = ['SENDGRID_API_KEY', 'SENDGRID_API_URL', 'SENDGRID_DATA_RESIDENCY'];
 const REPORT: VariableName[] = ['REPORT_FROM', 'REPORT_TO', 'REPORT_TIMEZONE', 'REPORT_MAX_CATCHUP_DAYS', 'REPORT_LATE_OVERLAP_MINUTES'];
 const STORAGE: VariableName[] = ['DATA_DIR', 'DATABASE_URL'];
+const ALARM: VariableName[] = ['NOTIFY_WEBHOOK_URL', 'NOTIFY_WEBHOOK_FORMAT'];
 const EVIDENCE_WRITE: VariableName[] = ['EVIDENCE_RAW', 'EVIDENCE_RETENTION_DAYS', 'EVIDENCE_SIGNING_KEY'];
 
 export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
@@ -44,8 +46,10 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ...REPORT,
       'REPORT_SCHEDULE',
       'REPORT_RETRY_MINUTES',
+      'RUN_DEADLINE_MINUTES',
       'HEARTBEAT_URL',
       'PORT',
+      ...ALARM,
       ...STORAGE,
       ...EVIDENCE_WRITE,
       'LOG_LEVEL',
@@ -55,14 +59,24 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     synopsis: '[--from ISO] [--to ISO] [--dry-run] [--force]',
     summary: 'report what is due now (or the given window)',
     description:
-      'One report now. Without --from/--to it covers what is due: from the end of the last delivered window (or 24 h ago)\nto now. A delivered window is not sent again without --force.',
+      'One report now. Without --from/--to it covers what is due: from the end of the last delivered window (or 24 h ago)\nto now. A delivered window is not sent again without --force. HEARTBEAT_URL is pinged (/start, then the plain ping\nor /fail) unless --dry-run.',
     options: [
       ['--from ISO', 'start of the window, e.g. 2025-03-09T07:00:00Z (a date alone is midnight UTC)'],
       ['--to ISO', 'end of the window'],
       ['--dry-run', 'write the message to DATA_DIR/outbox/ instead of sending; changes no state; no SendGrid key needed'],
       ['--force', 'send a window that was already delivered again'],
     ],
-    variables: [...LASTPASS, ...SENDGRID, ...REPORT, ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
+    variables: [
+      ...LASTPASS,
+      ...SENDGRID,
+      ...REPORT,
+      'RUN_DEADLINE_MINUTES',
+      'HEARTBEAT_URL',
+      ...ALARM,
+      ...STORAGE,
+      ...EVIDENCE_WRITE,
+      'LOG_LEVEL',
+    ],
   },
   demo: {
     synopsis: '',
@@ -76,7 +90,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     synopsis: '',
     summary: 'validate config and reach LastPass and SendGrid',
     description:
-      'Validates the configuration and reaches both APIs without sending anything: one `reporting` call for a one-minute\nwindow and SendGrid GET /v3/scopes (must include mail.send); prints the storage state. Exit 1 when a check fails.',
+      'Validates the configuration and reaches both APIs without sending anything: one `reporting` call for a one-minute\nwindow and SendGrid GET /v3/scopes (must include mail.send); whether REPORT_FROM is a verified sender or on an\nauthenticated domain (GET /v3/verified_senders, /v3/whitelabel/domains; "warn" when the key may not read them);\nprints the storage state. Exit 1 when a check fails.',
     options: [],
     variables: [...LASTPASS, ...SENDGRID, 'REPORT_FROM', 'REPORT_TO', ...STORAGE],
   },
@@ -91,7 +105,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--send', 'deliver through SendGrid (and record the days as delivered)'],
       ['--force', 'send days that were already delivered again'],
     ],
-    variables: [...LASTPASS, ...SENDGRID, ...REPORT, ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
+    variables: [...LASTPASS, ...SENDGRID, ...REPORT, ...ALARM, ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
   },
   migrate: {
     synopsis: '',
@@ -122,6 +136,25 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--out FILE.tar.gz', 'where to write the archive (.tar.gz or .tgz)'],
     ],
     variables: [...STORAGE, 'EVIDENCE_VERIFY_KEY', 'LOG_LEVEL'],
+  },
+  history: {
+    synopsis: '[--from DAY] [--to DAY]',
+    summary: 'the delivered digests: counts, verdict, message id, evidence hash',
+    description:
+      'The delivered windows, oldest first: each with its counts, the verdict its subject stated, the SendGrid message id\nand its evidence bundle (the content SHA-256 printed in the digest footer, and the manifest SHA-256 of the chain).\nReads the store and the evidence only (DATA_DIR or DATABASE_URL); reaches no API.',
+    options: [
+      ['--from DAY', 'first day, YYYY-MM-DD (the day of the digest window, in REPORT_TIMEZONE)'],
+      ['--to DAY', 'last day'],
+    ],
+    variables: [...STORAGE, 'REPORT_TIMEZONE', 'LOG_LEVEL'],
+  },
+  show: {
+    synopsis: 'DAY|KEY [--html FILE]',
+    summary: 'the digest that was sent for that window, from the evidence',
+    description:
+      'The digest that was sent for that day (or window KEY, as history prints it), read back from its evidence bundle:\nthe text part to stdout, what was sent and where the evidence is to stderr. A day with several deliveries shows the\nnewest and names the others. Exit 1 when there is none, or when the files no longer match their manifest.',
+    options: [['--html FILE', 'also write the HTML part to FILE (open it in a browser)']],
+    variables: [...STORAGE, 'LOG_LEVEL'],
   },
 };
 

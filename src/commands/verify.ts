@@ -1,8 +1,8 @@
-/** `verify [--from DAY] [--to DAY]`: checks the evidence archive; exit 1 on any problem. */
+/** `verify [--from DAY] [--to DAY]`: checks the evidence archive, and the store's delivered windows against it; exit 1 on any problem. */
 import { parseArgs } from 'node:util';
 import { formatVerifyReport } from '../evidence/evidence-report.js';
 import { parseDay } from './args.js';
-import { openEvidenceArchive } from './evidence-archive.js';
+import { openEvidenceArchive, readDeliveredRecords, withStoreError } from './evidence-archive.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
 import { printer } from './wiring.js';
 
@@ -12,7 +12,15 @@ export async function verifyCommand(args: string[], io: CommandIo): Promise<Exit
   const to = parseDay(values.to, '--to');
   const { archive, settings } = await openEvidenceArchive(io);
   try {
-    const report = await archive.verify({ ...(from ? { from } : {}), ...(to ? { to } : {}), verifyKey: settings.evidence.verifyKey });
+    // The store's delivered windows: each must still have its bundle (a cut tail leaves no gap in the chain).
+    const { delivered, error } = await readDeliveredRecords(io, settings);
+    const verified = await archive.verify({
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
+      verifyKey: settings.evidence.verifyKey,
+      ...(delivered ? { delivered } : {}),
+    });
+    const report = withStoreError(verified, error);
     printer(io.stdout)(formatVerifyReport(report).trimEnd());
     return report.ok ? EXIT_OK : EXIT_FAILED;
   } finally {

@@ -6,12 +6,13 @@ import { resolve } from 'node:path';
 import { createLastPassClient } from '../adapters/lastpass/lastpass-client.js';
 import { createOutboxMailer } from '../adapters/mail/outbox-mailer.js';
 import { createSendGridMailer } from '../adapters/mail/sendgrid-mailer.js';
+import { createWebhookNotifier } from '../adapters/notify/webhook-notifier.js';
 import { createRenderer } from '../adapters/renderer.js';
 import type { RetryPolicy } from '../adapters/http/retry.js';
 import { secretVariants, type Config, type Env, type StorageSettings } from '../config/load-config.js';
 import { createEvidence } from '../evidence/create-evidence-archive.js';
 import { createLogger, createRedactor, type Logger, type LogLevel } from '../logger.js';
-import type { LastPassClient, Mailer, Store } from '../ports.js';
+import type { LastPassClient, Mailer, Notifier, Store } from '../ports.js';
 import type { RunDeps } from '../run-report.js';
 import { createStore } from '../store/create-store.js';
 import { VERSION } from '../version.js';
@@ -45,6 +46,7 @@ export function openStore(io: CommandIo, storage: StorageSettings, logger: Logge
 export function createLastPass(io: CommandIo, config: Config, logger: Logger, retryPolicy?: RetryPolicy): LastPassClient {
   return createLastPassClient({
     ...config.lastpass,
+    secrets: config.secrets,
     logger,
     now: () => io.now().getTime(),
     ...(retryPolicy ? { retryPolicy } : {}),
@@ -57,8 +59,26 @@ export function createRunDeps(io: CommandIo, config: Config, logger: Logger, sto
   const outbox = createOutboxMailer({ dataDir, logger });
   const mailer: Mailer =
     config.sendgrid.apiKey && !dryRun
-      ? createSendGridMailer({ apiKey: config.sendgrid.apiKey, apiUrl: config.sendgrid.apiUrl, logger, now: () => io.now().getTime() })
+      ? createSendGridMailer({
+          apiKey: config.sendgrid.apiKey,
+          apiUrl: config.sendgrid.apiUrl,
+          secrets: config.secrets,
+          logger,
+          now: () => io.now().getTime(),
+        })
       : outbox;
+  const webhookUrl = config.notify?.webhookUrl ?? null;
+  // Dry runs never notify: the alarm webhook is for real runs only.
+  const notifier: Notifier | null =
+    webhookUrl && !dryRun
+      ? createWebhookNotifier({
+          url: webhookUrl,
+          format: config.notify?.webhookFormat ?? 'json',
+          logger,
+          secrets: config.secrets,
+          now: () => io.now().getTime(),
+        })
+      : null;
   return {
     config,
     store,
@@ -66,6 +86,7 @@ export function createRunDeps(io: CommandIo, config: Config, logger: Logger, sto
     mailer,
     outbox,
     renderer: createRenderer(),
+    ...(notifier ? { notifier } : {}),
     logger,
     now: io.now,
     version: VERSION,

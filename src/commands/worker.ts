@@ -3,13 +3,15 @@
  * optional health endpoint; SIGTERM/SIGINT stop it gracefully (an in-flight run gets 30 s).
  */
 import { parseArgs } from 'node:util';
-import { startHealthServer, type HealthServer } from '../adapters/health-server.js';
+import { startHealthServer, type HealthServer, type HealthStatus } from '../adapters/health-server.js';
 import { createHeartbeat } from '../adapters/notify/heartbeat.js';
 import { loadConfig } from '../config/load-config.js';
 import { describeError } from '../errors.js';
-import { runReport } from '../run-report.js';
 import { VERSION } from '../version.js';
-import { createWorker } from '../worker.js';
+import { healthVerdict } from '../core/health-verdict.js';
+import type { Store } from '../ports.js';
+import { createWorker, type Worker } from '../worker.js';
+import { runWithHeartbeat } from './heartbeat-run.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode, type StopSignal } from './io.js';
 import { createCommandLogger, createRunDeps, ephemeralDiskWarning, openStore } from './wiring.js';
 
@@ -25,24 +27,16 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
   const store = openStore(io, config, logger);
   await store.init();
   const deps = createRunDeps(io, config, logger, store, false);
-  const heartbeat = config.worker.heartbeatUrl ? createHeartbeat({ url: config.worker.heartbeatUrl, logger }) : null;
+  const heartbeat = config.worker.heartbeatUrl
+    ? createHeartbeat({ url: config.worker.heartbeatUrl, logger, secrets: config.secrets })
+    : null;
   const worker = createWorker({
     schedule: config.report.schedule,
     timeZone: config.report.timeZone,
     logger,
     now: io.now,
     retryDelaysMs: config.worker.retryDelaysMs,
-    runDue: async (deadline) => {
-      const outcome = await runReport(deps, deadline === undefined ? {} : { deadline });
-      if (heartbeat && outcome.status !== 'locked') {
-        const failed = outcome.windows.find((w) => w.status === 'failed');
-        await heartbeat.ping(
-          outcome.status === 'failed' ? 'fail' : 'success',
-          failed ? `window ${failed.key} failed: ${failed.error ?? ''}` : `${outcome.status}: ${outcome.windows.length} window(s)`,
-        );
-      }
-      return outcome;
-    },
+    runDue: (deadline) => runWithHeartbeat(deps, deadline === undefined ? {} : { deadline }, heartbeat),
     readCursor: async () => {
       const state = await store.readState();
       return state.cursor ? new Date(state.cursor) : null;
@@ -52,18 +46,7 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
   if (config.worker.port !== null) {
     health = await startHealthServer({
       port: config.worker.port,
-      status: async () => {
-        const state = await store.readState();
-        return {
-          status: state.consecutiveFailures > 0 ? 'failing' : 'ok',
-          lastSuccessAt: state.lastSuccessAt,
-          coveredUntil: state.cursor,
-          nextRun: worker.nextRun()?.toISOString() ?? null,
-          consecutiveFailures: state.consecutiveFailures,
-          running: worker.busy(),
-          version: VERSION,
-        };
-      },
+      status: () => workerHealth(store, worker, io.now()),
     });
     logger.info('health.listening', { port: health.port, path: '/healthz' });
   }
@@ -108,4 +91,26 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
       rejectPromise(error);
     });
   });
+}
+
+/** What /healthz says of this worker now: the store's state judged against the schedule (core/health-verdict.ts). */
+export async function workerHealth(
+  store: Pick<Store, 'readState'>,
+  worker: Pick<Worker, 'nextRun' | 'previousRun' | 'busy'>,
+  now: Date,
+): Promise<HealthStatus> {
+  const state = await store.readState();
+  const last = worker.previousRun(now);
+  const secondLast = last ? worker.previousRun(new Date(last.getTime() - 60_000)) : null;
+  const verdict = healthVerdict({ consecutiveFailures: state.consecutiveFailures, cursor: state.cursor, secondLastScheduled: secondLast });
+  return {
+    status: verdict.status,
+    reason: verdict.reason,
+    lastSuccessAt: state.lastSuccessAt,
+    coveredUntil: state.cursor,
+    nextRun: worker.nextRun()?.toISOString() ?? null,
+    consecutiveFailures: state.consecutiveFailures,
+    running: worker.busy(),
+    version: VERSION,
+  };
 }

@@ -4,6 +4,7 @@
  * Storage, logging and evidence settings are read here too for the commands that need only those
  * (migrate, verify, export, demo). Pure: the environment comes in as a value.
  */
+import { inferWebhookFormat, type WebhookFormat } from '../core/alarm.js';
 import type { IgnoreUserRule } from '../core/ignore-users.js';
 import type { KnownApiCaller } from '../core/known-callers.js';
 import type { SeverityOverride } from '../core/severity-overrides.js';
@@ -43,6 +44,8 @@ export interface Config {
     severityOverrides?: SeverityOverride[];
     /** REPORT_IGNORE_USERS. */
     ignoreUsers?: IgnoreUserRule[];
+    /** RUN_DEADLINE_MINUTES (default 30): the longest a run may take, fetches, retries and sends together. */
+    runDeadlineMinutes?: number;
   };
   worker: {
     /** Delays of the retries after a failed run, within the day. */
@@ -51,6 +54,8 @@ export interface Config {
     /** Serve GET /healthz on this port (only when PORT is set). */
     port: number | null;
   };
+  /** NOTIFY_WEBHOOK_URL and its format (given or inferred from the host); absent or null url: no webhook. */
+  notify?: { webhookUrl: string | null; webhookFormat: WebhookFormat };
   dataDir: string;
   databaseUrl: string | null;
   /** Compliance evidence (always on for non-dry runs). */
@@ -122,8 +127,13 @@ function assemble(v: Values<Schema>, secrets: string[]): Config {
       lateOverlapMinutes: v.REPORT_LATE_OVERLAP_MINUTES!,
       severityOverrides: v.REPORT_SEVERITY_OVERRIDES ?? [],
       ignoreUsers: v.REPORT_IGNORE_USERS ?? [],
+      runDeadlineMinutes: v.RUN_DEADLINE_MINUTES!,
     },
     worker: { retryDelaysMs: v.REPORT_RETRY_MINUTES!, heartbeatUrl: v.HEARTBEAT_URL, port: v.PORT },
+    notify: {
+      webhookUrl: v.NOTIFY_WEBHOOK_URL,
+      webhookFormat: v.NOTIFY_WEBHOOK_FORMAT ?? (v.NOTIFY_WEBHOOK_URL ? inferWebhookFormat(v.NOTIFY_WEBHOOK_URL) : 'json'),
+    },
     dataDir: v.DATA_DIR!,
     databaseUrl: v.DATABASE_URL,
     evidence: evidenceOf(v),

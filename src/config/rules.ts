@@ -2,7 +2,7 @@
  * The cross-field rules of the configuration, each named, each seeing every normalised value and which
  * variables were set. They run after the schema (schema.ts), so that all problems come out together.
  */
-import type { Schema, VariableName } from './schema.js';
+import { DEFAULTS, type Schema, type VariableName } from './schema.js';
 import type { Values } from './variable.js';
 
 export interface RuleInput {
@@ -61,6 +61,23 @@ export const RULES: readonly ConfigRule[] = [
           },
   },
   {
+    // One LastPass request that times out, its retry and a SendGrid send (30 s) must fit in a run.
+    name: 'run-deadline-vs-timeout',
+    check: ({ values }) => {
+      const minutes = values.RUN_DEADLINE_MINUTES;
+      const timeout = values.LASTPASS_TIMEOUT_SECONDS;
+      if (minutes === null || minutes === undefined || timeout === null || timeout === undefined) return {};
+      const needed = 2 * timeout + 30;
+      return minutes * 60 >= needed
+        ? {}
+        : {
+            problems: [
+              `RUN_DEADLINE_MINUTES=${minutes} is shorter than one LastPass request that times out (LASTPASS_TIMEOUT_SECONDS=${timeout}), its retry and a send (${needed} s): raise RUN_DEADLINE_MINUTES to at least ${Math.ceil(needed / 60)} or lower LASTPASS_TIMEOUT_SECONDS.`,
+            ],
+          };
+    },
+  },
+  {
     name: 'sendgrid-url-vs-residency',
     check: ({ text, values }) =>
       text('SENDGRID_API_URL') && values.SENDGRID_DATA_RESIDENCY === 'eu'
@@ -71,4 +88,64 @@ export const RULES: readonly ConfigRule[] = [
           }
         : {},
   },
+  {
+    name: 'webhook-format-without-url',
+    check: ({ text }) =>
+      text('NOTIFY_WEBHOOK_FORMAT') && !text('NOTIFY_WEBHOOK_URL')
+        ? {
+            problems: [
+              'NOTIFY_WEBHOOK_FORMAT is set but NOTIFY_WEBHOOK_URL is not: set the webhook URL too, or unset NOTIFY_WEBHOOK_FORMAT.',
+            ],
+          }
+        : {},
+  },
+  {
+    name: 'https-unless-loopback',
+    check: ({ values }) => {
+      const findings: Required<RuleFindings> = { problems: [], warnings: [] };
+      const endpoints: [VariableName, string | null][] = [
+        ['LASTPASS_API_URL', values.LASTPASS_API_URL],
+        ['SENDGRID_API_URL', values.SENDGRID_API_URL ?? DEFAULTS.SENDGRID_API_URL],
+        ['HEARTBEAT_URL', values.HEARTBEAT_URL],
+        ['NOTIFY_WEBHOOK_URL', values.NOTIFY_WEBHOOK_URL],
+      ];
+      for (const [name, url] of endpoints) {
+        const host = insecureHost(url);
+        if (host === null) continue;
+        // The heartbeat and webhook URLs are capabilities: not even their host is shown.
+        const where =
+          name === 'HEARTBEAT_URL' || name === 'NOTIFY_WEBHOOK_URL' ? 'a host that is not loopback' : `${host}, which is not loopback`;
+        if (values.ALLOW_INSECURE_HTTP) {
+          findings.warnings.push(
+            `${name} uses http:// to ${where} (allowed by ALLOW_INSECURE_HTTP=1): its secrets cross the network unencrypted.`,
+          );
+        } else {
+          findings.problems.push(
+            `${name} uses http:// to ${where}: the secrets it carries would cross the network unencrypted. Use https://, or set ALLOW_INSECURE_HTTP=1 if a trusted network requires it.`,
+          );
+        }
+      }
+      return findings;
+    },
+  },
 ];
+
+/** The host of an http:// URL that is not loopback (127.0.0.0/8, ::1, localhost); null otherwise. */
+export function insecureHost(url: string | null): string | null {
+  if (url === null) return null;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== 'http:') return null;
+  return isLoopbackHost(u.hostname) ? null : u.host;
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/\.$/, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (h === '[::1]' || h === '[::ffff:7f00:1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(h)) return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}

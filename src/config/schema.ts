@@ -9,6 +9,9 @@ import { normaliseKeyText, signingKeyProblem, verifyKeyProblem } from './evidenc
 import { type IgnoreUserRule, parseIgnoreUsers } from '../core/ignore-users.js';
 import { type KnownApiCaller, parseKnownApiCallers } from '../core/known-callers.js';
 import { parseSeverityOverrides, type SeverityOverride } from '../core/severity-overrides.js';
+import { MAX_RECIPIENTS, parseRecipients, parseSender, type ParsedAddresses } from './addresses.js';
+import { WEBHOOK_FORMATS, type WebhookFormat } from '../core/alarm.js';
+import { capabilityUrlParts, urlCredentials } from '../adapters/http/redact.js';
 import { ok, problem, variable, type Parsed } from './variable.js';
 
 export const DEFAULTS = {
@@ -24,33 +27,36 @@ export const DEFAULTS = {
   DATA_DIR: './data',
   LOG_LEVEL: 'info',
   REPORT_RETRY_MINUTES: '10,30,60,120',
+  RUN_DEADLINE_MINUTES: '30',
 } as const;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type ConfigLogLevel = (typeof LOG_LEVELS)[number];
 
-const EMAIL_RE = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
-
-/** Accepts `a@b.c` or `Name <a@b.c>`; returns the address part, or null. */
-export function parseAddress(text: string): string | null {
-  const t = text.trim();
-  const angle = /^[^<>]*<([^<>]+)>$/.exec(t);
-  const address = (angle ? angle[1]! : t).trim();
-  return EMAIL_RE.test(address) ? address : null;
-}
+export { parseAddress } from './addresses.js';
 
 // ---- value kinds ----------------------------------------------------------------------------------
 
-/** An http(s) URL without its trailing slashes. `example` is named in the fix; `echo: false` for capabilities. */
-function httpUrl(name: string, fix: { example: string; isDefault: boolean; echo?: boolean }) {
+/**
+ * An http(s) URL without its trailing slashes, and without credentials (`user:password@`): those are refused
+ * rather than stripped, since what they were meant to authenticate would then silently fail (and Node's
+ * fetch refuses them anyway); the problem never quotes them. `example` is named in the fix; `echo: false`
+ * for capabilities. Whether http:// is allowed is a rule (rules.ts: loopback or ALLOW_INSECURE_HTTP).
+ */
+function httpUrl(name: string, fix: { example: string; isDefault: boolean; echo?: boolean; credentials: string }) {
   return (text: string): Parsed<string> => {
+    if (urlCredentials(text).length > 0) {
+      return problem(
+        `${name} contains credentials (user:password@ before the host), which are never sent nor shown: remove them; ${fix.credentials}.`,
+      );
+    }
     try {
       const u = new URL(text);
       if (u.protocol === 'https:' || u.protocol === 'http:') return ok(text.replace(/\/+$/, ''));
     } catch {
       // not a URL at all
     }
-    const shown = fix.echo === false ? '' : ` ("${text}")`;
+    const shown = fix.echo === false || text.includes('@') ? '' : ` ("${text}")`;
     return problem(
       `${name} is not an http(s) URL${shown}: set it to a full URL such as ${fix.example}, or unset it${fix.isDefault ? ' for the default' : ''}.`,
     );
@@ -84,6 +90,14 @@ export function databasePasswords(url: string): string[] {
 
 /** A key as written (maybe with literal "\n") and as used. */
 const keyForms = (text: string) => [text, normaliseKeyText(text)];
+
+/** An address parser (addresses.ts) as a variable's parse: its problems, or its value with its warnings. */
+function fromAddresses<T>(parse: (text: string) => ParsedAddresses<T>) {
+  return (text: string): Parsed<T> => {
+    const { value, problems, warnings } = parse(text);
+    return problems.length || value === null ? problem(...problems) : ok(value, warnings);
+  };
+}
 
 /** One of the core noise-control parsers as a variable's parse (they name the variable in their problems). */
 function fromCore<T>(parse: (text: string) => { value: T; problems: string[] }) {
@@ -128,7 +142,13 @@ export const SCHEMA = {
     name: 'LASTPASS_API_URL',
     help: 'the endpoint: a proxy or a regional host',
     default: DEFAULTS.LASTPASS_API_URL,
-    parse: httpUrl('LASTPASS_API_URL', { example: DEFAULTS.LASTPASS_API_URL, isDefault: true }),
+    // Its credentials, if any were set, are redacted everywhere (the URL itself is refused, see httpUrl).
+    secret: urlCredentials,
+    parse: httpUrl('LASTPASS_API_URL', {
+      example: DEFAULTS.LASTPASS_API_URL,
+      isDefault: true,
+      credentials: 'LastPass is authenticated by LASTPASS_API_KEY in the request body, and a proxy that needs a password is not supported',
+    }),
   }),
   LASTPASS_TIMEZONE: variable<string>({
     name: 'LASTPASS_TIMEZONE',
@@ -176,7 +196,12 @@ export const SCHEMA = {
   SENDGRID_API_URL: variable<string>({
     name: 'SENDGRID_API_URL',
     help: `endpoint (default ${DEFAULTS.SENDGRID_API_URL}, or the EU one with SENDGRID_DATA_RESIDENCY=eu)`,
-    parse: httpUrl('SENDGRID_API_URL', { example: DEFAULTS.SENDGRID_API_URL, isDefault: true }),
+    secret: urlCredentials,
+    parse: httpUrl('SENDGRID_API_URL', {
+      example: DEFAULTS.SENDGRID_API_URL,
+      isDefault: true,
+      credentials: 'SendGrid is authenticated by SENDGRID_API_KEY',
+    }),
   }),
   SENDGRID_DATA_RESIDENCY: variable<'global' | 'eu'>({
     name: 'SENDGRID_DATA_RESIDENCY',
@@ -192,25 +217,13 @@ export const SCHEMA = {
     help: 'a verified SendGrid sender, address or "Name <address>"',
     required:
       'REPORT_FROM is not set: use a sender address verified in SendGrid (Settings > Sender Authentication), e.g. "LastPass digest <security-bot@example.org>".',
-    parse: (t) =>
-      parseAddress(t)
-        ? ok(t)
-        : problem(`REPORT_FROM is not an email address ("${t}"): use "name@example.org" or "Name <name@example.org>".`),
+    parse: fromAddresses((t) => parseSender(t, 'REPORT_FROM')),
   }),
   REPORT_TO: variable<string[]>({
     name: 'REPORT_TO',
-    help: 'comma-separated recipients',
+    help: `comma-separated recipients (at most ${MAX_RECIPIENTS}; repeats are sent once)`,
     required: 'REPORT_TO is not set: list the recipients, comma-separated, e.g. "secops@example.org, ciso@example.org".',
-    parse: (t) => {
-      const parts = t
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean);
-      const bad = parts.filter((p) => !parseAddress(p));
-      if (bad.length)
-        return problem(...bad.map((p) => `REPORT_TO contains "${p}", which is not an email address: separate recipients with commas.`));
-      return parts.length ? ok(parts) : problem('REPORT_TO lists no recipient.');
-    },
+    parse: fromAddresses((t) => parseRecipients(t, 'REPORT_TO')),
   }),
   REPORT_SCHEDULE: variable<string>({
     name: 'REPORT_SCHEDULE',
@@ -269,14 +282,61 @@ export const SCHEMA = {
       return ok(delays);
     },
   }),
+  RUN_DEADLINE_MINUTES: variable<number>({
+    name: 'RUN_DEADLINE_MINUTES',
+    help: 'the longest one run may take (LastPass fetches, retries, sends); past it the run fails loudly',
+    default: DEFAULTS.RUN_DEADLINE_MINUTES,
+    parse: wholeNumber('RUN_DEADLINE_MINUTES', 1, 1440, DEFAULTS.RUN_DEADLINE_MINUTES),
+  }),
   HEARTBEAT_URL: variable<string>({
     name: 'HEARTBEAT_URL',
     help: "dead-man's switch pinged after every run (a secret)",
     // The heartbeat URL is a capability (anyone holding it can fake the pings): a secret, never echoed.
-    secret: true,
+    secret: capabilityUrlParts,
     parse: (t) => {
-      const checked = httpUrl('HEARTBEAT_URL', { example: 'https://hc-ping.com/<your-check-uuid>', isDefault: false, echo: false })(t);
+      const checked = httpUrl('HEARTBEAT_URL', {
+        example: 'https://hc-ping.com/<your-check-uuid>',
+        isDefault: false,
+        echo: false,
+        credentials: 'use the ping URL exactly as the monitoring service shows it (its path is the secret)',
+      })(t);
       return checked.ok ? ok(t) : checked; // used as written
+    },
+  }),
+  NOTIFY_WEBHOOK_URL: variable<string>({
+    name: 'NOTIFY_WEBHOOK_URL',
+    help: 'second alarm channel: a Slack, Teams (Workflows) or JSON webhook for FAILED notices and high findings (a secret)',
+    // The webhook URL is a capability (its path or query is the token): a secret, never echoed.
+    secret: capabilityUrlParts,
+    parse: (t) => {
+      const checked = httpUrl('NOTIFY_WEBHOOK_URL', {
+        example: 'https://hooks.slack.com/services/T000/B000/XXXX',
+        isDefault: false,
+        echo: false,
+        credentials: 'use the webhook URL exactly as Slack, Teams or your receiver shows it (its path is the secret)',
+      })(t);
+      return checked.ok ? ok(t) : checked; // used as written
+    },
+  }),
+  NOTIFY_WEBHOOK_FORMAT: variable<WebhookFormat>({
+    name: 'NOTIFY_WEBHOOK_FORMAT',
+    help: 'slack, teams or json; unset: inferred from the webhook host',
+    parse: (t) => {
+      const f = t.toLowerCase();
+      return (WEBHOOK_FORMATS as readonly string[]).includes(f)
+        ? ok(f as WebhookFormat)
+        : problem(`NOTIFY_WEBHOOK_FORMAT must be slack, teams or json (got "${f}"): unset it to infer the format from the webhook's host.`);
+    },
+  }),
+  ALLOW_INSECURE_HTTP: variable<boolean>({
+    name: 'ALLOW_INSECURE_HTTP',
+    help: '1 allows http:// endpoints on hosts other than loopback (secrets then cross the network unencrypted)',
+    default: '0',
+    parse: (t) => {
+      const v = t.toLowerCase();
+      if (['1', 'on', 'true', 'yes'].includes(v)) return ok(true);
+      if (['0', 'off', 'false', 'no'].includes(v)) return ok(false);
+      return problem(`ALLOW_INSECURE_HTTP must be 1 or 0 (got "${v}"): unset it to refuse http:// endpoints that are not loopback.`);
     },
   }),
   PORT: variable<number>({

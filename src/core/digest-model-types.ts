@@ -167,8 +167,11 @@ export interface DigestModel {
     note: string;
     rows: TrendRow[];
   };
-  /** Names of the attached files with every security-relevant event ("" when none attached). */
-  attachments: { csv: string; json: string; events: number };
+  /**
+   * Names of the attached (gzip) files of security-relevant events ("" when none attached), the rows they
+   * hold and the rows a complete list would hold (more when rows were left out: a notice says so).
+   */
+  attachments: { csv: string; json: string; events: number; total: number };
   categories: CategoryRow[];
   /** High and medium events behind the findings (not those that are findings on their own), newest first, capped; see moreFindings. */
   findings: EventRow[];
@@ -197,6 +200,8 @@ export interface DigestModel {
 
 export interface FailureNoticeModel {
   kind: 'failure';
+  /** The digest itself went out, and what failed came after it (its record, its evidence): the notice says so. */
+  digestSent: boolean;
   subject: string;
   /** What failed, one sentence, redacted. */
   what: string;

@@ -12,6 +12,7 @@ import type { KnownApiCallerActivity } from './noise-control.js';
 import type { SeverityOverride } from './severity-overrides.js';
 import { SEVERITIES, type ClassifiedEvent, type ReportWindow, type Severity, type WallRange } from './types.js';
 import { windowKey } from './window-plan.js';
+import { shortenText, visibleText } from './visible-text.js';
 
 export interface DigestCaps {
   detections: number;
@@ -47,8 +48,11 @@ export interface DigestContext {
   generatedAt: Date;
   /** Earlier delivered windows (any order), for trends. */
   prior?: readonly PriorDay[];
-  /** File names of the attached full event lists, or null when nothing is attached. */
-  attachments?: { csv: string; json: string } | null;
+  /**
+   * File names of the attached event lists with the rows they hold and the rows a complete list would hold
+   * (core/attachment-plan.ts), or null when nothing is attached.
+   */
+  attachments?: { csv: string; json: string; rows: number; total: number } | null;
   /**
    * The noise-control settings of the run (LASTPASS_KNOWN_API_CALLERS, REPORT_SEVERITY_OVERRIDES,
    * REPORT_IGNORE_USERS): the coverage section states each, with what it did (from the analysis; 0 when the
@@ -89,8 +93,9 @@ function footer(ctx: Pick<DigestContext, 'window' | 'generatedAt' | 'reportTimeZ
   };
 }
 
+/** Event text as shown (invisible characters as `⟨U+200B⟩`, core/visible-text.ts), at most `max` long. */
 export function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return shortenText(visibleText(text), max);
 }
 
 function toRow(e: ClassifiedEvent, timeZone: string, max: number): EventRow {
@@ -305,8 +310,8 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
     chart: buildChart(analysis, ctx.window, ctx.reportTimeZone),
     trends: buildTrends(analysis, ctx.window, ctx.prior ?? []),
     attachments: ctx.attachments
-      ? { csv: ctx.attachments.csv, json: ctx.attachments.json, events: analysis.relevant.length + analysis.unrecognisedRows.length }
-      : { csv: '', json: '', events: 0 },
+      ? { csv: ctx.attachments.csv, json: ctx.attachments.json, events: ctx.attachments.rows, total: ctx.attachments.total }
+      : { csv: '', json: '', events: 0, total: 0 },
     categories,
     findings: highMedium.slice(0, caps.findings).map((e) => toRow(e, ctx.reportTimeZone, max)),
     moreFindings: Math.max(0, highMedium.length - caps.findings),
@@ -343,13 +348,17 @@ export function buildFailureModel(input: {
   reportTimeZone: string;
   version: string;
   generatedAt: Date;
+  /** The digest was delivered before the failure (its record or its evidence could not be written). */
+  digestSent?: boolean;
 }): FailureNoticeModel {
   const label = windowLabel(input.window, input.reportTimeZone);
   const n = input.consecutiveFailures;
   const missing = input.coveredUntil && input.now ? formatDuration(input.now.getTime() - Date.parse(input.coveredUntil)) : null;
   // After repeated failures the notice escalates: the subject says how long coverage has been missing.
-  const subject =
-    n >= 3
+  const digestSent = input.digestSent ?? false;
+  const subject = digestSent
+    ? `FAILED after delivery: LastPass security digest ${label} — the digest was sent, its record or evidence was not written`
+    : n >= 3
       ? `FAILED ${n} times in a row: LastPass security digest — no coverage${missing ? ` for ${missing}` : ''} (since ${input.coveredUntil ?? 'the first run'})`
       : `FAILED: LastPass security digest ${label} — window not reviewed`;
   const what =
@@ -358,6 +367,7 @@ export function buildFailureModel(input: {
       : input.what;
   return {
     kind: 'failure',
+    digestSent,
     subject,
     what,
     error: input.error,

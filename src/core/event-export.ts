@@ -2,10 +2,12 @@
  * The full list of security-relevant events, as CSV and JSON attachments. Event text is attacker-
  * influenced: CSV cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or CR,
  * also after leading spaces) are neutralised with a leading apostrophe, and every cell is quoted as RFC 4180
- * requires.
+ * requires. Invisible characters: the CSV shows them as `⟨U+200B⟩` (what a spreadsheet displays is what
+ * people compare), the JSON keeps the exact text with them written as `\u200b` escapes (core/visible-text.ts).
  */
 import { createLocalSecondFormatter, createUtcSecondFormatter } from './display-time.js';
 import type { ClassifiedEvent } from './types.js';
+import { escapeInvisibleInJson, visibleText } from './visible-text.js';
 
 const FORMULA_START = /^[\s]*[=+\-@\t\r]/;
 /** A cell that needs neither the apostrophe nor quotes (most of them): used as it is. */
@@ -15,7 +17,8 @@ export function neutraliseCell(value: string): string {
   return FORMULA_START.test(value) ? `'${value}` : value;
 }
 
-export function csvCell(value: string): string {
+export function csvCell(text: string): string {
+  const value = visibleText(text);
   if (!NEEDS_CARE.test(value)) return value;
   const safe = neutraliseCell(value);
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
@@ -38,7 +41,7 @@ export function eventsToCsv(events: readonly ClassifiedEvent[], timeZone: string
 
 export function eventsToJson(events: readonly ClassifiedEvent[]): string {
   const utc = createUtcSecondFormatter();
-  return JSON.stringify(
+  const json = JSON.stringify(
     events.map((e) => ({
       time: utc(e.at),
       lastpassTime: e.wall,
@@ -53,4 +56,5 @@ export function eventsToJson(events: readonly ClassifiedEvent[]): string {
     null,
     1,
   );
+  return escapeInvisibleInJson(json);
 }

@@ -11,7 +11,7 @@
  * - A window already delivered is not sent again, unless forced (and then says so).
  */
 import { formatDuration, formatUtc } from './display-time.js';
-import type { DeliveredWindow, DeliveryIntent, RunState } from './run-state.js';
+import type { DeliveredWindow, DeliveryIntent, MaybeSent, RunState } from './run-state.js';
 import type { ReportWindow } from './types.js';
 import { DAY_MS, planDueWindows, windowKey } from './window-plan.js';
 
@@ -39,6 +39,12 @@ export interface PlannedWindow {
   marker: string | null;
   /** Which attempt at sending this window's key this is (1 for a fresh send). */
   attempt: number;
+  /**
+   * What is known of the earlier send this window repeats: SendGrid left it unconfirmed (`maybeSent`), or
+   * the worker stopped mid-send (null with `marker` set). A re-send after either keeps the intent even when
+   * SendGrid then refuses it: the earlier one may still have been accepted.
+   */
+  maybeSent: MaybeSent | null;
   /** Where the delivered record starts: the skipped span's start for the digest that states it. */
   recordStart: Date;
 }
@@ -76,6 +82,7 @@ export function planRun(input: RunPlanInput): RunPlan {
       notices,
       marker: retryOf ? retryOf.marker : null,
       attempt: retryOf ? retryOf.attempt + 1 : 1,
+      maybeSent: retryOf?.maybeSent ?? null,
       // The digest that states a skipped span accounts for it in the state, so the cursor moves past it.
       recordStart: gap ? gap.start : window.start,
     };
@@ -119,6 +126,13 @@ export function coverageGapNotice(skipped: ReportWindow, maxCatchupDays: number)
   return `Coverage gap: ${formatUtc(from)} to ${formatUtc(to)} (${formatDuration(to - from)}) was NOT reviewed: the worker was down longer than REPORT_MAX_CATCHUP_DAYS=${maxCatchupDays}. Review it with: lastpass-audit-digest run --from ${skipped.start.toISOString()} --to ${skipped.end.toISOString()}`;
 }
 
-function possibleDuplicateNotice(pending: DeliveryIntent): string {
-  return `Possible duplicate: a send of this digest started at ${pending.startedAt} and its outcome was not recorded (the worker stopped mid-send). It is sent again with the same marker ${pending.marker}; if you already have it, ignore one.`;
+/**
+ * The notice of a re-send whose earlier send may have been accepted: after a crash mid-send (no outcome
+ * recorded) or after SendGrid left it unconfirmed (`maybeSent`, in this run or an earlier one).
+ */
+export function possibleDuplicateNotice(pending: Pick<DeliveryIntent, 'startedAt' | 'marker' | 'maybeSent'>): string {
+  const why = pending.maybeSent
+    ? `SendGrid did not confirm it (${pending.maybeSent.reason.replace(/\.$/, '')}), so it may have been accepted`
+    : 'its outcome was not recorded (the worker stopped mid-send)';
+  return `Possible duplicate: a send of this digest started at ${pending.startedAt} and ${why}. It is sent again with the same marker ${pending.marker}; if you already have it, ignore one.`;
 }

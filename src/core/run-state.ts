@@ -51,6 +51,18 @@ export interface DeliveredWindow {
   marker: string;
   /** Counts for trends and the verdict of later days. */
   summary: DeliverySummary;
+  /**
+   * The window's evidence bundle as sealed before sending: its label (`<day>/<run id>`) and the SHA-256 of
+   * its content manifest, the hash the digest's footer shows and the bundle's manifest records. `verify`
+   * cross-checks every delivered window against the archive with it. Absent without evidence (none
+   * configured, or it failed before sealing) and in records written before this field existed.
+   */
+  evidence?: DeliveryEvidence;
+}
+
+export interface DeliveryEvidence {
+  bundle: string;
+  contentSha256: string;
 }
 
 export interface DeliverySummary {
@@ -63,6 +75,18 @@ export interface DeliverySummary {
   byCategory: Record<string, number>;
 }
 
+/**
+ * A send that may have been accepted (issue #13): SendGrid did not confirm it (a timeout after the request
+ * was written, a reset, a 5xx, 408/429). Recorded on the intent before any re-send; every re-send of the
+ * window then carries the same marker and the "Possible duplicate" notice.
+ */
+export interface MaybeSent {
+  /** When the unconfirmed send failed (ISO). */
+  at: string;
+  /** What SendGrid did (a redacted, human-readable message). */
+  reason: string;
+}
+
 /** Recorded before a send; cleared (by completeDelivery) after it. Survives a crash in between. */
 export interface DeliveryIntent {
   key: string;
@@ -72,6 +96,8 @@ export interface DeliveryIntent {
   startedAt: string;
   /** How many times a send was attempted for this key (1 on the first attempt). */
   attempt: number;
+  /** Set when an earlier send of this key may have been accepted (absent: none known, or a crash mid-send). */
+  maybeSent?: MaybeSent;
 }
 
 export interface FailureRecord {
@@ -156,6 +182,7 @@ export function invalidInstants(state: RunState): string[] {
   check('lastSuccessAt', state.lastSuccessAt);
   if (state.pendingDelivery) {
     for (const f of ['start', 'end', 'startedAt'] as const) check(`pendingDelivery.${f}`, state.pendingDelivery[f]);
+    if (state.pendingDelivery.maybeSent) check('pendingDelivery.maybeSent.at', state.pendingDelivery.maybeSent.at);
   }
   if (state.lastFailure) for (const f of ['start', 'end', 'at'] as const) check(`lastFailure.${f}`, state.lastFailure[f]);
   state.delivered.forEach((d, i) => {
@@ -196,6 +223,7 @@ export function normaliseDelivered(d: DeliveredWindow): DeliveredWindow {
       info: d.summary.info,
       byCategory: { ...d.summary.byCategory },
     },
+    ...(d.evidence ? { evidence: { bundle: d.evidence.bundle, contentSha256: d.evidence.contentSha256 } } : {}),
   };
 }
 
@@ -207,6 +235,7 @@ export function normaliseIntent(i: DeliveryIntent): DeliveryIntent {
     marker: i.marker,
     startedAt: instantOf(i.startedAt, 'intent.startedAt'),
     attempt: i.attempt,
+    ...(i.maybeSent ? { maybeSent: { at: instantOf(i.maybeSent.at, 'intent.maybeSent.at'), reason: i.maybeSent.reason } } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createAnalysis, type AnalysisResult } from './analysis.js';
 import type { HistorySnapshot } from './detections/detection.js';
 import type { AuditEvent, RawEvent } from './types.js';
+import { wellFormed } from './visible-text.js';
 
 /**
  * Where the LastPass client puts the rows of a fetch: each row as LastPass sent it, with its `Time`
@@ -85,10 +86,12 @@ export function createWindowIntake(options: WindowIntakeOptions): WindowIntake {
   const analyse = (row: RawEvent, at: number) => {
     event.at = at;
     event.wall = row.Time;
-    event.username = row.Username;
-    event.ip = row.IP_Address;
-    event.action = row.Action;
-    event.data = row.Data;
+    // Lone surrogates become U+FFFD here, before anything keeps or serialises the text (digest, SendGrid
+    // request, attachments, evidence, history); the raw pages in the evidence stay exactly as received.
+    event.username = wellFormed(row.Username);
+    event.ip = wellFormed(row.IP_Address);
+    event.action = wellFormed(row.Action);
+    event.data = wellFormed(row.Data);
     analysis.add(event);
   };
   return {

@@ -37,7 +37,10 @@ How to verify without our software
   2. The chain: for consecutive bundles (by "seq"), sha256sum of the older manifest.json equals
      "prevManifestSha256" in the newer one; the newest equals "manifestSha256" in chain.json.
   3. The email: the digest footer's content SHA-256 equals sha256sum of content-manifest.json, and
-     manifest.json's contentManifestSha256.
+     manifest.json's contentManifestSha256. Check it the other way round too: every digest you received
+     for the period names a bundle ("Evidence bundle <day>/<run id>") that must be in this export. A
+     bundle missing here while its digest is in your mailbox was removed (the worker's own verify
+     cross-checks its store's delivery records the same way; only the mail is outside the machine).
   4. Raw pages: gunzip -c raw/page-0001.json.gz | sha256sum equals the page's "contentSha256".
   5. Signatures (manifest.signing says which):
      Ed25519 (public key from the operator, evidence-public.pem):

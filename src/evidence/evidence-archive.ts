@@ -22,6 +22,7 @@ import { beginBundle } from './bundle-writer.js';
 import { createManifestSigner } from './evidence-signing.js';
 import { exportArchive } from './export-archive.js';
 import { pruneArchive } from './prune-archive.js';
+import { listBundles, readBundleFile } from './read-archive.js';
 import { verifyArchive } from './verify-archive.js';
 import type { Clock, EvidenceArchive } from '../ports.js';
 
@@ -73,6 +74,8 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
     verify: (opts) => verifyArchive(backend, opts),
     exportTarGz: (opts) => exportArchive(backend, opts, now),
     prune: (at) => pruneArchive(backend, retentionDays, at),
+    bundles: (opts) => listBundles(backend, opts),
+    readFile: (runId, path) => readBundleFile(backend, runId, path),
     close: () => backend.close(),
   };
 }

@@ -17,6 +17,14 @@ export function formatVerifyReport(r: VerifyReport): string {
   );
   lines.push(`Missing days: ${r.missingDays.length ? r.missingDays.join(', ') : 'none'}`);
   lines.push(`Incomplete bundles: ${r.incomplete.length ? r.incomplete.length : 'none'}`);
+  const d = r.deliveries;
+  lines.push(
+    d === null
+      ? 'Deliveries: not cross-checked (the store was not read)'
+      : `Deliveries: ${d.matched} of ${d.recorded} delivered window(s) in the store found in the archive by their content SHA-256` +
+          (d.pruned ? `, ${d.pruned} pruned by the retention` : '') +
+          (d.withoutEvidence ? `, ${d.withoutEvidence} recorded without a bundle (delivered before the store kept one: not checked)` : ''),
+  );
   if (r.problems.length) {
     lines.push('', `PROBLEMS (${r.problems.length}):`);
     for (const p of r.problems) lines.push(`  [${p.kind}] ${p.where}: ${p.message}`);

@@ -9,14 +9,19 @@ import { json, parseManifest } from './evidence-manifest.js';
 import { formatVerifyReport } from './evidence-report.js';
 import { createTarGzWriter } from './tar-writer.js';
 import { verifyArchive } from './verify-archive.js';
-import type { Clock, VerifyReport } from '../ports.js';
+import type { Clock, DeliveredRecord, VerifyReport } from '../ports.js';
 
 export async function exportArchive(
   backend: EvidenceBackend,
-  opts: { from: string; to: string; out: string; verifyKey?: string | null },
+  opts: { from: string; to: string; out: string; verifyKey?: string | null; delivered?: readonly DeliveredRecord[] },
   now: Clock,
 ): Promise<{ bundles: number; files: number; report: VerifyReport }> {
-  const report = await verifyArchive(backend, { from: opts.from, to: opts.to, verifyKey: opts.verifyKey ?? null });
+  const report = await verifyArchive(backend, {
+    from: opts.from,
+    to: opts.to,
+    verifyKey: opts.verifyKey ?? null,
+    ...(opts.delivered ? { delivered: opts.delivered } : {}),
+  });
   const bundles = (await backend.list())
     .filter((b) => b.complete && b.day >= opts.from && b.day <= opts.to)
     .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));

@@ -96,12 +96,19 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
           `Evidence in ${description} could not be read or written: ${redact(describeError(error))}. Check DATABASE_URL and that the database is running, then run lastpass-audit-digest verify`,
         );
 
+  const guarded = new WeakSet<PoolClient>();
   async function tx<T>(work: (c: PoolClient) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {
       client = await pool.connect();
     } catch (error) {
       throw failed(error);
+    }
+    // A connection lost while checked out emits 'error' besides failing its query: without a listener that
+    // would crash the process (the pool only listens to idle clients). The failed query reports it.
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on('error', () => undefined);
     }
     // A connection whose ROLLBACK failed is destroyed, not returned to the pool.
     let broken: Error | boolean = false;

@@ -5,6 +5,7 @@
  * the digest is still built and delivered. Order: content sealed before rendering (its hash goes in the
  * footer), the final manifest after delivery (or after the failure).
  */
+import type { DeliveryEvidence } from '../core/run-state.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { BeginInput, EvidenceArchive, EvidenceBundle, FinishInput, FinishedBundle } from '../ports.js';
@@ -21,6 +22,8 @@ export interface RunEvidence {
   finish(input: FinishInput): Promise<void>;
   /** What the result of the window should carry. */
   outcome(): { evidence?: FinishedBundle; evidenceError?: string };
+  /** The sealed bundle (label and content-manifest SHA-256) for the delivery record, or null when not sealed. */
+  sealed(): DeliveryEvidence | null;
 }
 
 /** Raw pages being hashed, compressed or written at once (each holds its body, ~1.5 MB at 10,000 events). */
@@ -30,6 +33,7 @@ export function createRunEvidence(archive: EvidenceArchive | null, logger: Logge
   let bundle: EvidenceBundle | null = null;
   let error: string | null = null;
   let finished: FinishedBundle | null = null;
+  let sealedAs: DeliveryEvidence | null = null;
   const inFlight: Promise<void>[] = [];
   const settle = async () => {
     while (inFlight.length > 0) await inFlight.shift();
@@ -62,7 +66,9 @@ export function createRunEvidence(archive: EvidenceArchive | null, logger: Logge
       if (!archive) return null;
       let footer: string | null = null;
       await guard('seal', async (b) => {
-        footer = (await b.sealContent({ eventsJson, fetchComplete: true })).footer;
+        const sealed = await b.sealContent({ eventsJson, fetchComplete: true });
+        footer = sealed.footer;
+        sealedAs = { bundle: b.label, contentSha256: sealed.contentSha256 };
       });
       return (
         footer ?? 'Evidence for this run could NOT be recorded (see the worker log, evidence.write_failed); the run is reported as failed.'
@@ -87,6 +93,9 @@ export function createRunEvidence(archive: EvidenceArchive | null, logger: Logge
           logger.error('evidence.prune_failed', { error: describeError(e) });
         }
       }
+    },
+    sealed() {
+      return sealedAs;
     },
     outcome() {
       return { ...(finished ? { evidence: finished } : {}), ...(error ? { evidenceError: error } : {}) };

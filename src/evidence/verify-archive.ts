@@ -19,12 +19,10 @@ import {
   sha256Hex,
 } from './evidence-manifest.js';
 import { createManifestVerifier, type ManifestVerifier } from './evidence-signing.js';
-import type { VerifyProblem, VerifyReport } from '../ports.js';
+import type { VerifyOptions, VerifyProblem, VerifyReport } from '../ports.js';
+import { crossCheckDeliveries } from './delivery-cross-check.js';
 
-export async function verifyArchive(
-  backend: EvidenceBackend,
-  opts: { from?: string; to?: string; verifyKey?: string | null } = {},
-): Promise<VerifyReport> {
+export async function verifyArchive(backend: EvidenceBackend, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const from = opts.from ?? null;
   const to = opts.to ?? null;
   const inRange = (day: string) => (from === null || day >= from) && (to === null || day <= to);
@@ -230,6 +228,25 @@ export async function verifyArchive(
     for (let d = firstDay; d <= lastDay; d = addDays(d, 1)) if (!have.has(d)) missingDays.push(d);
   }
   for (const d of missingDays) problems.push({ kind: 'missing-day', where: d, message: 'no evidence bundle for this day' });
+  // The store's delivered windows against the archive: a bundle deleted at the tail leaves no gap in the chain.
+  const cross = opts.delivered
+    ? crossCheckDeliveries({
+        bundles: all.map((ref) => {
+          const p = parsed.find((x) => x.ref === ref);
+          const manifest = p && typeof p.manifest !== 'string' ? p.manifest : null;
+          return {
+            label: `${ref.day}/${ref.runId}`,
+            runId: ref.runId,
+            complete: ref.complete,
+            contentSha256: manifest?.contentManifestSha256 ?? null,
+          };
+        }),
+        checkpoint,
+        delivered: opts.delivered,
+        inRange,
+      })
+    : null;
+  if (cross) problems.push(...cross.problems);
   return {
     archive: backend.description,
     from,
@@ -244,6 +261,7 @@ export async function verifyArchive(
     checkpoint,
     missingDays,
     incomplete: incomplete.map((b) => b.location),
+    deliveries: cross?.summary ?? null,
     problems,
     ok: problems.length === 0,
   };

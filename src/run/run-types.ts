@@ -3,15 +3,18 @@
  * the values its stages pass each other for one window.
  */
 import type { Config } from '../config/load-config.js';
+import type { AttachmentLimits } from '../core/attachment-plan.js';
 import type { PriorDay } from '../core/digest-chart.js';
 import type { Caution } from '../core/digest-model.js';
-import type { DeliveredWindow } from '../core/run-state.js';
+import type { DeliveredWindow, MaybeSent } from '../core/run-state.js';
 import type { ReportWindow } from '../core/types.js';
 import type { Logger } from '../logger.js';
-import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Renderer, RequestTiming, Store } from '../ports.js';
+import type { EvidenceArchive, FinishedBundle, LastPassClient, Mailer, Notifier, Renderer, RequestTiming, Sleep, Store } from '../ports.js';
+import type { RunDeadline } from './run-deadline.js';
 
 export interface RunDeps {
-  config: Pick<Config, 'lastpass' | 'report'>;
+  /** `secrets` (every configured secret) lets the failure path redact them all; the LastPass secret always is. */
+  config: Pick<Config, 'lastpass' | 'report'> & Partial<Pick<Config, 'secrets'>>;
   store: Store;
   lastpass: LastPassClient;
   /** Where real deliveries go (SendGrid, or the outbox in the demo). */
@@ -19,9 +22,16 @@ export interface RunDeps {
   /** Where dry runs go. */
   outbox: Mailer;
   renderer: Renderer;
+  /**
+   * The second alarm channel (NOTIFY_WEBHOOK_URL): every FAILED notice, whether or not its email went out,
+   * and a summary of each delivered digest with high findings. Absent: none. Dry runs never notify.
+   */
+  notifier?: Notifier;
   logger: Logger;
   /** The clock: every time the run reads or records comes from here. */
   now: () => Date;
+  /** Waiting (before a re-send after an unconfirmed send). Injected so that tests never wait; default a timer. */
+  sleep?: Sleep;
   version: string;
   /** Who holds the run lock (for the lock file and logs). */
   owner?: string;
@@ -35,6 +45,8 @@ export interface RunDeps {
    * evidence marks the run failed (after the digest is delivered: it is never held back for evidence).
    */
   evidence?: EvidenceArchive;
+  /** The attachments' row and request-size limits (core/attachment-plan.ts); the defaults unless a test lowers them. */
+  attachmentLimits?: AttachmentLimits;
 }
 
 export interface RunOptions {
@@ -42,8 +54,13 @@ export interface RunOptions {
   to?: Date;
   dryRun?: boolean;
   force?: boolean;
-  /** Epoch ms after which retries give up (the worker passes the next scheduled run). */
+  /**
+   * Epoch ms after which retries give up (the worker passes the next scheduled run). The run's own deadline
+   * (RUN_DEADLINE_MINUTES) applies too; the earlier one wins.
+   */
   deadline?: number;
+  /** Called once the run holds the lock, before anything is read or fetched (the heartbeat's /start ping). */
+  onStart?: () => Promise<void>;
 }
 
 export type WindowStatus = 'delivered' | 'dry-run' | 'failed' | 'already-delivered';
@@ -64,6 +81,8 @@ export interface WindowResult {
   evidence?: FinishedBundle;
   /** Set when the evidence could not be written: the run then fails (exit 1), the digest is still delivered. */
   evidenceError?: string;
+  /** Set when a FAILED notice was due but could not be sent (the command says so on stderr). */
+  noticeError?: string;
 }
 
 export interface RunOutcome {
@@ -86,6 +105,10 @@ export interface WindowContext {
   notices: string[];
   marker: string;
   attempt: number;
+  /** An earlier send of this window that SendGrid left unconfirmed (from the run plan), or null. */
+  maybeSent: MaybeSent | null;
+  /** The run's deadline (RUN_DEADLINE_MINUTES). */
+  runDeadline: RunDeadline;
   consecutiveFailures: number;
   startedAt: Date;
   /** Reasons from the run plan not to read this window's digest as an all-clear (a repaired state). */

@@ -5,6 +5,11 @@
  * - `<lock>.break`: exists for milliseconds while one process removes a stale lock (see breakStale).
  * Locks are judged by host: a different host's pid cannot be checked, so only age frees its lock (in a
  * container whose hostname changes on restart, that means `staleMs`).
+ * Bounds of a take-over: a lock whose pid is dead on this host (or left by an earlier process with our pid)
+ * at once; a lock file whose content is unreadable (empty, truncated, not our JSON: a crash mid-write, a disk
+ * that filled up, a hand edit) once its mtime is older than GARBAGE_LOCK_MS (2 minutes: writing a lock takes
+ * milliseconds, so one still unreadable after 2 minutes is never going to name its owner), or `staleMs` when
+ * that is shorter; any other lock after `staleMs`. A live owner on this host is never displaced before then.
  */
 import { randomUUID } from 'node:crypto';
 import { type FileHandle, open, readFile, stat, unlink } from 'node:fs/promises';
@@ -54,6 +59,9 @@ interface SeenLock {
   mtimeMs: number;
 }
 
+/** An unreadable lock file older than this (by mtime) is garbage, whatever `staleMs` is (see the top). */
+export const GARBAGE_LOCK_MS = 2 * 60 * 1000;
+
 /** A `<lock>.break` file lives for milliseconds; one this old was left by a process that died breaking. */
 const BREAKER_STALE_MS = 10_000;
 
@@ -72,8 +80,10 @@ export function createLockFiles(options: LockFilesOptions): LockFiles {
     const at = now().getTime();
     const content = seen.content;
     if (content === null) {
-      // Being written right now (O_EXCL create, then write), or garbage: only its age can tell.
-      return at - seen.mtimeMs > staleMs ? `unreadable and older than ${staleMs} ms` : null;
+      // Being written right now (O_EXCL create, then write), or garbage: only its age can tell, and a lock
+      // is written in milliseconds, so minutes of unreadable content mean garbage.
+      const bound = Math.min(staleMs, GARBAGE_LOCK_MS);
+      return at - seen.mtimeMs > bound ? `its content is unreadable and it is older than ${bound} ms` : null;
     }
     if (content.hostname === host) {
       if (content.pid === pid) {
@@ -82,8 +92,9 @@ export function createLockFiles(options: LockFilesOptions): LockFiles {
         return `its process ${content.pid} is no longer running`;
       }
     }
+    // By the older of its stated time and its mtime: a wrong or future `acquiredAt` never keeps a lock alive.
     const acquired = Date.parse(content.acquiredAt);
-    const age = at - (Number.isFinite(acquired) ? acquired : seen.mtimeMs);
+    const age = at - Math.min(Number.isFinite(acquired) ? acquired : seen.mtimeMs, seen.mtimeMs);
     return age > staleMs ? `older than ${staleMs} ms` : null;
   }
 
@@ -220,7 +231,8 @@ function parseLockContent(raw: string): LockContent | null {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const { pid, hostname, owner, acquiredAt, token } = value as Record<string, unknown>;
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || typeof hostname !== 'string' || typeof acquiredAt !== 'string') {
+  // pid 0 or negative would ask kill() about a process group: such a file is garbage, not an owner.
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || typeof hostname !== 'string' || typeof acquiredAt !== 'string') {
     return null;
   }
   return {

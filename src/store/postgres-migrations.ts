@@ -133,6 +133,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'delivered_windows evidence (bundle label, content-manifest SHA-256)',
+    sql: `
+      -- Which evidence bundle each delivered window has, written in the same transaction as the delivery:
+      -- verify cross-checks these against the archive, so a bundle deleted later (the newest included) is
+      -- reported by name. NULL for windows delivered before this migration, or without evidence.
+      ALTER TABLE delivered_windows ADD COLUMN evidence_bundle text, ADD COLUMN evidence_sha256 text
+        CHECK (evidence_sha256 IS NULL OR evidence_sha256 ~ '^[0-9a-f]{64}$');
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -22,6 +22,9 @@ export interface DeliveredRow {
   message_id: string | null;
   marker: string;
   summary: unknown;
+  /** Migration 5: the window's evidence bundle label and content-manifest SHA-256 (NULL before, or without evidence). */
+  evidence_bundle: string | null;
+  evidence_sha256: string | null;
 }
 
 /**
@@ -42,6 +45,9 @@ export function toDelivered(row: DeliveredRow): DeliveredWindow {
     messageId: row.message_id,
     marker: row.marker,
     summary: toSummary(row.summary),
+    ...(row.evidence_bundle !== null && row.evidence_sha256 !== null
+      ? { evidence: { bundle: row.evidence_bundle, contentSha256: row.evidence_sha256 } }
+      : {}),
   };
 }
 
@@ -83,6 +89,12 @@ export function toIntent(value: unknown): DeliveryIntent | null {
     marker: text(r, 'marker'),
     startedAt: text(r, 'startedAt'),
     attempt: num(r, 'attempt'),
+    ...(r.maybeSent === undefined || r.maybeSent === null
+      ? {}
+      : (() => {
+          const m = record(r.maybeSent);
+          return { maybeSent: { at: text(m, 'at'), reason: text(m, 'reason') } };
+        })()),
   };
 }
 

@@ -9,7 +9,8 @@
  * - Per-user history (migration 2, postgres-history.ts): completeDelivery merges a contribution in its own
  *   transaction, after locking the run_state row (which serialises every state change). Rows become run
  *   state in postgres-rows.ts.
- * - `tryLock` is a session-level advisory lock on a dedicated pooled connection held until release.
+ * - `tryLock` is a session-level advisory lock on a dedicated pooled connection held until release
+ *   (postgres-run-lock.ts: a dead owner frees it, within about 2 minutes for a vanished host).
  * TLS follows the URL's `sslmode` (pg handles it). The URL is never logged: `description` names host,
  * port, database and schema only.
  */
@@ -37,14 +38,14 @@ import type { Clock, LockHandle, Store } from '../ports.js';
 import { mergeHistoryRows, readHistoryRows } from './postgres-history.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './postgres-migrations.js';
 import { type DeliveredRow, iso, type RunStateRow, toDelivered, toFailure, toIntent } from './postgres-rows.js';
+import { takeRunLock } from './postgres-run-lock.js';
 import { describeTarget, passwordOf } from './postgres-target.js';
 
 export const DEFAULT_POSTGRES_SCHEMA = 'lastpass_audit_digest';
 
 /** pg_advisory_xact_lock key serialising migrations (any schema): 'LPAD' then 1. */
 export const MIGRATION_LOCK_KEY = '5498966905332957185'; // 0x4C504144_00000001
-/** First half of the two-int run-lock key ('LPAD'); the second half is derived from the schema name. */
-export const RUN_LOCK_NAMESPACE = 0x4c504144;
+export { RUN_LOCK_NAMESPACE } from './postgres-run-lock.js';
 export { HISTORY_BATCH_ROWS } from './postgres-history.js';
 export { describeTarget } from './postgres-target.js';
 
@@ -99,6 +100,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   pool.on('error', (error) => logger.warn('store.postgres_idle_client_error', { error: redact(describeError(error)) }));
 
   const runLocks = new Set<LockHandle>();
+  const guarded = new WeakSet<PoolClient>();
   let closed = false;
 
   function fail(action: string, error: unknown): StorageError {
@@ -116,11 +118,19 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   async function checkout(action: string): Promise<PoolClient> {
     if (closed) throw new StorageError(`PostgreSQL store (${description}) is closed; cannot ${action}`);
+    let client: PoolClient;
     try {
-      return await pool.connect();
+      client = await pool.connect();
     } catch (error) {
       throw fail(action, error);
     }
+    // A connection lost while checked out emits 'error' besides failing its query: without a listener that
+    // would crash the process (the pool only listens to idle clients). The failed query reports it.
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on('error', (error) => logger.debug('store.postgres_connection_lost', { error: redact(describeError(error)) }));
+    }
+    return client;
   }
 
   async function transaction<T>(action: string, begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -200,7 +210,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         const row = state.rows[0];
         if (!row) throw new StorageError(`PostgreSQL store (${description}): the run_state row is missing; run init again`);
         const delivered = await client.query<DeliveredRow>(
-          `SELECT key, start, "end", delivered_at, message_id, marker, summary FROM ${q}.delivered_windows
+          `SELECT key, start, "end", delivered_at, message_id, marker, summary, evidence_bundle, evidence_sha256 FROM ${q}.delivered_windows
            ORDER BY "end" DESC, delivered_at DESC, key COLLATE "C" DESC LIMIT ${DELIVERED_HISTORY_LIMIT}`,
         );
         const result: RunState = {
@@ -251,11 +261,22 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         }
         const cursor = nextCursor(iso(row.cursor), d);
         await client.query(
-          `INSERT INTO ${q}.delivered_windows (key, start, "end", delivered_at, message_id, marker, summary)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+          `INSERT INTO ${q}.delivered_windows (key, start, "end", delivered_at, message_id, marker, summary, evidence_bundle, evidence_sha256)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
            ON CONFLICT (key) DO UPDATE SET start = EXCLUDED.start, "end" = EXCLUDED."end", delivered_at = EXCLUDED.delivered_at,
-             message_id = EXCLUDED.message_id, marker = EXCLUDED.marker, summary = EXCLUDED.summary`,
-          [d.key, d.start, d.end, d.deliveredAt, d.messageId, d.marker, JSON.stringify(d.summary)],
+             message_id = EXCLUDED.message_id, marker = EXCLUDED.marker, summary = EXCLUDED.summary,
+             evidence_bundle = EXCLUDED.evidence_bundle, evidence_sha256 = EXCLUDED.evidence_sha256`,
+          [
+            d.key,
+            d.start,
+            d.end,
+            d.deliveredAt,
+            d.messageId,
+            d.marker,
+            JSON.stringify(d.summary),
+            d.evidence?.bundle ?? null,
+            d.evidence?.contentSha256 ?? null,
+          ],
         );
         await client.query(
           `UPDATE ${q}.run_state SET cursor = $1, consecutive_failures = 0, last_success_at = $2, updated_at = now(),
@@ -317,46 +338,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       });
     },
 
-    async tryLock(owner: string) {
-      const client = await checkout('take the run lock');
-      const onError = (error: Error) => logger.error('store.run_lock_connection_lost', { owner, error: redact(describeError(error)) });
-      client.on('error', onError);
-      let locked = false;
-      try {
-        const result = await client.query<{ locked: boolean }>(
-          `SELECT pg_try_advisory_lock(${RUN_LOCK_NAMESPACE}, ${runLockKey}) AS locked`,
-        );
-        locked = result.rows[0]?.locked === true;
-      } catch (error) {
-        client.off('error', onError);
-        client.release(error instanceof Error ? error : true);
-        throw fail('take the run lock', error);
-      }
-      if (!locked) {
-        client.off('error', onError);
-        client.release();
-        return null;
-      }
-      let released = false;
-      const handle: LockHandle = {
-        async release() {
-          if (released) return;
-          released = true;
-          runLocks.delete(handle);
-          try {
-            await client.query(`SELECT pg_advisory_unlock(${RUN_LOCK_NAMESPACE}, ${runLockKey})`);
-            client.off('error', onError);
-            client.release();
-          } catch (error) {
-            // The session is unusable; destroying it ends the session, which frees the lock anyway.
-            client.off('error', onError);
-            client.release(error instanceof Error ? error : true);
-            logger.warn('store.run_lock_release_failed', { owner, error: redact(describeError(error)) });
-          }
-        },
-      };
-      runLocks.add(handle);
-      return handle;
+    tryLock(owner: string) {
+      return takeRunLock({ owner, key: runLockKey, checkout, fail, logger, redact, held: runLocks });
     },
 
     async close() {

@@ -10,6 +10,7 @@ import {
   invalidInstants,
   isHistoryDay,
   type DeliveredWindow,
+  type DeliveryEvidence,
   type DeliveryIntent,
   type DeliveryTail,
   type FailureRecord,
@@ -208,6 +209,15 @@ function decodeRunState(value: unknown): RunState {
   };
 }
 
+/** The optional evidence of a delivered window: absent in records written before it existed. */
+function decodeDeliveryEvidence(d: Record<string, unknown>, path: string): { evidence?: DeliveryEvidence } {
+  if (!('evidence' in d) || d.evidence === undefined) return {};
+  const e = obj(d.evidence, `${path}.evidence`);
+  const contentSha256 = str(e, 'contentSha256', `${path}.evidence`);
+  if (!/^[0-9a-f]{64}$/.test(contentSha256)) throw new Invalid(`${path}.evidence.contentSha256 is not a SHA-256 (64 hex digits)`);
+  return { evidence: { bundle: str(e, 'bundle', `${path}.evidence`), contentSha256 } };
+}
+
 function decodeDelivered(value: unknown, path: string): DeliveredWindow {
   const d = obj(value, path);
   const summary = obj(field(d, 'summary', path), `${path}.summary`);
@@ -221,6 +231,7 @@ function decodeDelivered(value: unknown, path: string): DeliveredWindow {
     deliveredAt: str(d, 'deliveredAt', path),
     messageId: strOrNull(d, 'messageId', path),
     marker: str(d, 'marker', path),
+    ...decodeDeliveryEvidence(d, path),
     summary: {
       eventsReviewed: count(summary, 'eventsReviewed', `${path}.summary`),
       high: count(summary, 'high', `${path}.summary`),
@@ -241,6 +252,12 @@ function decodeIntent(value: unknown, path: string): DeliveryIntent {
     marker: str(i, 'marker', path),
     startedAt: str(i, 'startedAt', path),
     attempt: count(i, 'attempt', path),
+    ...(i.maybeSent === undefined || i.maybeSent === null
+      ? {}
+      : (() => {
+          const m = obj(i.maybeSent, `${path}.maybeSent`);
+          return { maybeSent: { at: str(m, 'at', `${path}.maybeSent`), reason: str(m, 'reason', `${path}.maybeSent`) } };
+        })()),
   };
 }
 

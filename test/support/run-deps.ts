@@ -50,7 +50,7 @@ export function createTestRunDeps(o: TestRunDepsOptions): RunDeps & { logger: Re
     config,
     store: o.store,
     lastpass: createLastPassClient({ ...config.lastpass, logger, sleep: noWait, now: () => o.now.getTime() }),
-    mailer: createSendGridMailer({ apiKey: o.sendgridKey, apiUrl: o.sendgridUrl, logger, sleep: noWait }),
+    mailer: createSendGridMailer({ apiKey: o.sendgridKey, apiUrl: o.sendgridUrl, logger, sleep: noWait, now: () => o.now.getTime() }),
     outbox: createOutboxMailer({ dataDir: o.dataDir, logger }),
     renderer: o.renderer ?? createRenderer(),
     logger,

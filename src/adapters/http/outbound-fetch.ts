@@ -1,9 +1,9 @@
 /**
- * The one fetch every outbound request goes through (LastPass, the heartbeat; SendGrid's axios client is
- * configured to the same rule in sendgrid-mailer.ts). Redirects are refused: a 3xx is never followed, so a
- * request body carrying a secret (LastPass's `provhash`) never reaches a host other than the configured one,
- * and a moved endpoint is a clear, non-retryable error naming the status and the target host only (a
- * Location's path or query could carry a token). The error is built in one place, `redirectError`.
+ * The one fetch every outbound request goes through (LastPass, the heartbeat, the alarm webhook; SendGrid's
+ * axios client is configured to the same rule in sendgrid-mailer.ts). Redirects are refused: a 3xx is never
+ * followed, so a request body carrying a secret (LastPass's `provhash`) never reaches a host other than the
+ * configured one, and a moved endpoint is a clear, non-retryable error naming the status and the target host
+ * only (a Location's path or query could carry a token). The error is built in one place, `redirectError`.
  */
 import { type Service, UpstreamError } from '../../errors.js';
 import type { FetchLike } from '../../ports.js';
@@ -13,6 +13,7 @@ const ENDPOINTS: Record<Service, { name: string; variable: string }> = {
   lastpass: { name: 'LastPass', variable: 'LASTPASS_API_URL' },
   sendgrid: { name: 'SendGrid', variable: 'SENDGRID_API_URL' },
   heartbeat: { name: 'The heartbeat endpoint', variable: 'HEARTBEAT_URL' },
+  webhook: { name: 'The alarm webhook', variable: 'NOTIFY_WEBHOOK_URL' },
 };
 
 /** The scheme and host of a URL (never its path or query), or "(invalid URL)". */

@@ -16,7 +16,7 @@ import { IncompleteDataError, UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { FetchEventsOptions, FetchLike, FetchStats, LastPassClient, RequestTiming, Sleep } from '../../ports.js';
 import { createOutboundFetch } from '../http/outbound-fetch.js';
-import { redactUrl } from '../http/redact.js';
+import { createSecretRedactor, redactUrl, upstreamSnippet, upstreamText, urlCredentials } from '../http/redact.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy } from '../http/retry.js';
 import { createPageScanner, type PageScanner } from './page-scanner.js';
 import { decodeBody, parseReportingResponse, readPage, type ReportingResponse } from './reporting-page.js';
@@ -52,6 +52,8 @@ export interface LastPassClientOptions {
   now?: () => number;
   logger: Logger;
   retryPolicy?: RetryPolicy;
+  /** Every other secret of the configuration, redacted from upstream text too (the API secret always is). */
+  secrets?: readonly string[];
 }
 
 export function createLastPassClient(options: LastPassClientOptions): LastPassClient {
@@ -66,6 +68,9 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
   const url = options.apiUrl;
   const safeUrl = redactUrl(url);
   const { logger } = options;
+  // Upstream text (error bodies, headers, transport errors) is redacted where it enters: a gateway may echo
+  // the request, whose body carries the API secret (src/adapters/http/redact.ts).
+  const redact = createSecretRedactor([options.apiSecret, ...urlCredentials(url), ...(options.secrets ?? [])]);
 
   /** One POST, up to the complete body; errors of the transport itself become UpstreamErrors. */
   async function send(range: WallRange, stats: FetchStats): Promise<ReportingResponse> {
@@ -101,6 +106,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         now: now(),
         pageLimit,
         timing,
+        redact,
       };
     } catch (error) {
       if (error instanceof UpstreamError) throw error;
@@ -108,7 +114,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
       throw new UpstreamError(
         timedOut
           ? `LastPass did not answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`} (LASTPASS_TIMEOUT_SECONDS).`
-          : `Could not reach LastPass at ${safeUrl}: ${networkReason(error)}.`,
+          : `Could not reach LastPass at ${safeUrl}: ${upstreamText(networkReason(error), redact, 400)}.`,
         { service: 'lastpass', url: safeUrl, retryable: true },
       );
     }
@@ -182,7 +188,7 @@ export function createLastPassClient(options: LastPassClientOptions): LastPassCl
         if (keep) {
           at = resolve(t);
           if (Number.isNaN(at)) {
-            throw new UpstreamError(`LastPass sent an event with an unreadable Time "${t.slice(0, 40)}".`, {
+            throw new UpstreamError(`LastPass sent an event with an unreadable Time "${upstreamSnippet(t, redact, 40)}".`, {
               service: 'lastpass',
               url: safeUrl,
               retryable: false,
@@ -353,7 +359,7 @@ export async function readBodyBytes(response: Response, url: string, maxBytes = 
   const length = announced === null || announced.trim() === '' ? Number.NaN : Number(announced);
   const tooLarge = () =>
     new UpstreamError(
-      `LastPass sent a response of more than ${maxBytes >= 1048576 ? `${Math.round(maxBytes / 1048576)} MiB` : `${maxBytes} bytes`}${announced ? ` (${announced} bytes announced)` : ''}: not read, no events from it are used (a page of 10,000 events is about 1.5 MB).`,
+      `LastPass sent a response of more than ${maxBytes >= 1048576 ? `${Math.round(maxBytes / 1048576)} MiB` : `${maxBytes} bytes`}${Number.isSafeInteger(length) ? ` (${length} bytes announced)` : ''}: not read, no events from it are used (a page of 10,000 events is about 1.5 MB).`,
       { service: 'lastpass', status: response.status, url, retryable: false },
     );
   // A content-encoded body's announced length is the encoded one: it says nothing about what is read here.

@@ -7,6 +7,7 @@ import { AuthorizationError, UpstreamError } from '../../errors.js';
 import type { RawEvent, WallRange } from '../../core/types.js';
 import type { RequestTiming } from '../../ports.js';
 import type { PageScanner } from './page-scanner.js';
+import { createSecretRedactor, upstreamSnippet, upstreamText } from '../http/redact.js';
 
 /** One response as the transport received it, and the range it answered. */
 export interface ReportingResponse {
@@ -25,7 +26,12 @@ export interface ReportingResponse {
   pageLimit: number;
   /** When it was sent and answered, and the Date header. */
   timing: RequestTiming;
+  /** Redacts the secrets from upstream text before it enters an error (the client's; patterns only when absent). */
+  redact?: (text: string) => string;
 }
+
+/** Without the client's secrets: the value-free patterns (provhash field, bearer tokens, URL credentials). */
+const PATTERNS_ONLY = createSecretRedactor([]);
 
 export interface ReportingPage {
   rows: RawEvent[];
@@ -49,8 +55,9 @@ function retryAfterSeconds(header: string | null, now: number): number | null {
   return Number.isFinite(at) ? Math.max(0, Math.ceil((at - now) / 1000)) : null;
 }
 
-function snippet(body: string): string {
-  return body.replace(/\s+/g, ' ').trim().slice(0, 120);
+/** Upstream text as an error may quote it: redacted, then cut (src/adapters/http/redact.ts). */
+function quoted(text: string, redact: (text: string) => string, maxBytes = 120): string {
+  return upstreamSnippet(text, redact, maxBytes);
 }
 
 /** Interprets one response body. Exported for tests of the parsing rules. */
@@ -58,9 +65,10 @@ export function parseReportingResponse(
   status: number,
   contentType: string,
   body: string,
-  ctx: { url: string; now: number; retryAfter: string | null },
+  ctx: { url: string; now: number; retryAfter: string | null; redact?: (text: string) => string },
 ): ReportingPage {
   const base = { service: 'lastpass' as const, status, url: ctx.url };
+  const redact = ctx.redact ?? PATTERNS_ONLY;
   const trimmed = body.trimStart();
   if (trimmed.startsWith('<')) {
     const rc = /<lastpass[^>]*\brc="([^"]*)"/i.exec(trimmed)?.[1];
@@ -71,14 +79,17 @@ export function parseReportingResponse(
       );
     }
     if (rc) {
-      throw new UpstreamError(`LastPass answered with an XML error "${rc}" (HTTP ${status}).`, { ...base, retryable: false });
+      throw new UpstreamError(`LastPass answered with an XML error "${quoted(rc, redact, 200)}" (HTTP ${status}).`, {
+        ...base,
+        retryable: false,
+      });
     }
     const retryable = status >= 500 || status === 429;
     throw new UpstreamError(
-      `LastPass answered with HTML instead of JSON (HTTP ${status}${contentType ? `, ${contentType.split(';')[0]}` : ''}): ` +
+      `LastPass answered with HTML instead of JSON (HTTP ${status}${contentType ? `, ${quoted(contentType.split(';')[0]!, redact, 80)}` : ''}): ` +
         (status === 403
           ? 'the CDN in front of LastPass blocked the request; check LASTPASS_API_URL and that this host may reach it.'
-          : `probably an error page from the CDN in front of LastPass ("${snippet(trimmed)}").`),
+          : `probably an error page from the CDN in front of LastPass ("${quoted(trimmed, redact)}").`),
       { ...base, retryable, retryAfterSeconds: retryAfterSeconds(ctx.retryAfter, ctx.now) },
     );
   }
@@ -90,7 +101,7 @@ export function parseReportingResponse(
     });
   }
   if (status !== 200) {
-    throw new UpstreamError(`LastPass answered HTTP ${status} ("${snippet(body)}"): check LASTPASS_API_URL.`, {
+    throw new UpstreamError(`LastPass answered HTTP ${status} ("${quoted(body, redact)}"): check LASTPASS_API_URL.`, {
       ...base,
       retryable: false,
     });
@@ -111,7 +122,7 @@ export function parseReportingResponse(
   const duplicate = firstDuplicateKey(body);
   if (duplicate !== null) {
     throw new UpstreamError(
-      `LastPass sent JSON with the key "${duplicate.key.slice(0, 40)}" twice in one object (${duplicate.path}): it cannot be read unambiguously, so no events from it are used.`,
+      `LastPass sent JSON with the key "${quoted(duplicate.key, redact, 40)}" twice in one object (${duplicate.path}): it cannot be read unambiguously, so no events from it are used.`,
       { ...base, retryable: false },
     );
   }
@@ -119,7 +130,7 @@ export function parseReportingResponse(
   if (obj.status !== 'OK') {
     const text = [obj.error, obj.message, obj.errors].find((v) => typeof v === 'string' && v.trim() !== '') as string | undefined;
     throw new UpstreamError(
-      `LastPass answered status "${String(obj.status ?? '(missing)')}"${text ? `: ${text}` : ' without an error text'}.`,
+      `LastPass answered status "${quoted(String(obj.status ?? '(missing)'), redact, 40)}"${text ? `: ${upstreamText(text, redact)}` : ' without an error text'}.`,
       { ...base, retryable: false },
     );
   }
