@@ -26,10 +26,14 @@ export const DEFAULT_ATTACHMENT_LIMITS: AttachmentLimits = { maxRows: MAX_ATTACH
 
 /**
  * How many rows a complete attachment would hold: every security-relevant event, then the unrecognised ones.
- * The one place this total is computed (the analysis may one day count them without keeping them all).
+ * The one place this total is computed: from the exact counts, since the analysis keeps at most
+ * RELEVANT_ROWS_KEPT of them (memory bounded by design).
  */
-export function attachableTotal(analysis: Pick<AnalysisResult, 'relevant' | 'unrecognisedRows'>): number {
-  return analysis.relevant.length + analysis.unrecognisedRows.length;
+export function attachableTotal(
+  analysis: Pick<AnalysisResult, 'relevant' | 'unrecognisedRows'> & Partial<Pick<AnalysisResult, 'relevantTotal' | 'unrecognisedEvents'>>,
+): number {
+  // The exact totals: the analysis keeps at most RELEVANT_ROWS_KEPT / UNRECOGNISED_ROWS_KEPT rows (issue #13).
+  return (analysis.relevantTotal ?? analysis.relevant.length) + (analysis.unrecognisedEvents ?? analysis.unrecognisedRows.length);
 }
 
 /** The `count` most severe of `events` (stable: equal severities keep their order), in their original order. */
