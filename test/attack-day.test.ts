@@ -192,7 +192,9 @@ describe('an attack day: 120,000 failed sign-ins from distinct users and IPs', (
     const notice = `The attached CSV and JSON hold 25,000 of ${total} security-relevant rows`;
     for (const text of [part(body, 'text/html'), flat(part(body, 'text/plain'))]) {
       expect(text).toContain(notice);
-      expect(text).toContain(`the complete list is in the evidence bundle: ${EXPORT}`);
+      expect(text).toContain(
+        `every row is in the raw LastPass pages of the evidence bundle (raw/page-*.json.gz; its events.json holds the 25,000 rows listed here): ${EXPORT}`,
+      );
       expect(text).toContain(`25,000 most severe of ${total} security-relevant events are attached`);
       expect(text).toContain('too large to keep every detail in bounded memory');
     }
@@ -266,7 +268,7 @@ describe('SendGrid refusing the message as too large (HTTP 413)', () => {
     for (const text of [part(body, 'text/html'), flat(part(body, 'text/plain'))]) {
       expect(text).toContain(
         'SendGrid refused this digest as too large with its attachments (HTTP 413), so it was sent again without them: ' +
-          `the CSV and JSON of the 3,003 security-relevant rows are missing; the complete list is in the evidence bundle: ${EXPORT}`,
+          `the CSV and JSON of the 3,003 security-relevant rows are missing; the complete list is in the evidence bundle (events.json): ${EXPORT}`,
       );
       expect(text).not.toContain('security-relevant events is attached');
     }
