@@ -13,6 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/commands/dispatch.js';
+import { createLocalAccountRunner, type AccountRunRecord } from '../src/accounts/local-runner.js';
+import { loadAccounts } from '../src/accounts/load-accounts.js';
+import { buildRollup } from '../src/accounts/rollup.js';
+import { accountsHealth } from '../src/commands/worker.js';
 import { parseAccounts } from '../src/config/accounts.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
@@ -114,8 +118,9 @@ describe('two accounts in one run, one with a wrong secret', () => {
     await writeFile(
       join(dir, 'accounts.json'),
       JSON.stringify([
-        { id: 'acme', accountNumber: '1001', apiKeyEnv: 'LASTPASS_API_KEY_ACME', recipients: ['sec@acme.example'] },
+        // The failing account first: the one after it runs all the same.
         { id: 'beta', accountNumber: '1002', apiKeyEnv: 'LASTPASS_API_KEY_BETA', recipients: 'soc@beta.example' },
+        { id: 'acme', accountNumber: '1001', apiKeyEnv: 'LASTPASS_API_KEY_ACME', recipients: ['sec@acme.example'] },
       ]),
     );
   });
@@ -166,6 +171,7 @@ describe('two accounts in one run, one with a wrong secret', () => {
     const body = text(rollup);
     expect(body.indexOf('beta · FAILED')).toBeGreaterThan(-1);
     expect(body.indexOf('beta · FAILED')).toBeLessThan(body.indexOf('acme ·'));
+    expect(body).toContain('acme · High findings');
     expect(rollup.content.find((c) => c.type === 'text/html')!.value).toContain('beta');
 
     // Each account pinged its own check: acme succeeded, beta failed.
@@ -185,16 +191,35 @@ describe('two accounts in one run, one with a wrong secret', () => {
     expect(beta.consecutiveFailures).toBe(1);
     expect(existsSync(join(dir, 'data', 'state.json'))).toBe(false);
 
-    // --account on history and verify; without it they name the choices.
+    // /healthz: a line per account, 503 (failing) because beta failed.
+    const io = createTestIo({ env: env(), cwd: dir });
+    const runner = createLocalAccountRunner({ io, accounts: loadAccounts(loadConfig(io.env).config, io.env, dir), keepOpen: true });
+    try {
+      const health = await accountsHealth(runner, { nextRun: () => null, previousRun: () => null, busy: () => false }, new Date());
+      expect(health.status).toBe('failing');
+      expect(health.reason).toMatch(/^1 of 2 accounts not ok: beta/);
+      expect(health.accounts?.map((l) => [l.account, l.status])).toEqual([
+        ['beta', 'failing'],
+        ['acme', 'ok'],
+      ]);
+    } finally {
+      await runner.close();
+    }
+
+    // --account on history, verify and export; without it they name the choices.
     const acmeHistory = await cli(['history', '--account', 'acme']);
     expect(acmeHistory.stdout).toMatch(/^1 delivered digest/);
     const betaHistory = await cli(['history', '--account', 'beta']);
     expect(betaHistory.stdout).toMatch(/^No delivered digests/);
     const ambiguous = await cli(['history']);
     expect(ambiguous.code).toBe(2);
-    expect(ambiguous.stderr).toContain('pick one with --account ID (acme, beta)');
+    expect(ambiguous.stderr).toContain('pick one with --account ID (beta, acme)');
     expect((await cli(['verify', '--account', 'acme'])).code).toBe(0);
-    expect((await cli(['verify', '--account', 'nope'])).stderr).toContain('--account nope: no such account; configured: acme, beta');
+    const day = new Date().toISOString().slice(0, 10);
+    const exported = await cli(['export', '--account', 'acme', '--from', day, '--to', day, '--out', join(dir, 'acme.tar.gz')]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(existsSync(join(dir, 'acme.tar.gz'))).toBe(true);
+    expect((await cli(['verify', '--account', 'nope'])).stderr).toContain('--account nope: no such account; configured: beta, acme');
 
     // run --account runs that account alone: acme has nothing due, beta fails again; no roll-up.
     const before = mails().length;
@@ -202,5 +227,67 @@ describe('two accounts in one run, one with a wrong secret', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Nothing is due');
     expect(mails().length).toBe(before);
+  });
+});
+
+describe('the roll-up never claims "all quiet" while an account failed or was not reported', () => {
+  const window = { start: new Date('2026-12-03T07:00:00Z'), end: new Date('2026-12-04T07:00:00Z') };
+  const quiet = (id: string): AccountRunRecord => ({
+    id,
+    finishedAt: '',
+    outcome: {
+      status: 'ok',
+      skipped: null,
+      windows: [
+        {
+          key: 'k',
+          window,
+          status: 'delivered',
+          eventsReviewed: 100,
+          digest: {
+            verdict: 'Quiet day: no security-relevant events among 100 events reviewed',
+            verdictLevel: 'quiet',
+            findingCount: 0,
+            bySeverity: { high: 0, medium: 0, low: 0, info: 0 },
+            topFindings: [],
+          },
+        },
+      ],
+    },
+  });
+  const failed = (id: string): AccountRunRecord => ({
+    id,
+    finishedAt: '',
+    outcome: { status: 'failed', skipped: null, windows: [{ key: 'k', window, status: 'failed', error: 'LastPass rejected the secret' }] },
+  });
+  const locked = (id: string): AccountRunRecord => ({ id, finishedAt: '', outcome: { status: 'locked', skipped: null, windows: [] } });
+  const nothingDue = (id: string): AccountRunRecord => ({
+    id,
+    finishedAt: '',
+    outcome: { status: 'nothing-due', skipped: null, windows: [] },
+  });
+  const now = new Date('2026-12-04T07:05:00Z');
+
+  it('all quiet only when every account delivered a quiet digest', () => {
+    const model = buildRollup([quiet('a'), quiet('b')], now);
+    expect(model.level).toBe('quiet');
+    expect(model.verdict).toBe('All quiet: 2 accounts reported, no findings');
+  });
+
+  it('a failure, listed last, comes first and makes it red', () => {
+    const model = buildRollup([quiet('a'), quiet('b'), failed('c')], now);
+    expect(model.level).toBe('failed');
+    expect(model.verdict).toMatch(/^1 of 3 accounts FAILED/);
+    expect(model.accounts.map((a) => a.id)).toEqual(['c', 'a', 'b']);
+  });
+
+  it('an account not reported (its lock held) or with no window this round is not quiet', () => {
+    const notReported = buildRollup([quiet('a'), locked('b')], now);
+    expect(notReported.level).toBe('attention');
+    expect(notReported.verdict).toBe('1 of 2 accounts not reported');
+    expect(notReported.accounts[0]!.id).toBe('b');
+    const noWindow = buildRollup([quiet('a'), nothingDue('b')], now);
+    expect(noWindow.level).toBe('attention');
+    expect(noWindow.verdict).not.toMatch(/quiet/i);
   });
 });

@@ -123,7 +123,7 @@ export function buildRollup(records: readonly AccountRunRecord[], now: Date): Ro
     const withFindings = accounts.filter((a) => a.findingCount > 0).length;
     verdict = findings
       ? `${plural(findings, 'finding')} (${high.toLocaleString('en-US')} high-severity events) in ${plural(withFindings, 'account')} of ${accounts.length}`
-      : `No findings in ${total}; not every account delivered a quiet window this round`;
+      : `No findings in ${total}; ${accounts.filter((a) => a.status !== 'quiet').length} without an all-clear this round (see below)`;
   }
   return { subject: `LastPass roll-up — ${verdict}`, verdict, level, generatedAt: now.toISOString(), accounts };
 }
