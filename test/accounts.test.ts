@@ -16,7 +16,8 @@ import { runCli } from '../src/commands/dispatch.js';
 import { createLocalAccountRunner, type AccountRunRecord } from '../src/accounts/local-runner.js';
 import { loadAccounts } from '../src/accounts/load-accounts.js';
 import { buildRollup } from '../src/accounts/rollup.js';
-import { accountsHealth } from '../src/commands/worker.js';
+import { accountsHealth, runRound } from '../src/commands/worker.js';
+import { createCommandLogger } from '../src/commands/wiring.js';
 import { parseAccounts } from '../src/config/accounts.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
@@ -227,6 +228,61 @@ describe('two accounts in one run, one with a wrong secret', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Nothing is due');
     expect(mails().length).toBe(before);
+  });
+});
+
+describe('a worker round over two accounts', () => {
+  it('runs both (the failing one first), reports the round failed (so it is retried) and sends the roll-up', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lpad-accounts-round-'));
+    const simulator = await createLastPassSimulator({
+      accountNumber: '1001',
+      apiSecret: SECRET,
+      events: generateDemoDay({ end: new Date(), benignCount: 100 }).events,
+    });
+    const sendgrid = await startFakeSendGrid();
+    try {
+      await writeFile(
+        join(dir, 'accounts.json'),
+        JSON.stringify([
+          { id: 'beta', accountNumber: '1002', apiKeyEnv: 'KEY_BETA', recipients: 'soc@beta.example' },
+          { id: 'acme', accountNumber: '1001', apiKeyEnv: 'KEY_ACME', recipients: 'sec@acme.example' },
+        ]),
+      );
+      const io = createTestIo({
+        env: {
+          ...BASE_ENV,
+          LASTPASS_API_URL: simulator.url,
+          SENDGRID_API_URL: sendgrid.url,
+          KEY_ACME: SECRET,
+          KEY_BETA: WRONG,
+          DATA_DIR: join(dir, 'data'),
+          ROLLUP_TO: 'noc@provider.example',
+        },
+        cwd: dir,
+      });
+      const { config } = loadConfig(io.env);
+      const accounts = loadAccounts(config, io.env, dir);
+      const runner = createLocalAccountRunner({ io, accounts, keepOpen: true });
+      try {
+        const logger = createCommandLogger(io, 'error', accounts[0]!.config.secrets);
+        const outcome = await runRound(runner, undefined, { io, config: { ...config, secrets: accounts[0]!.config.secrets }, logger });
+        expect(outcome.status).toBe('failed');
+        expect(runner.last('acme')?.outcome.status).toBe('ok');
+        expect(runner.last('beta')?.outcome.status).toBe('failed');
+        const subjects = sendgrid.requests.filter((r) => r.path === '/v3/mail/send').map((r) => (r.body as Mail).subject);
+        expect(subjects.some((t) => t.startsWith('LastPass roll-up — 1 of 2 accounts FAILED'))).toBe(true);
+        // The interface the job queue codes against: accounts() and run(id) for one account.
+        expect(runner.accounts()).toEqual([{ id: 'beta' }, { id: 'acme' }]);
+        expect((await runner.run('acme', {})).status).toBe('nothing-due');
+        await expect(runner.run('nope', {})).rejects.toThrow(/No account "nope"/);
+      } finally {
+        await runner.close();
+      }
+    } finally {
+      await simulator.close();
+      await sendgrid.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -106,7 +106,7 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
 }
 
 /** One scheduled round over every account, then the roll-up; the worker retries the round when any account failed. */
-async function runRound(
+export async function runRound(
   runner: LocalAccountRunner,
   deadline: number | undefined,
   rollup: Omit<Parameters<typeof sendRollup>[0], 'records' | 'dryRun'>,
