@@ -34,6 +34,8 @@ export interface LocalAccountRunner extends AccountRunner {
   runAll(options: RunOptions): Promise<AccountRunRecord[]>;
   /** The last run of each account in this process (null before its first). */
   last(accountId: string): AccountRunRecord | null;
+  /** Sets the account's store up now; throws what its init threw (the store is set up again on next use). */
+  init(accountId: string): Promise<void>;
   /** The account's store (opened on first use; the worker's health endpoint reads it). */
   store(accountId: string): Promise<Store>;
   close(): Promise<void>;
@@ -170,6 +172,13 @@ export function createLocalAccountRunner(options: {
       return out;
     },
     last: (id) => records.get(id) ?? null,
+    async init(accountId) {
+      const failed = await resources(find(accountId)).ready;
+      if (failed !== null) {
+        await release(accountId);
+        throw failed;
+      }
+    },
     async store(accountId) {
       const r = resources(find(accountId));
       await r.ready;

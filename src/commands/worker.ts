@@ -22,11 +22,12 @@ const STOP_GRACE_MS = 30_000;
 export async function workerCommand(args: string[], io: CommandIo): Promise<ExitCode> {
   parseArgs({ args, options: {}, strict: true });
   const { config, warnings } = loadConfig(io.env);
-  const logger = createCommandLogger(io, config.logLevel, config.secrets);
+  const accounts = loadAccounts(config, io.env, io.cwd);
+  // Every account's secret is redacted from every line.
+  const logger = createCommandLogger(io, config.logLevel, accounts[0]!.config.secrets);
   for (const w of warnings) logger.warn('config.warning', { warning: w });
   const ephemeral = ephemeralDiskWarning(io.env, config);
   if (ephemeral) logger.error('storage.ephemeral_disk', { warning: ephemeral });
-  const accounts = loadAccounts(config, io.env, io.cwd);
   if (accounts.length > 1 && config.worker.heartbeatUrl && !config.worker.heartbeatUrl.includes('{account}')) {
     logger.warn('config.warning', {
       warning:
@@ -35,6 +36,17 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
   }
   // Each account's store stays open between rounds; one that cannot be set up fails its runs loudly (FAILED notice, /fail).
   const runner = createLocalAccountRunner({ io, accounts, keepOpen: true });
+  if (accounts.length === 1) {
+    // One account: a store that cannot be set up stops the worker at start, as it always did.
+    await runner.init(accounts[0]!.id);
+  } else {
+    // Several: each is set up now, and one that cannot be is logged here and fails its own runs loudly.
+    for (const a of accounts) {
+      await runner
+        .init(a.id)
+        .catch((error: unknown) => logger.error('account.store_init_failed', { account: a.id, error: describeError(error) }));
+    }
+  }
   const worker = createWorker({
     schedule: config.report.schedule,
     timeZone: config.report.timeZone,
