@@ -1,5 +1,7 @@
 /**
  * `npm run bench`: a million LastPass audit events a day, in bounded memory, measured.
+ * (Over 400 lines on purpose: one compiled file runs as the three kinds of process below and shares their
+ * wiring and result types; the attack-day profile's own logic lives in bench/attack.ts.)
  *
  *   npm run bench                               # 1,000,000 events (the issue's target size)
  *   npm run bench -- --events 100000            # any size
@@ -7,6 +9,7 @@
  *   npm run bench -- --cpu-prof                 # one more, profiled, pipeline run: self time per module/function
  *   npm run bench -- --latency-ms 0             # LastPass answering at once (default: 300 ms per page, realistic)
  *   npm run bench -- --page-reader json-parse   # the pipeline reading every page with JSON.parse (no byte scanner)
+ *   npm run bench -- --attack 200000 --rounds 1  # the attack-day profile (bench/attack.ts): peak RSS, HTML size
  *   --rounds R (default 3: medians are reported) · --no-worker (skip the worker start-up figures) · --keep-temp
  *
  * Layout (one compiled file, three roles):
@@ -23,6 +26,10 @@
  * counts the parent's pages at the moment of the spawn (the kernel carries the forked copy's high-water
  * mark over the exec), which here is the parent's million events. Both are recorded; maxRSS is the
  * figure elsewhere.
+ *
+ * Memory diagnostics of the pipeline child (environment, read by this bench only): BENCH_TRACE_MEMORY=1
+ * prints RSS, heap and external memory at every page and run checkpoint to stderr; BENCH_HEAP_SNAPSHOT=FILE
+ * writes a V8 heap snapshot when the fetch ends.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -31,7 +38,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { createLastPassClient, LASTPASS_PAGE_LIMIT, type PageReader } from '../src/adapters/lastpass/lastpass-client.js';
 import { createOutboxMailer } from '../src/adapters/mail/outbox-mailer.js';
 import { createRenderer, HTML_BUDGET_BYTES } from '../src/adapters/renderer.js';
@@ -47,6 +54,7 @@ import { createProcessInfo } from '../src/store/process-info.js';
 import { seedEarlierDays as seedDemoHistory } from '../src/demo.js';
 import { createEvidence } from '../src/evidence/create-evidence-archive.js';
 import { VERSION, findUp } from '../src/version.js';
+import { runAttackBench } from './attack.js';
 import type { LastPassClient, Mailer, Renderer, Store } from '../src/ports.js';
 import { replicaChild, replicasBench } from './replicas.js';
 
@@ -80,7 +88,7 @@ const TARGETS = {
   idleRssMiB: 80,
 } as const;
 
-interface ChildSpec {
+export interface ChildSpec {
   url: string;
   range: WallRange;
   window: { start: string; end: string };
@@ -108,7 +116,7 @@ interface FloorResult {
   bodies: string[];
 }
 
-interface PipelineResult {
+export interface PipelineResult {
   ms: number;
   /** CPU (user + system) this process used during runReport. */
   cpuMs: number;
@@ -138,7 +146,7 @@ interface PipelineResult {
     afterDeliverMs: number;
   };
   fetch: { requests: number; pages: number; events: number };
-  memory: { peakHeapUsedMiB: number; samples: number };
+  memory: { peakHeapUsedMiB: number; samples: number; peakSampledRssMiB?: number; peakSampledAt?: string; peakExternalMiB?: number };
 }
 
 const mib = (kib: number) => kib / 1024;
@@ -255,10 +263,24 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
   let peakHeap = 0;
   let samples = 0;
   // v8 heap statistics, not process.memoryUsage(): that one reads /proc for the RSS (~0.5 ms a call).
-  const sampleMemory = () => {
+  // And the RSS with where it was taken (a few dozen samples a run: process.memoryUsage() is cheap enough).
+  let peakSampledRss = 0;
+  let peakSampledAt = '';
+  let peakExternal = 0;
+  const sampleMemory = (at = 'page') => {
     const used = getHeapStatistics().used_heap_size;
     samples++;
     if (used > peakHeap) peakHeap = used;
+    const m = process.memoryUsage();
+    if (m.external > peakExternal) peakExternal = m.external;
+    if (process.env.BENCH_TRACE_MEMORY)
+      process.stderr.write(
+        `memory ${at} rss=${(m.rss / 1048576).toFixed(1)} heapUsed=${(m.heapUsed / 1048576).toFixed(1)} heapTotal=${(m.heapTotal / 1048576).toFixed(1)} ext=${(m.external / 1048576).toFixed(1)} ab=${(m.arrayBuffers / 1048576).toFixed(1)}\n`,
+      );
+    if (m.rss > peakSampledRss) {
+      peakSampledRss = m.rss;
+      peakSampledAt = at;
+    }
   };
   let fetchStats = { requests: 0, pages: 0, events: 0 };
 
@@ -279,7 +301,8 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
         },
       });
       marks.fetchEnd = performance.now();
-      sampleMemory();
+      sampleMemory('fetch end');
+      if (process.env.BENCH_HEAP_SNAPSHOT) writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT);
       fetchStats = { requests: stats.requests, pages: stats.pages, events: stats.events };
       return stats;
     },
@@ -297,7 +320,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
       });
       renderMs += performance.now() - t;
       htmlBytesPerRender.push(Buffer.byteLength(out.html));
-      sampleMemory();
+      sampleMemory('after render');
       return out;
     },
     renderFailure: (model) => realRenderer.renderFailure(model),
@@ -306,10 +329,10 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
   const outbox: Mailer = {
     async send(message, options) {
       marks.deliverStart = performance.now();
-      sampleMemory();
+      sampleMemory('before send');
       const out = await realOutbox.send(message, options);
       marks.deliverEnd = performance.now();
-      sampleMemory();
+      sampleMemory('after send');
       return out;
     },
   };
@@ -340,6 +363,7 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
       now: () => new Date(),
       version: VERSION,
       owner: 'bench',
+      ...(process.env.BENCH_TRACE_MEMORY ? { checkpoint: (name: string) => sampleMemory(name) } : {}),
       // The evidence archive is part of a real run: raw pages compressed, manifest, hash chain.
       ...(evidence ? { evidence } : {}),
     },
@@ -373,14 +397,20 @@ async function childPipeline(spec: ChildSpec): Promise<void> {
       afterDeliverMs: marks.deliverEnd ? ended - marks.deliverEnd : 0,
     },
     fetch: fetchStats,
-    memory: { peakHeapUsedMiB: round(peakHeap / 1048576), samples },
+    memory: {
+      peakHeapUsedMiB: round(peakHeap / 1048576),
+      samples,
+      peakSampledRssMiB: round(peakSampledRss / 1048576),
+      peakSampledAt,
+      peakExternalMiB: round(peakExternal / 1048576),
+    },
   };
   sendResult(result);
 }
 
 // ---- parent ----------------------------------------------------------------------------------------
 
-interface ChildRun<T> {
+export interface ChildRun<T> {
   result: T;
   /** CPU the parent (i.e. the simulator) used while the child ran. */
   simulatorCpuMs: number;
@@ -589,7 +619,7 @@ function summariseProfile(file: string, root: string): { functions: [string, num
 
 async function parent(): Promise<number> {
   const USAGE =
-    'usage: npm run bench -- [--events N] [--rounds R] [--latency-ms MS] [--page-reader byte-scanner|json-parse] [--json FILE] [--strict] [--cpu-prof] [--no-worker] [--keep-temp] [--no-evidence] [--no-growth]';
+    'usage: npm run bench -- [--events N] [--rounds R] [--latency-ms MS] [--page-reader byte-scanner|json-parse] [--json FILE] [--strict] [--cpu-prof] [--no-worker] [--keep-temp] [--no-evidence] [--no-growth] [--attack N]';
   const options = {
     events: { type: 'string', default: '1000000' },
     json: { type: 'string' },
@@ -602,6 +632,7 @@ async function parent(): Promise<number> {
     rounds: { type: 'string', default: '3' },
     'latency-ms': { type: 'string', default: String(DEFAULT_LATENCY_MS) },
     'page-reader': { type: 'string', default: 'byte-scanner' },
+    attack: { type: 'string' },
   } as const;
   let values: ReturnType<typeof parseArgs<{ options: typeof options; strict: true }>>['values'];
   try {
@@ -630,6 +661,7 @@ async function parent(): Promise<number> {
     process.stderr.write(`--page-reader must be byte-scanner or json-parse (got "${pageReader}")\n`);
     return 2;
   }
+  if (values.attack !== undefined) return attackProfile(values, pageReader, rounds, latencyMs);
   const loadAtStart = round(os.loadavg()[0] ?? 0, 2);
   const self = fileURLToPath(import.meta.url);
   const pkg = findUp(dirname(self), 'package.json');
@@ -1046,6 +1078,65 @@ async function parent(): Promise<number> {
     await simulator?.close();
     if (!values['keep-temp']) await rm(tmp, { recursive: true, force: true });
     else say(`  temp files kept in ${tmp}`);
+  }
+}
+
+// ---- attack profile (bench/attack.ts) ---------------------------------------------------------------
+
+/** `--attack N`: the attack-day profile; its own defaults: 100,000 benign events unless `--events` is given. */
+async function attackProfile(
+  values: { attack?: string; events: string; json?: string; strict: boolean; 'no-evidence': boolean; 'keep-temp': boolean },
+  pageReader: PageReader,
+  rounds: number,
+  latencyMs: number,
+): Promise<number> {
+  const attack = Number((values.attack ?? '').replace(/[_,]/g, ''));
+  if (!Number.isInteger(attack) || attack < 1) {
+    process.stderr.write(`--attack must be a whole number ≥ 1 of failed sign-ins (got "${values.attack}")\n`);
+    return 2;
+  }
+  const eventsGiven = process.argv.slice(2).some((a) => a === '--events' || a.startsWith('--events='));
+  const benign = eventsGiven ? Number(values.events.replace(/[_,]/g, '')) : 100_000;
+  const self = fileURLToPath(import.meta.url);
+  const pkg = findUp(dirname(self), 'package.json');
+  const root = pkg ? dirname(pkg) : process.cwd();
+  const tmp = await mkdtemp(join(os.tmpdir(), 'lad-bench-attack-'));
+  try {
+    return await runAttackBench(
+      {
+        attack,
+        benign,
+        rounds,
+        latencyMs,
+        pageReader,
+        evidence: !values['no-evidence'],
+        strict: values.strict,
+        jsonPath: resolve(values.json ?? join(root, 'bench', 'results', 'attack-latest.json')),
+        tmp,
+        account: ACCOUNT,
+        secret: SECRET,
+        lastpassTimeZone: LASTPASS_TZ,
+        windowEnd: WINDOW_END,
+        command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
+        source: sourceState(root),
+      },
+      {
+        runPipeline: (spec) => runChild<PipelineResult>('pipeline', spec),
+        warmUp: async (spec) => {
+          await runChild<FloorResult>('floor', spec);
+        },
+        async seedStore(dataDir, end, count) {
+          const store = createFileStore({ dir: dataDir, processInfo: benchProcess, now: () => new Date() });
+          await store.init();
+          await seedEarlierDays(store, end, count);
+          await store.close();
+        },
+        say: (line) => process.stdout.write(`${line}\n`),
+      },
+    );
+  } finally {
+    if (!values['keep-temp']) await rm(tmp, { recursive: true, force: true });
+    else process.stdout.write(`  temp files kept in ${tmp}\n`);
   }
 }
 

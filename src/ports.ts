@@ -356,6 +356,8 @@ export interface VerifyOptions {
 
 export interface EvidenceArchive {
   readonly description: string;
+  /** Whether bundles keep the raw LastPass pages (EVIDENCE_RAW): then every row of a window is in its bundle. */
+  readonly keepsRawPages: boolean;
   begin(input: BeginInput): Promise<EvidenceBundle>;
   verify(options?: VerifyOptions): Promise<VerifyReport>;
   exportTarGz(options: {

@@ -66,24 +66,37 @@ describe('fewerRows', () => {
 
 describe('notices', () => {
   it('counts the rows attached out of the total and names the export command with its real flags', () => {
-    expect(truncationNotice({ day: '2026-12-03', kept: 60_000, total: 214_112, evidence: true })).toBe(
-      'The attached CSV and JSON hold 60,000 of 214,112 security-relevant rows (the most severe first: the files are capped at ' +
-        '100,000 rows and at a size SendGrid accepts); the complete list is in the evidence bundle: ' +
+    // Cut for size only: the bundle's events.json holds every row.
+    expect(truncationNotice({ day: '2026-12-03', kept: 6_000, total: 20_112, listed: 20_112, rawPages: true, evidence: true })).toBe(
+      'The attached CSV and JSON hold 6,000 of 20,112 security-relevant rows (the most severe first: a digest lists at most 25,000 ' +
+        'security-relevant rows, and its files stay at a size SendGrid accepts); the complete list is in the evidence bundle (events.json): ' +
         'lastpass-audit-digest export --from 2026-12-03 --to 2026-12-03 --out lastpass-evidence-2026-12-03.tar.gz',
     );
     expect(exportCommandFor('2026-12-03')).toMatch(/ export --from 2026-12-03 --to 2026-12-03 --out \S+\.tar\.gz$/);
   });
 
+  it('past the rows a digest lists, points at the raw pages, or says there are none (EVIDENCE_RAW=off)', () => {
+    const facts = { day: '2026-12-03', kept: 25_000, total: 214_112, listed: 25_000, evidence: true };
+    const raw = truncationNotice({ ...facts, rawPages: true })!;
+    expect(raw).toContain(
+      'every row is in the raw LastPass pages of the evidence bundle (raw/page-*.json.gz; its events.json holds the 25,000 rows listed here)',
+    );
+    expect(raw).toContain('export --from 2026-12-03');
+    const noRaw = truncationNotice({ ...facts, rawPages: false })!;
+    expect(noRaw).toContain('no raw pages (EVIDENCE_RAW=off), so the complete list is only in the LastPass Admin Console');
+    expect(noRaw).not.toContain('complete list is in the evidence bundle');
+  });
+
   it('says nothing when every row is attached', () => {
-    expect(truncationNotice({ day: '2026-12-03', kept: 12, total: 12, evidence: true })).toBeNull();
+    expect(truncationNotice({ day: '2026-12-03', kept: 12, total: 12, listed: 12, rawPages: true, evidence: true })).toBeNull();
   });
 
   it('does not point at a bundle that is not kept, and explains an attachment-less digest', () => {
-    const none = truncationNotice({ day: '2026-12-03', kept: 0, total: 5, evidence: false })!;
+    const none = truncationNotice({ day: '2026-12-03', kept: 0, total: 5, listed: 5, rawPages: false, evidence: false })!;
     expect(none).toMatch(/^No CSV or JSON is attached/);
     expect(none).toContain('keeps no evidence bundle');
     expect(none).not.toContain('export');
-    expect(attachmentsRefusedNotice({ day: '2026-12-03', total: 5, evidence: true })).toContain('HTTP 413');
+    expect(attachmentsRefusedNotice({ day: '2026-12-03', total: 5, listed: 5, rawPages: true, evidence: true })).toContain('HTTP 413');
   });
 
   it('takes the total from the analysis in one place: security-relevant then unrecognised rows', () => {

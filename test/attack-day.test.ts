@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RELEVANT_ROWS_KEPT } from '../src/core/analysis.js';
 import { MAX_REQUEST_BYTES } from '../src/core/attachment-plan.js';
 import { CSV_COLUMNS } from '../src/core/event-export.js';
 import type { RawEvent } from '../src/core/types.js';
@@ -135,6 +136,17 @@ function gunzipAttachments(body: SentBody): { csv: { lines: number; head: string
   };
 }
 
+/** Rows in the bundle's raw pages (every response as LastPass sent it). */
+async function rawRows(dir: string): Promise<number> {
+  const files = await readdir(join(dir, 'evidence'), { recursive: true, withFileTypes: true });
+  let rows = 0;
+  for (const f of files.filter((x) => x.isFile() && /^page-\d+\.json\.gz$/.test(x.name))) {
+    const page = JSON.parse(gunzipSync(await readFile(join(f.parentPath, f.name))).toString('utf8')) as { data?: unknown };
+    rows += page.data && typeof page.data === 'object' ? Object.keys(page.data).length : 0;
+  }
+  return rows;
+}
+
 async function bundleEvents(dir: string): Promise<unknown[]> {
   const files = await readdir(join(dir, 'evidence'), { recursive: true, withFileTypes: true });
   const file = files.find((f) => f.isFile() && f.name.startsWith('events.json'))!;
@@ -163,29 +175,34 @@ describe('an attack day: 120,000 failed sign-ins from distinct users and IPs', (
     expect(bytes).toBeLessThan(SENDGRID_MAX_REQUEST_BYTES);
   });
 
-  it('attaches gzip CSV and JSON of 100,000 rows, the high events among them, readable back', () => {
+  it('attaches gzip CSV and JSON of the rows the analysis keeps (RELEVANT_ROWS_KEPT), the high events among them, readable back', () => {
     const { csv, json } = gunzipAttachments(body);
-    expect(csv.lines).toBe(100_000 + 1);
+    // Memory bounded by design (issue #13): the analysis keeps the 25,000 most severe, then newest, rows.
+    expect(csv.lines).toBe(RELEVANT_ROWS_KEPT + 1);
     const [header, ...rows] = csv.head;
     expect(header).toEqual([...CSV_COLUMNS]);
     for (const r of rows) expect(r).toHaveLength(CSV_COLUMNS.length);
     expect(rows.some((r) => r[7]!.includes('KHTML, like Gecko'))).toBe(true);
-    expect(json).toHaveLength(100_000);
+    expect(json).toHaveLength(RELEVANT_ROWS_KEPT);
     expect(json.filter((e) => e.severity === 'high').map((e) => e.action)).toEqual(expect.arrayContaining(HIGH_ACTIONS));
   });
 
-  it('says in both parts how many rows are attached and how to get the rest', () => {
+  it('says in both parts how many rows are attached (of the exact total) and how to get the rest', () => {
     const total = (FAILED + HIGH_ACTIONS.length).toLocaleString('en-US');
-    const notice = `The attached CSV and JSON hold 100,000 of ${total} security-relevant rows`;
+    const notice = `The attached CSV and JSON hold 25,000 of ${total} security-relevant rows`;
     for (const text of [part(body, 'text/html'), flat(part(body, 'text/plain'))]) {
       expect(text).toContain(notice);
-      expect(text).toContain(`the complete list is in the evidence bundle: ${EXPORT}`);
-      expect(text).toContain(`100,000 most severe of ${total} security-relevant events are attached`);
+      expect(text).toContain(
+        `every row is in the raw LastPass pages of the evidence bundle (raw/page-*.json.gz; its events.json holds the 25,000 rows listed here): ${EXPORT}`,
+      );
+      expect(text).toContain(`25,000 most severe of ${total} security-relevant events are attached`);
+      expect(text).toContain('too large to keep every detail in bounded memory');
     }
   });
 
-  it('keeps every row in the evidence bundle', async () => {
-    expect(await bundleEvents(h.dir)).toHaveLength(FAILED + HIGH_ACTIONS.length);
+  it("keeps the analysis's rows in the evidence bundle's events.json and every row in its raw pages", async () => {
+    expect(await bundleEvents(h.dir)).toHaveLength(RELEVANT_ROWS_KEPT);
+    expect(await rawRows(h.dir)).toBeGreaterThanOrEqual(FAILED + HIGH_ACTIONS.length);
   });
 });
 
@@ -251,7 +268,7 @@ describe('SendGrid refusing the message as too large (HTTP 413)', () => {
     for (const text of [part(body, 'text/html'), flat(part(body, 'text/plain'))]) {
       expect(text).toContain(
         'SendGrid refused this digest as too large with its attachments (HTTP 413), so it was sent again without them: ' +
-          `the CSV and JSON of the 3,003 security-relevant rows are missing; the complete list is in the evidence bundle: ${EXPORT}`,
+          `the CSV and JSON of the 3,003 security-relevant rows are missing; the complete list is in the evidence bundle (events.json): ${EXPORT}`,
       );
       expect(text).not.toContain('security-relevant events is attached');
     }

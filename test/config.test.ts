@@ -356,6 +356,7 @@ describe('the settings of migrate, verify, export and demo', () => {
       logLevel: 'info',
       evidence: { raw: true, retentionDays: 400, signingKey: null, verifyKey: null },
       secrets: [],
+      accountsFile: null,
     });
     const s = loadStoreCommandSettings({
       DATA_DIR: ' /srv/digest ',

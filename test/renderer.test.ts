@@ -201,6 +201,24 @@ describe('renderDigest: HTML part', () => {
     expect(html).not.toContain('Attestation');
   });
 
+  it('marks layout tables as presentation and leaves data tables (those with header cells) to screen readers', () => {
+    // A role="presentation" table hides its <th scope> from assistive technology: the header cells must sit
+    // in tables without it. Walk the tables as a stack, so nested layout tables are told apart.
+    const stack: boolean[] = [];
+    let headers = 0;
+    for (const m of html.matchAll(/<table\b[^>]*>|<\/table>|<th\b[^>]*>/g)) {
+      const tag = m[0];
+      if (tag.startsWith('</table')) stack.pop();
+      else if (tag.startsWith('<table')) stack.push(tag.includes('role="presentation"'));
+      else {
+        headers++;
+        expect(tag).toMatch(/scope="(col|row)"/);
+        expect(stack.at(-1), `${tag} in a presentation table`).toBe(false);
+      }
+    }
+    expect(headers).toBeGreaterThan(5);
+  });
+
   it('is an email layout: 640 px max, no layout dependence on <style>', () => {
     expect(html).toContain('max-width:640px');
     expect(html).toMatch(/<table role="presentation" class="lad-card" width="100%"/);

@@ -34,6 +34,7 @@ const SG_KEY = 'SG.scanKey1a2b3c4d5e6f.Zx9Yw8Vu7Ts6Rq5Po4Nm3';
 const HEARTBEAT_TOKEN = '5ca1ab1e-0000-4b1d-8e57-c0ffee5ec2e7';
 const SIGNING_KEY = 'evidence-hmac-ScanSecret-0042-xyz';
 const URL_PASSWORD = 'UrlPassw0rdScan';
+const WEBHOOK_TOKEN = 'B0WEBHOOK7scan/XyZ9tokenQ42';
 
 /** Every form of `secret` an artifact could hold it in (computed here, not by the redactor under test). */
 function formsOf(secret: string): string[] {
@@ -61,6 +62,7 @@ const SECRETS: Record<string, string> = {
   'heartbeat token': HEARTBEAT_TOKEN,
   'evidence signing key': SIGNING_KEY,
   'URL password': URL_PASSWORD,
+  'alarm webhook token': WEBHOOK_TOKEN,
 };
 
 /** Where each secret form was found: [] when none. */
@@ -306,6 +308,55 @@ describe('secret scan: the file store', () => {
     expect(recorded).toMatch(/… \(\d+ bytes cut\)/);
     expect(recorded.length).toBeLessThan(10_000);
     expect(leaks(artifacts)).toEqual([]);
+  });
+});
+
+describe('secret scan: the alarm webhook', () => {
+  let receiver: Server;
+  let bodies: string[];
+  let answers: { status: number; echo: boolean }[];
+  beforeEach(async () => {
+    bodies = [];
+    answers = [];
+    // A receiver that, when told to, fails and echoes the request back (its path with the token, the body).
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        bodies.push(body);
+        const answer = answers.shift() ?? { status: 200, echo: false };
+        res.writeHead(answer.status, { 'content-type': 'text/plain', 'retry-after': '0' });
+        res.end(answer.echo ? `rejected POST ${req.url} ${encodeURIComponent(req.url ?? '')} ${body}` : 'ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  });
+  afterEach(async () => {
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  });
+  const webhookEnv = () => ({
+    NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/${encodeURIComponent(WEBHOOK_TOKEN)}`,
+    NOTIFY_WEBHOOK_FORMAT: 'json',
+  });
+
+  it('LastPass echoing the request while the webhook carries the FAILED notice: neither the webhook nor any artifact holds a secret', async () => {
+    override = LASTPASS_ECHOES['a 500 echoing the request (text/plain)'];
+    const artifacts = await failingRun(webhookEnv());
+    expectFailedNotice(artifacts, /LastPass/);
+    expect(bodies).toHaveLength(1);
+    expect(JSON.parse(bodies[0]!)).toMatchObject({ kind: 'failed' });
+    expect(leaks({ ...artifacts, ...Object.fromEntries(bodies.map((b, i) => [`webhook body ${i}`, b])) })).toEqual([]);
+  });
+
+  it('a webhook that fails echoing its URL and the request: the error logged and recorded holds no secret', async () => {
+    override = LASTPASS_ECHOES['a {"status":"FAIL","error":…} body echoing the request'];
+    answers.push(...Array.from({ length: 6 }, () => ({ status: 500, echo: true })));
+    answers.unshift({ status: 404, echo: true });
+    const artifacts = await failingRun(webhookEnv());
+    expect(artifacts.stderr).toMatch(/"msg":"notify\.failed"/);
+    expect(bodies.length).toBeGreaterThanOrEqual(1);
+    expect(leaks({ ...artifacts, ...Object.fromEntries(bodies.map((b, i) => [`webhook body ${i}`, b])) })).toEqual([]);
   });
 });
 

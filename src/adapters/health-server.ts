@@ -19,6 +19,15 @@ export interface HealthStatus {
   consecutiveFailures: number;
   running: boolean;
   version: string;
+  /** With several accounts (ACCOUNTS_FILE): a line per account; the status above is the worst of them. */
+  accounts?: {
+    account: string;
+    status: HealthStatus['status'];
+    reason?: string | null;
+    lastSuccessAt: string | null;
+    coveredUntil: string | null;
+    consecutiveFailures: number;
+  }[];
 }
 
 export interface HealthServer {

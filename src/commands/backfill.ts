@@ -4,6 +4,7 @@
  * terminal; one line per day otherwise.
  */
 import { parseArgs } from 'node:util';
+import { loadAccounts, pickAccount } from '../accounts/load-accounts.js';
 import { loadConfig } from '../config/load-config.js';
 import { planBackfill } from '../core/backfill-plan.js';
 import { ConfigError } from '../errors.js';
@@ -28,13 +29,17 @@ export async function backfillCommand(args: string[], io: CommandIo): Promise<Ex
       to: { type: 'string' },
       send: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      account: { type: 'string' },
     },
     strict: true,
   });
   const plan = planBackfill(parseInstant(values.from, '--from'), parseInstant(values.to, '--to'), io.now());
   if (!plan.ok) throw new ConfigError([plan.problem]);
   const send = values.send ?? false;
-  const { config, warnings } = loadConfig(io.env, { dryRun: !send });
+  const loaded = loadConfig(io.env, { dryRun: !send });
+  const { warnings } = loaded;
+  // With ACCOUNTS_FILE: one account at a time (its number, secret, store and recipients), --account names it.
+  const { config } = pickAccount(loadAccounts(loaded.config, io.env, io.cwd), values.account, 'backfill');
   // On a terminal the bar owns stderr while it shows: log lines (and result lines, when stdout is the
   // terminal too) clear it, print, and redraw it below.
   const bar = io.stderr.isTTY ? createProgressBar(io.stderr) : null;

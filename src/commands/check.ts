@@ -24,14 +24,18 @@ import type { Clock, LastPassClient, RequestTiming, Store } from '../ports.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
 import { type CheckLine, clockLine } from './check-line.js';
 import { sendGridLines } from './check-sendgrid.js';
+import { loadAccounts, pickAccount } from '../accounts/load-accounts.js';
 import { createCommandLogger, createLastPass, ephemeralDiskWarning, openStore, printer } from './wiring.js';
 
 /** One try and one retry: `check` answers quickly. */
 const CHECK_RETRY_POLICY: RetryPolicy = { retries: 1, baseDelayMs: 1000, maxDelayMs: 2000, maxRetryAfterMs: 5000 };
 
 export async function checkCommand(args: string[], io: CommandIo): Promise<ExitCode> {
-  parseArgs({ args, options: {}, strict: true });
-  const { config, warnings } = loadConfig(io.env);
+  const { values } = parseArgs({ args, options: { account: { type: 'string' } }, strict: true });
+  const loaded = loadConfig(io.env);
+  const { warnings } = loaded;
+  // With ACCOUNTS_FILE: one account at a time (its number, secret and store), --account names it.
+  const { config } = pickAccount(loadAccounts(loaded.config, io.env, io.cwd), values.account, 'check');
   const logger = createCommandLogger(io, 'error', config.secrets);
   const store = openStore(io, config, logger);
   try {

@@ -2,7 +2,11 @@
  * The evidence archive for `verify` and `export`, which need only the storage and EVIDENCE_* settings, and
  * the store's delivered windows that the archive is cross-checked against.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { accountDataDir, DEFAULT_ACCOUNT_ID, parseAccountIds } from '../config/accounts.js';
 import { loadStoreCommandSettings, type StoreCommandSettings } from '../config/load-config.js';
+import { ConfigError } from '../errors.js';
 import { createEvidence } from '../evidence/create-evidence-archive.js';
 import { describeError } from '../errors.js';
 import type { DeliveredRecord, EvidenceArchive, VerifyReport } from '../ports.js';
@@ -10,9 +14,45 @@ import { VERSION } from '../version.js';
 import type { CommandIo } from './io.js';
 import { createCommandLogger, openStore, resolveStorage } from './wiring.js';
 
-export async function openEvidenceArchive(io: CommandIo): Promise<{ archive: EvidenceArchive; settings: StoreCommandSettings }> {
+/**
+ * The settings with the storage of one account: `--account ID`, or the only one configured. With several
+ * accounts (ACCOUNTS_FILE) and no --account, a ConfigError names the choices.
+ */
+export function accountStoreSettings(io: CommandIo, command: string, accountId: string | undefined): StoreCommandSettings {
   const settings = loadStoreCommandSettings(io.env);
-  const { dataDir, databaseUrl } = resolveStorage(io, settings.storage);
+  let ids = [DEFAULT_ACCOUNT_ID];
+  if (settings.accountsFile) {
+    let text: string;
+    try {
+      text = readFileSync(resolve(io.cwd, settings.accountsFile), 'utf8');
+    } catch (error) {
+      throw new ConfigError([
+        `ACCOUNTS_FILE ${settings.accountsFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path.`,
+      ]);
+    }
+    const parsed = parseAccountIds(text, settings.accountsFile);
+    if (parsed.problems.length) throw new ConfigError(parsed.problems);
+    ids = parsed.ids;
+  }
+  let id: string;
+  if (accountId !== undefined) {
+    if (!ids.includes(accountId)) throw new ConfigError([`--account ${accountId}: no such account; configured: ${ids.join(', ')}.`]);
+    id = accountId;
+  } else if (ids.length === 1) id = ids[0]!;
+  else {
+    throw new ConfigError([
+      `${command} works on one account's evidence and ${ids.length} are configured (ACCOUNTS_FILE): pick one with --account ID (${ids.join(', ')}).`,
+    ]);
+  }
+  return { ...settings, storage: { ...settings.storage, dataDir: accountDataDir(settings.storage.dataDir, id), accountId: id } };
+}
+
+export async function openEvidenceArchive(
+  io: CommandIo,
+  scope: { command: string; account: string | undefined } = { command: 'this command', account: undefined },
+): Promise<{ archive: EvidenceArchive; settings: StoreCommandSettings }> {
+  const settings = accountStoreSettings(io, scope.command, scope.account);
+  const { dataDir, databaseUrl, accountId } = resolveStorage(io, settings.storage);
   if (databaseUrl) {
     // The evidence tables come with the store's migrations.
     const store = openStore(io, settings.storage, createCommandLogger(io, 'error', settings.secrets));
@@ -22,7 +62,17 @@ export async function openEvidenceArchive(io: CommandIo): Promise<{ archive: Evi
       await store.close();
     }
   }
-  return { archive: createEvidence({ dataDir, databaseUrl, version: VERSION, settings: settings.evidence, now: io.now }), settings };
+  return {
+    archive: createEvidence({
+      dataDir,
+      databaseUrl,
+      ...(accountId ? { accountId } : {}),
+      version: VERSION,
+      settings: settings.evidence,
+      now: io.now,
+    }),
+    settings,
+  };
 }
 
 /** The delivered windows the store records (read only: the file store is not set up by this). */

@@ -11,7 +11,7 @@ import { printer } from './wiring.js';
 export async function exportCommand(args: string[], io: CommandIo): Promise<ExitCode> {
   const { values } = parseArgs({
     args,
-    options: { from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } },
+    options: { from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, account: { type: 'string' } },
     strict: true,
   });
   const from = parseDay(values.from, '--from');
@@ -19,7 +19,7 @@ export async function exportCommand(args: string[], io: CommandIo): Promise<Exit
   if (!from || !to || !values.out) throw new ConfigError(['export needs --from DAY --to DAY --out FILE.tar.gz']);
   if (!/\.(tar\.gz|tgz)$/.test(values.out)) throw new ConfigError([`--out "${values.out}" must end in .tar.gz (or .tgz).`]);
   const out = resolve(io.cwd, values.out);
-  const { archive, settings } = await openEvidenceArchive(io);
+  const { archive, settings } = await openEvidenceArchive(io, { command: 'export', account: values.account });
   try {
     const { delivered, error } = await readDeliveredRecords(io, settings);
     const result = await archive.exportTarGz({

@@ -33,12 +33,16 @@ function describe(e: HistoryEntry): string[] {
 }
 
 export async function historyCommand(args: string[], io: CommandIo): Promise<ExitCode> {
-  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { from: { type: 'string' }, to: { type: 'string' }, account: { type: 'string' } },
+    strict: true,
+  });
   const from = parseDay(values.from, '--from');
   const to = parseDay(values.to, '--to');
   const range = { ...(from ? { from } : {}), ...(to ? { to } : {}) };
   const zone = readVariables(io.env, { REPORT_TIMEZONE: SCHEMA.REPORT_TIMEZONE }).values.REPORT_TIMEZONE ?? 'UTC';
-  const { archive, settings } = await openEvidenceArchive(io);
+  const { archive, settings } = await openEvidenceArchive(io, { command: 'history', account: values.account });
   const store = openStore(io, settings.storage, createCommandLogger(io, 'error', settings.secrets));
   try {
     await store.init();

@@ -1,18 +1,20 @@
 /**
- * `run [--from ISO] [--to ISO] [--dry-run] [--force]`: one report now. Without --from/--to it covers what
- * is due; --dry-run writes to the outbox and changes no state; --force re-sends a delivered window.
+ * `run [--from ISO] [--to ISO] [--dry-run] [--force] [--account ID]`: one report now. Without --from/--to
+ * it covers what is due; --dry-run writes to the outbox and changes no state; --force re-sends a delivered
+ * window. With several accounts (ACCOUNTS_FILE) and no --account it runs every account, one after the
+ * other, each isolated, and then sends the roll-up to ROLLUP_TO.
  */
 import { parseArgs } from 'node:util';
+import { createLocalAccountRunner } from '../accounts/local-runner.js';
+import { loadAccounts, pickAccount } from '../accounts/load-accounts.js';
+import { sendRollup } from '../accounts/send-rollup.js';
 import { loadConfig } from '../config/load-config.js';
-import { createHeartbeat } from '../adapters/notify/heartbeat.js';
-import { ConfigError, describeError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { RunOutcome } from '../run-report.js';
-import { failRun } from '../run/failure-notice.js';
 import { parseInstant } from './args.js';
-import { pingOutcome, runWithHeartbeat } from './heartbeat-run.js';
-import type { CommandIo, ExitCode } from './io.js';
+import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
 import { reportOutcome } from './report-outcome.js';
-import { createCommandLogger, createRunDeps, openStore, printer } from './wiring.js';
+import { createCommandLogger, printer } from './wiring.js';
 
 export async function runCommand(args: string[], io: CommandIo): Promise<ExitCode> {
   const { values } = parseArgs({
@@ -22,6 +24,7 @@ export async function runCommand(args: string[], io: CommandIo): Promise<ExitCod
       to: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      account: { type: 'string' },
     },
     strict: true,
   });
@@ -30,40 +33,39 @@ export async function runCommand(args: string[], io: CommandIo): Promise<ExitCod
   const to = parseInstant(values.to, '--to');
   if (from && to && from >= to) throw new ConfigError(['--from must be before --to.']);
   const { config, warnings } = loadConfig(io.env, { dryRun });
-  const logger = createCommandLogger(io, config.logLevel, config.secrets);
+  const accounts = loadAccounts(config, io.env, io.cwd);
+  const chosen = values.account === undefined ? accounts : [pickAccount(accounts, values.account, 'run')];
+  const logger = createCommandLogger(io, config.logLevel, accounts[0]!.config.secrets);
   for (const w of warnings) logger.warn('config.warning', { warning: w });
-  const store = openStore(io, config, logger);
-  // The heartbeat is for real runs (system cron users rely on it); a dry run pings nothing.
-  const heartbeat =
-    config.worker.heartbeatUrl && !dryRun ? createHeartbeat({ url: config.worker.heartbeatUrl, logger, secrets: config.secrets }) : null;
   const options = { ...(from ? { from } : {}), ...(to ? { to } : {}), dryRun, force: values.force ?? false };
+  const runner = createLocalAccountRunner({ io, accounts: chosen, dryRun });
+  const print = printer(io.stdout);
+  let code: ExitCode = EXIT_OK;
   try {
-    const deps = createRunDeps(io, config, logger, store, dryRun);
-    try {
-      // A store that cannot even be set up is a failed run like any other: FAILED notice, /fail, exit 1.
-      const ready = await store.init().then(
-        () => null,
-        (error: unknown) => error,
-      );
-      let outcome: RunOutcome;
-      if (ready === null) {
-        outcome = await runWithHeartbeat(deps, options, heartbeat);
-      } else {
-        outcome = { status: 'failed', windows: [await failRun(deps, options, ready)], skipped: null };
-        await pingOutcome(heartbeat, outcome);
-      }
-      const code = reportOutcome(outcome, printer(io.stdout));
-      for (const w of outcome.windows) {
-        if (w.noticeError === undefined) continue;
-        io.stderr.write(
-          `lastpass-audit-digest: window ${w.key} FAILED and the FAILED notice could not be sent either (${w.noticeError}); ${heartbeat ? 'a /fail ping was sent to HEARTBEAT_URL (heartbeat.* log lines say whether it arrived)' : 'no HEARTBEAT_URL is set to alert anyone'}: look at this machine now.\n`,
-        );
-      }
-      return code;
-    } finally {
-      await deps.evidence?.close().catch((error: unknown) => logger.error('evidence.close_failed', { error: describeError(error) }));
+    const records = await runner.runAll(options);
+    for (const record of records) {
+      if (chosen.length > 1) print(`account ${record.id}:`);
+      if (record.error) print(`FAILED   account ${record.id} could not be set up: ${record.error}`);
+      if (reportOutcome(record.outcome, print) !== EXIT_OK || record.error) code = EXIT_FAILED;
+      warnUnsentNotices(io, record.outcome, config.worker.heartbeatUrl !== null);
+    }
+    // The roll-up follows a run over several accounts (a single account's digest says it all).
+    if (chosen.length > 1 && config.rollupTo?.length) {
+      const rolled = await sendRollup({ io, config: { ...config, secrets: accounts[0]!.config.secrets }, logger, records, dryRun });
+      print(rolled.ok ? `roll-up  sent to ROLLUP_TO: ${rolled.subject}` : `FAILED   roll-up: ${rolled.error}`);
+      if (!rolled.ok) code = EXIT_FAILED;
     }
   } finally {
-    await store.close().catch((error: unknown) => logger.error('store.close_failed', { error: describeError(error) }));
+    await runner.close();
+  }
+  return code;
+}
+
+function warnUnsentNotices(io: CommandIo, outcome: RunOutcome, heartbeat: boolean): void {
+  for (const w of outcome.windows) {
+    if (w.noticeError === undefined) continue;
+    io.stderr.write(
+      `lastpass-audit-digest: window ${w.key} FAILED and the FAILED notice could not be sent either (${w.noticeError}); ${heartbeat ? 'a /fail ping was sent to HEARTBEAT_URL (heartbeat.* log lines say whether it arrived)' : 'no HEARTBEAT_URL is set to alert anyone'}: look at this machine now.\n`,
+    );
   }
 }

@@ -16,7 +16,12 @@ import { printer } from './wiring.js';
 const KEY_RE = /^\d{8}T\d{6}Z_\d{8}T\d{6}Z$/;
 
 export async function showCommand(args: string[], io: CommandIo): Promise<ExitCode> {
-  const { values, positionals } = parseArgs({ args, options: { html: { type: 'string' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { html: { type: 'string' }, account: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
   const [which, ...extra] = positionals;
   if (which === undefined || extra.length > 0 || !(isDay(which) || KEY_RE.test(which))) {
     throw new ConfigError([
@@ -24,7 +29,7 @@ export async function showCommand(args: string[], io: CommandIo): Promise<ExitCo
     ]);
   }
   const err = printer(io.stderr);
-  const { archive } = await openEvidenceArchive(io);
+  const { archive } = await openEvidenceArchive(io, { command: 'show', account: values.account });
   try {
     const delivered = (await deliveredBundles(archive, isDay(which) ? { from: which, to: which } : {})).filter((b) =>
       isDay(which) ? b.day === which : b.key === which,

@@ -56,7 +56,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     ],
   },
   run: {
-    synopsis: '[--from ISO] [--to ISO] [--dry-run] [--force]',
+    synopsis: '[--from ISO] [--to ISO] [--dry-run] [--force] [--account ID]',
     summary: 'report what is due now (or the given window)',
     description:
       'One report now. Without --from/--to it covers what is due: from the end of the last delivered window (or 24 h ago)\nto now. A delivered window is not sent again without --force. HEARTBEAT_URL is pinged (/start, then the plain ping\nor /fail) unless --dry-run.',
@@ -65,6 +65,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--to ISO', 'end of the window'],
       ['--dry-run', 'write the message to DATA_DIR/outbox/ instead of sending; changes no state; no SendGrid key needed'],
       ['--force', 'send a window that was already delivered again'],
+      ['--account ID', 'only this account of ACCOUNTS_FILE (without it, every account, then the roll-up to ROLLUP_TO)'],
     ],
     variables: [
       ...LASTPASS,
@@ -87,15 +88,15 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     variables: ['DATA_DIR', 'LOG_LEVEL'],
   },
   check: {
-    synopsis: '',
+    synopsis: '[--account ID]',
     summary: 'validate config and reach LastPass and SendGrid',
     description:
       'Validates the configuration and reaches both APIs without sending anything: one `reporting` call for a one-minute\nwindow and SendGrid GET /v3/scopes (must include mail.send); whether REPORT_FROM is a verified sender or on an\nauthenticated domain (GET /v3/verified_senders, /v3/whitelabel/domains; "warn" when the key may not read them);\nprints the storage state. Exit 1 when a check fails.',
-    options: [],
+    options: [['--account ID', 'the account of ACCOUNTS_FILE (needed when several are configured)']],
     variables: [...LASTPASS, ...SENDGRID, 'REPORT_FROM', 'REPORT_TO', ...STORAGE],
   },
   backfill: {
-    synopsis: '--from ISO --to ISO [--send] [--force]',
+    synopsis: '--from ISO --to ISO [--send] [--force] [--account ID]',
     summary: 'digests for a past range, one per day (dry run unless --send)',
     description:
       'Digests for a past range, one per day, oldest first. A dry run to DATA_DIR/outbox/ unless --send; delivered days are\nskipped unless --force. A progress bar on a terminal, one line per day otherwise.',
@@ -104,6 +105,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--to ISO', 'end of the range (not in the future)'],
       ['--send', 'deliver through SendGrid (and record the days as delivered)'],
       ['--force', 'send days that were already delivered again'],
+      ['--account ID', 'the account of ACCOUNTS_FILE (needed when several are configured)'],
     ],
     variables: [...LASTPASS, ...SENDGRID, ...REPORT, ...ALARM, ...STORAGE, ...EVIDENCE_WRITE, 'LOG_LEVEL'],
   },
@@ -115,18 +117,19 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     variables: [...STORAGE, 'LOG_LEVEL'],
   },
   verify: {
-    synopsis: '[--from DAY] [--to DAY]',
+    synopsis: '[--from DAY] [--to DAY] [--account ID]',
     summary: 'check the evidence archive (hashes, chain, signatures, days)',
     description:
       'Checks the evidence archive: every hash, the chain, signatures, missing days, incomplete bundles; prints a summary\nfor an audit ticket. Exit 1 on any problem.',
     options: [
       ['--from DAY', 'first day to check, YYYY-MM-DD (the day of the digest window, in REPORT_TIMEZONE)'],
       ['--to DAY', 'last day to check'],
+      ['--account ID', 'the account whose evidence chain to check (needed when ACCOUNTS_FILE has several)'],
     ],
     variables: [...STORAGE, 'EVIDENCE_VERIFY_KEY', 'LOG_LEVEL'],
   },
   export: {
-    synopsis: '--from DAY --to DAY --out FILE.tar.gz',
+    synopsis: '--from DAY --to DAY --out FILE.tar.gz [--account ID]',
     summary: 'the evidence of those days for an auditor',
     description:
       'Writes the bundles of those days with AUDITOR-README.txt, SHA256SUMS and the verify report into one .tar.gz.\nExit 1 when the verification found problems (the file is written anyway).',
@@ -134,26 +137,31 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       ['--from DAY', 'first day, YYYY-MM-DD'],
       ['--to DAY', 'last day'],
       ['--out FILE.tar.gz', 'where to write the archive (.tar.gz or .tgz)'],
+      ['--account ID', 'the account of ACCOUNTS_FILE (needed when several are configured)'],
     ],
     variables: [...STORAGE, 'EVIDENCE_VERIFY_KEY', 'LOG_LEVEL'],
   },
   history: {
-    synopsis: '[--from DAY] [--to DAY]',
+    synopsis: '[--from DAY] [--to DAY] [--account ID]',
     summary: 'the delivered digests: counts, verdict, message id, evidence hash',
     description:
       'The delivered windows, oldest first: each with its counts, the verdict its subject stated, the SendGrid message id\nand its evidence bundle (the content SHA-256 printed in the digest footer, and the manifest SHA-256 of the chain).\nReads the store and the evidence only (DATA_DIR or DATABASE_URL); reaches no API.',
     options: [
       ['--from DAY', 'first day, YYYY-MM-DD (the day of the digest window, in REPORT_TIMEZONE)'],
       ['--to DAY', 'last day'],
+      ['--account ID', 'the account of ACCOUNTS_FILE (needed when several are configured)'],
     ],
     variables: [...STORAGE, 'REPORT_TIMEZONE', 'LOG_LEVEL'],
   },
   show: {
-    synopsis: 'DAY|KEY [--html FILE]',
+    synopsis: 'DAY|KEY [--html FILE] [--account ID]',
     summary: 'the digest that was sent for that window, from the evidence',
     description:
       'The digest that was sent for that day (or window KEY, as history prints it), read back from its evidence bundle:\nthe text part to stdout, what was sent and where the evidence is to stderr. A day with several deliveries shows the\nnewest and names the others. Exit 1 when there is none, or when the files no longer match their manifest.',
-    options: [['--html FILE', 'also write the HTML part to FILE (open it in a browser)']],
+    options: [
+      ['--html FILE', 'also write the HTML part to FILE (open it in a browser)'],
+      ['--account ID', 'the account of ACCOUNTS_FILE (needed when several are configured)'],
+    ],
     variables: [...STORAGE, 'LOG_LEVEL'],
   },
 };

@@ -7,10 +7,14 @@ import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode } from './io.js';
 import { printer } from './wiring.js';
 
 export async function verifyCommand(args: string[], io: CommandIo): Promise<ExitCode> {
-  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { from: { type: 'string' }, to: { type: 'string' }, account: { type: 'string' } },
+    strict: true,
+  });
   const from = parseDay(values.from, '--from');
   const to = parseDay(values.to, '--to');
-  const { archive, settings } = await openEvidenceArchive(io);
+  const { archive, settings } = await openEvidenceArchive(io, { command: 'verify', account: values.account });
   try {
     // The store's delivered windows: each must still have its bundle (a cut tail leaves no gap in the chain).
     const { delivered, error } = await readDeliveredRecords(io, settings);

@@ -35,12 +35,24 @@ export function createCommandLogger(io: CommandIo, level: LogLevel, secrets: rea
 
 /** DATA_DIR (and DATABASE_URL) with DATA_DIR resolved against the command's working directory. */
 export function resolveStorage(io: CommandIo, storage: StorageSettings): StorageSettings {
-  return { dataDir: resolve(io.cwd, storage.dataDir), databaseUrl: storage.databaseUrl };
+  return {
+    dataDir: resolve(io.cwd, storage.dataDir),
+    databaseUrl: storage.databaseUrl,
+    ...(storage.accountId ? { accountId: storage.accountId } : {}),
+  };
 }
 
 export function openStore(io: CommandIo, storage: StorageSettings, logger: Logger): Store {
-  const { dataDir, databaseUrl } = resolveStorage(io, storage);
-  return createStore({ dataDir, databaseUrl, logger, checkpoint: io.checkpoint, processInfo: io.processInfo, now: io.now });
+  const { dataDir, databaseUrl, accountId } = resolveStorage(io, storage);
+  return createStore({
+    dataDir,
+    databaseUrl,
+    ...(accountId ? { accountId } : {}),
+    logger,
+    checkpoint: io.checkpoint,
+    processInfo: io.processInfo,
+    now: io.now,
+  });
 }
 
 export function createLastPass(io: CommandIo, config: Config, logger: Logger, retryPolicy?: RetryPolicy): LastPassClient {
@@ -55,7 +67,7 @@ export function createLastPass(io: CommandIo, config: Config, logger: Logger, re
 
 /** The orchestrator's dependencies for `run`, `backfill` and `worker`. Dry runs go to the outbox and leave no evidence. */
 export function createRunDeps(io: CommandIo, config: Config, logger: Logger, store: Store, dryRun: boolean): RunDeps {
-  const { dataDir, databaseUrl } = resolveStorage(io, config);
+  const { dataDir, databaseUrl, accountId } = resolveStorage(io, config);
   const outbox = createOutboxMailer({ dataDir, logger });
   const mailer: Mailer =
     config.sendgrid.apiKey && !dryRun
@@ -93,7 +105,18 @@ export function createRunDeps(io: CommandIo, config: Config, logger: Logger, sto
     owner: `${io.processInfo.hostname}:${io.processInfo.pid}`,
     ...(io.checkpoint ? { checkpoint: io.checkpoint } : {}),
     // Dry runs are not deliveries: they leave no evidence bundle.
-    ...(dryRun ? {} : { evidence: createEvidence({ dataDir, databaseUrl, version: VERSION, settings: config.evidence, now: io.now }) }),
+    ...(dryRun
+      ? {}
+      : {
+          evidence: createEvidence({
+            dataDir,
+            databaseUrl,
+            ...(accountId ? { accountId } : {}),
+            version: VERSION,
+            settings: config.evidence,
+            now: io.now,
+          }),
+        }),
   };
 }
 

@@ -1,62 +1,68 @@
 /**
  * `worker`: the long-running scheduler (src/worker.ts) with the real adapters, the heartbeat and the
  * optional health endpoint; SIGTERM/SIGINT stop it gracefully (an in-flight run gets 30 s). With
- * WORKER_REPLICAS=on (and DATABASE_URL) it is one replica of several (src/replica-worker.ts): the
- * schedule enqueues one job per account in the pg-boss queue and any replica runs it.
+ * WORKER_REPLICAS=on (and DATABASE_URL) it is one replica of several (src/replica-worker.ts): each
+ * scheduled time enqueues one job per account in the pg-boss queue, and any replica runs it.
  */
 import { parseArgs } from 'node:util';
 import { startHealthServer, type HealthServer, type HealthStatus } from '../adapters/health-server.js';
-import { createHeartbeat } from '../adapters/notify/heartbeat.js';
+import { createLocalAccountRunner, type LocalAccountRunner } from '../accounts/local-runner.js';
+import { loadAccounts } from '../accounts/load-accounts.js';
+import { sendRollup } from '../accounts/send-rollup.js';
 import { loadConfig } from '../config/load-config.js';
 import { describeError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { healthVerdict } from '../core/health-verdict.js';
 import type { Store } from '../ports.js';
+import type { RunOutcome } from '../run-report.js';
 import { createWorker, type Worker } from '../worker.js';
 import { createReplicaWorker, type ReplicaJob } from '../replica-worker.js';
 import { createPgBossQueue } from '../adapters/queue/pg-boss-queue.js';
-import type { AccountRunner } from '../accounts/account-runner.js';
-import type { RunOutcome } from '../run-report.js';
-import { runWithHeartbeat } from './heartbeat-run.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode, type StopSignal } from './io.js';
-import { createCommandLogger, createRunDeps, ephemeralDiskWarning, openStore } from './wiring.js';
+import { createCommandLogger, ephemeralDiskWarning } from './wiring.js';
 
 const STOP_GRACE_MS = 30_000;
-const DEFAULT_ACCOUNT = 'default';
 
 /** What the command needs of either scheduler: the single worker (node-cron) or a replica (job queue). */
 type ScheduledWorker = Pick<Worker, 'start' | 'stop' | 'nextRun' | 'previousRun' | 'busy'>;
 
-/** Today's one account from the environment, as the replicas' queue runs it. */
-function singleAccountRunner(runDue: (deadline: number | undefined) => Promise<RunOutcome>): AccountRunner {
-  return {
-    accounts: () => [{ id: DEFAULT_ACCOUNT }],
-    run: (accountId, options) =>
-      accountId === DEFAULT_ACCOUNT ? runDue(options.deadline) : Promise.reject(new Error(`unknown account "${accountId}"`)),
-  };
-}
-
 export async function workerCommand(args: string[], io: CommandIo): Promise<ExitCode> {
   parseArgs({ args, options: {}, strict: true });
   const { config, warnings } = loadConfig(io.env);
-  const logger = createCommandLogger(io, config.logLevel, config.secrets);
+  const accounts = loadAccounts(config, io.env, io.cwd);
+  // Every account's secret is redacted from every line.
+  const logger = createCommandLogger(io, config.logLevel, accounts[0]!.config.secrets);
   for (const w of warnings) logger.warn('config.warning', { warning: w });
   const ephemeral = ephemeralDiskWarning(io.env, config);
   if (ephemeral) logger.error('storage.ephemeral_disk', { warning: ephemeral });
-  const store = openStore(io, config, logger);
-  await store.init();
-  const deps = createRunDeps(io, config, logger, store, false);
-  const heartbeat = config.worker.heartbeatUrl
-    ? createHeartbeat({ url: config.worker.heartbeatUrl, logger, secrets: config.secrets })
-    : null;
-  const runDue = (deadline: number | undefined) => runWithHeartbeat(deps, deadline === undefined ? {} : { deadline }, heartbeat);
-  const readCursor = async () => {
-    const state = await store.readState();
-    return state.cursor ? new Date(state.cursor) : null;
-  };
+  if (accounts.length > 1 && config.worker.heartbeatUrl && !config.worker.heartbeatUrl.includes('{account}')) {
+    logger.warn('config.warning', {
+      warning:
+        'HEARTBEAT_URL has no {account}: every account pings the same check, so one account succeeding hides another failing. Put {account} in it (one check per account).',
+    });
+  }
+  // Each account's store stays open between rounds; one that cannot be set up fails its runs loudly (FAILED notice, /fail).
+  const runner = createLocalAccountRunner({ io, accounts, keepOpen: true });
+  if (accounts.length === 1) {
+    // One account: a store that cannot be set up stops the worker at start, as it always did.
+    await runner.init(accounts[0]!.id);
+  } else {
+    // Several: each is set up now, and one that cannot be is logged here and fails its own runs loudly.
+    for (const a of accounts) {
+      await runner
+        .init(a.id)
+        .catch((error: unknown) => logger.error('account.store_init_failed', { account: a.id, error: describeError(error) }));
+    }
+  }
   const replicas = config.worker.replicas && config.databaseUrl ? { ...config.worker.replicas, databaseUrl: config.databaseUrl } : null;
+  const readCursor = async (accountId: string): Promise<Date | null> => {
+    const state = await (await runner.store(accountId)).readState().catch(() => null);
+    return state?.cursor ? new Date(state.cursor) : null;
+  };
   const worker: ScheduledWorker = replicas
-    ? createReplicaWorker({
+    ? // One job per account and scheduled time, run by whichever replica takes it (the roll-up is not sent:
+      // no replica sees a whole round).
+      createReplicaWorker({
         schedule: config.report.schedule,
         timeZone: config.report.timeZone,
         logger,
@@ -71,8 +77,8 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
           expireInSeconds: (config.report.runDeadlineMinutes ?? 30) * 60 + 300,
           maxConnections: Math.min(10, replicas.concurrency + 2),
         }),
-        runner: singleAccountRunner(runDue),
-        readCursor: (accountId) => (accountId === DEFAULT_ACCOUNT ? readCursor() : Promise.resolve(null)),
+        runner,
+        readCursor,
       })
     : createWorker({
         schedule: config.report.schedule,
@@ -80,14 +86,24 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
         logger,
         now: io.now,
         retryDelaysMs: config.worker.retryDelaysMs,
-        runDue,
-        readCursor,
+        // One round: every account in turn, each isolated; then the roll-up (several accounts and ROLLUP_TO).
+        runDue: (deadline) => runRound(runner, deadline, { io, config: { ...config, secrets: accounts[0]!.config.secrets }, logger }),
+        readCursor: async () => {
+          // The earliest cursor of all accounts: a round is caught up when any account missed it.
+          let earliest: Date | null = null;
+          for (const a of accounts) {
+            const cursor = await readCursor(a.id);
+            if (!cursor) return null;
+            if (!earliest || cursor < earliest) earliest = cursor;
+          }
+          return earliest;
+        },
       });
   let health: HealthServer | null = null;
   if (config.worker.port !== null) {
     health = await startHealthServer({
       port: config.worker.port,
-      status: () => workerHealth(store, worker, io.now()),
+      status: () => accountsHealth(runner, worker, io.now()),
     });
     logger.info('health.listening', { port: health.port, path: '/healthz' });
   }
@@ -98,8 +114,7 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
     const removers: (() => void)[] = [];
     const release = async () => {
       await health?.close();
-      await deps.evidence?.close();
-      await store.close();
+      await runner.close();
     };
     let started: Promise<void> = Promise.resolve();
     const shutdown = (signal: StopSignal) => {
@@ -132,6 +147,81 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
       rejectPromise(error);
     });
   });
+}
+
+/** One scheduled round over every account, then the roll-up; the worker retries the round when any account failed. */
+export async function runRound(
+  runner: LocalAccountRunner,
+  deadline: number | undefined,
+  rollup: Omit<Parameters<typeof sendRollup>[0], 'records' | 'dryRun'>,
+): Promise<RunOutcome> {
+  const records = await runner.runAll(deadline === undefined ? {} : { deadline });
+  if (records.length > 1 && rollup.config.rollupTo?.length) await sendRollup({ ...rollup, records, dryRun: false });
+  const outcomes = records.map((r) => r.outcome);
+  if (outcomes.length === 1) return outcomes[0]!;
+  const status = outcomes.some((o) => o.status === 'failed')
+    ? 'failed'
+    : outcomes.some((o) => o.status === 'ok')
+      ? 'ok'
+      : outcomes.every((o) => o.status === 'locked')
+        ? 'locked'
+        : 'nothing-due';
+  return { status, windows: outcomes.flatMap((o) => o.windows), skipped: null };
+}
+
+/**
+ * /healthz with a line per account: one account alone is answered as before; with several, the body has
+ * `accounts` (id, status, reason, covered until, failures) and the status is 503 when any account is not ok.
+ */
+export async function accountsHealth(
+  runner: LocalAccountRunner,
+  worker: Pick<Worker, 'nextRun' | 'previousRun' | 'busy'>,
+  now: Date,
+): Promise<HealthStatus> {
+  const lines: (HealthStatus & { account: string })[] = [];
+  for (const a of runner.accounts()) {
+    try {
+      lines.push({ account: a.id, ...(await workerHealth(await runner.store(a.id), worker, now)) });
+    } catch (error) {
+      lines.push({
+        account: a.id,
+        status: 'failing',
+        reason: `its store cannot be read: ${describeError(error)}`,
+        lastSuccessAt: null,
+        coveredUntil: null,
+        nextRun: worker.nextRun()?.toISOString() ?? null,
+        consecutiveFailures: 0,
+        running: worker.busy(),
+        version: VERSION,
+      });
+    }
+  }
+  if (lines.length === 1) {
+    const { account: _account, ...only } = lines[0]!;
+    return only;
+  }
+  const bad = lines.filter((l) => l.status !== 'ok');
+  const worst = bad.find((l) => l.status === 'failing') ?? bad[0];
+  return {
+    status: worst ? worst.status : 'ok',
+    reason: bad.length
+      ? `${bad.length} of ${lines.length} accounts not ok: ${bad.map((l) => `${l.account} (${l.reason ?? l.status})`).join('; ')}`
+      : null,
+    // The oldest of the accounts' (null when any has none): the worst one is what an operator must see.
+    lastSuccessAt: earliest(lines.map((l) => l.lastSuccessAt)),
+    coveredUntil: earliest(lines.map((l) => l.coveredUntil)),
+    nextRun: worker.nextRun()?.toISOString() ?? null,
+    consecutiveFailures: Math.max(...lines.map((l) => l.consecutiveFailures)),
+    running: worker.busy(),
+    version: VERSION,
+    accounts: lines.map(({ version: _v, nextRun: _n, running: _r, ...line }) => line),
+  };
+}
+
+/** The earliest ISO instant, or null when any is null. */
+function earliest(values: readonly (string | null)[]): string | null {
+  if (values.some((v) => v === null)) return null;
+  return [...(values as string[])].sort()[0] ?? null;
 }
 
 /** What /healthz says of this worker now: the store's state judged against the schedule (core/health-verdict.ts). */

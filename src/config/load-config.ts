@@ -72,6 +72,15 @@ export interface Config {
     verifyKey: string | null;
   };
   logLevel: ConfigLogLevel;
+  /** ACCOUNTS_FILE as set (unresolved), or null: the one account of the LASTPASS_* variables. */
+  accountsFile?: string | null;
+  /** ROLLUP_TO: who receives the roll-up after each round over several accounts; null: nobody. */
+  rollupTo?: string[] | null;
+  /**
+   * Which account this configuration is (src/accounts/): 'default' (or absent) for the single account of
+   * the environment; it scopes the PostgreSQL rows and names the account in logs, notices and pings.
+   */
+  accountId?: string;
   /** Every secret value, for the redactor. */
   secrets: string[];
 }
@@ -96,7 +105,11 @@ function fail(problems: readonly string[]): never {
 }
 
 export function loadConfig(env: Env, options: LoadOptions = {}): LoadedConfig {
-  const { values: v, problems, warnings } = readVariables(env, SCHEMA);
+  const read = readVariables(env, SCHEMA);
+  const { values: v, warnings } = read;
+  // With ACCOUNTS_FILE each account brings its own number, secret and recipients (src/config/accounts.ts).
+  const perAccount = [SCHEMA.LASTPASS_ACCOUNT_NUMBER.required, SCHEMA.REPORT_TO.required];
+  const problems = v.ACCOUNTS_FILE ? read.problems.filter((p) => !perAccount.includes(p)) : read.problems;
   for (const rule of RULES) {
     const found = rule.check({ values: v, text: (name: VariableName) => textOf(env, SCHEMA[name].name), dryRun: options.dryRun ?? false });
     problems.push(...(found.problems ?? []));
@@ -111,8 +124,9 @@ function assemble(v: Values<Schema>, secrets: string[]): Config {
   const eu = v.SENDGRID_DATA_RESIDENCY === 'eu';
   return {
     lastpass: {
-      accountNumber: v.LASTPASS_ACCOUNT_NUMBER!,
-      apiSecret: (v.LASTPASS_API_KEY ?? v.LASTPASS_PROVISIONING_HASH)!,
+      // Empty only with ACCOUNTS_FILE, where every account sets its own (src/config/accounts.ts).
+      accountNumber: v.LASTPASS_ACCOUNT_NUMBER ?? '',
+      apiSecret: v.LASTPASS_API_KEY ?? v.LASTPASS_PROVISIONING_HASH ?? '',
       apiUrl: v.LASTPASS_API_URL!,
       timeZone: v.LASTPASS_TIMEZONE!,
       apiUser: v.LASTPASS_API_USER!,
@@ -122,7 +136,7 @@ function assemble(v: Values<Schema>, secrets: string[]): Config {
     sendgrid: { apiKey: v.SENDGRID_API_KEY, apiUrl: v.SENDGRID_API_URL ?? (eu ? DEFAULTS.SENDGRID_EU_API_URL : DEFAULTS.SENDGRID_API_URL) },
     report: {
       from: v.REPORT_FROM!,
-      to: v.REPORT_TO!,
+      to: v.REPORT_TO ?? [],
       schedule: v.REPORT_SCHEDULE!,
       timeZone: v.REPORT_TIMEZONE!,
       maxCatchupDays: v.REPORT_MAX_CATCHUP_DAYS!,
@@ -145,6 +159,8 @@ function assemble(v: Values<Schema>, secrets: string[]): Config {
     databaseUrl: v.DATABASE_URL,
     evidence: evidenceOf(v),
     logLevel: v.LOG_LEVEL!,
+    accountsFile: v.ACCOUNTS_FILE,
+    rollupTo: v.ROLLUP_TO,
     secrets,
   };
 }
@@ -168,6 +184,8 @@ export function collectSecrets(env: Env): string[] {
 export interface StorageSettings {
   dataDir: string;
   databaseUrl: string | null;
+  /** The account whose rows a PostgreSQL store reads and writes ('default' when absent); files are scoped by dataDir. */
+  accountId?: string;
 }
 
 export interface StoreCommandSettings {
@@ -175,6 +193,8 @@ export interface StoreCommandSettings {
   logLevel: ConfigLogLevel;
   evidence: Config['evidence'];
   secrets: string[];
+  /** ACCOUNTS_FILE as set, or null. */
+  accountsFile: string | null;
 }
 
 const STORE_VARIABLES = {
@@ -185,6 +205,7 @@ const STORE_VARIABLES = {
   EVIDENCE_RETENTION_DAYS: SCHEMA.EVIDENCE_RETENTION_DAYS,
   EVIDENCE_SIGNING_KEY: SCHEMA.EVIDENCE_SIGNING_KEY,
   EVIDENCE_VERIFY_KEY: SCHEMA.EVIDENCE_VERIFY_KEY,
+  ACCOUNTS_FILE: SCHEMA.ACCOUNTS_FILE,
 };
 
 /** migrate, verify, export: DATA_DIR, DATABASE_URL, LOG_LEVEL and EVIDENCE_*, every problem at once. */
@@ -196,6 +217,7 @@ export function loadStoreCommandSettings(env: Env): StoreCommandSettings {
     logLevel: v.LOG_LEVEL!,
     evidence: evidenceOf(v),
     secrets: secretsIn(env, STORE_VARIABLES),
+    accountsFile: v.ACCOUNTS_FILE,
   };
 }
 

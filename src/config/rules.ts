@@ -41,7 +41,7 @@ export const RULES: readonly ConfigRule[] = [
   {
     name: 'api-secret-required',
     check: ({ text }) =>
-      text('LASTPASS_API_KEY') || text('LASTPASS_PROVISIONING_HASH')
+      text('LASTPASS_API_KEY') || text('LASTPASS_PROVISIONING_HASH') || text('ACCOUNTS_FILE')
         ? {}
         : {
             problems: [

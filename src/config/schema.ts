@@ -225,6 +225,16 @@ export const SCHEMA = {
     required: 'REPORT_TO is not set: list the recipients, comma-separated, e.g. "secops@example.org, ciso@example.org".',
     parse: fromAddresses((t) => parseRecipients(t, 'REPORT_TO')),
   }),
+  ROLLUP_TO: variable<string[]>({
+    name: 'ROLLUP_TO',
+    help: `recipients of the roll-up after each round over several accounts, comma-separated like REPORT_TO`,
+    parse: fromAddresses((t) => parseRecipients(t, 'ROLLUP_TO')),
+  }),
+  ACCOUNTS_FILE: variable<string>({
+    name: 'ACCOUNTS_FILE',
+    help: 'a JSON file of LastPass accounts to report on (see "Running for many accounts"); unset: the one account of LASTPASS_*',
+    parse: (t) => ok(t),
+  }),
   REPORT_SCHEDULE: variable<string>({
     name: 'REPORT_SCHEDULE',
     help: 'cron expression (minute hour day month weekday)',

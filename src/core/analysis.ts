@@ -3,7 +3,13 @@
  * and the detections need is kept (counts, the security-relevant events, unrecognised names with a sample,
  * per-user sign-in IPs and vault-change counts). Benign events cost a few counter increments, so memory
  * does not grow with them.
+ *
+ * Memory is bounded by design, not by the day's luck (an attack day brings hundreds of thousands of
+ * distinct users and IPs): every per-key structure has a stated bound (RELEVANT_ROWS_KEPT,
+ * HISTORY_USERS_KEPT, UNRECOGNISED_NAMES_KEPT here; KEYS_KEPT and ITEMS_PER_KEY_KEPT in the detectors).
+ * The counts stay exact, and where a bound is reached the result says so in `limits`.
  */
+import { createBoundedRows } from './bounded-rows.js';
 import { createClassifier, type Classification } from './classify.js';
 import type { CatalogueEntry } from './catalogue.js';
 import { createAllDetectors } from './detections/all-detectors.js';
@@ -47,8 +53,19 @@ export interface AnalysisResult extends NoiseSummary {
   ownApiWalls: Record<string, number>;
   bySeverity: SeverityCounts;
   byCategory: Map<Category, SeverityCounts>;
-  /** Events of severity low or above, newest first. */
+  /**
+   * Events of severity low or above, newest first: at most RELEVANT_ROWS_KEPT, the most severe and then
+   * the newest kept (the counts in bySeverity/byCategory stay exact; `relevantTotal` is how many there were).
+   */
   relevant: RelevantEvent[];
+  /** Every event of severity low or above in the window, kept in `relevant` or not. */
+  relevantTotal: number;
+  /**
+   * Where a bound on what the analysis keeps was reached, one sentence each with the exact numbers (the
+   * relevant rows, the history, unrecognised names, a detector's state). The digest shows them as a
+   * caution: a day that hit a bound is never a green all-clear. Empty when everything fitted.
+   */
+  limits: string[];
   /** Actions the catalogue does not know, most frequent first. */
   unrecognised: UnrecognisedName[];
   unrecognisedEvents: number;
@@ -85,6 +102,18 @@ export const OWN_API_WALLS_KEPT = 2_000;
 /** Unrecognised events kept for the attachments: a renamed high-volume action must not grow memory without bound. */
 export const UNRECOGNISED_ROWS_KEPT = 5_000;
 
+/** Security-relevant events kept for the digest's lists and the attachments (the counts cover them all). */
+export const RELEVANT_ROWS_KEPT = 25_000;
+
+/** Users whose sign-in IPs and vault changes go into the history, and IPs kept per user (the store keeps 50). */
+export const HISTORY_USERS_KEPT = 50_000;
+export const HISTORY_IPS_PER_USER = 50;
+
+/** Distinct unrecognised action names counted one by one (the rest are counted together). */
+export const UNRECOGNISED_NAMES_KEPT = 1_000;
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
 export const zeroCounts = (): SeverityCounts => ({ high: 0, medium: 0, low: 0, info: 0 });
 
 export const EMPTY_HISTORY: HistorySnapshot = { users: {}, days: [] };
@@ -117,6 +146,8 @@ export function createAnalysis(options: {
   severityOverrides?: readonly SeverityOverride[];
   /** REPORT_IGNORE_USERS: their events are not reviewed (and counted per rule). */
   ignoreUsers?: readonly IgnoreUserRule[];
+  /** RELEVANT_ROWS_KEPT unless given (tests). */
+  relevantRowsKept?: number;
 }): Analysis {
   const noise = createNoiseControl(options);
   const classify = createClassifier(
@@ -125,7 +156,7 @@ export function createAnalysis(options: {
   const detectors = options.detectors ?? createAllDetectors();
   const bySeverity = zeroCounts();
   const byCategory = new Map<Category, SeverityCounts>();
-  const relevant: RelevantEvent[] = [];
+  const relevant = createBoundedRows<RelevantEvent>(options.relevantRowsKept ?? RELEVANT_ROWS_KEPT);
   const unrecognised = new Map<string, UnrecognisedName>();
   const unrecognisedRows: ClassifiedEvent[] = [];
   const history = new Map<string, { ips: Set<string>; vaultChanges: number }>();
@@ -141,12 +172,21 @@ export function createAnalysis(options: {
   let ownApiRows = 0;
   const ownApiWalls = new Map<string, number>();
   let unrecognisedEvents = 0;
+  let unrecognisedNamesOver = 0;
+  let historyUsersOver = 0;
+  let historyIpsOver = 0;
 
   const hourOf = (at: number) => Math.min(hours - 1, Math.max(0, Math.floor((at - origin) / 3_600_000)));
   const historyOf = (username: string) => {
     const key = userKey(username);
     let h = history.get(key);
-    if (!h) history.set(key, (h = { ips: new Set(), vaultChanges: 0 }));
+    if (!h) {
+      if (history.size >= HISTORY_USERS_KEPT) {
+        historyUsersOver++;
+        return undefined;
+      }
+      history.set(key, (h = { ips: new Set(), vaultChanges: 0 }));
+    }
     return h;
   };
   const routeOf = (c: Classification & { kind: 'known' }): Route => {
@@ -189,7 +229,8 @@ export function createAnalysis(options: {
       unrecognisedEvents++;
       const seen = unrecognised.get(action);
       if (seen) seen.count++;
-      else unrecognised.set(action, { action, count: 1, sample: data });
+      else if (unrecognised.size < UNRECOGNISED_NAMES_KEPT) unrecognised.set(action, { action, count: 1, sample: data });
+      else unrecognisedNamesOver++;
       if (unrecognisedRows.length < UNRECOGNISED_ROWS_KEPT) {
         unrecognisedRows.push({
           at,
@@ -229,9 +270,16 @@ export function createAnalysis(options: {
     }
     if (route.failure) hourlyFailures[h]!++;
     else if (route.success) {
-      if (ip && username) historyOf(username).ips.add(ip);
+      if (ip && username) {
+        const ips = historyOf(username)?.ips;
+        if (ips && !ips.has(ip)) {
+          if (ips.size < HISTORY_IPS_PER_USER) ips.add(ip);
+          else historyIpsOver++;
+        }
+      }
     } else if (route.vaultChange && username) {
-      historyOf(username).vaultChanges++;
+      const h = historyOf(username);
+      if (h) h.vaultChanges++;
     }
     if (route.relevant) {
       // One literal: a spread of an intermediate event object here cost ≈300 bytes more per kept event
@@ -256,7 +304,7 @@ export function createAnalysis(options: {
   return {
     add,
     result() {
-      const sorted = [...relevant].sort((a, b) => b.at - a.at || severityRank(a.severity) - severityRank(b.severity));
+      const sorted = [...relevant.held].sort((a, b) => b.at - a.at || severityRank(a.severity) - severityRank(b.severity));
       const ctx = {
         thresholds: options.thresholds ?? DEFAULT_THRESHOLDS,
         history: options.history ?? EMPTY_HISTORY,
@@ -267,6 +315,32 @@ export function createAnalysis(options: {
       const findings = detectors
         .flatMap((d) => d.finish(ctx))
         .sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || b.at - a.at);
+      const limits: string[] = [];
+      const dropped = relevant.dropped;
+      const droppedTotal = dropped.high + dropped.medium + dropped.low;
+      if (droppedTotal > 0) {
+        const bySev = SEVERITIES.filter((s) => s !== 'info' && dropped[s] > 0)
+          .map((s) => `${fmt(dropped[s])} ${s}`)
+          .join(', ');
+        limits.push(
+          `Security-relevant events: ${fmt(relevant.total)} in this window; the ${fmt(sorted.length)} most severe and newest are listed and attached, ${fmt(droppedTotal)} (${bySev}) are counted but not listed`,
+        );
+      }
+      if (historyUsersOver > 0)
+        limits.push(
+          `History: sign-in IPs and vault changes are recorded for at most ${fmt(HISTORY_USERS_KEPT)} users a window; ${fmt(historyUsersOver)} events of further users are not recorded`,
+        );
+      if (historyIpsOver > 0)
+        limits.push(
+          `History: at most ${HISTORY_IPS_PER_USER} sign-in IPs per user are recorded a window; ${fmt(historyIpsOver)} sign-ins from further IPs are not recorded`,
+        );
+      if (unrecognisedEvents > UNRECOGNISED_ROWS_KEPT)
+        limits.push(`Unrecognised events: ${fmt(unrecognisedEvents)} in this window; ${fmt(UNRECOGNISED_ROWS_KEPT)} of them are attached`);
+      if (unrecognisedNamesOver > 0)
+        limits.push(
+          `Unrecognised events: ${fmt(UNRECOGNISED_NAMES_KEPT)} distinct action names are listed; ${fmt(unrecognisedNamesOver)} events with further names are counted but not listed by name`,
+        );
+      for (const d of detectors) limits.push(...(d.limits?.() ?? []));
       const contribution: AnalysisResult['history'] = {};
       for (const [key, h] of history) contribution[key] = { ips: [...h.ips], vaultChanges: h.vaultChanges };
       return {
@@ -276,6 +350,8 @@ export function createAnalysis(options: {
         bySeverity: { ...bySeverity },
         byCategory: new Map(byCategory),
         relevant: sorted,
+        relevantTotal: relevant.total,
+        limits,
         unrecognised: [...unrecognised.values()].sort((a, b) => b.count - a.count || a.action.localeCompare(b.action)),
         unrecognisedEvents,
         unrecognisedRows: [...unrecognisedRows].sort((a, b) => b.at - a.at),

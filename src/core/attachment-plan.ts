@@ -6,7 +6,7 @@
  * out, the digest says how many and where the complete list is (the evidence bundle, read with `export`).
  * Pure: the compression and the measuring are done by the caller (run/digest-attachments.ts).
  */
-import type { AnalysisResult } from './analysis.js';
+import { type AnalysisResult, RELEVANT_ROWS_KEPT } from './analysis.js';
 import { formatCount } from './display-time.js';
 import { SEVERITIES, type ClassifiedEvent } from './types.js';
 
@@ -26,10 +26,14 @@ export const DEFAULT_ATTACHMENT_LIMITS: AttachmentLimits = { maxRows: MAX_ATTACH
 
 /**
  * How many rows a complete attachment would hold: every security-relevant event, then the unrecognised ones.
- * The one place this total is computed (the analysis may one day count them without keeping them all).
+ * The one place this total is computed: from the exact counts, since the analysis keeps at most
+ * RELEVANT_ROWS_KEPT of them (memory bounded by design).
  */
-export function attachableTotal(analysis: Pick<AnalysisResult, 'relevant' | 'unrecognisedRows'>): number {
-  return analysis.relevant.length + analysis.unrecognisedRows.length;
+export function attachableTotal(
+  analysis: Pick<AnalysisResult, 'relevant' | 'unrecognisedRows'> & Partial<Pick<AnalysisResult, 'relevantTotal' | 'unrecognisedEvents'>>,
+): number {
+  // The exact totals: the analysis keeps at most RELEVANT_ROWS_KEPT / UNRECOGNISED_ROWS_KEPT rows (issue #13).
+  return (analysis.relevantTotal ?? analysis.relevant.length) + (analysis.unrecognisedEvents ?? analysis.unrecognisedRows.length);
 }
 
 /** The `count` most severe of `events` (stable: equal severities keep their order), in their original order. */
@@ -71,12 +75,22 @@ export interface AttachmentFacts {
   total: number;
   /** True when the run keeps an evidence bundle (not a dry run, evidence configured). */
   evidence: boolean;
+  /** Rows the analysis kept (and the bundle's events.json holds): fewer than `total` past RELEVANT_ROWS_KEPT. */
+  listed: number;
+  /** Whether the bundle keeps the raw LastPass pages (EVIDENCE_RAW), which hold every row. */
+  rawPages: boolean;
 }
 
 function whereTheRestIs(facts: AttachmentFacts): string {
-  return facts.evidence
-    ? `the complete list is in the evidence bundle: ${exportCommandFor(facts.day)}`
-    : 'this run keeps no evidence bundle (a dry run, or no evidence store configured), so the complete list is only in the LastPass Admin Console (Reporting > General reports)';
+  if (!facts.evidence) {
+    return 'this run keeps no evidence bundle (a dry run, or no evidence store configured), so the complete list is only in the LastPass Admin Console (Reporting > General reports)';
+  }
+  const command = exportCommandFor(facts.day);
+  if (facts.listed >= facts.total) return `the complete list is in the evidence bundle (events.json): ${command}`;
+  if (facts.rawPages) {
+    return `every row is in the raw LastPass pages of the evidence bundle (raw/page-*.json.gz; its events.json holds the ${formatCount(facts.listed)} rows listed here): ${command}`;
+  }
+  return `the evidence bundle holds the ${formatCount(facts.listed)} rows listed here and no raw pages (EVIDENCE_RAW=off), so the complete list is only in the LastPass Admin Console (Reporting > General reports)`;
 }
 
 /** The digest's notice when the attachments leave rows out, or null when they hold every row. */
@@ -90,8 +104,8 @@ export function truncationNotice(facts: AttachmentFacts): string | null {
   }
   const rows = `${formatCount(facts.kept)} of ${formatCount(facts.total)} security-relevant rows`;
   return (
-    `The attached CSV and JSON hold ${rows} (the most severe first: the files are capped at ` +
-    `${formatCount(MAX_ATTACHMENT_ROWS)} rows and at a size SendGrid accepts); ${whereTheRestIs(facts)}`
+    `The attached CSV and JSON hold ${rows} (the most severe first: a digest lists at most ${formatCount(RELEVANT_ROWS_KEPT)} ` +
+    `security-relevant rows, and its files stay at a size SendGrid accepts); ${whereTheRestIs(facts)}`
   );
 }
 

@@ -190,11 +190,25 @@ export function noiseControlLines(analysis: AnalysisResult, ctx: DigestContext):
   ];
 }
 
+/** The caution for the bounds the analysis reached (none when everything fitted). */
+export function limitCautions(analysis: AnalysisResult): Caution[] {
+  const limits = analysis.limits ?? [];
+  if (limits.length === 0) return [];
+  return [
+    {
+      headline: 'Memory bounds reached: some detail was left out',
+      detail: `This window was too large to keep every detail in bounded memory, so the counts are exact but not everything was listed or judged: ${limits.join('. ')}. Review the complete events in the evidence bundle or the LastPass Admin Console (Reporting > General reports).`,
+    },
+  ];
+}
+
 export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, caps: DigestCaps = DEFAULT_CAPS): DigestModel {
   const { bySeverity } = analysis;
   const reviewed = formatCount(analysis.eventsReviewed);
   const reviewedEvents = countOf(analysis.eventsReviewed, 'event');
-  const cautions = ctx.cautions ?? [];
+  // A bound the analysis reached (AnalysisResult.limits) is a caution too: a detector that had to let go
+  // of state cannot vouch for a quiet day.
+  const cautions = [...(ctx.cautions ?? []), ...limitCautions(analysis)];
   // A digest with a caution is never the green all-clear, whatever its counts.
   const nothingFound = bySeverity.high + bySeverity.medium + bySeverity.low === 0 && analysis.findings.length === 0;
   const quiet = nothingFound && cautions.length === 0;
@@ -308,7 +322,8 @@ export function buildDigestModel(analysis: AnalysisResult, ctx: DigestContext, c
           ? '1 event that is a finding on its own is listed under Findings above, not repeated here.'
           : `${formatCount(ownFindings)} events that are findings on their own are listed under Findings above, not repeated here.`,
     lowEvents: low.slice(0, caps.low).map((e) => toRow(e, ctx.reportTimeZone, max)),
-    moreLowEvents: Math.max(0, low.length - caps.low),
+    // Counted from the exact totals: the analysis may hold fewer low rows than there were (RELEVANT_ROWS_KEPT).
+    moreLowEvents: Math.max(0, bySeverity.low - Math.min(low.length, caps.low)),
     unrecognisedNote:
       'LastPass logged these actions, which this digest does not know yet, so it could not rate them: they are counted in the events reviewed and attached in full, ' +
       'but in no severity. If a name looks security-relevant to you (a deletion, a permission, an export), look at its rows in the attachment, ' +

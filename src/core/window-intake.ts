@@ -58,6 +58,13 @@ export function fingerprint(row: RawEvent): string {
     .slice(0, 16);
 }
 
+/**
+ * Distinct tail fingerprints kept for the next run's late-arrival check (a tail of an attack day holds
+ * thousands of distinct rows). Past it, tail rows are not fingerprinted: at the next run they look like
+ * late arrivals and are analysed again (counted twice, never missed), and the limit is said.
+ */
+export const TAIL_PRINTS_KEPT = 50_000;
+
 export function createWindowIntake(options: WindowIntakeOptions): WindowIntake {
   const analysis = createAnalysis({
     apiUser: options.apiUser,
@@ -70,6 +77,7 @@ export function createWindowIntake(options: WindowIntakeOptions): WindowIntake {
   const prints = new Map<string, number>();
   const { tailFrom } = options;
   let lateArrivals = 0;
+  let printsOver = 0;
   // One page's rows repeat their Time (grouped by second): decide "in the tail" once per run of equal values.
   let lastTime: string | null = null;
   let lastInTail = false;
@@ -109,10 +117,20 @@ export function createWindowIntake(options: WindowIntakeOptions): WindowIntake {
         }
         if (lastInTail) {
           const fp = fingerprint(row);
-          prints.set(fp, (prints.get(fp) ?? 0) + 1);
+          const n = prints.get(fp);
+          if (n !== undefined) prints.set(fp, n + 1);
+          else if (prints.size < TAIL_PRINTS_KEPT) prints.set(fp, 1);
+          else printsOver++;
         }
       },
     },
-    finish: () => ({ analysis: analysis.result(), tailPrints: Object.fromEntries(prints), lateArrivals }),
+    finish: () => {
+      const result = analysis.result();
+      if (printsOver > 0)
+        result.limits.push(
+          `Late-arrival check: at most ${TAIL_PRINTS_KEPT.toLocaleString('en-US')} distinct rows of this window's last minutes are remembered; ${printsOver.toLocaleString('en-US')} more will be counted again if the next run's re-query returns them`,
+        );
+      return { analysis: result, tailPrints: Object.fromEntries(prints), lateArrivals };
+    },
   };
 }

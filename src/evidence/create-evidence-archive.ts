@@ -16,12 +16,17 @@ export interface EvidenceSettings {
 export function createEvidence(options: {
   dataDir: string;
   databaseUrl: string | null;
+  /** The account whose chain a PostgreSQL archive holds (default 'default'); files are scoped by dataDir. */
+  accountId?: string;
   version: string;
   settings: Pick<EvidenceSettings, 'raw' | 'retentionDays' | 'signingKey'>;
   now: Clock;
 }): EvidenceArchive {
   const backend = options.databaseUrl
-    ? createPostgresEvidenceBackend({ connectionString: options.databaseUrl })
+    ? createPostgresEvidenceBackend({
+        connectionString: options.databaseUrl,
+        ...(options.accountId ? { accountId: options.accountId } : {}),
+      })
     : createFileEvidenceBackend({ dir: join(options.dataDir, 'evidence') });
   return createEvidenceArchive({
     backend,

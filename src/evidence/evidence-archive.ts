@@ -70,6 +70,7 @@ export function createEvidenceArchive(options: EvidenceArchiveOptions): Evidence
   };
   return {
     description: backend.description,
+    keepsRawPages: writer.raw,
     begin: (input) => beginBundle(writer, input),
     verify: (opts) => verifyArchive(backend, opts),
     exportTarGz: (opts) => exportArchive(backend, opts, now),

@@ -61,6 +61,8 @@ export function createChunker(chunkBytes: number, flush: (data: Buffer, chunkNo:
 export interface PostgresEvidenceOptions {
   connectionString: string;
   schema?: string;
+  /** The account whose chain this is (a slug; default 'default'): every statement is scoped to its rows. */
+  accountId?: string;
   maxConnections?: number;
   chunkBytes?: number;
 }
@@ -77,6 +79,9 @@ interface BundleRow {
 export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions): EvidenceBackend {
   const schema = options.schema ?? 'lastpass_audit_digest';
   const q = pg.escapeIdentifier(schema);
+  const accountId = options.accountId ?? 'default';
+  if (!/^[a-z0-9-]{1,40}$/.test(accountId)) throw new StorageError(`Invalid account id ${JSON.stringify(accountId)}: use a slug`);
+  const a = pg.escapeLiteral(accountId);
   const chunkBytes = options.chunkBytes ?? EVIDENCE_CHUNK_BYTES;
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -86,7 +91,7 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
   pool.on('error', () => undefined);
   const location = (day: string, runId: string) => `evidence_bundles ${day}/${runId}`;
 
-  const description = `PostgreSQL tables ${schema}.evidence_bundles / evidence_files`;
+  const description = `PostgreSQL tables ${schema}.evidence_bundles / evidence_files${accountId === 'default' ? '' : ` (account ${accountId})`}`;
   const redact = createRedactor([passwordOf(options.connectionString), options.connectionString]);
   /** A failure of the database as a StorageError (ours, such as the chain head having moved, pass through). */
   const failed = (error: unknown): DigestError =>
@@ -130,10 +135,10 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
   async function head(): Promise<{ head: ChainHead | null; checkpoint: ChainCheckpoint | null }> {
     return tx(async (c) => {
       const h = await c.query<{ seq: string; manifest_sha256: string; run_id: string }>(
-        `SELECT seq, manifest_sha256, run_id FROM ${q}.evidence_bundles WHERE complete ORDER BY seq DESC LIMIT 1`,
+        `SELECT seq, manifest_sha256, run_id FROM ${q}.evidence_bundles WHERE account_id = ${a} AND complete ORDER BY seq DESC LIMIT 1`,
       );
       const cp = await c.query<{ seq: string; manifest_sha256: string; day: string; pruned_at: Date; pruned_count: number }>(
-        `SELECT seq, manifest_sha256, to_char(day, 'YYYY-MM-DD') AS day, pruned_at, pruned_count FROM ${q}.evidence_checkpoint WHERE id = 1`,
+        `SELECT seq, manifest_sha256, to_char(day, 'YYYY-MM-DD') AS day, pruned_at, pruned_count FROM ${q}.evidence_checkpoint WHERE account_id = ${a}`,
       );
       const hr = h.rows[0];
       const cr = cp.rows[0];
@@ -157,7 +162,11 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
     description,
     async stage(runId, day, startedAt) {
       await tx((c) =>
-        c.query(`INSERT INTO ${q}.evidence_bundles (run_id, day, started_at) VALUES ($1, $2::date, $3)`, [runId, day, startedAt]),
+        c.query(`INSERT INTO ${q}.evidence_bundles (account_id, run_id, day, started_at) VALUES (${a}, $1, $2::date, $3)`, [
+          runId,
+          day,
+          startedAt,
+        ]),
       );
       return {
         location: location(day, runId),
@@ -177,16 +186,18 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
           await tx(async (c) => {
             await c.query(`LOCK TABLE ${q}.evidence_bundles IN SHARE ROW EXCLUSIVE MODE`);
             const h = await c.query<{ manifest_sha256: string }>(
-              `SELECT manifest_sha256 FROM ${q}.evidence_bundles WHERE complete ORDER BY seq DESC LIMIT 1`,
+              `SELECT manifest_sha256 FROM ${q}.evidence_bundles WHERE account_id = ${a} AND complete ORDER BY seq DESC LIMIT 1`,
             );
-            const cp = await c.query<{ manifest_sha256: string }>(`SELECT manifest_sha256 FROM ${q}.evidence_checkpoint WHERE id = 1`);
+            const cp = await c.query<{ manifest_sha256: string }>(
+              `SELECT manifest_sha256 FROM ${q}.evidence_checkpoint WHERE account_id = ${a}`,
+            );
             const current = h.rows[0]?.manifest_sha256 ?? cp.rows[0]?.manifest_sha256 ?? null;
             if (current !== input.prevSha256)
               throw new EvidenceError(
                 `Evidence chain head moved while this bundle was written (expected ${input.prevSha256 ?? 'none'}, found ${current ?? 'none'}): another process added a bundle to the same archive. This bundle stays incomplete (verify reports it); run one lastpass-audit-digest per archive, then run again`,
               );
             await c.query(
-              `UPDATE ${q}.evidence_bundles SET seq = $2, manifest = $3, signature = $4, manifest_sha256 = $5, prev_sha256 = $6, complete = true WHERE run_id = $1`,
+              `UPDATE ${q}.evidence_bundles SET seq = $2, manifest = $3, signature = $4, manifest_sha256 = $5, prev_sha256 = $6, complete = true WHERE account_id = ${a} AND run_id = $1`,
               [runId, input.seq, input.manifest, input.signature, input.manifestSha256, input.prevSha256],
             );
           });
@@ -198,7 +209,7 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
     async list() {
       const rows = await tx((c) =>
         c.query<BundleRow>(
-          `SELECT run_id, to_char(day, 'YYYY-MM-DD') AS day, seq, manifest, signature, complete FROM ${q}.evidence_bundles`,
+          `SELECT run_id, to_char(day, 'YYYY-MM-DD') AS day, seq, manifest, signature, complete FROM ${q}.evidence_bundles WHERE account_id = ${a}`,
         ),
       );
       return rows.rows.map((r) => ({
@@ -245,11 +256,11 @@ export function createPostgresEvidenceBackend(options: PostgresEvidenceOptions):
     async prune(refs, checkpoint) {
       await tx(async (c) => {
         await c.query(
-          `INSERT INTO ${q}.evidence_checkpoint (id, seq, manifest_sha256, day, pruned_at, pruned_count) VALUES (1, $1, $2, $3::date, $4, $5)
-           ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, manifest_sha256 = EXCLUDED.manifest_sha256, day = EXCLUDED.day, pruned_at = EXCLUDED.pruned_at, pruned_count = EXCLUDED.pruned_count`,
+          `INSERT INTO ${q}.evidence_checkpoint (account_id, seq, manifest_sha256, day, pruned_at, pruned_count) VALUES (${a}, $1, $2, $3::date, $4, $5)
+           ON CONFLICT (account_id) DO UPDATE SET seq = EXCLUDED.seq, manifest_sha256 = EXCLUDED.manifest_sha256, day = EXCLUDED.day, pruned_at = EXCLUDED.pruned_at, pruned_count = EXCLUDED.pruned_count`,
           [checkpoint.seq, checkpoint.manifestSha256, checkpoint.day, checkpoint.prunedAt, checkpoint.prunedCount],
         );
-        await c.query(`DELETE FROM ${q}.evidence_bundles WHERE run_id = ANY($1::text[])`, [refs.map((r) => r.runId)]);
+        await c.query(`DELETE FROM ${q}.evidence_bundles WHERE account_id = ${a} AND run_id = ANY($1::text[])`, [refs.map((r) => r.runId)]);
       });
     },
     async close() {

@@ -60,6 +60,8 @@ export async function composeDigest(
   const evidenceFooter = await evidence.seal(allJson);
   // The rest of the rows can be pointed to only when a bundle holds them.
   const bundleKept = evidenceFooter !== null && evidence.outcome().evidenceError === undefined;
+  // Where the rows the attachments leave out can be found (core/attachment-plan.ts).
+  const evidenceFacts = { evidence: bundleKept, listed: exported.length, rawPages: deps.evidence?.keepsRawPages ?? false };
   const base = {
     window,
     requested: fetched.requested,
@@ -82,7 +84,7 @@ export async function composeDigest(
       ...base,
       attachments: csv && json ? { csv: csv.filename, json: json.filename, rows: files.rows, total } : null,
     };
-    const cut = extraNotice === null ? truncationNotice({ day, kept: files.rows, total, evidence: bundleKept }) : null;
+    const cut = extraNotice === null ? truncationNotice({ day, kept: files.rows, total, ...evidenceFacts }) : null;
     const allNotices = [...withNotices, ...(cut ? [cut] : []), ...(extraNotice ? [extraNotice] : [])];
     const { model, html, text } = deps.renderer.renderDigestWithinBudget((caps) => {
       const m = buildDigestModel(analysis, context, caps);
@@ -112,7 +114,7 @@ export async function composeDigest(
       withoutAttachments: () =>
         compose(
           { attachments: [], rows: 0, encodedBytes: 0 },
-          total > 0 ? attachmentsRefusedNotice({ day, total, evidence: bundleKept }) : null,
+          total > 0 ? attachmentsRefusedNotice({ day, total, ...evidenceFacts }) : null,
           withNotices,
           attempt,
         ),

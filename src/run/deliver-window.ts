@@ -115,6 +115,13 @@ export async function deliverWindow(
       messageId: sent.messageId,
       subject: deliveredModel.subject,
       eventsReviewed: analysis.eventsReviewed,
+      digest: {
+        verdict: deliveredModel.verdict,
+        verdictLevel: deliveredModel.verdictLevel,
+        findingCount: deliveredModel.findingCount,
+        bySeverity: { ...analysis.bySeverity },
+        topFindings: deliveredModel.detections.slice(0, 3).map((d) => ({ severity: d.severity, title: d.title, subject: d.subject })),
+      },
       ...evidence.outcome(),
     };
   } catch (error) {

@@ -76,6 +76,8 @@ export interface WindowResult {
   messageId?: string | null;
   subject?: string;
   eventsReviewed?: number;
+  /** What the roll-up (src/accounts/rollup.ts) shows of a delivered digest: its verdict and top findings. */
+  digest?: RollupDigest;
   error?: string;
   /** The evidence bundle written for this window (not for dry runs). */
   evidence?: FinishedBundle;
@@ -83,6 +85,14 @@ export interface WindowResult {
   evidenceError?: string;
   /** Set when a FAILED notice was due but could not be sent (the command says so on stderr). */
   noticeError?: string;
+}
+
+export interface RollupDigest {
+  verdict: string;
+  verdictLevel: 'attention' | 'review' | 'untrusted' | 'low' | 'quiet';
+  findingCount: number;
+  bySeverity: { high: number; medium: number; low: number; info: number };
+  topFindings: { severity: string; title: string; subject: string }[];
 }
 
 export interface RunOutcome {

@@ -7,6 +7,8 @@ import { createPostgresStore } from './postgres-store.js';
 export function createStore(options: {
   dataDir: string;
   databaseUrl: string | null;
+  /** The account whose rows the PostgreSQL store reads and writes (default 'default'); files are scoped by dataDir. */
+  accountId?: string;
   logger: Logger;
   /** Fault injection for the crash tests (LAD_CRASH_AT): named points of the store's writes. */
   checkpoint?: ((name: string) => void) | null | undefined;
@@ -16,6 +18,13 @@ export function createStore(options: {
 }): Store {
   const checkpoint = options.checkpoint ?? undefined;
   const { now } = options;
-  if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl, logger: options.logger, checkpoint, now });
+  if (options.databaseUrl)
+    return createPostgresStore({
+      connectionString: options.databaseUrl,
+      ...(options.accountId ? { accountId: options.accountId } : {}),
+      logger: options.logger,
+      checkpoint,
+      now,
+    });
   return createFileStore({ dir: options.dataDir, logger: options.logger, checkpoint, processInfo: options.processInfo, now });
 }

@@ -144,6 +144,42 @@ export const MIGRATIONS: readonly Migration[] = [
         CHECK (evidence_sha256 IS NULL OR evidence_sha256 ~ '^[0-9a-f]{64}$');
     `,
   },
+  {
+    version: 6,
+    name: 'account_id on every table (many accounts, one chain each)',
+    sql: `
+      -- Every row belongs to one LastPass account (ACCOUNTS_FILE); rows from before are the 'default'
+      -- account's, the single account of the environment. Each account has its own run state, delivered
+      -- windows, history, tail and evidence chain (seq counts per account).
+      ALTER TABLE run_state DROP CONSTRAINT run_state_pkey, DROP CONSTRAINT run_state_id_check,
+        ADD COLUMN account_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE run_state ADD PRIMARY KEY (account_id);
+
+      ALTER TABLE delivered_windows DROP CONSTRAINT delivered_windows_pkey, ADD COLUMN account_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE delivered_windows ADD PRIMARY KEY (account_id, key);
+      DROP INDEX delivered_windows_end_idx;
+      CREATE INDEX delivered_windows_end_idx ON delivered_windows (account_id, "end", delivered_at, key);
+
+      ALTER TABLE history_days DROP CONSTRAINT history_days_pkey, ADD COLUMN account_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE history_days ADD PRIMARY KEY (account_id, day);
+      ALTER TABLE history_windows DROP CONSTRAINT history_windows_pkey, ADD COLUMN account_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE history_windows ADD PRIMARY KEY (account_id, window_key);
+      ALTER TABLE user_ips DROP CONSTRAINT user_ips_pkey, ADD COLUMN account_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE user_ips ADD PRIMARY KEY (account_id, user_key, ip);
+      ALTER TABLE user_vault_changes DROP CONSTRAINT user_vault_changes_pkey, ADD COLUMN account_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE user_vault_changes ADD PRIMARY KEY (account_id, user_key, day);
+
+      ALTER TABLE delivery_tail DROP CONSTRAINT delivery_tail_pkey, DROP CONSTRAINT delivery_tail_id_check,
+        ADD COLUMN account_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE delivery_tail ADD PRIMARY KEY (account_id);
+
+      ALTER TABLE evidence_bundles DROP CONSTRAINT evidence_bundles_seq_key, ADD COLUMN account_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE evidence_bundles ADD CONSTRAINT evidence_bundles_account_seq_key UNIQUE (account_id, seq);
+      ALTER TABLE evidence_checkpoint DROP CONSTRAINT evidence_checkpoint_pkey, DROP CONSTRAINT evidence_checkpoint_id_check,
+        ADD COLUMN account_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE evidence_checkpoint ADD PRIMARY KEY (account_id);
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

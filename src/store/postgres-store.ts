@@ -52,6 +52,8 @@ export { describeTarget } from './postgres-target.js';
 export interface PostgresStoreOptions {
   connectionString: string;
   schema?: string;
+  /** The account whose rows this store reads and writes (a slug; default 'default', the single account). */
+  accountId?: string;
   now: Clock;
   logger?: Logger;
   /** Pool size (default 10, at least 2): a held run lock occupies one connection until released. */
@@ -84,10 +86,15 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const logger = options.logger ?? silentLogger;
   const checkpoint = options.checkpoint ?? (() => undefined);
   const target = describeTarget(options.connectionString);
-  const description = `postgres ${target} (schema ${schema})`;
+  const description = `postgres ${target} (schema ${schema}${options.accountId && options.accountId !== 'default' ? `, account ${options.accountId}` : ''})`;
   const redact = createRedactor([passwordOf(options.connectionString), options.connectionString]);
   const q = pg.escapeIdentifier(schema);
-  const runLockKey = fnv1a32(schema);
+  const accountId = options.accountId ?? 'default';
+  if (!/^[a-z0-9-]{1,40}$/.test(accountId)) throw new StorageError(`Invalid account id ${JSON.stringify(accountId)}: use a slug`);
+  // A slug, escaped: every statement is scoped to this account's rows.
+  const a = pg.escapeLiteral(accountId);
+  // The default account keeps the lock key of the single-account store (a running older worker still excludes it).
+  const runLockKey = fnv1a32(accountId === 'default' ? schema : `${schema}:${accountId}`);
 
   const config: PoolConfig = {
     connectionString: options.connectionString,
@@ -155,7 +162,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   async function lockRunState(client: PoolClient): Promise<RunStateRow> {
     const result = await client.query<RunStateRow>(
-      `SELECT cursor, consecutive_failures, last_failure, last_success_at, pending_delivery FROM ${q}.run_state WHERE id = 1 FOR UPDATE`,
+      `SELECT cursor, consecutive_failures, last_failure, last_success_at, pending_delivery FROM ${q}.run_state WHERE account_id = ${a} FOR UPDATE`,
     );
     const row = result.rows[0];
     if (!row) throw new StorageError(`PostgreSQL store (${description}): the run_state row is missing; run init again`);
@@ -190,6 +197,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
           logger.info('store.migration_applied', { schema, version: migration.version, name: migration.name });
         }
+        // This account's run_state row (the default account's came with migration 1).
+        await client.query(`INSERT INTO run_state (account_id) VALUES (${a}) ON CONFLICT (account_id) DO NOTHING`);
       });
     },
 
@@ -205,13 +214,13 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     async readState() {
       return transaction('read the run state', 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
         const state = await client.query<RunStateRow>(
-          `SELECT cursor, consecutive_failures, last_failure, last_success_at, pending_delivery FROM ${q}.run_state WHERE id = 1`,
+          `SELECT cursor, consecutive_failures, last_failure, last_success_at, pending_delivery FROM ${q}.run_state WHERE account_id = ${a}`,
         );
         const row = state.rows[0];
         if (!row) throw new StorageError(`PostgreSQL store (${description}): the run_state row is missing; run init again`);
         const delivered = await client.query<DeliveredRow>(
           `SELECT key, start, "end", delivered_at, message_id, marker, summary, evidence_bundle, evidence_sha256 FROM ${q}.delivered_windows
-           ORDER BY "end" DESC, delivered_at DESC, key COLLATE "C" DESC LIMIT ${DELIVERED_HISTORY_LIMIT}`,
+           WHERE account_id = ${a} ORDER BY "end" DESC, delivered_at DESC, key COLLATE "C" DESC LIMIT ${DELIVERED_HISTORY_LIMIT}`,
         );
         const result: RunState = {
           cursor: iso(row.cursor),
@@ -224,7 +233,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         const bad = invalidInstants(result);
         if (bad.length > 0) {
           throw new StorageError(
-            `PostgreSQL store (${description}) holds ${bad.length === 1 ? 'a time that is' : 'times that are'} not an instant: ${bad.join(', ')}. Nothing can be planned from it. Set it right in the schema ${schema}: the cursor with UPDATE ${q}.run_state SET cursor = '<the end of the last window you know was reported>' (or NULL to cover the last 24 hours next) WHERE id = 1; a pending delivery with UPDATE ${q}.run_state SET pending_delivery = NULL WHERE id = 1.`,
+            `PostgreSQL store (${description}) holds ${bad.length === 1 ? 'a time that is' : 'times that are'} not an instant: ${bad.join(', ')}. Nothing can be planned from it. Set it right in the schema ${schema}: the cursor with UPDATE ${q}.run_state SET cursor = '<the end of the last window you know was reported>' (or NULL to cover the last 24 hours next) WHERE account_id = ${a}; a pending delivery with UPDATE ${q}.run_state SET pending_delivery = NULL WHERE account_id = ${a}.`,
           );
         }
         return result;
@@ -235,7 +244,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       const intent = normaliseIntent(input);
       await transaction('record the delivery intent', 'BEGIN', async (client) => {
         await lockRunState(client);
-        await client.query(`UPDATE ${q}.run_state SET pending_delivery = $1::jsonb, updated_at = now() WHERE id = 1`, [
+        await client.query(`UPDATE ${q}.run_state SET pending_delivery = $1::jsonb, updated_at = now() WHERE account_id = ${a}`, [
           JSON.stringify(intent),
         ]);
       });
@@ -248,22 +257,22 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await transaction('record the delivered window', 'BEGIN', async (client) => {
         const row = await lockRunState(client);
         if (contribution !== null) {
-          await mergeHistoryRows(client, q, contribution, now().toISOString());
+          await mergeHistoryRows(client, q, contribution, now().toISOString(), a);
           checkpoint('store.history.written');
         }
         if (tail !== undefined) {
           await client.query(
-            `INSERT INTO ${q}.delivery_tail (id, window_key, from_wall, to_wall, fingerprints) VALUES (1, $1, $2, $3, $4::jsonb)
-             ON CONFLICT (id) DO UPDATE SET window_key = EXCLUDED.window_key, from_wall = EXCLUDED.from_wall,
+            `INSERT INTO ${q}.delivery_tail (account_id, window_key, from_wall, to_wall, fingerprints) VALUES (${a}, $1, $2, $3, $4::jsonb)
+             ON CONFLICT (account_id) DO UPDATE SET window_key = EXCLUDED.window_key, from_wall = EXCLUDED.from_wall,
                to_wall = EXCLUDED.to_wall, fingerprints = EXCLUDED.fingerprints`,
             [tail.windowKey, tail.from, tail.to, JSON.stringify(tail.fingerprints)],
           );
         }
         const cursor = nextCursor(iso(row.cursor), d);
         await client.query(
-          `INSERT INTO ${q}.delivered_windows (key, start, "end", delivered_at, message_id, marker, summary, evidence_bundle, evidence_sha256)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
-           ON CONFLICT (key) DO UPDATE SET start = EXCLUDED.start, "end" = EXCLUDED."end", delivered_at = EXCLUDED.delivered_at,
+          `INSERT INTO ${q}.delivered_windows (account_id, key, start, "end", delivered_at, message_id, marker, summary, evidence_bundle, evidence_sha256)
+           VALUES (${a}, $1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+           ON CONFLICT (account_id, key) DO UPDATE SET start = EXCLUDED.start, "end" = EXCLUDED."end", delivered_at = EXCLUDED.delivered_at,
              message_id = EXCLUDED.message_id, marker = EXCLUDED.marker, summary = EXCLUDED.summary,
              evidence_bundle = EXCLUDED.evidence_bundle, evidence_sha256 = EXCLUDED.evidence_sha256`,
           [
@@ -281,7 +290,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         await client.query(
           `UPDATE ${q}.run_state SET cursor = $1, consecutive_failures = 0, last_success_at = $2, updated_at = now(),
              pending_delivery = CASE WHEN pending_delivery ->> 'key' = $3 THEN NULL ELSE pending_delivery END
-           WHERE id = 1`,
+           WHERE account_id = ${a}`,
           [cursor, now().toISOString(), d.key],
         );
         checkpoint('store.delivery.uncommitted');
@@ -292,7 +301,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     async readTail() {
       return transaction('read the delivery tail', 'BEGIN READ ONLY', async (client) => {
         const r = await client.query<{ window_key: string; from_wall: string; to_wall: string; fingerprints: Record<string, number> }>(
-          `SELECT window_key, from_wall, to_wall, fingerprints FROM ${q}.delivery_tail WHERE id = 1`,
+          `SELECT window_key, from_wall, to_wall, fingerprints FROM ${q}.delivery_tail WHERE account_id = ${a}`,
         );
         const t = r.rows[0];
         return t ? { windowKey: t.window_key, from: t.from_wall, to: t.to_wall, fingerprints: t.fingerprints } : null;
@@ -306,7 +315,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return transaction('repair the cursor', 'BEGIN', async (client) => {
         const row = await lockRunState(client);
         if (iso(row.cursor) !== expected) return false;
-        await client.query(`UPDATE ${q}.run_state SET cursor = $1, updated_at = now() WHERE id = 1`, [repaired]);
+        await client.query(`UPDATE ${q}.run_state SET cursor = $1, updated_at = now() WHERE account_id = ${a}`, [repaired]);
         return true;
       });
     },
@@ -315,7 +324,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await transaction('clear the abandoned delivery intent', 'BEGIN', async (client) => {
         await lockRunState(client);
         await client.query(
-          `UPDATE ${q}.run_state SET pending_delivery = NULL, updated_at = now() WHERE id = 1 AND pending_delivery ->> 'key' = $1`,
+          `UPDATE ${q}.run_state SET pending_delivery = NULL, updated_at = now() WHERE account_id = ${a} AND pending_delivery ->> 'key' = $1`,
           [key],
         );
       });
@@ -323,7 +332,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
     async readHistory() {
       return transaction('read the per-user history', 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
-        return readHistoryRows(client, q);
+        return readHistoryRows(client, q, a);
       });
     },
 
@@ -332,7 +341,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await transaction('record the failure', 'BEGIN', async (client) => {
         await lockRunState(client);
         await client.query(
-          `UPDATE ${q}.run_state SET consecutive_failures = consecutive_failures + 1, last_failure = $1::jsonb, updated_at = now() WHERE id = 1`,
+          `UPDATE ${q}.run_state SET consecutive_failures = consecutive_failures + 1, last_failure = $1::jsonb, updated_at = now() WHERE account_id = ${a}`,
           [JSON.stringify(failure)],
         );
       });

@@ -99,13 +99,113 @@ export interface Detector {
    */
   wants?(classification: Classification): boolean;
   finish(ctx: DetectionContext): Finding[];
+  /**
+   * Where this detector's state hit a bound (core/detections/detection.ts, KEYS_KEPT…): one sentence each,
+   * with the exact numbers, shown in the digest as a caution. Empty (or absent) when it saw everything.
+   */
+  limits?(): string[];
+}
+
+/** Users or IPs one detector keeps state for at once (an attack day can bring hundreds of thousands). */
+export const KEYS_KEPT = 50_000;
+/** Items (failures, sign-ins, IPs, changes) one detector keeps for one user or IP. */
+export const ITEMS_PER_KEY_KEPT = 10_000;
+
+/**
+ * Per-key state with a bound: at most `limit` keys. When it is full, the oldest key that still holds a
+ * single item (`evictable`) makes room for a new one: a burst or a spray is many items under one key, so
+ * the keys that matter stay while the single failures of an attack day come and go. When every key holds
+ * more than one item, the new key is not tracked. Both are counted, for the detector's `limits()`.
+ */
+export interface BoundedKeys<V> {
+  /** The state of `key`, made with `make` if there is room; undefined when it cannot be tracked. */
+  take(key: string, make: () => V): V | undefined;
+  /** `key` now holds more than one item: it is no longer let go to make room. */
+  keep(key: string): void;
+  readonly map: ReadonlyMap<string, V>;
+  /** Keys let go to make room. */
+  readonly evicted: number;
+  /** Items of keys that could not be tracked at all. */
+  readonly refused: number;
+}
+
+export function createBoundedKeys<V>(limit: number = KEYS_KEPT): BoundedKeys<V> {
+  const map = new Map<string, V>();
+  // Keys that may be let go, oldest first: a queue (array + head) of keys in the order they were added,
+  // and the set of those still evictable (a key kept, or let go and added again, is skipped when its old
+  // place comes up). A Map's own first key would do, but V8 walks every deleted slot in front of it: an
+  // attack day made that quadratic (20 s for 300,000 events).
+  let queue: string[] = [];
+  let head = 0;
+  const evictable = new Set<string>();
+  let evicted = 0;
+  let refused = 0;
+  const letOneGo = (): boolean => {
+    while (head < queue.length) {
+      const k = queue[head++]!;
+      if (evictable.delete(k)) {
+        map.delete(k);
+        evicted++;
+        if (head > 1024 && head * 2 > queue.length) {
+          queue = queue.slice(head);
+          head = 0;
+        }
+        return true;
+      }
+    }
+    queue = [];
+    head = 0;
+    return false;
+  };
+  return {
+    take(key, make) {
+      const found = map.get(key);
+      if (found !== undefined) return found;
+      if (map.size >= limit && (evictable.size === 0 || !letOneGo())) {
+        refused++;
+        return undefined;
+      }
+      const made = make();
+      map.set(key, made);
+      evictable.add(key);
+      queue.push(key);
+      return made;
+    },
+    keep(key) {
+      evictable.delete(key);
+    },
+    map,
+    get evicted() {
+      return evicted;
+    },
+    get refused() {
+      return refused;
+    },
+  };
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** The sentence for a detector whose keyed state hit its bound (null when it did not). */
+export function keysLimitNote(detector: string, what: string, keys: BoundedKeys<unknown>, limit: number = KEYS_KEPT): string | null {
+  const parts: string[] = [];
+  if (keys.evicted > 0)
+    parts.push(`${fmt(keys.evicted)} ${what} with a single event were let go to make room (one that recurred later was counted afresh)`);
+  if (keys.refused > 0) parts.push(`${fmt(keys.refused)} events of further ${what} were not judged`);
+  return parts.length === 0 ? null : `${detector}: state for at most ${fmt(limit)} ${what} is kept at once; ${parts.join('; ')}`;
 }
 
 /** Usernames seen, and their keys: a day repeats a few thousand names a million times (bounded). */
 const userKeys = new Map<string, string>();
 
+/** Any character that trimming or lower-casing could change (outside printable ASCII, or A-Z). */
+const NOT_PLAIN = /[^!-@[-~]/;
+
 /** The per-user key: trimmed, lower case. */
 export const userKey = (username: string): string => {
+  // Most names already are their key: no cache entry for them (on an attack day the cache would churn
+  // through hundreds of thousands of names, each kept long enough to become old-generation garbage).
+  if (!NOT_PLAIN.test(username)) return username;
   let key = userKeys.get(username);
   if (key === undefined) {
     key = username.trim().toLowerCase();

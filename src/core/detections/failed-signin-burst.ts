@@ -5,7 +5,17 @@
  */
 import type { Classification } from '../classify.js';
 import type { AuditEvent } from '../types.js';
-import { formatSpan, userKey, type Detector, type Finding } from './detection.js';
+import { createSingletonTable, hash32, hash32b, SINGLETON_SLOTS } from './singleton-table.js';
+import {
+  createBoundedKeys,
+  formatSpan,
+  ITEMS_PER_KEY_KEPT,
+  KEYS_KEPT,
+  keysLimitNote,
+  userKey,
+  type Detector,
+  type Finding,
+} from './detection.js';
 
 export function isFailedSignIn(c: Classification): boolean {
   return c.kind === 'known' && c.signIn === 'failure';
@@ -17,8 +27,18 @@ export function isSuccessfulSignIn(c: Classification): boolean {
 
 interface Attempt {
   at: number;
-  ip: string;
+  /** hash32 of the IP (0: no IP); the strings are kept per user in `ipNames`. */
+  ip: number;
 }
+
+/** A user with more than one failed sign-in: the attempts, and the IPs they came from by hash. */
+interface Failures {
+  name: string;
+  attempts: Attempt[];
+  ipNames: Map<number, string>;
+}
+
+const ipHash = (ip: string) => (ip ? hash32(ip) : 0);
 
 /**
  * One user's successful sign-ins: most of the sign-in traffic, so no object or string per event. Times
@@ -52,7 +72,7 @@ function addSuccess(list: Successes, at: number, ip: string): void {
   list.count++;
 }
 
-function firstSuccessAfter(list: Successes | undefined, after: number, within: number): Attempt | undefined {
+function firstSuccessAfter(list: Successes | undefined, after: number, within: number): { at: number; ip: string } | undefined {
   if (!list) return undefined;
   let best = -1;
   for (let i = 0; i < list.count; i++) {
@@ -63,30 +83,87 @@ function firstSuccessAfter(list: Successes | undefined, after: number, within: n
 }
 
 export function createFailedSigninBurstDetector(): Detector {
-  const failures = new Map<string, { name: string; attempts: Attempt[] }>();
-  const successes = new Map<string, Successes>();
+  // Bounded: a user's first failure goes into a fixed-size table (singleton-table.ts: no object or string
+  // per user); a second one makes it a full entry, at most KEYS_KEPT users of them with at most
+  // ITEMS_PER_KEY_KEPT failures each. Successful sign-ins: at most KEYS_KEPT users (detection.ts).
+  const once = createSingletonTable();
+  const failures = new Map<string, Failures>();
+  let failuresRefused = 0;
+  const successes = createBoundedKeys<Successes>();
+  let failuresOver = 0;
+  let successesOver = 0;
+  const newSuccesses = (): Successes => ({ count: 0, at: new Float64Array(8), ipIndex: new Int32Array(8), ips: [], ipIndexOf: new Map() });
   return {
     id: 'failed-signin-burst',
     wants: (c) => isFailedSignIn(c) || isSuccessfulSignIn(c),
     observe(event: AuditEvent, c: Classification) {
       if (isFailedSignIn(c)) {
         const key = userKey(event.username);
-        let entry = failures.get(key);
-        if (!entry) failures.set(key, (entry = { name: event.username.trim(), attempts: [] }));
-        entry.attempts.push({ at: event.at, ip: event.ip });
+        const ip = ipHash(event.ip);
+        const entry = failures.get(key);
+        if (entry) {
+          if (entry.attempts.length >= ITEMS_PER_KEY_KEPT) {
+            failuresOver++;
+            return;
+          }
+          entry.attempts.push({ at: event.at, ip });
+          if (ip !== 0 && entry.ipNames.size < 16 && !entry.ipNames.has(ip)) entry.ipNames.set(ip, event.ip);
+          return;
+        }
+        if (!once.takeOrPut(hash32(key), hash32b(key), event.at, ip)) return;
+        if (failures.size >= KEYS_KEPT) {
+          failuresRefused += 2;
+          return;
+        }
+        const ipNames = new Map<number, string>();
+        if (ip !== 0) ipNames.set(ip, event.ip);
+        failures.set(key, {
+          name: event.username.trim(),
+          attempts: [
+            { at: once.found.at, ip: once.found.value },
+            { at: event.at, ip },
+          ],
+          ipNames,
+        });
       } else if (isSuccessfulSignIn(c)) {
         const key = userKey(event.username);
-        let list = successes.get(key);
-        if (!list)
-          successes.set(key, (list = { count: 0, at: new Float64Array(8), ipIndex: new Int32Array(8), ips: [], ipIndexOf: new Map() }));
+        const list = successes.take(key, newSuccesses);
+        if (!list) return;
+        if (list.count >= ITEMS_PER_KEY_KEPT) {
+          successesOver++;
+          return;
+        }
         addSuccess(list, event.at, event.ip);
+        if (list.count === 2) successes.keep(key);
       }
+    },
+    limits() {
+      const notes = [keysLimitNote('Failed sign-in burst', 'users with successful sign-ins', successes)].filter(
+        (n): n is string => n !== null,
+      );
+      if (once.evicted > 0)
+        notes.push(
+          `Failed sign-in burst: ${SINGLETON_SLOTS.toLocaleString('en-US')} users with a single failed sign-in are remembered at once; ${once.evicted.toLocaleString('en-US')} were let go to make room (a user whose failures lie far apart in the log may be missed)`,
+        );
+      if (failuresRefused > 0)
+        notes.push(
+          `Failed sign-in burst: at most ${KEYS_KEPT.toLocaleString('en-US')} users with repeated failed sign-ins are judged; ${failuresRefused.toLocaleString('en-US')} failures of further users were not`,
+        );
+      if (failuresOver > 0)
+        notes.push(
+          `Failed sign-in burst: ${failuresOver.toLocaleString('en-US')} failed sign-ins past the first ${ITEMS_PER_KEY_KEPT.toLocaleString('en-US')} of one user were counted but not kept (that user's bursts are judged on the first ${ITEMS_PER_KEY_KEPT.toLocaleString('en-US')})`,
+        );
+      if (successesOver > 0)
+        notes.push(
+          `Failed sign-in burst: ${successesOver.toLocaleString('en-US')} successful sign-ins past the first ${ITEMS_PER_KEY_KEPT.toLocaleString('en-US')} of one user were not kept (a success after a burst may not escalate it)`,
+        );
+      return notes;
     },
     finish(ctx) {
       const { burstFailures, burstMinutes, burstSuccessMinutes } = ctx.thresholds;
       const span = burstMinutes * 60_000;
       const findings: Finding[] = [];
-      for (const [key, { name, attempts }] of failures) {
+      for (const [key, { name, attempts, ipNames }] of failures) {
         if (attempts.length < burstFailures) continue;
         attempts.sort((a, b) => a.at - b.at);
         // Maximal bursts: grow a run while each new failure keeps ≥ burstFailures within `span`.
@@ -101,9 +178,9 @@ export function createFailedSigninBurstDetector(): Detector {
           const burst = attempts.slice(i, j + 1);
           const first = burst[0]!;
           const last = burst.at(-1)!;
-          const ips = [...new Set(burst.map((a) => a.ip).filter(Boolean))];
-          const from = ips.length === 1 ? `from ${ips[0]}` : `from ${ips.length} IPs`;
-          const success = firstSuccessAfter(successes.get(key), last.at, burstSuccessMinutes * 60_000);
+          const ips = [...new Set(burst.map((a) => a.ip).filter((h) => h !== 0))];
+          const from = ips.length === 1 ? `from ${ipNames.get(ips[0]!) ?? 'one IP'}` : `from ${ips.length} IPs`;
+          const success = firstSuccessAfter(successes.map.get(key), last.at, burstSuccessMinutes * 60_000);
           const base = `${burst.length} failed sign-ins in ${formatSpan(last.at - first.at)} ${from}`;
           findings.push(
             success

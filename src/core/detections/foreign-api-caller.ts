@@ -22,15 +22,24 @@ interface CallerCalls {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+/** Caller labels grouped into findings, and the IPs and actions listed for each. */
+export const CALLERS_KEPT = 1_000;
+export const LISTED_PER_CALLER = 100;
+
 export function createForeignApiCallerDetector(): Detector {
   const callers = new Map<string, CallerCalls>();
   const secretChanges: AuditEvent[] = [];
+  let notKept = 0;
   return {
     id: 'foreign-api-caller',
     wants: (c) => c.kind === 'known' && c.category === 'API and provisioning',
     observe(event: AuditEvent, c: Classification) {
       if (c.kind !== 'known' || c.category !== 'API and provisioning') return false;
       if (SECRET_CHANGES.has(normaliseActionName(event.action))) {
+        if (secretChanges.length >= CALLERS_KEPT) {
+          notKept++;
+          return false;
+        }
         secretChanges.push({
           at: event.at,
           wall: event.wall,
@@ -46,16 +55,28 @@ export function createForeignApiCallerDetector(): Detector {
       const outside = caller.status === 'outside';
       const id = `${outside ? 'outside' : 'unknown'}\u0000${caller.label.toLowerCase()}`;
       let entry = callers.get(id);
+      if (!entry && callers.size >= CALLERS_KEPT) {
+        // Not claimed: the call is still listed as a high finding of its own.
+        notKept++;
+        return false;
+      }
       if (!entry)
         callers.set(
           id,
           (entry = { label: caller.label, outside, networks: caller.networks, calls: 0, actions: new Set(), ips: new Set(), last: 0 }),
         );
       entry.calls++;
-      entry.actions.add(event.action.trim());
-      if (event.ip) entry.ips.add(event.ip);
+      if (entry.actions.size < LISTED_PER_CALLER) entry.actions.add(event.action.trim());
+      if (event.ip && entry.ips.size < LISTED_PER_CALLER) entry.ips.add(event.ip);
       entry.last = Math.max(entry.last, event.at);
       return true;
+    },
+    limits() {
+      return notKept === 0
+        ? []
+        : [
+            `Foreign API caller: ${notKept.toLocaleString('en-US')} calls of labels past the first ${CALLERS_KEPT.toLocaleString('en-US')} were not grouped; each is listed as a finding of its own`,
+          ];
     },
     finish(ctx) {
       const findings: Finding[] = [];

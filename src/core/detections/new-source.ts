@@ -5,7 +5,7 @@
  */
 import type { Classification } from '../classify.js';
 import type { AuditEvent } from '../types.js';
-import { userKey, type Detector, type Finding } from './detection.js';
+import { createBoundedKeys, keysLimitNote, userKey, type Detector, type Finding } from './detection.js';
 import { isSuccessfulSignIn } from './failed-signin-burst.js';
 
 /** "198.51.100.0/24" for IPv4, the first three hextets + "::/48" for IPv6, or null. */
@@ -21,8 +21,14 @@ export function networkOf(ip: string): string | null {
 
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
+/** New IPs one user's sign-ins are judged on in one window (the history keeps at most 50 per user, too). */
+export const NEW_SOURCE_IPS_PER_USER = 200;
+
 export function createNewSourceDetector(): Detector {
-  const seen = new Map<string, { name: string; ips: Map<string, number> }>();
+  // Bounded: at most KEYS_KEPT users (none let go: a user with one new IP is exactly a finding), and at
+  // most NEW_SOURCE_IPS_PER_USER IPs per user.
+  const seen = createBoundedKeys<{ name: string; ips: Map<string, number> }>();
+  let ipsOver = 0;
   return {
     id: 'new-source',
     wants: isSuccessfulSignIn,
@@ -30,15 +36,30 @@ export function createNewSourceDetector(): Detector {
       if (!event.ip || !isSuccessfulSignIn(c)) return;
       const key = userKey(event.username);
       if (!key) return;
-      let entry = seen.get(key);
-      if (!entry) seen.set(key, (entry = { name: event.username.trim(), ips: new Map() }));
+      const entry = seen.take(key, () => ({ name: event.username.trim(), ips: new Map() }));
+      if (!entry) return;
+      seen.keep(key);
       const first = entry.ips.get(event.ip);
-      if (first === undefined || event.at < first) entry.ips.set(event.ip, event.at);
+      if (first === undefined) {
+        if (entry.ips.size >= NEW_SOURCE_IPS_PER_USER) {
+          ipsOver++;
+          return;
+        }
+        entry.ips.set(event.ip, event.at);
+      } else if (event.at < first) entry.ips.set(event.ip, event.at);
+    },
+    limits() {
+      const notes = [keysLimitNote('New source', 'users with successful sign-ins', seen)].filter((n): n is string => n !== null);
+      if (ipsOver > 0)
+        notes.push(
+          `New source: ${ipsOver.toLocaleString('en-US')} sign-ins from IPs past the first ${NEW_SOURCE_IPS_PER_USER} of one user were not judged`,
+        );
+      return notes;
     },
     finish(ctx) {
       const cutoff = dayOf(ctx.windowStart - ctx.thresholds.newSourceDays * 86_400_000);
       const findings: Finding[] = [];
-      for (const [key, { name, ips }] of seen) {
+      for (const [key, { name, ips }] of seen.map) {
         const history = ctx.history.users[key];
         if (!history) continue;
         const known = Object.entries(history.ips)

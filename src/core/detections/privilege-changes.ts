@@ -85,8 +85,15 @@ const KIND_SEVERITY: Record<Kind, Severity> = {
   'mp-reset': 'high',
 };
 
+/** Admins whose changes are grouped, and changes kept per admin. */
+export const ACTORS_KEPT = 1_000;
+export const CHANGES_PER_ACTOR_KEPT = 1_000;
+
 export function createPrivilegeChangesDetector(): Detector {
+  // Bounded: at most ACTORS_KEPT admins and CHANGES_PER_ACTOR_KEPT changes each; a change not kept is not
+  // claimed, so it is still listed as a finding of its own.
   const byActor = new Map<string, { changes: { kind: Kind; text: string; at: number }[] }>();
+  let notKept = 0;
   return {
     id: 'privilege-changes',
     wants: (c) => c.kind === 'known' && WATCHED.has(c.category) && c.severity !== 'low' && c.severity !== 'info',
@@ -100,9 +107,26 @@ export function createPrivilegeChangesDetector(): Detector {
       if (!kind) return false;
       const actor = event.username.trim() || '(unknown)';
       let entry = byActor.get(actor);
-      if (!entry) byActor.set(actor, (entry = { changes: [] }));
+      if (!entry) {
+        if (byActor.size >= ACTORS_KEPT) {
+          notKept++;
+          return false;
+        }
+        byActor.set(actor, (entry = { changes: [] }));
+      }
+      if (entry.changes.length >= CHANGES_PER_ACTOR_KEPT) {
+        notKept++;
+        return false;
+      }
       entry.changes.push({ kind, text: describe(kind, event), at: event.at });
       return true;
+    },
+    limits() {
+      return notKept === 0
+        ? []
+        : [
+            `Privilege and policy changes: ${notKept.toLocaleString('en-US')} changes past the bound (${ACTORS_KEPT.toLocaleString('en-US')} admins, ${CHANGES_PER_ACTOR_KEPT.toLocaleString('en-US')} changes each) were not grouped; each is listed as a finding of its own`,
+          ];
     },
     finish() {
       const findings: Finding[] = [];

@@ -5,7 +5,7 @@
  */
 import type { Classification } from '../classify.js';
 import type { AuditEvent } from '../types.js';
-import { userKey, type Detector, type Finding } from './detection.js';
+import { createBoundedKeys, keysLimitNote, userKey, type Detector, type Finding } from './detection.js';
 
 export function isVaultChange(c: Classification): boolean {
   return c.kind === 'known' && c.vaultChange === true;
@@ -19,24 +19,30 @@ export function median(values: readonly number[]): number {
 }
 
 export function createUnusualVolumeDetector(): Detector {
-  const counts = new Map<string, { name: string; count: number; last: number }>();
+  // Bounded: at most KEYS_KEPT users (a count each; none let go, which would undercount a user).
+  const counts = createBoundedKeys<{ name: string; count: number; last: number }>();
   return {
     id: 'unusual-volume',
     wants: isVaultChange,
     observe(event: AuditEvent, c: Classification) {
       if (!isVaultChange(c)) return;
       const key = userKey(event.username);
-      let entry = counts.get(key);
-      if (!entry) counts.set(key, (entry = { name: event.username.trim(), count: 0, last: 0 }));
+      const entry = counts.take(key, () => ({ name: event.username.trim(), count: 0, last: 0 }));
+      if (!entry) return;
+      counts.keep(key);
       entry.count++;
       entry.last = Math.max(entry.last, event.at);
+    },
+    limits() {
+      const note = keysLimitNote('Unusual volume', 'users with vault changes', counts);
+      return note ? [note] : [];
     },
     finish(ctx) {
       const { volumeMinimum, volumeFactor, volumeMinDays } = ctx.thresholds;
       const days = ctx.history.days;
       if (days.length < volumeMinDays) return [];
       const findings: Finding[] = [];
-      for (const [key, { name, count, last }] of counts) {
+      for (const [key, { name, count, last }] of counts.map) {
         if (count < volumeMinimum) continue;
         const daily = ctx.history.users[key]?.vaultChanges ?? {};
         const med = median(days.map((d) => daily[d] ?? 0));
