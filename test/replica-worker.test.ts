@@ -134,7 +134,9 @@ describe.skipIf(!serverUrl)('the replica worker on pg-boss (real PostgreSQL)', (
       await new Promise((r) => setTimeout(r, 1500));
       expect(inFlight, 'WORKER_CONCURRENCY=2').toBe(2);
       // Let everything run to the end, releasing runs as they come.
-      const drain = setInterval(() => release.splice(0).forEach((r) => r()), 20);
+      const drain = setInterval(() => {
+        for (const r of release.splice(0)) r();
+      }, 20);
       try {
         await until(
           () => (runsOf.get('e') ?? 0) >= 2 && inFlight === 0 && ids.every((id) => (runsOf.get(id) ?? 0) >= 1),
@@ -150,7 +152,7 @@ describe.skipIf(!serverUrl)('the replica worker on pg-boss (real PostgreSQL)', (
       for (const id of ids) expect(runsOf.get(id), id).toBeLessThanOrEqual(id === 'e' ? 3 : 2);
       expect(logger.records().some((r) => r.msg === 'replica.job_queued' && r.reason === 'retry')).toBe(true);
     } finally {
-      release.splice(0).forEach((r) => r());
+      for (const r of release.splice(0)) r();
       await worker.stop(2000);
     }
   }, 30_000);
