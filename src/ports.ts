@@ -429,8 +429,12 @@ export interface QueuedJob<T> {
 export interface JobQueue<T extends object> {
   /** Connects, creates or migrates the queue's tables. */
   start(): Promise<void>;
-  /** Queues a job unless one with this key is already waiting; returns its id, or null when it was not queued. */
-  enqueue(key: string, data: T, options?: { startAfterMs?: number }): Promise<string | null>;
+  /**
+   * Queues a job unless one with this key is already waiting; returns its id, or null when it was not queued.
+   * `once`: a name for this job (such as the scheduled time it is for); a job of the same key and name is
+   * queued at most once while the queue keeps it (a week), however many replicas enqueue it.
+   */
+  enqueue(key: string, data: T, options?: { startAfterMs?: number; once?: string }): Promise<string | null>;
   /**
    * Runs this replica's share: at most `concurrency` jobs at once. A handler that throws has its job run
    * again later (by any replica); one that resolves completes it.

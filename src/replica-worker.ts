@@ -1,9 +1,10 @@
 /**
  * The worker as one of N replicas (WORKER_REPLICAS=on, DATABASE_URL): every replica keeps the schedule
  * with node-cron, and on each scheduled (or missed, or caught-up) time enqueues one job per account in
- * the shared PostgreSQL queue (the `JobQueue` port, pg-boss), keyed by the account id. The queue lets one
- * job per key run at a time in the whole deployment and at most one more wait behind it, so N replicas
- * enqueueing the same tick yield one run per account; whichever replica polls first runs it, at most
+ * the shared PostgreSQL queue (the `JobQueue` port, pg-boss), keyed by the account id and named after
+ * the scheduled time. The queue lets one job per key run at a time in the whole deployment and at most
+ * one more wait behind it, and queues one job per key and scheduled time ever, so N replicas enqueueing
+ * the same scheduled time yield one run per account; whichever replica polls first runs it, at most
  * WORKER_CONCURRENCY at once per replica. An account's run covers all its due windows (windows come
  * from its state, as in the single worker), and a second job that finds nothing due sends nothing.
  *
@@ -50,8 +51,11 @@ export interface ReplicaWorkerOptions {
 }
 
 export type ReplicaWorker = Pick<Worker, 'start' | 'stop' | 'nextRun' | 'previousRun' | 'busy'> & {
-  /** Enqueues one job per account now; resolves with how many were queued (the rest already wait). */
-  tick(reason: string): Promise<number>;
+  /**
+   * Enqueues one job per account now; resolves with how many were queued (the rest already wait, or, with
+   * `scheduledFor`, were already queued for that scheduled time by some replica).
+   */
+  tick(reason: string, scheduledFor?: Date): Promise<number>;
 };
 
 export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorker {
@@ -65,19 +69,33 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
     return next ? next.getTime() - 60_000 : undefined;
   };
 
-  const enqueueAccount = async (accountId: string, job: ReplicaJob, startAfterMs?: number): Promise<boolean> => {
-    const id = await queue.enqueue(accountId, job, startAfterMs ? { startAfterMs } : undefined);
-    logger.info(id ? 'replica.job_queued' : 'replica.job_already_queued', { accountId, reason: job.reason, jobId: id, startAfterMs });
+  const enqueueAccount = async (
+    accountId: string,
+    job: ReplicaJob,
+    options: { startAfterMs?: number; scheduledFor?: Date } = {},
+  ): Promise<boolean> => {
+    const id = await queue.enqueue(accountId, job, {
+      ...(options.startAfterMs ? { startAfterMs: options.startAfterMs } : {}),
+      // Every replica enqueues each scheduled time: one job per account and scheduled time, ever.
+      ...(options.scheduledFor ? { once: `scheduled ${options.scheduledFor.toISOString()}` } : {}),
+    });
+    logger.info(id ? 'replica.job_queued' : 'replica.job_already_queued', {
+      accountId,
+      reason: job.reason,
+      jobId: id,
+      scheduledFor: options.scheduledFor?.toISOString() ?? null,
+      startAfterMs: options.startAfterMs ?? null,
+    });
     return id !== null;
   };
 
-  const tick = async (reason: string): Promise<number> => {
+  const tick = async (reason: string, scheduledFor?: Date): Promise<number> => {
     let queued = 0;
     const due = deadline();
     for (const account of runner.accounts()) {
       try {
         const job: ReplicaJob = { accountId: account.id, reason, attempt: 0, ...(due !== undefined ? { deadline: due } : {}) };
-        if (await enqueueAccount(account.id, job)) queued++;
+        if (await enqueueAccount(account.id, job, scheduledFor ? { scheduledFor } : {})) queued++;
       } catch (error) {
         logger.error('replica.enqueue_failed', {
           accountId: account.id,
@@ -97,7 +115,7 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
       return;
     }
     const retry: ReplicaJob = { ...job, reason: 'retry', attempt: job.attempt + 1 };
-    await enqueueAccount(job.accountId, retry, delay);
+    await enqueueAccount(job.accountId, retry, { startAfterMs: delay });
   };
 
   const handle = async (job: QueuedJob<ReplicaJob>): Promise<void> => {
@@ -125,7 +143,9 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
       });
       // Another run of this account holds its lock (a `run` by hand, or a job given up as hung that still
       // runs): run it again in a minute, when that run is likely over (it covers what is due meanwhile).
-      if (outcome.status === 'locked') await enqueueAccount(accountId, { ...job.data, reason: 'locked' }, LOCKED_RETRY_MS);
+      if (outcome.status === 'locked') {
+        await enqueueAccount(accountId, { ...job.data, reason: 'locked' }, { startAfterMs: LOCKED_RETRY_MS });
+      }
       if (outcome.status === 'failed') await scheduleRetry(job.data);
     } finally {
       running--;
@@ -136,7 +156,9 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
     async start() {
       await queue.start();
       await queue.work(options.concurrency, handle);
-      task = cron.schedule(options.schedule, () => void tick('schedule'), {
+      // The scheduled time a tick is for: the latest matching minute (node-cron fires at its start).
+      const scheduledTime = () => (task ? (previousScheduledTime(task, now(), 1) ?? undefined) : undefined);
+      task = cron.schedule(options.schedule, () => void tick('schedule', scheduledTime()), {
         timezone: options.timeZone,
         name: 'lastpass-audit-digest-replica',
         noOverlap: true,
@@ -144,7 +166,7 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
       });
       task.on('execution:missed', (ctx) => {
         logger.warn('worker.tick_missed', { scheduledFor: ctx.date.toISOString() });
-        void tick('missed');
+        void tick('missed', new Date(Math.floor(ctx.date.getTime() / 60_000) * 60_000));
       });
       logger.info('worker.scheduled', {
         mode: 'replica',
@@ -166,12 +188,11 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
             missedScheduledTime: previous.toISOString(),
             cursor: cursor.toISOString(),
           });
-          await enqueueAccount(account.id, {
-            accountId: account.id,
-            reason: 'catch-up',
-            attempt: 0,
-            ...(due !== undefined ? { deadline: due } : {}),
-          });
+          await enqueueAccount(
+            account.id,
+            { accountId: account.id, reason: 'catch-up', attempt: 0, ...(due !== undefined ? { deadline: due } : {}) },
+            { scheduledFor: previous },
+          );
         }
       }
     },

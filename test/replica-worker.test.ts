@@ -150,7 +150,21 @@ describe.skipIf(!serverUrl)('the replica worker on pg-boss (real PostgreSQL)', (
       expect(overlapOfOneAccount, 'two runs of one account at once').toBe(false);
       // Two ticks: each account ran once or twice (the waiting job), never more; e once more for its retry.
       for (const id of ids) expect(runsOf.get(id), id).toBeLessThanOrEqual(id === 'e' ? 3 : 2);
+      const before = new Map(runsOf);
       expect(logger.records().some((r) => r.msg === 'replica.job_queued' && r.reason === 'retry')).toBe(true);
+      // One scheduled time is one job per account, however often (and by how many replicas) it is enqueued,
+      // also once that job is done.
+      const at = new Date('2026-01-05T07:00:00.000Z');
+      expect(await worker.tick('schedule', at)).toBe(5);
+      const drainAgain = setInterval(() => {
+        for (const r of release.splice(0)) r();
+      }, 20);
+      try {
+        await until(() => ids.every((id) => (runsOf.get(id) ?? 0) > (before.get(id) ?? 0)) && inFlight === 0, 'the scheduled time ran');
+        expect(await worker.tick('schedule', at)).toBe(0);
+      } finally {
+        clearInterval(drainAgain);
+      }
     } finally {
       for (const r of release.splice(0)) r();
       await worker.stop(2000);

@@ -3,13 +3,16 @@
  *
  * One pg-boss queue with the `stately` policy: per singleton key (the account id) at most one job is
  * active, one queued and one waiting to be retried, so a key is run by exactly one replica at a time and
- * a tick that comes while a run is active waits behind it instead of being lost. Each replica's handler
+ * a tick that comes while a run is active waits behind it instead of being lost. A job enqueued `once`
+ * (per scheduled time) gets an id derived from key and name, so the same scheduled time enqueued by every
+ * replica is one job even when the first is already done. Each replica's handler
  * heartbeats its job (pg-boss `heartbeatSeconds`, refreshed every half of it); a replica that dies stops
  * heartbeating, pg-boss's supervisor (every `monitorSeconds` in every replica) fails the job and it is
  * retried by whichever replica polls first. So a dead replica's job is claimed again within
  * `heartbeatSeconds + 2 × monitorSeconds + pollSeconds` (`takeoverBoundMs`), which `queueTimings` keeps
  * at or under WORKER_TAKEOVER_SECONDS.
  */
+import { createHash } from 'node:crypto';
 import { PgBoss } from 'pg-boss';
 import type { Logger } from '../../logger.js';
 import type { JobQueue, QueuedJob } from '../../ports.js';
@@ -36,6 +39,13 @@ export function queueTimings(takeoverSeconds: number): QueueTimings {
     pollSeconds,
     boundMs: (heartbeatSeconds + 2 * monitorSeconds + pollSeconds) * 1000,
   };
+}
+
+/** A UUID that is a function of the text (pg-boss job ids are UUIDs; a second insert of one is dropped). */
+export function onceId(text: string): string {
+  const h = createHash('sha256').update(text).digest('hex');
+  const variant = ((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 export interface PgBossQueueOptions {
@@ -112,7 +122,9 @@ export function createPgBossQueue<T extends object>(options: PgBossQueueOptions)
     async enqueue(key, data, enqueueOptions) {
       // A number is seconds from now, on the database's clock.
       const startAfter = enqueueOptions?.startAfterMs ? Math.ceil(enqueueOptions.startAfterMs / 1000) : undefined;
-      return boss.send(QUEUE_NAME, data, { singletonKey: key, ...(startAfter ? { startAfter } : {}) });
+      // `once`: the job's id is derived from it, and pg-boss drops a second insert of an id it keeps.
+      const id = enqueueOptions?.once ? onceId(`${QUEUE_NAME}\u0000${key}\u0000${enqueueOptions.once}`) : undefined;
+      return boss.send(QUEUE_NAME, data, { singletonKey: key, ...(startAfter ? { startAfter } : {}), ...(id ? { id } : {}) });
     },
     async work(concurrency, handler) {
       await boss.work<T>(
