@@ -164,6 +164,8 @@ describe('two accounts in one run, one with a wrong secret', () => {
     expect(notice.subject).toMatch(/^\[beta\] FAILED/);
     expect(notice.custom_args.digest_failure).toBeDefined();
     expect(sent.filter((m) => to(m).includes('soc@beta.example'))).toHaveLength(1);
+    // It names what to fix for this account: its apiKeyEnv variable, not the environment's LASTPASS_API_KEY.
+    expect(text(notice)).toContain('check accountNumber and LASTPASS_API_KEY_BETA (account "beta" of ACCOUNTS_FILE)');
 
     const rollup = sent.find((m) => m.custom_args.rollup !== undefined)!;
     expect(to(rollup)).toEqual(['noc@provider.example']);
