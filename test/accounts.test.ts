@@ -66,6 +66,20 @@ describe('the accounts file is validated like the rest of the configuration', ()
     expect(parsed.problems.length).toBeGreaterThanOrEqual(8);
   });
 
+  it('docs/accounts.example.json is a valid accounts file', () => {
+    const { config } = loadConfig({ ...BASE_ENV });
+    const example = readFileSync(new URL('../docs/accounts.example.json', import.meta.url), 'utf8');
+    const parsed = parseAccounts(example, { LASTPASS_API_KEY_ACME: 'a-secret-1', LASTPASS_API_KEY_GLOBEX: 'b-secret-2' }, config, {
+      file: 'docs/accounts.example.json',
+    });
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.accounts.map((a) => [a.id, a.config.lastpass.timeZone, a.config.report.to])).toEqual([
+      ['acme', 'America/New_York', ['secops@acme.example', 'ciso@acme.example']],
+      ['globex-eu', 'Europe/Berlin', ['security@globex.example']],
+    ]);
+    expect(parsed.accounts[1]!.config.dataDir).toBe(join('./data', 'accounts', 'globex-eu'));
+  });
+
   it("the CLI exits 2 with every problem, and without ACCOUNTS_FILE nothing changes (one account, today's paths)", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lpad-accounts-cfg-'));
     try {
