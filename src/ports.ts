@@ -4,6 +4,9 @@
  * scheduler and the commands depend on these declarations only, and tests hand in real adapters wired to
  * loopback stand-ins. Data types the ports carry that are pure (run state, events, view models) live in
  * src/core/.
+ *
+ * Over 400 lines on purpose: "every port in one place" is the house rule (design.md), so that what the core
+ * depends on can be read in one sitting; it holds declarations only, no code.
  */
 import type { AlarmNotice } from './core/alarm.js';
 import type { HistorySnapshot } from './core/detections/detection.js';

@@ -66,6 +66,20 @@ describe('the accounts file is validated like the rest of the configuration', ()
     expect(parsed.problems.length).toBeGreaterThanOrEqual(8);
   });
 
+  it('docs/accounts.example.json is a valid accounts file', () => {
+    const { config } = loadConfig({ ...BASE_ENV });
+    const example = readFileSync(new URL('../docs/accounts.example.json', import.meta.url), 'utf8');
+    const parsed = parseAccounts(example, { LASTPASS_API_KEY_ACME: 'a-secret-1', LASTPASS_API_KEY_GLOBEX: 'b-secret-2' }, config, {
+      file: 'docs/accounts.example.json',
+    });
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.accounts.map((a) => [a.id, a.config.lastpass.timeZone, a.config.report.to])).toEqual([
+      ['acme', 'America/New_York', ['secops@acme.example', 'ciso@acme.example']],
+      ['globex-eu', 'Europe/Berlin', ['security@globex.example']],
+    ]);
+    expect(parsed.accounts[1]!.config.dataDir).toBe(join('./data', 'accounts', 'globex-eu'));
+  });
+
   it("the CLI exits 2 with every problem, and without ACCOUNTS_FILE nothing changes (one account, today's paths)", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lpad-accounts-cfg-'));
     try {
@@ -164,6 +178,8 @@ describe('two accounts in one run, one with a wrong secret', () => {
     expect(notice.subject).toMatch(/^\[beta\] FAILED/);
     expect(notice.custom_args.digest_failure).toBeDefined();
     expect(sent.filter((m) => to(m).includes('soc@beta.example'))).toHaveLength(1);
+    // It names what to fix for this account: its apiKeyEnv variable, not the environment's LASTPASS_API_KEY.
+    expect(text(notice)).toContain('check accountNumber and LASTPASS_API_KEY_BETA (account "beta" of ACCOUNTS_FILE)');
 
     const rollup = sent.find((m) => m.custom_args.rollup !== undefined)!;
     expect(to(rollup)).toEqual(['noc@provider.example']);

@@ -28,7 +28,7 @@ export function loadAccounts(config: Config, env: Env, cwd: string, options: { s
     ? parsed.accounts.flatMap((a) => capabilityUrlParts(heartbeatUrlFor(config.worker.heartbeatUrl!, a.id)))
     : [];
   const secrets = [...new Set([...config.secrets, ...parsed.secrets, ...heartbeatSecrets])];
-  return parsed.accounts.map((a) => ({ id: a.id, config: { ...a.config, secrets } }));
+  return parsed.accounts.map((a) => ({ ...a, config: { ...a.config, secrets } }));
 }
 
 /** HEARTBEAT_URL with `{account}` replaced by the account's id (URL-encoded; ids are slugs anyway). */

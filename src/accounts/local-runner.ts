@@ -9,7 +9,7 @@ import { createHeartbeat, type Heartbeat } from '../adapters/notify/heartbeat.js
 import { type AccountConfig, DEFAULT_ACCOUNT_ID } from '../config/accounts.js';
 import { describeError } from '../errors.js';
 import type { Logger, LogFields } from '../logger.js';
-import type { Mailer, Store } from '../ports.js';
+import type { LastPassClient, Mailer, Store } from '../ports.js';
 import type { RunDeps, RunOptions, RunOutcome } from '../run-report.js';
 import { failRun } from '../run/failure-notice.js';
 import { pingOutcome, runWithHeartbeat } from '../commands/heartbeat-run.js';
@@ -60,6 +60,28 @@ function accountLogger(logger: Logger, id: string): Logger {
   };
 }
 
+/**
+ * LastPass's errors name the environment's variables (LASTPASS_ACCOUNT_NUMBER, LASTPASS_API_KEY); for an
+ * account of ACCOUNTS_FILE they name its own fields instead, so its FAILED notice says what to fix.
+ */
+function withAccountHints(client: LastPassClient, account: AccountConfig): LastPassClient {
+  const { apiKeyEnv } = account;
+  if (!apiKeyEnv) return client;
+  const hint = (error: unknown): never => {
+    if (error instanceof Error) {
+      error.message = error.message.replace(/LASTPASS_ACCOUNT_NUMBER and LASTPASS_API_KEY\b|\bLASTPASS_API_KEY\b/g, (m) =>
+        m.startsWith('LASTPASS_ACCOUNT_NUMBER') ? `accountNumber and ${apiKeyEnv} (account "${account.id}" of ACCOUNTS_FILE)` : apiKeyEnv,
+      );
+    }
+    throw error;
+  };
+  return {
+    endpoint: client.endpoint,
+    fetchEvents: (range, sink, options) => client.fetchEvents(range, sink, options).catch(hint),
+    probe: (range, sink, options) => client.probe(range, sink, options).catch(hint),
+  };
+}
+
 /** Subjects of a named account start with `[id]`, so a provider reading several accounts' mail tells them apart. */
 function prefixed(mailer: Mailer, id: string): Mailer {
   if (id === DEFAULT_ACCOUNT_ID) return mailer;
@@ -93,7 +115,12 @@ export function createLocalAccountRunner(options: {
     const deps = createRunDeps(io, config, logger, store, dryRun);
     const made: Resources = {
       store,
-      deps: { ...deps, mailer: prefixed(deps.mailer, account.id), outbox: prefixed(deps.outbox, account.id) },
+      deps: {
+        ...deps,
+        lastpass: withAccountHints(deps.lastpass, account),
+        mailer: prefixed(deps.mailer, account.id),
+        outbox: prefixed(deps.outbox, account.id),
+      },
       heartbeat:
         config.worker.heartbeatUrl && !dryRun
           ? createHeartbeat({ url: heartbeatUrlFor(config.worker.heartbeatUrl, account.id), logger, secrets: config.secrets })

@@ -25,6 +25,8 @@ export const ACCOUNT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,39}$/;
 export interface AccountConfig {
   id: string;
   config: Config;
+  /** The variable holding its API secret (accounts of ACCOUNTS_FILE); absent for the environment's account. */
+  apiKeyEnv?: string;
 }
 
 const FIELDS = [
@@ -200,7 +202,7 @@ function parseEntry(
     report: { ...base.report, to, timeZone: reportTimeZone, severityOverrides, ignoreUsers },
     dataDir: accountDataDir(base.dataDir, rawId),
   };
-  return { account: { id: rawId, config }, problems, secrets };
+  return { account: { id: rawId, config, apiKeyEnv: e.apiKeyEnv as string }, problems, secrets };
 }
 
 /** A list field as the comma-separated text its parser reads: undefined when absent, null when of the wrong type. */

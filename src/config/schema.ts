@@ -2,6 +2,10 @@
  * The configuration schema: every environment variable with its default, its help text, whether it is a
  * secret, and how it is normalised. Cross-field rules live in rules.ts; loadConfig (load-config.ts) reads
  * the schema, applies the rules and builds the `Config`.
+ *
+ * Over 400 lines on purpose: it is the one table of the public interface (the README's configuration table,
+ * `--help` and `.env.example` are generated from or checked against it), and one entry per variable reads
+ * best in one file; the parsers that grow (addresses, evidence keys, known callers) live in their own modules.
  */
 import cron from 'node-cron';
 import { isValidTimeZone } from '../core/wall-time.js';
