@@ -56,7 +56,8 @@ import { createEvidence } from '../src/evidence/create-evidence-archive.js';
 import { VERSION, findUp } from '../src/version.js';
 import { runAttackBench } from './attack.js';
 import type { LastPassClient, Mailer, Renderer, Store } from '../src/ports.js';
-import { replicaChild, replicasBench } from './replicas.js';
+import { replicaChild } from './replica-child.js';
+import { replicasBench } from './replicas.js';
 
 // ---- shared ---------------------------------------------------------------------------------------
 

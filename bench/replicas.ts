@@ -9,23 +9,18 @@
  *   --database-url URL (BENCH_DATABASE_URL, else TEST_DATABASE_URL: a server where databases may be created;
  *   each round gets a throwaway database, dropped after) · --json PATH (bench/results/replicas.json)
  *
- * Layout. The parent hosts one LastPass simulator (the same day for every account: one account number, so
- * pages are built once and served to all; the accounts differ in their state, their run and their
+ * This is the parent. It hosts one LastPass simulator (the same day for every account: one account number,
+ * so pages are built once and served to all; the accounts differ in their state, their run and their
  * recipient) and a loopback SendGrid stand-in (records each mail: recipient, window, marker, notice), seeds
- * N accounts (each its own store schema `acct_NNN` in the round's database, delivered up to 24 h before the
- * window end), spawns the replicas, and enqueues one job per account as a scheduled tick does. Each replica
- * is a child process (`bench.js replica <spec>`) running the real replica worker (src/replica-worker.ts),
- * the pg-boss queue adapter, and per job the real `runReport` (LastPass client, analysis, renderer, the
- * SendGrid mailer with @sendgrid/mail) on that account's PostgreSQL store; no evidence archive. The run
- * clock is fixed at the window end, so every account has the same due window. The accounts are the
- * bench's own `AccountRunner` over N ids (the accounts file is another change's).
+ * N accounts (each scoped by its account id in the round's database, as ACCOUNTS_FILE accounts are,
+ * delivered up to 24 h before the window end), spawns the replicas (bench/replica-child.ts), and enqueues
+ * one job per account as a scheduled tick does.
  *
  * Round time: from the enqueue to the last account's digest. Peak RSS: each replica's VmHWM. A round is
  * complete when every account's digest arrived and no job is waiting or running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
@@ -33,129 +28,26 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import type { AccountRunner } from '../src/accounts/account-runner.js';
-import { createLastPassClient } from '../src/adapters/lastpass/lastpass-client.js';
-import { createSendGridMailer } from '../src/adapters/mail/sendgrid-mailer.js';
 import { createPgBossQueue, QUEUE_SCHEMA } from '../src/adapters/queue/pg-boss-queue.js';
-import { createRenderer } from '../src/adapters/renderer.js';
-import { DEFAULTS } from '../src/config/load-config.js';
 import type { DeliveredWindow } from '../src/core/run-state.js';
 import { createLogger } from '../src/logger.js';
-import { createReplicaWorker, type ReplicaJob } from '../src/replica-worker.js';
-import { runReport } from '../src/run-report.js';
+import type { ReplicaJob } from '../src/replica-worker.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator } from '../src/simulator/lastpass-simulator.js';
 import { createPostgresStore } from '../src/store/postgres-store.js';
 import { VERSION } from '../src/version.js';
-
-const ACCOUNT = '8771234';
-const SECRET = 'bench-provisioning-hash-0000';
-const SG_KEY = 'SG.bench-replicas-key-0000';
-const WINDOW_END = Date.parse('2025-06-04T07:00:00.000Z');
-const DAY_MS = 86_400_000;
-const MARK = 'REPLICA_RESULT ';
-const READY = 'REPLICA_READY';
-const DUPLICATE_NOTICE = 'Possible duplicate';
-const TAKEOVER_SECONDS = 20;
-
-interface ReplicaSpec {
-  databaseUrl: string;
-  lastpassUrl: string;
-  sendgridUrl: string;
-  accounts: number;
-  concurrency: number;
-}
-
-const accountId = (i: number) => `acct_${String(i).padStart(3, '0')}`;
-
-function peakRssKiB(): number {
-  const hwm = /^VmHWM:\s*(\d+)\s*kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS;
-}
-
-// ---- replica child -------------------------------------------------------------------------------------
-
-export async function replicaChild(specJson: string): Promise<number> {
-  const spec = JSON.parse(specJson) as ReplicaSpec;
-  const logger = createLogger({
-    level: process.env.BENCH_REPLICA_LOG === 'info' ? 'info' : 'warn',
-    write: (line) => process.stderr.write(`${line}\n`),
-  });
-  const now = () => new Date(WINDOW_END);
-  const lastpassConfig = {
-    accountNumber: ACCOUNT,
-    apiSecret: SECRET,
-    apiUrl: spec.lastpassUrl,
-    timeZone: DEFAULTS.LASTPASS_TIMEZONE,
-    apiUser: DEFAULTS.LASTPASS_API_USER,
-    timeoutMs: 60_000,
-  };
-  // The adapters judge the run's deadline on the run's (fixed) clock too.
-  const lastpass = createLastPassClient({ ...lastpassConfig, logger, now: () => WINDOW_END });
-  const mailer = createSendGridMailer({ apiKey: SG_KEY, apiUrl: spec.sendgridUrl, logger, now: () => WINDOW_END });
-  const renderer = createRenderer();
-  let runs = 0;
-  const ids = Array.from({ length: spec.accounts }, (_, i) => ({ id: accountId(i) }));
-  const runner: AccountRunner = {
-    accounts: () => ids,
-    async run(id, options) {
-      const store = createPostgresStore({ connectionString: spec.databaseUrl, schema: id, maxConnections: 2, now });
-      try {
-        await store.init();
-        runs++;
-        return await runReport(
-          {
-            config: {
-              lastpass: lastpassConfig,
-              report: {
-                from: 'LastPass digest <digest@example.org>',
-                to: [`secops+${id}@example.org`],
-                schedule: DEFAULTS.REPORT_SCHEDULE,
-                timeZone: DEFAULTS.REPORT_TIMEZONE,
-                maxCatchupDays: 7,
-              },
-            },
-            store,
-            lastpass,
-            mailer,
-            outbox: mailer,
-            renderer,
-            logger,
-            now,
-            version: VERSION,
-            owner: `${os.hostname()}:${process.pid}`,
-          },
-          options.deadline !== undefined ? { deadline: options.deadline } : {},
-        );
-      } finally {
-        await store.close();
-      }
-    },
-  };
-  const worker = createReplicaWorker({
-    schedule: '0 0 1 1 *',
-    timeZone: 'UTC',
-    queue: createPgBossQueue<ReplicaJob>({
-      connectionString: spec.databaseUrl,
-      logger,
-      takeoverSeconds: TAKEOVER_SECONDS,
-      expireInSeconds: 3600,
-      maxConnections: spec.concurrency + 2,
-    }),
-    runner,
-    concurrency: spec.concurrency,
-    logger,
-    now: () => new Date(),
-  });
-  await worker.start();
-  process.stdout.write(`${READY}\n`);
-  await new Promise<void>((resolvePromise) => process.once('SIGTERM', () => resolvePromise()));
-  await worker.stop(10_000);
-  process.stdout.write(`${MARK}${JSON.stringify({ peakRssKiB: peakRssKiB(), runs })}\n`);
-  return 0;
-}
-
-// ---- parent ---------------------------------------------------------------------------------------------
+import {
+  ACCOUNT,
+  accountId,
+  DAY_MS,
+  DUPLICATE_NOTICE,
+  MARK,
+  READY,
+  type ReplicaSpec,
+  SECRET,
+  TAKEOVER_SECONDS,
+  WINDOW_END,
+} from './replica-common.js';
 
 interface Mail {
   to: string;
@@ -248,7 +140,7 @@ async function seedAccounts(databaseUrl: string, accounts: number): Promise<void
     while (next < accounts) {
       const store = createPostgresStore({
         connectionString: databaseUrl,
-        schema: accountId(next++),
+        accountId: accountId(next++),
         maxConnections: 2,
         now: () => new Date(end),
       });
