@@ -170,4 +170,29 @@ describe.skipIf(!serverUrl)('the replica worker on pg-boss (real PostgreSQL)', (
       await worker.stop(2000);
     }
   }, 30_000);
+
+  it("a changed WORKER_TAKEOVER_SECONDS holds for the jobs enqueued from then on (the queue's heartbeat is fixed at its creation)", async () => {
+    // The queue exists (the test above created it with a 20 s takeover: heartbeat 10 s); this replica says 40.
+    const queue = createPgBossQueue<ReplicaJob>({
+      connectionString: databaseUrl,
+      logger: recordingLogger(),
+      takeoverSeconds: 40,
+      expireInSeconds: 900,
+    });
+    await queue.start();
+    try {
+      const id = await queue.enqueue('z', { accountId: 'z', reason: 'test', attempt: 0 }, { startAfterMs: 3_600_000 });
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      const row = await client
+        .query<{ heartbeat_seconds: number; expire_seconds: number }>(
+          'SELECT heartbeat_seconds, expire_seconds FROM lastpass_audit_digest_queue.job WHERE id = $1',
+          [id],
+        )
+        .finally(() => client.end());
+      expect(row.rows[0]).toEqual({ heartbeat_seconds: queueTimings(40).heartbeatSeconds, expire_seconds: 900 });
+    } finally {
+      await queue.stop(1000);
+    }
+  }, 20_000);
 });

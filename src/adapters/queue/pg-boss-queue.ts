@@ -104,7 +104,7 @@ export function createPgBossQueue<T extends object>(options: PgBossQueueOptions)
           if (!(await boss.getQueue(QUEUE_NAME))) throw error;
         }
       } else {
-        // Takeover and expiry follow this replica's settings (heartbeatSeconds is fixed at creation).
+        // Retries and expiry follow this replica's settings (the heartbeat is set on each job, see enqueue).
         await boss.updateQueue(QUEUE_NAME, {
           expireInSeconds: queue.expireInSeconds,
           retryLimit: queue.retryLimit,
@@ -124,7 +124,15 @@ export function createPgBossQueue<T extends object>(options: PgBossQueueOptions)
       const startAfter = enqueueOptions?.startAfterMs ? Math.ceil(enqueueOptions.startAfterMs / 1000) : undefined;
       // `once`: the job's id is derived from it, and pg-boss drops a second insert of an id it keeps.
       const id = enqueueOptions?.once ? onceId(`${QUEUE_NAME}\u0000${key}\u0000${enqueueOptions.once}`) : undefined;
-      return boss.send(QUEUE_NAME, data, { singletonKey: key, ...(startAfter ? { startAfter } : {}), ...(id ? { id } : {}) });
+      // Heartbeat and expiry on each job too: the queue's heartbeat is fixed when it is created, and a changed
+      // WORKER_TAKEOVER_SECONDS must hold for the jobs enqueued from then on.
+      return boss.send(QUEUE_NAME, data, {
+        singletonKey: key,
+        heartbeatSeconds: timings.heartbeatSeconds,
+        expireInSeconds: options.expireInSeconds,
+        ...(startAfter ? { startAfter } : {}),
+        ...(id ? { id } : {}),
+      });
     },
     async work(concurrency, handler) {
       await boss.work<T>(
