@@ -5,6 +5,7 @@
  *
  *   --accounts N (200) · --events-per-account E (20,000) · --replicas 1,2,3 (one round each) ·
  *   --concurrency C (4: WORKER_CONCURRENCY of each replica) · --latency-ms L (300: LastPass's time per page) ·
+ *   --send-latency-ms S (200: SendGrid's time to answer; a kill during it is a kill mid-send) ·
  *   --kills K (3: replicas killed during the fault run, each replaced at once; 0 skips the fault run) ·
  *   --database-url URL (BENCH_DATABASE_URL, else TEST_DATABASE_URL: a server where databases may be created;
  *   each round gets a throwaway database, dropped after) · --json PATH (bench/results/replicas.json)
@@ -57,7 +58,8 @@ interface Mail {
   duplicateNotice: boolean;
 }
 
-function startSendGridStandIn(): Promise<{ url: string; mails: Mail[]; server: Server }> {
+/** Records each mail as it arrives and answers 202 after `latencyMs` (SendGrid takes a few hundred ms). */
+function startSendGridStandIn(latencyMs: number): Promise<{ url: string; mails: Mail[]; server: Server }> {
   const mails: Mail[] = [];
   let n = 0;
   const server = createServer((req, res) => {
@@ -81,8 +83,11 @@ function startSendGridStandIn(): Promise<{ url: string; mails: Mail[]; server: S
       } catch {
         // counted nowhere: a body that does not parse is no digest
       }
-      res.writeHead(202, { 'x-message-id': `bench-${++n}` });
-      res.end();
+      const id = `bench-${++n}`;
+      setTimeout(() => {
+        res.writeHead(202, { 'x-message-id': id });
+        res.end();
+      }, latencyMs);
     });
   });
   return new Promise((resolvePromise) =>
@@ -192,6 +197,7 @@ async function runRound(input: {
   replicas: number;
   kills: number;
   killWindowMs: number;
+  sendLatencyMs: number;
   say: (s: string) => void;
 }): Promise<RoundResult> {
   const admin = new pg.Pool({ connectionString: input.serverUrl, max: 1 });
@@ -200,7 +206,7 @@ async function runRound(input: {
   const url = new URL(input.serverUrl);
   url.pathname = `/${database}`;
   const databaseUrl = url.toString();
-  const sendgrid = await startSendGridStandIn();
+  const sendgrid = await startSendGridStandIn(input.sendLatencyMs);
   const logger = createLogger({ level: 'warn', write: (line) => process.stderr.write(`${line}\n`) });
   const queue = createPgBossQueue<ReplicaJob>({
     connectionString: databaseUrl,
@@ -287,6 +293,7 @@ export async function replicasBench(args: string[], env: NodeJS.ProcessEnv): Pro
       replicas: { type: 'string', default: '1,2,3' },
       concurrency: { type: 'string', default: '4' },
       'latency-ms': { type: 'string', default: '300' },
+      'send-latency-ms': { type: 'string', default: '200' },
       kills: { type: 'string', default: '3' },
       'database-url': { type: 'string' },
       json: { type: 'string' },
@@ -298,6 +305,7 @@ export async function replicasBench(args: string[], env: NodeJS.ProcessEnv): Pro
   const replicaCounts = values.replicas.split(/[,|]/).map(Number);
   const concurrency = Number(values.concurrency);
   const kills = Number(values.kills);
+  const sendLatencyMs = Number(values['send-latency-ms']);
   const serverUrl = values['database-url'] ?? env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL;
   if (!serverUrl)
     throw new Error(
@@ -306,7 +314,7 @@ export async function replicasBench(args: string[], env: NodeJS.ProcessEnv): Pro
   const script = join(dirname(fileURLToPath(import.meta.url)), 'bench.js');
 
   say(
-    `replicas bench: ${accounts} accounts × ${events.toLocaleString('en-US')} events, replicas ${replicaCounts.join(', ')}, WORKER_CONCURRENCY=${concurrency}, ${values['latency-ms']} ms a page`,
+    `replicas bench: ${accounts} accounts × ${events.toLocaleString('en-US')} events, replicas ${replicaCounts.join(', ')}, WORKER_CONCURRENCY=${concurrency}, ${values['latency-ms']} ms a page, SendGrid answers in ${sendLatencyMs} ms`,
   );
   say(
     `  machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
@@ -331,6 +339,7 @@ export async function replicasBench(args: string[], env: NodeJS.ProcessEnv): Pro
         replicas,
         kills: 0,
         killWindowMs: 0,
+        sendLatencyMs,
         say,
       });
       rounds.push(r);
@@ -361,6 +370,7 @@ export async function replicasBench(args: string[], env: NodeJS.ProcessEnv): Pro
         replicas,
         kills,
         killWindowMs: expected,
+        sendLatencyMs,
         say,
       });
       const c = fault.counts;
@@ -372,7 +382,7 @@ export async function replicasBench(args: string[], env: NodeJS.ProcessEnv): Pro
     await mkdir(dirname(jsonPath), { recursive: true });
     await writeFile(
       jsonPath,
-      `${JSON.stringify({ accounts, events, concurrency, latencyMs: Number(values['latency-ms']), rounds, fault, version: VERSION }, null, 2)}\n`,
+      `${JSON.stringify({ accounts, events, concurrency, latencyMs: Number(values['latency-ms']), sendLatencyMs, rounds, fault, version: VERSION }, null, 2)}\n`,
     );
     say(`  figures written to ${jsonPath}`);
     const bad = [...rounds, ...(fault ? [fault] : [])].some((r) => r.counts.missing > 0 || r.counts.duplicatedWithoutNotice > 0);
