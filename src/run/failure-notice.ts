@@ -252,7 +252,7 @@ function adviceFor(error: unknown, digestSent: boolean): string {
     return 'Fix the storage named above (free disk space, the permissions of DATA_DIR, or a reachable DATABASE_URL), then run "lastpass-audit-digest verify": it reports this window\'s missing or incomplete bundle. The digest was delivered and is not sent again; keep it, it is the only record of this window.';
   }
   if (error instanceof AuthorizationError) {
-    return 'Check LASTPASS_ACCOUNT_NUMBER and LASTPASS_API_KEY (Admin Console > Advanced > Enterprise API). If the secret was regenerated, update the secret and restart the worker. The window will be reported at the next run.';
+    return 'Check the account number and its API secret (Admin Console > Advanced > Enterprise API): LASTPASS_ACCOUNT_NUMBER and LASTPASS_API_KEY, or for an account of ACCOUNTS_FILE its accountNumber and the variable its apiKeyEnv names. If the secret was regenerated, update the secret and restart the worker. The window will be reported at the next run.';
   }
   if (error instanceof ClockError) {
     return "Fix this machine's clock (NTP, e.g. timedatectl set-ntp true). Nothing was planned, fetched or marked delivered: the window stays due and is reported at the first run with a right clock.";
