@@ -171,6 +171,52 @@ describe.skipIf(!serverUrl)('the replica worker on pg-boss (real PostgreSQL)', (
     }
   }, 30_000);
 
+  it('a run longer than the heartbeat is not taken over while its replica lives (the heartbeat is refreshed)', async () => {
+    // Takeover 20 s: heartbeat 10 s, supervisor every 4 s. A 13 s run outlives the heartbeat; a second replica
+    // on the same queue would take the job over (and run it again) if the first stopped refreshing it.
+    let runs = 0;
+    let finished = false;
+    const runner: AccountRunner = {
+      accounts: () => [{ id: 'slow' }],
+      async run(): Promise<RunOutcome> {
+        runs++;
+        await new Promise((r) => setTimeout(r, 13_000));
+        finished = true;
+        return { status: 'ok', windows: [], skipped: null };
+      },
+    };
+    const replica = () =>
+      createReplicaWorker({
+        schedule: '0 0 1 1 *',
+        timeZone: 'UTC',
+        queue: createPgBossQueue<ReplicaJob>({
+          connectionString: databaseUrl,
+          logger: recordingLogger(),
+          takeoverSeconds: 20,
+          expireInSeconds: 600,
+        }),
+        runner,
+        concurrency: 1,
+        logger: recordingLogger(),
+        now: () => new Date(),
+      });
+    const first = replica();
+    const second = replica();
+    await first.start();
+    await second.start();
+    try {
+      expect(await first.tick('schedule', new Date('2026-02-02T07:00:00.000Z'))).toBe(1);
+      const end = Date.now() + 20_000;
+      while (!finished && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(finished).toBe(true);
+      expect(runs, 'the job ran once: never given to the other replica').toBe(1);
+    } finally {
+      await first.stop(2000);
+      await second.stop(2000);
+    }
+  }, 30_000);
+
   it("a changed WORKER_TAKEOVER_SECONDS holds for the jobs enqueued from then on (the queue's heartbeat is fixed at its creation)", async () => {
     // The queue exists (the test above created it with a 20 s takeover: heartbeat 10 s); this replica says 40.
     const queue = createPgBossQueue<ReplicaJob>({
