@@ -38,7 +38,7 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     synopsis: '',
     summary: 'run on REPORT_SCHEDULE until stopped (SIGTERM/SIGINT)',
     description:
-      'The long-running scheduler: runs what is due on REPORT_SCHEDULE in REPORT_TIMEZONE, catches up a scheduled time missed\nwhile it was down, retries a failed run within the day. SIGTERM/SIGINT stop it gracefully (an in-flight run gets 30 s).',
+      'The long-running scheduler: runs what is due on REPORT_SCHEDULE in REPORT_TIMEZONE, catches up a scheduled time missed\nwhile it was down, retries a failed run within the day. SIGTERM/SIGINT stop it gracefully (an in-flight run gets 30 s).\nWith WORKER_REPLICAS=on and DATABASE_URL it is one of several replicas sharing the accounts through a job queue.',
     options: [],
     variables: [
       ...LASTPASS,
@@ -51,6 +51,9 @@ export const COMMAND_USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       'PORT',
       ...ALARM,
       ...STORAGE,
+      'WORKER_REPLICAS',
+      'WORKER_CONCURRENCY',
+      'WORKER_TAKEOVER_SECONDS',
       ...EVIDENCE_WRITE,
       'LOG_LEVEL',
     ],
