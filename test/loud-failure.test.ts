@@ -175,6 +175,21 @@ describe('a storage failure on the file store is loud', () => {
     expect(digests()).toHaveLength(0);
   });
 
+  it('worker: a store that cannot be set up at start sends the FAILED notice and /fail at once, and the worker stays up', async () => {
+    await writeFile(join(dir, 'blocker'), 'a file where a directory should be');
+    const io = createTestIo({ env: env({ DATA_DIR: join(dir, 'blocker', 'data'), REPORT_RETRY_MINUTES: 'off' }), cwd: dir });
+    const exited = runCli(['worker'], io);
+    await expect.poll(() => notices().length, { timeout: 20_000 }).toBe(1);
+    await expect.poll(() => heartbeats.paths.includes('/ping/check-uuid/fail'), { timeout: 10_000 }).toBe(true);
+    expect(text(notices()[0]!)).toMatch(/could not read or write its store/);
+    expect(io.stderr.text()).toMatch(/"msg":"account\.store_init_failed"/);
+    // Still running (a supervisor's restart loop would send a notice per restart): it stops when told to.
+    expect(io.raise('SIGTERM')).toBe(true);
+    expect(await exited).toBe(0);
+    expect(notices()).toHaveLength(1);
+    expect(digests()).toHaveLength(0);
+  });
+
   it('DATA_DIR removed while the run reads its state: FAILED notice, /fail, exit 1', async () => {
     const result = await run(env(), 'run.locked', replaceDataDirByFile);
     expectLoud(result, /could not read or write its store/);

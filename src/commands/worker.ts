@@ -43,16 +43,15 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
   }
   // Each account's store stays open between rounds; one that cannot be set up fails its runs loudly (FAILED notice, /fail).
   const runner = createLocalAccountRunner({ io, accounts, keepOpen: true });
-  if (accounts.length === 1) {
-    // One account: a store that cannot be set up stops the worker at start, as it always did.
-    await runner.init(accounts[0]!.id);
-  } else {
-    // Several: each is set up now, and one that cannot be is logged here and fails its own runs loudly.
-    for (const a of accounts) {
-      await runner
-        .init(a.id)
-        .catch((error: unknown) => logger.error('account.store_init_failed', { account: a.id, error: describeError(error) }));
-    }
+  // A store that cannot be set up at start is loud at once, and the worker stays up: that account's FAILED
+  // notice and /fail go out now (a run that tries the store again), and each of its later runs sets it up
+  // again, so a database back after a restart is picked up without restarting the worker, and a
+  // supervisor restarting a crashed worker can never flood the inbox with one notice per restart.
+  for (const a of accounts) {
+    await runner.init(a.id).catch(async (error: unknown) => {
+      logger.error('account.store_init_failed', { account: a.id, error: describeError(error) });
+      await runner.runWith(a.id, {});
+    });
   }
   const replicas = config.worker.replicas && config.databaseUrl ? { ...config.worker.replicas, databaseUrl: config.databaseUrl } : null;
   const readCursor = async (accountId: string): Promise<Date | null> => {
