@@ -437,7 +437,12 @@ export interface JobQueue<T extends object> {
    * `once`: a name for this job (such as the scheduled time it is for); a job of the same key and name is
    * queued at most once while the queue keeps it (a week), however many replicas enqueue it.
    */
-  enqueue(key: string, data: T, options?: { startAfterMs?: number; once?: string }): Promise<string | null>;
+  enqueue(key: string, data: T, options?: { startAfterMs?: number; once?: string; retryLimit?: number }): Promise<string | null>;
+  /**
+   * The state of the job queued with this key and `once` name: 'created', 'retry', 'active' (not finished),
+   * 'completed', 'failed', 'cancelled'; null when there is none (never queued, or no longer kept).
+   */
+  onceState(key: string, once: string): Promise<string | null>;
   /**
    * Runs this replica's share: at most `concurrency` jobs at once. A handler that throws has its job run
    * again later (by any replica); one that resolves completes it.

@@ -15,15 +15,33 @@
  * REPORT_RETRY_MINUTES as in the single worker, as a delayed job (any replica may take it); one that
  * found the account's run lock taken, a minute later. A handler that throws (a bug) has its job retried
  * by the queue at once, at most 5 times.
+ *
+ * The roll-up (ROLLUP_TO, several accounts): at each scheduled time every replica also enqueues one roll-up
+ * job, its id derived from the scheduled time (N replicas make one job). It runs once every account's job
+ * for that time has finished (asked of the queue) or `rollup.boundMs` after the scheduled time, whichever
+ * comes first; until then it queues itself again `recheckMs` later and completes (nothing held open). It is
+ * built from the stores (accounts/rollup-round.ts). A replica killed while running it: the queue gives it
+ * to another (retried once), which sends it again, so it is sent at most twice, twice only when it may have
+ * been sent.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { AccountRunner } from './accounts/account-runner.js';
+import type { AccountRunRecord } from './accounts/local-runner.js';
+import { type RoundAccount, roundRecords } from './accounts/rollup-round.js';
+import type { RunState } from './core/run-state.js';
+import { describeError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Clock, JobQueue, QueuedJob } from './ports.js';
 import { previousScheduledTime, type Worker } from './worker.js';
 
 /** A job that found its account's run lock taken is run again this much later. */
 const LOCKED_RETRY_MS = 60_000;
+/** The roll-up job's `accountId` (not an account: its key is `rollup <scheduled time>`). */
+const ROLLUP_JOB = '(rollup)';
+
+/** The `once` name of an account's job for a scheduled time (its id derives from it and the account). */
+export const scheduledOnce = (scheduledFor: Date | string): string =>
+  `scheduled ${typeof scheduledFor === 'string' ? scheduledFor : scheduledFor.toISOString()}`;
 
 export interface ReplicaJob {
   accountId: string;
@@ -33,6 +51,20 @@ export interface ReplicaJob {
   deadline?: number;
   /** Index into the retry delays of the next retry. */
   attempt: number;
+  /** Set on the roll-up job: the scheduled time (ISO) whose round it reports. */
+  rollupFor?: string;
+}
+
+/** The roll-up in replica mode (ROLLUP_TO and several accounts). */
+export interface ReplicaRollup {
+  /** An account's state, from its store. */
+  readState(accountId: string): Promise<RunState>;
+  /** Renders and sends the roll-up (never throws: a roll-up that cannot be sent is logged). */
+  send(records: AccountRunRecord[], scheduledFor: Date): Promise<void>;
+  /** Sent this long after the scheduled time even if some account's job has not finished. */
+  boundMs: number;
+  /** The wait before checking again (default 15 s). */
+  recheckMs?: number;
 }
 
 export interface ReplicaWorkerOptions {
@@ -48,6 +80,8 @@ export interface ReplicaWorkerOptions {
   readCursor?: (accountId: string) => Promise<Date | null>;
   /** After a failed run: retry after these delays, one after the other, while well before the next scheduled run. */
   retryDelaysMs?: readonly number[];
+  /** The roll-up: one per scheduled time for the deployment; absent, none is sent. */
+  rollup?: ReplicaRollup;
 }
 
 export type ReplicaWorker = Pick<Worker, 'start' | 'stop' | 'nextRun' | 'previousRun' | 'busy'> & {
@@ -77,7 +111,7 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
     const id = await queue.enqueue(accountId, job, {
       ...(options.startAfterMs ? { startAfterMs: options.startAfterMs } : {}),
       // Every replica enqueues each scheduled time: one job per account and scheduled time, ever.
-      ...(options.scheduledFor ? { once: `scheduled ${options.scheduledFor.toISOString()}` } : {}),
+      ...(options.scheduledFor ? { once: scheduledOnce(options.scheduledFor) } : {}),
     });
     logger.info(id ? 'replica.job_queued' : 'replica.job_already_queued', {
       accountId,
@@ -87,6 +121,52 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
       startAfterMs: options.startAfterMs ?? null,
     });
     return id !== null;
+  };
+
+  const rollupKey = (iso: string) => `rollup ${iso}`;
+  /** Every replica enqueues it; its id is derived from the scheduled time, so there is one per time. */
+  const enqueueRollup = async (scheduledFor: Date, reason: string): Promise<void> => {
+    if (!options.rollup || runner.accounts().length < 2) return;
+    const iso = scheduledFor.toISOString();
+    try {
+      const job: ReplicaJob = { accountId: ROLLUP_JOB, reason, attempt: 0, rollupFor: iso };
+      // Retried once: a replica killed while running it has it taken over (and it may be sent again).
+      const id = await queue.enqueue(rollupKey(iso), job, { once: rollupKey(iso), retryLimit: 1 });
+      logger.info(id ? 'rollup.job_queued' : 'rollup.job_already_queued', { scheduledFor: iso, jobId: id });
+    } catch (error) {
+      logger.error('rollup.enqueue_failed', { scheduledFor: iso, error: describeError(error) });
+    }
+  };
+
+  const handleRollup = async (job: QueuedJob<ReplicaJob>, rollup: ReplicaRollup): Promise<void> => {
+    const iso = job.data.rollupFor!;
+    const scheduledFor = new Date(iso);
+    const unfinished: string[] = [];
+    for (const account of runner.accounts()) {
+      const state = await queue.onceState(account.id, scheduledOnce(iso));
+      // No job (its insert was dropped behind a waiting one, or it was not behind at a catch-up): its store says.
+      if (state === 'created' || state === 'retry' || state === 'active') unfinished.push(account.id);
+    }
+    const boundPassed = now().getTime() >= scheduledFor.getTime() + rollup.boundMs;
+    if (unfinished.length > 0 && !boundPassed) {
+      const recheckMs = rollup.recheckMs ?? 15_000;
+      await queue.enqueue(rollupKey(iso), { ...job.data, reason: 'waiting' }, { startAfterMs: recheckMs, retryLimit: 1 });
+      logger.info('rollup.waiting', { scheduledFor: iso, unfinished, recheckMs });
+      return;
+    }
+    if (unfinished.length > 0) logger.warn('rollup.bound_passed', { scheduledFor: iso, unfinished, boundMs: rollup.boundMs });
+    if (job.retryCount > 0) {
+      logger.warn('rollup.taken_over', { scheduledFor: iso, note: 'the replica that ran it died: it may have been sent already' });
+    }
+    const accounts: RoundAccount[] = [];
+    for (const account of runner.accounts()) {
+      try {
+        accounts.push({ id: account.id, state: await rollup.readState(account.id) });
+      } catch (error) {
+        accounts.push({ id: account.id, state: null, readError: describeError(error) });
+      }
+    }
+    await rollup.send(roundRecords(scheduledFor, accounts, now()), scheduledFor);
   };
 
   const tick = async (reason: string, scheduledFor?: Date): Promise<number> => {
@@ -104,6 +184,7 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
         });
       }
     }
+    if (scheduledFor) await enqueueRollup(scheduledFor, reason);
     return queued;
   };
 
@@ -119,6 +200,11 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
   };
 
   const handle = async (job: QueuedJob<ReplicaJob>): Promise<void> => {
+    if (job.data.rollupFor !== undefined) {
+      if (options.rollup) await handleRollup(job, options.rollup);
+      else logger.warn('rollup.not_configured', { scheduledFor: job.data.rollupFor, note: 'this replica has no ROLLUP_TO: dropped' });
+      return;
+    }
     const { accountId } = job.data;
     running++;
     const started = now().getTime();
@@ -180,6 +266,7 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
       const previous = previousScheduledTime(task, now());
       if (!previous) return;
       const due = deadline();
+      let caughtUp = false;
       for (const account of runner.accounts()) {
         const cursor = await options.readCursor(account.id);
         if (cursor && previous.getTime() > cursor.getTime() + 60_000) {
@@ -193,8 +280,10 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
             { accountId: account.id, reason: 'catch-up', attempt: 0, ...(due !== undefined ? { deadline: due } : {}) },
             { scheduledFor: previous },
           );
+          caughtUp = true;
         }
       }
+      if (caughtUp) await enqueueRollup(previous, 'catch-up');
     },
     async stop(graceMs) {
       if (task) {

@@ -24,6 +24,8 @@ export interface AccountRunRecord {
   outcome: RunOutcome;
   /** Set when the run could not even start (its store or wiring failed before runReport). */
   error?: string;
+  /** Why nothing was reported for it (the roll-up built from the stores, rollup-round.ts); else the lock's reason. */
+  notReported?: string;
   finishedAt: string;
 }
 

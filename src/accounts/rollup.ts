@@ -68,7 +68,8 @@ function rowOf(record: AccountRunRecord): RollupRow {
     verdict = failedWindow?.error ?? failedWindow?.evidenceError ?? record.error ?? 'the run failed';
   } else if (outcome.status === 'locked') {
     status = 'not-reported';
-    verdict = 'Another run held this account’s lock (or the round was stopped): nothing was reported for it in this round.';
+    verdict =
+      record.notReported ?? 'Another run held this account’s lock (or the round was stopped): nothing was reported for it in this round.';
   } else if (sent.length === 0) {
     status = 'no-window';
     verdict =

@@ -59,8 +59,8 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
     return state?.cursor ? new Date(state.cursor) : null;
   };
   const worker: ScheduledWorker = replicas
-    ? // One job per account and scheduled time, run by whichever replica takes it (the roll-up is not sent:
-      // no replica sees a whole round).
+    ? // One job per account and scheduled time, run by whichever replica takes it; one roll-up job per
+      // scheduled time, sent from the stores once every account's job is done (or the bound has passed).
       createReplicaWorker({
         schedule: config.report.schedule,
         timeZone: config.report.timeZone,
@@ -78,6 +78,18 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
         }),
         runner,
         readCursor,
+        ...(accounts.length > 1 && config.rollupTo?.length
+          ? {
+              rollup: {
+                readState: async (accountId: string) => (await runner.store(accountId)).readState(),
+                send: async (records) => {
+                  await sendRollup({ io, config: { ...config, secrets: accounts[0]!.config.secrets }, logger, records, dryRun: false });
+                },
+                // The round's runs end by RUN_DEADLINE_MINUTES; a dead replica's is taken over within WORKER_TAKEOVER_SECONDS.
+                boundMs: (config.report.runDeadlineMinutes ?? 30) * 60_000 + replicas.takeoverSeconds * 1000,
+              },
+            }
+          : {}),
       })
     : createWorker({
         schedule: config.report.schedule,

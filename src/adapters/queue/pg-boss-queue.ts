@@ -48,6 +48,9 @@ export function onceId(text: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** The id of the job of `key` enqueued `once` with this name. */
+const jobIdOf = (key: string, once: string): string => onceId(`${QUEUE_NAME}\u0000${key}\u0000${once}`);
+
 export interface PgBossQueueOptions {
   connectionString: string;
   logger: Logger;
@@ -123,7 +126,7 @@ export function createPgBossQueue<T extends object>(options: PgBossQueueOptions)
       // A number is seconds from now, on the database's clock.
       const startAfter = enqueueOptions?.startAfterMs ? Math.ceil(enqueueOptions.startAfterMs / 1000) : undefined;
       // `once`: the job's id is derived from it, and pg-boss drops a second insert of an id it keeps.
-      const id = enqueueOptions?.once ? onceId(`${QUEUE_NAME}\u0000${key}\u0000${enqueueOptions.once}`) : undefined;
+      const id = enqueueOptions?.once ? jobIdOf(key, enqueueOptions.once) : undefined;
       // Heartbeat and expiry on each job too: the queue's heartbeat is fixed when it is created, and a changed
       // WORKER_TAKEOVER_SECONDS must hold for the jobs enqueued from then on.
       return boss.send(QUEUE_NAME, data, {
@@ -132,7 +135,12 @@ export function createPgBossQueue<T extends object>(options: PgBossQueueOptions)
         expireInSeconds: options.expireInSeconds,
         ...(startAfter ? { startAfter } : {}),
         ...(id ? { id } : {}),
+        ...(enqueueOptions?.retryLimit !== undefined ? { retryLimit: enqueueOptions.retryLimit } : {}),
       });
+    },
+    async onceState(key, once) {
+      const job = await boss.getJobById(QUEUE_NAME, jobIdOf(key, once));
+      return job ? String(job.state) : null;
     },
     async work(concurrency, handler) {
       await boss.work<T>(
