@@ -37,7 +37,13 @@ function delivered(at: Date, high = 0): DeliveredWindow {
 const failedState = (at: Date): RunState => ({
   ...emptyRunState(),
   consecutiveFailures: 1,
-  lastFailure: { key: 'w2', start: new Date(at.getTime() - 24 * HOUR).toISOString(), end: at.toISOString(), at: at.toISOString(), message: 'LastPass refused the API secret' },
+  lastFailure: {
+    key: 'w2',
+    start: new Date(at.getTime() - 24 * HOUR).toISOString(),
+    end: at.toISOString(),
+    at: at.toISOString(),
+    message: 'LastPass refused the API secret',
+  },
 });
 
 describe('the round as the stores tell it (rollup-round.ts)', () => {
@@ -65,11 +71,18 @@ describe('the round as the stores tell it (rollup-round.ts)', () => {
     expect(model.accounts[0]!.verdict).toContain('LastPass refused the API secret');
     expect(model.accounts[2]!.verdict).toMatch(/^Not yet reported/);
     // Only the unreported one left: amber, never all quiet.
-    const only = buildRollup(records.filter((r) => r.id === 'late-co' || r.id === 'quiet-co'), after);
+    const only = buildRollup(
+      records.filter((r) => r.id === 'late-co' || r.id === 'quiet-co'),
+      after,
+    );
     expect(only.level).toBe('attention');
     expect(only.verdict).not.toMatch(/All quiet/);
     // A delivery after the failure (a retry that worked) is what the round says.
-    const [retried] = roundRecords(AT, [{ id: 'r', state: { ...failedState(after), delivered: [delivered(new Date(after.getTime() + 1000), 2)] } }], after);
+    const [retried] = roundRecords(
+      AT,
+      [{ id: 'r', state: { ...failedState(after), delivered: [delivered(new Date(after.getTime() + 1000), 2)] } }],
+      after,
+    );
     expect(buildRollup([retried!], after).accounts[0]!.status).toBe('attention');
   });
 });

@@ -235,7 +235,7 @@ describe.skipIf(!serverUrl)('replicas on one PostgreSQL database (pg-boss)', () 
     }, 40_000);
   }
 
-  it('several accounts (ACCOUNTS_FILE) on 2 replicas: each good account delivered exactly once, the one with a wrong secret fails alone', async () => {
+  it('several accounts (ACCOUNTS_FILE) on 2 replicas: each good account delivered exactly once, the one with a wrong secret fails alone, one roll-up (failure first)', async () => {
     const ids = ['acme', 'beta', 'gamma', 'delta'];
     const accounts = ids.map((id) => ({
       id,
@@ -256,6 +256,7 @@ describe.skipIf(!serverUrl)('replicas on one PostgreSQL database (pg-boss)', () 
       LASTPASS_API_KEY: '',
       REPORT_TO: '',
       REPORT_RETRY_MINUTES: 'off',
+      ROLLUP_TO: 'provider@msp.example',
     };
     startReplica(schedule, extra);
     startReplica(schedule, extra);
@@ -265,15 +266,26 @@ describe.skipIf(!serverUrl)('replicas on one PostgreSQL database (pg-boss)', () 
       const open = (await jobs()).filter((j) => j.state === 'active' || ((j.state === 'created' || j.state === 'retry') && j.due));
       const logs = replicas.map((r) => r.output()).join('\n');
       const ended = ids.filter((id) => new RegExp(`"replica\\.job_end"[^\\n]*"accountId":"${id}"`).test(logs));
-      if (ended.length === ids.length && open.length === 0) break;
+      const rolledUp = /"rollup\.sent"/.test(logs);
+      if (ended.length === ids.length && open.length === 0 && rolledUp) break;
       if (Date.now() > until) throw new Error(`not settled: ended ${ended.join(',')}, open ${JSON.stringify(open)}\n${logs}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+    // Both replicas enqueued the round's roll-up: one job, one roll-up (give a second one time to show).
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     await stopAll();
 
     const mails = sendgrid.requests.filter((r) => r.method === 'POST' && r.path === '/v3/mail/send');
     const to = (r: (typeof mails)[number]) =>
       (r.body as { personalizations: { to: { email: string }[] }[] }).personalizations[0]!.to[0]!.email;
+    const rollups = mails.filter((r) => to(r) === 'provider@msp.example');
+    expect(rollups.length, 'exactly one roll-up for the deployment').toBe(1);
+    const rollup = rollups[0]!.body as { subject: string; content: { type: string; value: string }[] };
+    expect(rollup.subject).toMatch(/1 of 4 accounts FAILED/);
+    const text = rollup.content.find((c) => c.type === 'text/plain')!.value;
+    const order = ids.map((id) => [id, text.indexOf(id)] as const).sort((x, y) => x[1] - y[1]);
+    expect(order[0]![0], `the failed account first:\n${text}`).toBe('gamma');
+    expect(text).not.toContain('replica-wrong-secret');
     for (const id of ids) {
       const own = mails.filter((r) => to(r) === `secops@${id}.example`);
       const digests = sentDigests(own);
