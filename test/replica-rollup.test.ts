@@ -178,6 +178,17 @@ describe.skipIf(!serverUrl)('the roll-up job on pg-boss (real PostgreSQL)', () =
       await until(() => sends.length === 1, 'the roll-up is sent');
       await new Promise((r) => setTimeout(r, 2500));
       expect(sends, 'sent once').toHaveLength(1);
+      // One roll-up job for the time (then its re-queued checks), each retried once only (a takeover).
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      const rows = await client
+        .query<{ retry_limit: number; id: string }>(
+          `SELECT id, retry_limit FROM lastpass_audit_digest_queue.job WHERE singleton_key = $1`,
+          [`rollup ${at.toISOString()}`],
+        )
+        .finally(() => client.end());
+      expect(rows.rows.length).toBeGreaterThanOrEqual(3);
+      expect(rows.rows.every((r) => r.retry_limit === 1)).toBe(true);
       const model = buildRollup(sends[0]!, new Date());
       expect(model.accounts.map((a) => [a.id, a.status])).toEqual([
         ['slow', 'failed'],
