@@ -17,7 +17,6 @@ import type { Store } from '../ports.js';
 import type { RunOutcome } from '../run-report.js';
 import { createWorker, type Worker } from '../worker.js';
 import { createReplicaWorker, type ReplicaJob } from '../replica-worker.js';
-import { createPgBossQueue } from '../adapters/queue/pg-boss-queue.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode, type StopSignal } from './io.js';
 import { createCommandLogger, ephemeralDiskWarning } from './wiring.js';
 
@@ -58,6 +57,8 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
     const state = await (await runner.store(accountId)).readState().catch(() => null);
     return state?.cursor ? new Date(state.cursor) : null;
   };
+  // pg-boss is loaded only by a replica: it costs a single worker about 26 MiB of RSS it never uses.
+  const pgBoss = replicas ? await import('../adapters/queue/pg-boss-queue.js') : null;
   const worker: ScheduledWorker = replicas
     ? // One job per account and scheduled time, run by whichever replica takes it; one roll-up job per
       // scheduled time, sent from the stores once every account's job is done (or the bound has passed).
@@ -68,7 +69,7 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
         now: io.now,
         retryDelaysMs: config.worker.retryDelaysMs,
         concurrency: replicas.concurrency,
-        queue: createPgBossQueue<ReplicaJob>({
+        queue: pgBoss!.createPgBossQueue<ReplicaJob>({
           connectionString: replicas.databaseUrl,
           logger,
           takeoverSeconds: replicas.takeoverSeconds,
