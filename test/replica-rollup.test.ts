@@ -47,6 +47,26 @@ const failedState = (at: Date): RunState => ({
 });
 
 describe('the round as the stores tell it (rollup-round.ts)', () => {
+  it('an amber digest with nothing found is shown as what it said (the verdict kept with its delivery), never quiet', () => {
+    const after = new Date(AT.getTime() + 60_000);
+    const plain = delivered(after);
+    const amber: DeliveredWindow = {
+      ...plain,
+      summary: {
+        ...plain.summary,
+        verdict: { level: 'untrusted', text: 'Unusually few events: 120 reviewed, the usual is 18,204', findings: 0 },
+      },
+    };
+    const [record] = roundRecords(AT, [{ id: 'amber-co', state: { ...emptyRunState(), delivered: [amber] } }], after);
+    const model = buildRollup([record!], after);
+    expect(model.accounts[0]!.status).toBe('untrusted');
+    expect(model.accounts[0]!.verdict).toContain('Unusually few events');
+    expect(model.verdict).not.toMatch(/All quiet/);
+    // A record from before verdicts were kept falls back to its counts.
+    const [legacy] = roundRecords(AT, [{ id: 'old-co', state: { ...emptyRunState(), delivered: [plain] } }], after);
+    expect(buildRollup([legacy!], after).accounts[0]!.status).toBe('quiet');
+  });
+
   it('failures first, an account with nothing since the scheduled time is not yet reported, never all quiet then', () => {
     const after = new Date(AT.getTime() + 60_000);
     const records = roundRecords(

@@ -52,7 +52,16 @@ function delivered(startH: number, endH: number, extra: Partial<DeliveredWindow>
     deliveredAt: new Date(T0 + endH * HOUR + 60_000).toISOString(),
     messageId: `msg-${startH}-${endH}`,
     marker: `marker-${startH}-${endH}`,
-    summary: { eventsReviewed: 100 + endH, high: 1, medium: 2, low: 3, info: 4, byCategory: { 'admin-change': 2, login: 5 } },
+    summary: {
+      eventsReviewed: 100 + endH,
+      high: 1,
+      medium: 2,
+      low: 3,
+      info: 4,
+      byCategory: { 'admin-change': 2, login: 5 },
+      // The digest's own verdict is kept with the delivery (a replica's roll-up reads it back).
+      verdict: { level: 'attention', text: '2 findings (1 high) · 1 high-severity event', findings: 2 },
+    },
     ...extra,
   };
 }

@@ -16,9 +16,22 @@ export interface RoundAccount {
   readError?: string;
 }
 
-/** The digest's level from the delivered counts (the store keeps counts, not the digest's verdict). */
+/**
+ * The delivered digest as the store keeps it: its own verdict when recorded, else (a record written before
+ * verdicts were kept) the level its counts imply.
+ */
 function digestOf(d: DeliveredWindow): RollupDigest {
   const { high, medium, low, info } = d.summary;
+  const kept = d.summary.verdict;
+  if (kept) {
+    return {
+      verdict: kept.text,
+      verdictLevel: kept.level,
+      findingCount: kept.findings,
+      bySeverity: { high, medium, low, info },
+      topFindings: [],
+    };
+  }
   const verdictLevel: RollupDigest['verdictLevel'] = high > 0 ? 'attention' : medium > 0 ? 'review' : low > 0 ? 'low' : 'quiet';
   const findingCount = high + medium + low;
   const verdict = findingCount

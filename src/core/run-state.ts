@@ -73,7 +73,16 @@ export interface DeliverySummary {
   info: number;
   /** Security-relevant events per category, for trends. */
   byCategory: Record<string, number>;
+  /**
+   * What the delivered digest said (absent in records written before it was kept): a replica's roll-up reads
+   * it from the store, so an amber digest ("check this digest") is never shown there as quiet.
+   */
+  verdict?: { level: VerdictLevel; text: string; findings: number };
 }
+
+/** The digest's verdict level, as the digest model decides it. */
+export type VerdictLevel = 'attention' | 'review' | 'untrusted' | 'low' | 'quiet';
+export const VERDICT_LEVELS: readonly VerdictLevel[] = ['attention', 'review', 'untrusted', 'low', 'quiet'];
 
 /**
  * A send that may have been accepted (issue #13): SendGrid did not confirm it (a timeout after the request
@@ -222,6 +231,7 @@ export function normaliseDelivered(d: DeliveredWindow): DeliveredWindow {
       low: d.summary.low,
       info: d.summary.info,
       byCategory: { ...d.summary.byCategory },
+      ...(d.summary.verdict ? { verdict: { ...d.summary.verdict } } : {}),
     },
     ...(d.evidence ? { evidence: { bundle: d.evidence.bundle, contentSha256: d.evidence.contentSha256 } } : {}),
   };

@@ -62,7 +62,10 @@ export async function deliverWindow(
       deliveredAt: deps.now().toISOString(),
       messageId: sent.messageId,
       marker: ctx.marker,
-      summary: summarise(analysis),
+      summary: {
+        ...summarise(analysis),
+        verdict: { level: deliveredModel.verdictLevel, text: deliveredModel.verdict, findings: deliveredModel.findingCount },
+      },
       // The sealed bundle, recorded with the delivery: verify then notices the bundle going missing.
       ...(evidence.sealed() ? { evidence: evidence.sealed() as DeliveryEvidence } : {}),
     };

@@ -4,7 +4,14 @@
  * jsonb columns were written by this store from normalised values; anything missing decodes to an empty
  * value rather than failing.
  */
-import type { DeliveredWindow, DeliveryIntent, DeliverySummary, FailureRecord } from '../core/run-state.js';
+import {
+  type DeliveredWindow,
+  type DeliveryIntent,
+  type DeliverySummary,
+  type FailureRecord,
+  VERDICT_LEVELS,
+  type VerdictLevel,
+} from '../core/run-state.js';
 
 export interface RunStateRow {
   cursor: Date | null;
@@ -76,7 +83,17 @@ function toSummary(value: unknown): DeliverySummary {
     low: num(r, 'low'),
     info: num(r, 'info'),
     byCategory,
+    ...(verdictOf(r.verdict) ?? {}),
   };
+}
+
+/** The delivered digest's verdict, when the row has a well-formed one (older rows do not). */
+function verdictOf(value: unknown): Pick<DeliverySummary, 'verdict'> | null {
+  if (!value || typeof value !== 'object') return null;
+  const v = value as Record<string, unknown>;
+  if (typeof v.level !== 'string' || !(VERDICT_LEVELS as readonly string[]).includes(v.level)) return null;
+  if (typeof v.text !== 'string' || typeof v.findings !== 'number') return null;
+  return { verdict: { level: v.level as VerdictLevel, text: v.text, findings: v.findings } };
 }
 
 export function toIntent(value: unknown): DeliveryIntent | null {

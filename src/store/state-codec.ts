@@ -12,10 +12,13 @@ import {
   type DeliveredWindow,
   type DeliveryEvidence,
   type DeliveryIntent,
+  type DeliverySummary,
   type DeliveryTail,
   type FailureRecord,
   type HistorySnapshot,
   type RunState,
+  VERDICT_LEVELS,
+  type VerdictLevel,
 } from '../core/run-state.js';
 
 /** The format of state.json this build writes (and the newest it reads). */
@@ -239,7 +242,19 @@ function decodeDelivered(value: unknown, path: string): DeliveredWindow {
       low: count(summary, 'low', `${path}.summary`),
       info: count(summary, 'info', `${path}.summary`),
       byCategory,
+      ...decodeVerdict(summary, `${path}.summary`),
     },
+  };
+}
+
+/** The delivered digest's verdict, when the record has one (older records do not). */
+function decodeVerdict(summary: Record<string, unknown>, path: string): Pick<DeliverySummary, 'verdict'> {
+  if (summary.verdict === undefined) return {};
+  const v = obj(summary.verdict, `${path}.verdict`);
+  const level = str(v, 'level', `${path}.verdict`);
+  if (!(VERDICT_LEVELS as readonly string[]).includes(level)) throw new Invalid(`${path}.verdict.level is not a verdict level`);
+  return {
+    verdict: { level: level as VerdictLevel, text: str(v, 'text', `${path}.verdict`), findings: count(v, 'findings', `${path}.verdict`) },
   };
 }
 
