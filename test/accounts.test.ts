@@ -245,6 +245,21 @@ describe('two accounts in one run, one with a wrong secret', () => {
     expect(again.stdout).toContain('Nothing is due');
     expect(mails().length).toBe(before);
   });
+
+  it('backfill of one account marks its mail with [id] and names its own secret variable, as run does', async () => {
+    const hour = 3_600_000;
+    const to = new Date(Math.floor(Date.now() / hour) * hour - hour).toISOString();
+    const from = new Date(Date.parse(to) - 6 * hour).toISOString();
+    const good = await cli(['backfill', '--account', 'acme', '--from', from, '--to', to, '--send']);
+    expect(good.code, good.stdout + good.stderr).toBe(0);
+    expect(mails().length).toBeGreaterThan(0);
+    for (const m of mails()) expect(m.subject).toMatch(/^\[acme\] /);
+    const bad = await cli(['backfill', '--account', 'beta', '--from', from, '--to', to, '--send']);
+    expect(bad.code).toBe(1);
+    const notice = mails().at(-1)!;
+    expect(notice.subject).toMatch(/^\[beta\] FAILED/);
+    expect(text(notice)).toContain('LASTPASS_API_KEY_BETA');
+  });
 });
 
 describe('a worker round over two accounts', () => {

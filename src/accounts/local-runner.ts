@@ -84,6 +84,19 @@ function withAccountHints(client: LastPassClient, account: AccountConfig): LastP
   };
 }
 
+/**
+ * A run's dependencies as one account of ACCOUNTS_FILE uses them (run, worker, backfill): LastPass errors name
+ * its own fields, and the subjects of its mail start with `[id]`. The default account's are unchanged.
+ */
+export function forAccount(deps: RunDeps, account: AccountConfig): RunDeps {
+  return {
+    ...deps,
+    lastpass: withAccountHints(deps.lastpass, account),
+    mailer: prefixed(deps.mailer, account.id),
+    outbox: prefixed(deps.outbox, account.id),
+  };
+}
+
 /** Subjects of a named account start with `[id]`, so a provider reading several accounts' mail tells them apart. */
 function prefixed(mailer: Mailer, id: string): Mailer {
   if (id === DEFAULT_ACCOUNT_ID) return mailer;
@@ -117,12 +130,7 @@ export function createLocalAccountRunner(options: {
     const deps = createRunDeps(io, config, logger, store, dryRun);
     const made: Resources = {
       store,
-      deps: {
-        ...deps,
-        lastpass: withAccountHints(deps.lastpass, account),
-        mailer: prefixed(deps.mailer, account.id),
-        outbox: prefixed(deps.outbox, account.id),
-      },
+      deps: forAccount(deps, account),
       heartbeat:
         config.worker.heartbeatUrl && !dryRun
           ? createHeartbeat({ url: heartbeatUrlFor(config.worker.heartbeatUrl, account.id), logger, secrets: config.secrets })

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadAccounts, pickAccount } from '../accounts/load-accounts.js';
+import { forAccount } from '../accounts/local-runner.js';
 import { loadConfig } from '../config/load-config.js';
 import { planBackfill } from '../core/backfill-plan.js';
 import { ConfigError } from '../errors.js';
@@ -39,7 +40,8 @@ export async function backfillCommand(args: string[], io: CommandIo): Promise<Ex
   const loaded = loadConfig(io.env, { dryRun: !send });
   const { warnings } = loaded;
   // With ACCOUNTS_FILE: one account at a time (its number, secret, store and recipients), --account names it.
-  const { config } = pickAccount(loadAccounts(loaded.config, io.env, io.cwd), values.account, 'backfill');
+  const account = pickAccount(loadAccounts(loaded.config, io.env, io.cwd), values.account, 'backfill');
+  const { config } = account;
   // On a terminal the bar owns stderr while it shows: log lines (and result lines, when stdout is the
   // terminal too) clear it, print, and redraw it below.
   const bar = io.stderr.isTTY ? createProgressBar(io.stderr) : null;
@@ -51,7 +53,8 @@ export async function backfillCommand(args: string[], io: CommandIo): Promise<Ex
   let failed = 0;
   try {
     await store.init();
-    const deps = createRunDeps(io, config, logger, store, !send);
+    // An account of ACCOUNTS_FILE: its mail says `[id]` and LastPass errors name its own fields, as in `run`.
+    const deps = forAccount(createRunDeps(io, config, logger, store, !send), account);
     try {
       for (const [i, w] of windows.entries()) {
         const label = `${w.start.toISOString().slice(0, 16)} → ${w.end.toISOString().slice(0, 16)}`;
