@@ -32,7 +32,7 @@ import type { RunState } from './core/run-state.js';
 import { describeError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Clock, JobQueue, QueuedJob } from './ports.js';
-import { previousScheduledTime, type Worker } from './worker.js';
+import { cachedPreviousRun, previousScheduledTime, type Worker } from './worker.js';
 
 /** A job that found its account's run lock taken is run again this much later. */
 const LOCKED_RETRY_MS = 60_000;
@@ -96,7 +96,6 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
   const { logger, queue, runner, now } = options;
   let task: ScheduledTask | null = null;
   let running = 0;
-  const previousCache = new Map<number, Date | null>();
 
   const deadline = (): number | undefined => {
     const next = task?.getNextRun() ?? null;
@@ -297,16 +296,7 @@ export function createReplicaWorker(options: ReplicaWorkerOptions): ReplicaWorke
     },
     tick,
     nextRun: () => task?.getNextRun() ?? null,
-    previousRun: (at) => {
-      if (!task) return null;
-      const minute = Math.floor(at.getTime() / 60_000);
-      const hit = previousCache.get(minute);
-      if (hit !== undefined) return hit;
-      const found = previousScheduledTime(task, at, 16);
-      if (previousCache.size > 16) previousCache.clear();
-      previousCache.set(minute, found);
-      return found;
-    },
+    previousRun: cachedPreviousRun(() => task),
     busy: () => running > 0,
   };
 }

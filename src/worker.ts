@@ -50,6 +50,25 @@ export function previousScheduledTime(task: Pick<ScheduledTask, 'match'>, now: D
   return null;
 }
 
+/**
+ * `Worker.previousRun` for a schedule's task (null while stopped), cached per minute: health probes ask every
+ * few seconds and the answer changes at most once a minute. Shared by the single worker and a replica.
+ */
+export function cachedPreviousRun(task: () => Pick<ScheduledTask, 'match'> | null): (at: Date) => Date | null {
+  const cache = new Map<number, Date | null>();
+  return (at) => {
+    const current = task();
+    if (!current) return null;
+    const minute = Math.floor(at.getTime() / 60_000);
+    const hit = cache.get(minute);
+    if (hit !== undefined) return hit;
+    const found = previousScheduledTime(current, at, 16);
+    if (cache.size > 16) cache.clear();
+    cache.set(minute, found);
+    return found;
+  };
+}
+
 export function createWorker(options: WorkerOptions): Worker {
   const { logger } = options;
   const { now } = options;
@@ -58,7 +77,6 @@ export function createWorker(options: WorkerOptions): Worker {
   let retryIndex = 0;
   let retryTimer: { cancel(): void } | null = null;
   let stopped = false;
-  const previousCache = new Map<number, Date | null>();
   const setTimer =
     options.setTimer ??
     ((fn: () => void, ms: number) => {
@@ -164,17 +182,7 @@ export function createWorker(options: WorkerOptions): Worker {
     },
     tick,
     nextRun: () => task?.getNextRun() ?? null,
-    previousRun: (at) => {
-      if (!task) return null;
-      // Health probes ask every few seconds: the answer changes at most once a minute.
-      const minute = Math.floor(at.getTime() / 60_000);
-      const hit = previousCache.get(minute);
-      if (hit !== undefined) return hit;
-      const found = previousScheduledTime(task, at, 16);
-      if (previousCache.size > 16) previousCache.clear();
-      previousCache.set(minute, found);
-      return found;
-    },
+    previousRun: cachedPreviousRun(() => task),
     busy: () => inFlight !== null,
   };
 }
