@@ -10,11 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLastPassClient } from '../src/adapters/lastpass/lastpass-client.js';
-import { createOutboxMailer } from '../src/adapters/mail/outbox-mailer.js';
-import { createSendGridMailer } from '../src/adapters/mail/sendgrid-mailer.js';
 import { createRenderer } from '../src/adapters/renderer.js';
-import type { Config } from '../src/config/load-config.js';
 import { runReport, type RunDeps } from '../src/run-report.js';
 import { generateDemoDay } from '../src/simulator/demo-day.js';
 import { createLastPassSimulator, type LastPassSimulator, type SimulatorOverride } from '../src/simulator/lastpass-simulator.js';
@@ -22,7 +18,8 @@ import { createFileStore } from '../src/store/file-store.js';
 import { sentDigests, sentFailureNotices } from './support/digest-coverage.js';
 import { startFakeSendGrid, type FakeSendGrid } from './support/fake-sendgrid.js';
 import { thisProcess } from './support/process-info.js';
-import { recordingLogger } from './support/recording-logger.js';
+import { createTestRunDeps } from './support/run-deps.js';
+import type { recordingLogger } from './support/recording-logger.js';
 import type { Store } from '../src/ports.js';
 
 const SECRET = 'outcome-secret-5e4d3c2b1a';
@@ -92,44 +89,19 @@ function deps(
   clock: ReturnType<typeof testClock>,
   o: { sendgridUrl?: string; sendTimeoutMs?: number; runDeadlineMinutes?: number } = {},
 ): RunDeps & { logger: ReturnType<typeof recordingLogger> } {
-  const logger = recordingLogger();
-  const config: Pick<Config, 'lastpass' | 'report'> = {
-    lastpass: {
-      accountNumber: '8771234',
-      apiSecret: SECRET,
-      apiUrl: sim.url,
-      timeZone: 'America/New_York',
-      apiUser: 'lastpass-audit-digest',
-      timeoutMs: 5_000,
-    },
-    report: {
-      from: 'Digest <digest@example.org>',
-      to: ['secops@example.org'],
-      schedule: '0 7 * * *',
-      timeZone: 'UTC',
-      maxCatchupDays: 7,
-      ...(o.runDeadlineMinutes === undefined ? {} : { runDeadlineMinutes: o.runDeadlineMinutes }),
-    },
-  };
-  return {
-    config,
+  return createTestRunDeps({
+    sim,
     store,
-    lastpass: createLastPassClient({ ...config.lastpass, logger, sleep: clock.sleep, now: clock.ms }),
-    mailer: createSendGridMailer({
-      apiKey: SG_KEY,
-      apiUrl: o.sendgridUrl ?? sendgrid.url,
-      logger,
-      sleep: clock.sleep,
-      now: clock.ms,
-      ...(o.sendTimeoutMs === undefined ? {} : { timeoutMs: o.sendTimeoutMs }),
-    }),
-    outbox: createOutboxMailer({ dataDir: dir, logger }),
+    dataDir: dir,
+    apiSecret: SECRET,
+    sendgridKey: SG_KEY,
+    sendgridUrl: o.sendgridUrl ?? sendgrid.url,
+    now: clock.now(),
+    clock,
     renderer,
-    logger,
-    now: clock.now,
-    sleep: clock.sleep,
-    version: '0.0.0-test',
-  };
+    ...(o.sendTimeoutMs === undefined ? {} : { sendTimeoutMs: o.sendTimeoutMs }),
+    ...(o.runDeadlineMinutes === undefined ? {} : { report: { runDeadlineMinutes: o.runDeadlineMinutes } }),
+  });
 }
 
 const DUPLICATE = 'Possible duplicate';

@@ -23,6 +23,10 @@ export interface TestRunDepsOptions {
   now: Date;
   report?: Partial<Config['report']>;
   renderer?: RunDeps['renderer'];
+  /** A clock that moves (every adapter and the run read it, and `sleep` advances it); default: `now`, fixed. */
+  clock?: { now: () => Date; sleep: (ms: number) => Promise<void> };
+  /** The SendGrid client's timeout (default: the mailer's own). */
+  sendTimeoutMs?: number;
 }
 
 export function createTestRunDeps(o: TestRunDepsOptions): RunDeps & { logger: ReturnType<typeof recordingLogger> } {
@@ -45,16 +49,26 @@ export function createTestRunDeps(o: TestRunDepsOptions): RunDeps & { logger: Re
       ...o.report,
     },
   };
-  const noWait = async () => {};
+  const sleep = o.clock?.sleep ?? (async () => {});
+  const now = o.clock?.now ?? (() => o.now);
+  const ms = () => now().getTime();
   return {
     config,
     store: o.store,
-    lastpass: createLastPassClient({ ...config.lastpass, logger, sleep: noWait, now: () => o.now.getTime() }),
-    mailer: createSendGridMailer({ apiKey: o.sendgridKey, apiUrl: o.sendgridUrl, logger, sleep: noWait, now: () => o.now.getTime() }),
+    lastpass: createLastPassClient({ ...config.lastpass, logger, sleep, now: ms }),
+    mailer: createSendGridMailer({
+      apiKey: o.sendgridKey,
+      apiUrl: o.sendgridUrl,
+      logger,
+      sleep,
+      now: ms,
+      ...(o.sendTimeoutMs === undefined ? {} : { timeoutMs: o.sendTimeoutMs }),
+    }),
     outbox: createOutboxMailer({ dataDir: o.dataDir, logger }),
     renderer: o.renderer ?? createRenderer(),
     logger,
-    now: () => o.now,
+    now,
+    ...(o.clock ? { sleep } : {}),
     version: '0.0.0-test',
   };
 }
