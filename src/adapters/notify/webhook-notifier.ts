@@ -28,10 +28,14 @@ export interface WebhookNotifierOptions {
   random?: () => number;
 }
 
-/** An upstream's answer as an error may quote it: one line, at most 200 characters, any URL cut to its host. */
-export function upstreamSnippet(text: string): string {
+/**
+ * The receiver's answer as its error quotes it: redacted (http/redact.ts), one line of at most 200 characters
+ * with no control characters (core/alarm.ts `clean`), and any URL cut to its origin (a receiver may echo
+ * another capability URL than ours).
+ */
+function quotedAnswer(answer: string, redact: (text: string) => string): string {
   return clean(
-    text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (u) => originOf(u)),
+    redact(answer).replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (u) => originOf(u)),
     200,
   );
 }
@@ -82,7 +86,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): Notifier
     const answer = await res.text().catch(() => '');
     if (res.ok) return;
     const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-    const quoted = upstreamSnippet(redact(answer));
+    const quoted = quotedAnswer(answer, redact);
     throw new UpstreamError(
       `The alarm webhook at ${origin} answered ${res.status}${quoted ? ` ("${quoted}")` : ''}: ${
         retryable ? 'it is not available now' : 'check NOTIFY_WEBHOOK_URL (and NOTIFY_WEBHOOK_FORMAT) against the channel that issued it'
