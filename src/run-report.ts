@@ -135,8 +135,10 @@ async function runLocked(deps: RunDeps, callerOptions: RunOptions): Promise<RunO
     const result = passed(deadline, deps.now()) ? await failAtDeadline(deps, ctx) : await processWindow(deps, options, ctx);
     results.push(result);
     if (result.delivered) delivered = [...delivered, result.delivered];
-    if (result.status === 'failed') {
-      // Later windows wait: coverage stays contiguous, and the next run starts from this one again.
+    if (result.status === 'failed' || result.evidenceError) {
+      // Later windows wait: coverage stays contiguous, and the next run starts from this one again. A
+      // delivered window whose evidence failed stops the run too, so its recorded failure is the last word
+      // (a later window's delivery would reset the failure count and turn /healthz and the roll-up green).
       return { status: 'failed', windows: results, skipped };
     }
   }

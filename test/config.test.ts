@@ -123,6 +123,11 @@ describe('malformed values', () => {
     expect(problemFor(problems, 'LASTPASS_API_URL')).toMatch(/not an http\(s\) URL .*https:\/\/lastpass\.com\/enterpriseapi\.php/);
   });
 
+  it('refuses a six-field (seconds) schedule: the workers plan in whole minutes', () => {
+    expect(problemFor(problemsOf(env({ REPORT_SCHEDULE: '30 0 7 * * *' })), 'REPORT_SCHEDULE')).toMatch(/use five fields/);
+    expect(loadConfig(env({ REPORT_SCHEDULE: ' 0 7 * * 1-5 ' })).config.report.schedule.trim()).toBe('0 7 * * 1-5');
+  });
+
   it('reports a bad REPORT_TIMEZONE, REPORT_FROM, SENDGRID_API_URL and DATABASE_URL together', () => {
     const problems = problemsOf(
       env({

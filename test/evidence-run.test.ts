@@ -166,6 +166,29 @@ describe('runReport with evidence', () => {
     expect((await archive.verify()).ok).toBe(true);
   });
 
+  it('a catch-up stops at a window whose evidence failed: its failure stays the last word (no later delivery resets it)', async () => {
+    simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events: [], timeZone: 'America/New_York' });
+    // Two days due; the first bundle cannot be written, the second could.
+    await store.repairCursor(null, new Date(NOW.getTime() - 2 * 86_400_000).toISOString());
+    let begun = 0;
+    const flaky: EvidenceArchive = {
+      ...archive,
+      begin: async (input) => (begun++ === 0 ? Promise.reject(new Error('disk full')) : archive.begin(input)),
+    };
+    const sent: Parameters<typeof interceptSendGrid>[0] = [];
+    interceptSendGrid(sent);
+    interceptSendGrid(sent);
+    const outcome = await runReport(deps(simulator, flaky));
+    expect(outcome.status).toBe('failed');
+    expect(outcome.windows).toHaveLength(1);
+    expect(outcome.windows[0]!.evidenceError).toMatch(/disk full/);
+    const state = await store.readState();
+    expect(state.consecutiveFailures).toBeGreaterThan(0);
+    expect(state.lastFailure?.message).toMatch(/disk full|evidence/i);
+    // The second day is still due: the next run delivers it.
+    expect(Date.parse(state.cursor!)).toBeLessThan(NOW.getTime());
+  });
+
   it('an evidence write failure still delivers the digest, says so in it, and fails the run', async () => {
     simulator = await createLastPassSimulator({ accountNumber: '8771234', apiSecret: SECRET, events: [], timeZone: 'America/New_York' });
     const broken: EvidenceArchive = { ...archive, begin: async () => Promise.reject(new Error('disk full')) };

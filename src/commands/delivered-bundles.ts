@@ -1,6 +1,6 @@
 /** The delivered bundles of the evidence archive with what their delivery.json and run.json say (history, show). */
 import type { DeliveredBundle } from '../core/delivery-history.js';
-import type { BundleSummary, EvidenceArchive } from '../ports.js';
+import type { EvidenceArchive } from '../ports.js';
 
 async function jsonFile(archive: EvidenceArchive, runId: string, path: string): Promise<Record<string, unknown>> {
   const file = await archive.readFile(runId, path);
@@ -15,12 +15,9 @@ async function jsonFile(archive: EvidenceArchive, runId: string, path: string): 
 
 const text = (v: unknown) => (typeof v === 'string' ? v : null);
 
-export async function deliveredBundles(
-  archive: EvidenceArchive,
-  range: { from?: string; to?: string } = {},
-): Promise<(DeliveredBundle & { summary: BundleSummary })[]> {
+export async function deliveredBundles(archive: EvidenceArchive, range: { from?: string; to?: string } = {}): Promise<DeliveredBundle[]> {
   const bundles = (await archive.bundles(range)).filter((b) => b.status === 'delivered');
-  const out: (DeliveredBundle & { summary: BundleSummary })[] = [];
+  const out: DeliveredBundle[] = [];
   for (const b of bundles) {
     const delivery = await jsonFile(archive, b.runId, 'delivery.json');
     const run = await jsonFile(archive, b.runId, 'run.json');
@@ -37,7 +34,6 @@ export async function deliveredBundles(
       eventsReviewed: typeof run.eventsReviewed === 'number' ? run.eventsReviewed : null,
       contentSha256: b.contentManifestSha256,
       manifestSha256: b.manifestSha256,
-      summary: b,
     });
   }
   return out;

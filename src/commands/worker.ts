@@ -15,6 +15,7 @@ import { VERSION } from '../version.js';
 import { healthVerdict } from '../core/health-verdict.js';
 import type { Store } from '../ports.js';
 import type { RunOutcome } from '../run-report.js';
+import { DEFAULT_RUN_DEADLINE_MINUTES } from '../core/send-outcome-rules.js';
 import { createWorker, type Worker } from '../worker.js';
 import { createReplicaWorker, type ReplicaJob } from '../replica-worker.js';
 import { EXIT_FAILED, EXIT_OK, type CommandIo, type ExitCode, type StopSignal } from './io.js';
@@ -74,7 +75,7 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
           logger,
           takeoverSeconds: replicas.takeoverSeconds,
           // A run gives up at RUN_DEADLINE_MINUTES; its job is declared hung 5 minutes later.
-          expireInSeconds: (config.report.runDeadlineMinutes ?? 30) * 60 + 300,
+          expireInSeconds: (config.report.runDeadlineMinutes ?? DEFAULT_RUN_DEADLINE_MINUTES) * 60 + 300,
           maxConnections: Math.min(10, replicas.concurrency + 2),
         }),
         runner,
@@ -87,7 +88,7 @@ export async function workerCommand(args: string[], io: CommandIo): Promise<Exit
                   await sendRollup({ io, config: { ...config, secrets: accounts[0]!.config.secrets }, logger, records, dryRun: false });
                 },
                 // The round's runs end by RUN_DEADLINE_MINUTES; a dead replica's is taken over within WORKER_TAKEOVER_SECONDS.
-                boundMs: (config.report.runDeadlineMinutes ?? 30) * 60_000 + replicas.takeoverSeconds * 1000,
+                boundMs: (config.report.runDeadlineMinutes ?? DEFAULT_RUN_DEADLINE_MINUTES) * 60_000 + replicas.takeoverSeconds * 1000,
               },
             }
           : {}),

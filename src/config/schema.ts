@@ -243,8 +243,10 @@ export const SCHEMA = {
     name: 'REPORT_SCHEDULE',
     help: 'cron expression (minute hour day month weekday)',
     default: DEFAULTS.REPORT_SCHEDULE,
+    // Five fields only: the workers' catch-up, health and replica de-duplication work in whole minutes, and
+    // node-cron's optional seconds field would make every scheduled time fall between them.
     parse: (t) =>
-      cron.validate(t)
+      t.trim().split(/\s+/).length === 5 && cron.validate(t)
         ? ok(t)
         : problem(
             `REPORT_SCHEDULE "${t}" is not a valid cron expression: use five fields "minute hour day month weekday", e.g. "0 7 * * *" for 07:00 daily.`,

@@ -234,7 +234,8 @@ async function sendConfirmed(
       if (!within) throw new UnconfirmedSend(new RetryDeadlineError(error, options.deadline!, 'sendgrid', ''));
       await sleep(wait);
       const attempt = intent.attempt + 1;
-      current = digest.withNotice(possibleDuplicateNotice(intent), attempt);
+      // From the digest as last sent: one already stripped of its attachments after a 413 stays so.
+      current = current.withNotice(possibleDuplicateNotice(intent), attempt);
       intent = { ...intent, attempt, startedAt: deps.now().toISOString() };
     }
   }
