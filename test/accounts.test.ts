@@ -66,6 +66,24 @@ describe('the accounts file is validated like the rest of the configuration', ()
     expect(parsed.problems.length).toBeGreaterThanOrEqual(8);
   });
 
+  it('never echoes a secret pasted where a variable name belongs, nor the text around a JSON error', () => {
+    const { config } = loadConfig({ ...BASE_ENV, SENDGRID_API_KEY: SG_KEY });
+    const pasted = 'cafe0123456789abcdef0123456789ab';
+    const one = parseAccounts(
+      JSON.stringify([{ id: 'acme', accountNumber: '1001', apiKeyEnv: pasted, recipients: 'sec@acme.example' }]),
+      {},
+      config,
+      { file: 'accounts.json' },
+    );
+    expect(one.problems.join('\n')).toMatch(/apiKeyEnv: names a variable, which is not set: .*move it to an environment variable/);
+    expect(one.problems.join('\n')).not.toContain(pasted);
+    const broken = parseAccounts(`[{"id":"acme",\n"apiKeyEnv":${pasted}}]`, {}, config, { file: 'accounts.json' });
+    expect(broken.problems).toEqual([
+      expect.stringMatching(/^ACCOUNTS_FILE accounts\.json is not valid JSON \((unexpected text at line 2|check its quotes)/),
+    ]);
+    expect(broken.problems.join('\n')).not.toContain('cafe');
+  });
+
   it('docs/accounts.example.json is a valid accounts file', () => {
     const { config } = loadConfig({ ...BASE_ENV });
     const example = readFileSync(new URL('../docs/accounts.example.json', import.meta.url), 'utf8');

@@ -134,6 +134,16 @@ describe('check: is REPORT_FROM a sender SendGrid sends from', () => {
     expect(all[0]!.detail).not.toContain(SG_KEY);
   });
 
+  it("a 400 echoing a secret deep in SendGrid's words: redacted before it is cut, no piece of it shown", async () => {
+    const lpSecret = 'lp-secret-abcdef';
+    const echo = `${'x'.repeat(1_010)} ${lpSecret} ${SG_KEY}`;
+    sendgrid({ senders: [400, { errors: [{ field: null, message: echo }] }], domains: [200, []] });
+    const { sender } = await lines();
+    expect(sender.detail).toMatch(/HTTP 400 to GET \/v3\/verified_senders/);
+    for (const secret of [lpSecret, SG_KEY])
+      for (let i = 0; i + 8 <= secret.length; i++) expect(sender.detail).not.toContain(secret.slice(i, i + 8));
+  });
+
   it('a 400 from a list is "could not check", with SendGrid\'s words and no claim of a refused message', () => {
     const verdict = judgeSender(
       'a@example.org',

@@ -134,18 +134,34 @@ describe('the SendGrid mailer', () => {
 describe('the heartbeat', () => {
   let server: Server;
   const bodies: string[] = [];
+  const paths: string[] = [];
   beforeAll(async () => {
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         bodies.push(Buffer.concat(chunks).toString('utf8'));
+        paths.push(req.url ?? '');
         res.end();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('puts /start and /fail on the path, before a query (Healthchecks slug URLs: …/<slug>?create=1)', async () => {
+    nock.enableNetConnect('127.0.0.1');
+    paths.length = 0;
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ping/key-0123456789ab/nightly?create=1`;
+    const heartbeat = createHeartbeat({ url, logger: recordingLogger() });
+    for (const outcome of ['start', 'success', 'fail'] as const) await heartbeat.ping(outcome, 'x');
+    bodies.length = 0; // the next test counts its own
+    expect(paths).toEqual([
+      '/ping/key-0123456789ab/nightly/start?create=1',
+      '/ping/key-0123456789ab/nightly?create=1',
+      '/ping/key-0123456789ab/nightly/fail?create=1',
+    ]);
+  });
 
   it('sends the message redacted of every secret and capped', async () => {
     nock.enableNetConnect('127.0.0.1');

@@ -6,6 +6,7 @@
  * outcome, and the next account runs all the same.
  */
 import { createHeartbeat, type Heartbeat } from '../adapters/notify/heartbeat.js';
+import { createSecretRedactor, upstreamText } from '../adapters/http/redact.js';
 import { type AccountConfig, DEFAULT_ACCOUNT_ID } from '../config/accounts.js';
 import { describeError } from '../errors.js';
 import type { Logger, LogFields } from '../logger.js';
@@ -171,7 +172,8 @@ export function createLocalAccountRunner(options: {
     } catch (thrown) {
       // Isolation: nothing one account does holds up the next.
       broken = true;
-      error = describeError(thrown);
+      // Redacted and capped like every failure text (it reaches stderr and the roll-up mail).
+      error = upstreamText(describeError(thrown), createSecretRedactor(account.config.secrets));
       outcome = { status: 'failed', windows: [], skipped: null };
       if (!r) io.stderr.write(`lastpass-audit-digest: account ${account.id} could not be set up: ${error}\n`);
       else {

@@ -6,7 +6,7 @@
  */
 import type { Client } from '@sendgrid/client';
 import { httpDate } from '../adapters/lastpass/lastpass-client.js';
-import { redactUrl } from '../adapters/http/redact.js';
+import { createSecretRedactor, redactUrl } from '../adapters/http/redact.js';
 import { createSendGridClient, sendGridMessages, translateSendGridError } from '../adapters/mail/sendgrid-mailer.js';
 import { parseAddress, type Config } from '../config/load-config.js';
 import { judgeClock } from '../core/clock-sanity.js';
@@ -33,38 +33,40 @@ function statusOf(error: unknown): number | null {
 }
 
 /** What went wrong with a GET that `check` made, in words that fit a request that sent no message. */
-export function describeCheckRequestError(error: unknown, apiUrl: string, path: string): string {
+export function describeCheckRequestError(error: unknown, config: Pick<Config, 'sendgrid' | 'secrets'>, path: string): string {
+  const { apiUrl } = config.sendgrid;
+  // Redacted before anything is cut (a secret cut in half would pass a later redaction).
+  const redact = createSecretRedactor([config.sendgrid.apiKey, ...config.secrets]);
   const request = `GET ${path}`;
   const status = statusOf(error);
   if (status === 401) {
     return `SendGrid rejected SENDGRID_API_KEY (HTTP 401 to ${request}): the key is wrong or was deleted; create one with the Mail Send permission (Settings > API Keys). No message was sent.`;
   }
   if (status !== null && status >= 400 && status < 500 && status !== 408 && status !== 429) {
-    const messages = sendGridMessages(((error ?? {}) as SendGridErrorShape).response?.body);
+    const messages = sendGridMessages(((error ?? {}) as SendGridErrorShape).response?.body, redact);
     return `SendGrid answered HTTP ${status} to ${request}${messages.length ? `: ${messages.join('; ')}` : ''}. No message was sent.`;
   }
   // Redirects, 5xx, 408/429, timeouts and network errors: the mailer's own words name no message.
-  return `${translateSendGridError(error, redactUrl(`${apiUrl}${path}`)).message} (${request}; no message was sent)`;
+  return `${translateSendGridError(error, redactUrl(`${apiUrl}${path}`), redact).message} (${request}; no message was sent)`;
 }
 
-async function readList<T>(client: Client, apiUrl: string, path: string, parse: (body: unknown) => T[] | null): Promise<ListReadout<T>> {
+async function readList<T>(client: Client, config: Config, path: string, parse: (body: unknown) => T[] | null): Promise<ListReadout<T>> {
   try {
     const [, body] = await client.request({ method: 'GET', url: path });
     const entries = parse(body);
     return entries ? { kind: 'read', entries } : { kind: 'error', message: `SendGrid's answer to GET ${path} is not the documented list` };
   } catch (error) {
     if (statusOf(error) === 403) return { kind: 'forbidden' };
-    return { kind: 'error', message: describeCheckRequestError(error, apiUrl, path) };
+    return { kind: 'error', message: describeCheckRequestError(error, config, path) };
   }
 }
 
 /** The sender line: is REPORT_FROM a verified single sender, or on an authenticated domain? */
 export async function senderLine(client: Client, config: Config): Promise<CheckLine> {
   const address = parseAddress(config.report.from) ?? config.report.from;
-  const apiUrl = config.sendgrid.apiUrl;
   const [senders, domains] = await Promise.all([
-    readList<VerifiedSender>(client, apiUrl, '/v3/verified_senders', parseVerifiedSenders),
-    readList<AuthenticatedDomain>(client, apiUrl, '/v3/whitelabel/domains', parseAuthenticatedDomains),
+    readList<VerifiedSender>(client, config, '/v3/verified_senders', parseVerifiedSenders),
+    readList<AuthenticatedDomain>(client, config, '/v3/whitelabel/domains', parseAuthenticatedDomains),
   ]);
   const verdict = judgeSender(address, senders, domains);
   return {
@@ -104,7 +106,7 @@ export async function sendGridLines(deps: { config: Config; now: Clock }): Promi
         : 'the API key works but lacks the "mail.send" scope: give it the Mail Send permission in SendGrid (Settings > API Keys).',
     });
   } catch (error) {
-    lines.push({ name: 'sendgrid', ok: false, detail: describeCheckRequestError(error, config.sendgrid.apiUrl, '/v3/scopes') });
+    lines.push({ name: 'sendgrid', ok: false, detail: describeCheckRequestError(error, config, '/v3/scopes') });
     return lines;
   }
   lines.push(await senderLine(client, config));

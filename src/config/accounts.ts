@@ -71,7 +71,7 @@ export function parseAccounts(text: string, env: Env, base: Config, options: { f
   try {
     data = JSON.parse(text);
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
+    const why = jsonErrorWhere(text, error);
     return { accounts, secrets, problems: [`ACCOUNTS_FILE ${options.file} is not valid JSON (${why}): see docs/accounts.example.json.`] };
   }
   if (!Array.isArray(data) || data.length === 0) {
@@ -139,10 +139,12 @@ function parseEntry(
     say('apiKeyEnv', 'must be the name of an environment variable (letters, digits, underscores), not the secret itself.');
   } else if (needSecrets) {
     const value = env[e.apiKeyEnv]?.trim();
+    // A name that does not look like an environment variable may be the secret pasted in: never echoed.
+    const named = /^[A-Z_][A-Z0-9_]{0,63}$/.test(e.apiKeyEnv) ? e.apiKeyEnv : 'a variable';
     if (!value)
       say(
         'apiKeyEnv',
-        `names ${e.apiKeyEnv}, which is not set: set it (in Replit Secrets or the environment) to this account's API secret.`,
+        `names ${named}, which is not set: set it (in Replit Secrets or the environment) to this account's API secret${named === e.apiKeyEnv ? '' : ' (if the value is the secret itself, move it to an environment variable and name that here)'}.`,
       );
     else {
       secrets.push(value);
@@ -222,7 +224,7 @@ export function parseAccountIds(text: string, file: string): { ids: string[]; pr
   try {
     data = JSON.parse(text);
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
+    const why = jsonErrorWhere(text, error);
     return { ids: [], problems: [`ACCOUNTS_FILE ${file} is not valid JSON (${why}): see docs/accounts.example.json.`] };
   }
   if (!Array.isArray(data) || data.length === 0) {
@@ -237,4 +239,16 @@ export function parseAccountIds(text: string, file: string): { ids: string[]; pr
     else ids.push(id);
   });
   return { ids, problems };
+}
+
+/**
+ * Where a JSON.parse error is, as line and column: V8's own message quotes a few characters of the text,
+ * and the file may hold a secret (a pasted key, or a .env named by mistake), so none of it is repeated.
+ */
+function jsonErrorWhere(text: string, error: unknown): string {
+  const at = /position (\d+)/.exec(error instanceof Error ? error.message : '');
+  if (!at) return 'check its quotes, commas and brackets; a JSON validator names the line';
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split('\n').length;
+  return `unexpected text at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
 }

@@ -224,18 +224,21 @@ async function sendFailureNotice(
     notice.record = { ...notice.record, sent: false, error: noticeMessage };
   }
   if (deps.notifier && !ctx.dryRun) {
-    notice.record.webhook = await deps.notifier.notify({
-      kind: 'failed',
-      account: config.lastpass.accountNumber,
-      window: { key: ctx.key, start: ctx.window.start.toISOString(), end: ctx.window.end.toISOString() },
-      subject: notice.record.subject ?? `FAILED: LastPass security digest ${ctx.key} — window not reviewed`,
-      verdict: what,
-      counts: null,
-      topFindings: [],
-      failure: { error: message, advice: adviceFor(error, digestSent), consecutiveFailures: failures, emailSent: notice.record.sent },
-      generatedAt: deps.now().toISOString(),
-      generator: `lastpass-audit-digest ${deps.version}`,
-    });
+    notice.record.webhook = await deps.notifier.notify(
+      {
+        kind: 'failed',
+        account: config.lastpass.accountNumber,
+        window: { key: ctx.key, start: ctx.window.start.toISOString(), end: ctx.window.end.toISOString() },
+        subject: notice.record.subject ?? `FAILED: LastPass security digest ${ctx.key} — window not reviewed`,
+        verdict: what,
+        counts: null,
+        topFindings: [],
+        failure: { error: message, advice: adviceFor(error, digestSent), consecutiveFailures: failures, emailSent: notice.record.sent },
+        generatedAt: deps.now().toISOString(),
+        generator: `lastpass-audit-digest ${deps.version}`,
+      },
+      { deadline: noticeDeadline(deps, ctx) },
+    );
   }
   return notice;
 }

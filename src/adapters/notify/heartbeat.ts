@@ -26,12 +26,14 @@ export function createHeartbeat(options: {
   const redact = createSecretRedactor([...capabilityUrlParts(options.url), ...(options.secrets ?? [])]);
   // Redirects are refused (the URL's path is the check's secret): a moved endpoint is logged, never followed.
   const fetchImpl = createOutboundFetch({ service: 'heartbeat', ...(options.fetch ? { fetch: options.fetch } : {}) });
-  const base = options.url.replace(/\/+$/, '');
   return {
     async ping(outcome, message) {
-      const url = outcome === 'success' ? base : `${base}/${outcome}`;
+      // `/start` and `/fail` go on the path, before any query (`…/<slug>?create=1` → `…/<slug>/fail?create=1`).
+      const target = new URL(options.url);
+      if (outcome !== 'success') target.pathname = `${target.pathname.replace(/\/+$/, '')}/${outcome}`;
+      const url = target.toString();
       // The URL's path is the check's secret (anyone holding it can fake pings): logs name the host only.
-      const host = new URL(base).host;
+      const { host } = target;
       try {
         const res = await fetchImpl(url, {
           method: 'POST',
