@@ -61,6 +61,11 @@ describe('createSecretRedactor', () => {
   it('redacts bearer tokens, SendGrid-shaped keys and URL credentials without knowing them', () => {
     const r = createSecretRedactor([]);
     expect(r('authorization: Bearer SG.abcdefgh.ijklmnopqrst')).toBe('authorization: Bearer [redacted]');
+    // Prose after the scheme words stays readable: a token has a digit or is 20+ characters.
+    expect(r('Basic accounts cannot send; Bearer authentication required; basic validation failed')).toBe(
+      'Basic accounts cannot send; Bearer authentication required; basic validation failed',
+    );
+    expect(r('Authorization: Bearer abcdefghijklmnopqrstuvwxyz')).toBe('Authorization: Bearer [redacted]');
     expect(r('key SG.abcdefgh_12.ijklmnop-34 leaked')).toBe('key [redacted] leaked');
     expect(r('see https://user:p%40ss@proxy.example/path')).toBe('see https://user:[redacted]@proxy.example/path');
     expect(r('see https://ghp_0123456789abcdefghij@proxy.example/path')).toBe('see https://[redacted]@proxy.example/path');

@@ -105,10 +105,13 @@ export function secretForms(secret: string): string[] {
 /** The `provhash` field, whatever its value: JSON (also escaped inside a string), form, query, header. */
 const PROVHASH_FIELD =
   /((?:\\*["']|%22|&quot;)?provhash(?:\\*["']|%22|&quot;)?\s*(?::|=|%3A|%3D)\s*)(\[redacted\]|\\*"(?:[^"\\]|\\(?!"))*\\*"|%22.*?%22|&quot;.*?&quot;|'[^']*'|[^\s&"'<>,;}\]]+)/gi;
-/** A bearer token (SendGrid's `Authorization: Bearer SG.…`). */
-const BEARER = /\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
-/** A basic-auth header value. */
-const BASIC = /\b(basic\s+)[A-Za-z0-9+/=]{8,}/gi;
+/**
+ * A bearer token (SendGrid's `Authorization: Bearer SG.…`) and a basic-auth value: a token has a digit or
+ * is 20 characters or more, so that words after "Bearer"/"Basic" in an upstream's prose ("Basic accounts
+ * cannot send") stay readable.
+ */
+const BEARER = /\b(bearer\s+)(?=[A-Za-z0-9._~+/=-]*\d|[A-Za-z0-9._~+/=-]{20})[A-Za-z0-9._~+/=-]{8,}/gi;
+const BASIC = /\b(basic\s+)(?=[A-Za-z0-9+/=]*\d|[A-Za-z0-9+/=]{20})[A-Za-z0-9+/=]{8,}/gi;
 /** A SendGrid-shaped key anywhere. */
 const SENDGRID_KEY = /\bSG\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}/g;
 /**
